@@ -1,0 +1,234 @@
+/* cl_backend.c — the OpenCL backend: builds a program's generated source
+ * once (through the binary cache), and runs it: a session owns the arena
+ * and the persistent buffers, sets every kernel's arguments once, and a run
+ * only enqueues the fixed launch list — no waiting on the device. Inputs
+ * are copied into a small host staging ring and uploaded asynchronously. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backends/backend.h"
+#include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_device.h"
+
+#define STAGING_SLOTS 3
+
+typedef struct cl_prog {
+  cl_codegen cg;
+  cl_program program;
+} cl_prog;
+
+typedef struct staging {
+  void *buf[STAGING_SLOTS];
+  cl_event done[STAGING_SLOTS];
+  int next;
+} staging;
+
+typedef struct cl_sess {
+  cl_mem *mem;        /* per buffer index */
+  cl_kernel *kernels; /* per launch */
+  staging *stage;     /* per buffer index (inputs only) */
+} cl_sess;
+
+static cl_dev *dev_of(const gc_program *p) { return p->dev->impl; }
+
+static gc_status write_file(const char *dir, const char *name, const char *text) {
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+  bool ok = fputs(text, f) >= 0;
+  ok &= fclose(f) == 0;
+  if (!ok || rename(tmp, path)) {
+    remove(tmp);
+    return gc_fail(GC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+  }
+  return GC_OK;
+}
+
+static gc_status emit_sources(const cl_prog *cp, const char *dir) {
+  if (mkdir(dir, 0777) && errno != EEXIST)
+    return gc_fail(GC_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+  gc_status st = write_file(dir, "program.cl", cp->cg.source);
+  for (int i = 0; i < cp->cg.nlaunches && !st; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.cl", cp->cg.launches[i].name);
+    st = write_file(dir, name, cp->cg.launches[i].source);
+  }
+  return st;
+}
+
+static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *opt) {
+  cl_dev *d = dev_of(p);
+  cl_prog *cp = calloc(1, sizeof *cp);
+  if (!cp) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
+  p->impl = cp;
+  gc_status st = cl_codegen_run(p, d, &cp->cg);
+  if (st) return st;
+  if (p->mem.arena_bytes > d->info.max_alloc_bytes)
+    return gc_fail(GC_ERR_UNSUPPORTED,
+                   "the arena (%zu bytes) exceeds the device's largest allocation (%llu bytes); "
+                   "splitting it is not implemented yet",
+                   p->mem.arena_bytes, (unsigned long long)d->info.max_alloc_bytes);
+  if (opt && opt->emit_cl_dir && (st = emit_sources(cp, opt->emit_cl_dir))) return st;
+  int hit = 0;
+  if (cp->cg.nlaunches > 0) {
+    st = cl_build_program(d, cp->cg.source, "-cl-std=CL1.2", &cp->program, &hit);
+    if (st) return gc_fail_context(st, "compile");
+  }
+  p->stats.cache_hit = hit;
+  p->stats.kernels = cp->cg.nlaunches;
+  p->stats.launches_per_run = cp->cg.nlaunches;
+  return GC_OK;
+}
+
+static void cl_program_free_impl(gc_program *p) {
+  cl_prog *cp = p->impl;
+  if (!cp) return;
+  if (cp->program) clReleaseProgram(cp->program);
+  cl_codegen_free(&cp->cg);
+  free(cp);
+  p->impl = NULL;
+}
+
+static void session_release(cl_sess *cs, const cl_prog *cp) {
+  if (!cs) return;
+  for (int i = 0; cs->kernels && i < cp->cg.nlaunches; i++)
+    if (cs->kernels[i]) clReleaseKernel(cs->kernels[i]);
+  for (int b = 0; b < cp->cg.nbuffers; b++) {
+    if (cs->mem && cs->mem[b]) clReleaseMemObject(cs->mem[b]);
+    if (!cs->stage) continue;
+    for (int k = 0; k < STAGING_SLOTS; k++) {
+      if (cs->stage[b].done[k]) {
+        clWaitForEvents(1, &cs->stage[b].done[k]);
+        clReleaseEvent(cs->stage[b].done[k]);
+      }
+      free(cs->stage[b].buf[k]);
+    }
+  }
+  free(cs->kernels);
+  free(cs->mem);
+  free(cs->stage);
+  free(cs);
+}
+
+static gc_status cl_session_new_impl(gc_session *s) {
+  const gc_program *p = s->p;
+  const cl_prog *cp = p->impl;
+  cl_dev *d = dev_of(p);
+  cl_sess *cs = calloc(1, sizeof *cs);
+  if (!cs) return gc_fail(GC_ERR_NOMEM, "session: out of memory");
+  int nb = cp->cg.nbuffers, nl = cp->cg.nlaunches;
+  cs->mem = calloc((size_t)nb, sizeof *cs->mem);
+  cs->stage = calloc((size_t)nb, sizeof *cs->stage);
+  cs->kernels = calloc((size_t)(nl ? nl : 1), sizeof *cs->kernels);
+  gc_status st = GC_OK;
+  if (!cs->mem || !cs->stage || !cs->kernels) st = gc_fail(GC_ERR_NOMEM, "session: out of memory");
+  cl_int err;
+  for (int b = 0; b < nb && !st; b++) {
+    int32_t node = cp->cg.buffer_node[b];
+    size_t bytes = node < 0 ? p->mem.arena_bytes : ir_node_bytes(&p->g->nodes[node]);
+    if (bytes == 0) bytes = 4; /* OpenCL rejects empty buffers; keep one slot */
+    cs->mem[b] = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if ((st = cl_check(err, "clCreateBuffer"))) break;
+    const void *init = node >= 0 ? p->g->nodes[node].data : NULL;
+    if (init)
+      st = cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, 0,
+                                         ir_node_bytes(&p->g->nodes[node]), init, 0, NULL, NULL),
+                    "clEnqueueWriteBuffer");
+  }
+  for (int i = 0; i < nl && !st; i++) {
+    const cl_launch *L = &cp->cg.launches[i];
+    cs->kernels[i] = clCreateKernel(cp->program, L->name, &err);
+    if ((st = cl_check(err, "clCreateKernel"))) break;
+    for (int a = 0; a < L->nargs && !st; a++)
+      st = cl_check(clSetKernelArg(cs->kernels[i], (cl_uint)a, sizeof(cl_mem), &cs->mem[L->args[a]]),
+                    "clSetKernelArg");
+  }
+  if (st) {
+    session_release(cs, cp);
+    return st;
+  }
+  s->impl = cs;
+  return GC_OK;
+}
+
+static void cl_session_free_impl(gc_session *s) {
+  cl_sess *cs = s->impl;
+  if (!cs) return;
+  clFinish(dev_of(s->p)->queue);
+  session_release(cs, s->p->impl);
+  s->impl = NULL;
+}
+
+/* Inputs go through a staging ring so the call returns at once and the
+ * caller may reuse its memory; slot k is reused only after its previous
+ * upload finished (normally long ago). Other writes are rare: blocking. */
+static gc_status cl_write_impl(gc_session *s, int32_t node, size_t offset, const void *data,
+                               size_t bytes) {
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  cl_dev *d = dev_of(s->p);
+  int b = cp->cg.buffer_of[node];
+  if (b <= 0) return gc_fail(GC_ERR_INVALID, "write: %s has no persistent storage",
+                             ir_node_label(s->p->g, node));
+  if (s->p->g->nodes[node].op != IR_OP_INPUT)
+    return cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, offset, bytes, data, 0,
+                                         NULL, NULL),
+                    "clEnqueueWriteBuffer");
+  staging *sg = &cs->stage[b];
+  int k = sg->next;
+  sg->next = (k + 1) % STAGING_SLOTS;
+  gc_status st;
+  if (sg->done[k]) {
+    st = cl_check(clWaitForEvents(1, &sg->done[k]), "clWaitForEvents");
+    clReleaseEvent(sg->done[k]);
+    sg->done[k] = NULL;
+    if (st) return st;
+  }
+  if (!sg->buf[k] && !(sg->buf[k] = malloc(ir_node_bytes(&s->p->g->nodes[node]))))
+    return gc_fail(GC_ERR_NOMEM, "write: out of memory");
+  memcpy(sg->buf[k], data, bytes);
+  return cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_FALSE, offset, bytes, sg->buf[k],
+                                       0, NULL, &sg->done[k]),
+                  "clEnqueueWriteBuffer");
+}
+
+static gc_status cl_read_impl(gc_session *s, int32_t node, void *data, size_t bytes) {
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  int b = cp->cg.buffer_of[node];
+  if (b <= 0) return gc_fail(GC_ERR_INVALID, "read: %s has no persistent storage",
+                             ir_node_label(s->p->g, node));
+  return cl_check(clEnqueueReadBuffer(dev_of(s->p)->queue, cs->mem[b], CL_TRUE, 0, bytes, data,
+                                      0, NULL, NULL),
+                  "clEnqueueReadBuffer");
+}
+
+static gc_status cl_run_impl(gc_session *s) {
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  cl_command_queue q = dev_of(s->p)->queue;
+  for (int i = 0; i < cp->cg.nlaunches; i++) {
+    const cl_launch *L = &cp->cg.launches[i];
+    cl_int err = clEnqueueNDRangeKernel(q, cs->kernels[i], L->work_dim, NULL, L->global, L->local,
+                                        0, NULL, NULL);
+    if (err) {
+      cl_check(err, "clEnqueueNDRangeKernel");
+      return gc_fail_context(GC_ERR_OPENCL, "kernel %s", L->name);
+    }
+  }
+  return cl_check(clFlush(q), "clFlush");
+}
+
+static gc_status cl_finish_impl(gc_session *s) {
+  return cl_check(clFinish(dev_of(s->p)->queue), "clFinish");
+}
+
+const gc_backend gc_backend_opencl = {
+    "opencl",          cl_program_build_impl, cl_program_free_impl, cl_session_new_impl,
+    cl_session_free_impl, cl_write_impl,      cl_read_impl,         cl_run_impl,
+    cl_finish_impl,
+};

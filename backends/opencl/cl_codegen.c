@@ -1,0 +1,560 @@
+/* cl_codegen.c — OpenCL C for every kernel group of a program:
+ * - elementwise groups: one work-item per element of the domain; each member
+ *   is a scalar expression (ops.def's OpenCL column) kept in a register;
+ *   inputs from other kernels are read with broadcast (stride 0) or
+ *   permuted (transpose) index arithmetic, never materialized;
+ * - reductions: one work-item per output element, nested loops over the
+ *   reduced axes, the fused prologue evaluated inside the loop;
+ * - matmuls: kernels/gemm.cl instances whose GEMM_STORE is the fused
+ *   epilogue;
+ * - single ops (softmax, cross-entropy, optimizer updates): own templates.
+ * Shapes and offsets are constants, so the compiler folds the arithmetic. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_gemm.h"
+#include "ir/strbuf.h"
+
+#define LOCAL_SIZE 64
+
+typedef struct gen {
+  const gc_program *p;
+  const ir_graph *g;
+  cl_codegen *out;
+  int used[64]; /* buffer indices used by the current kernel */
+  int nused;
+  bool overflow;
+} gen;
+
+static const char *ctype(gc_dtype t) {
+  switch (t) {
+    case GC_F32: return "float";
+    case GC_I32: return "int";
+    case GC_I64: return "long";
+    default: return "uchar";
+  }
+}
+
+/* A float literal OpenCL C accepts ("1.0f", "1e-08f"). */
+static void put_float(strbuf *sb, double v) {
+  char buf[64];
+  if (isnan(v)) {
+    sb_append(sb, "NAN");
+    return;
+  }
+  if (isinf(v)) {
+    sb_append(sb, v > 0 ? "INFINITY" : "(-INFINITY)");
+    return;
+  }
+  snprintf(buf, sizeof buf, "%.9g", v);
+  sb_append(sb, buf);
+  if (!strpbrk(buf, ".eE")) sb_append(sb, ".0");
+  sb_append(sb, "f");
+}
+
+/* Kernel parameter name of the buffer holding node's storage. */
+static int param_of(gen *G, int32_t node) {
+  int b = G->out->buffer_of[G->p->mem.root[node]];
+  for (int i = 0; i < G->nused; i++)
+    if (G->used[i] == b) return i;
+  if (G->nused == (int)(sizeof G->used / sizeof G->used[0])) {
+    G->overflow = true;
+    return 0;
+  }
+  G->used[G->nused] = b;
+  return G->nused++;
+}
+
+/* Element offset of node in its buffer. */
+static int64_t elem_offset(const gen *G, int32_t node) {
+  if (G->p->mem.kind[G->p->mem.root[node]] != STORE_ARENA) return 0;
+  return (int64_t)(G->p->mem.offset[node] / gc_dtype_size(G->g->nodes[node].dtype));
+}
+
+/* Appends an lvalue: element idx of node's storage. */
+static void access(gen *G, strbuf *sb, int32_t node, const char *idx) {
+  gc_dtype t = G->g->nodes[node].dtype;
+  int k = param_of(G, node);
+  if (t == GC_F32)
+    sb_appendf(sb, "a%d[%lld + (%s)]", k, (long long)elem_offset(G, node), idx);
+  else
+    sb_appendf(sb, "((__global %s *)a%d)[%lld + (%s)]", ctype(t), k,
+               (long long)elem_offset(G, node), idx);
+}
+
+static void strides(gc_shape s, int64_t *st) {
+  int64_t acc = 1;
+  for (int i = s.ndim - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= s.dim[i];
+  }
+}
+
+/* Linear index into a tensor of shape xs read at domain index (i0..): numpy
+ * broadcasting aligned from the right; perm (transpose) maps domain dim d
+ * to input dim perm[d]. */
+static void index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
+  int64_t st[GC_MAX_DIMS];
+  strides(xs, st);
+  bool any = false;
+  for (int d = 0; d < dom.ndim; d++) {
+    int j = perm ? perm[d] : d - (dom.ndim - xs.ndim);
+    if (j < 0 || xs.dim[j] == 1) continue;
+    sb_appendf(sb, "%si%d * %lld", any ? " + " : "", d, (long long)st[j]);
+    any = true;
+  }
+  if (!any) sb_append(sb, "0");
+}
+
+static bool in_group(const gen *G, int gi, int32_t node) {
+  return G->p->fuse.group_of[node] == gi && !(ir_ops[G->g->nodes[node].op].props & IR_P_LEAF);
+}
+
+/* The value of input x of a member as seen at the domain index. */
+static void operand(gen *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
+  if (in_group(G, gi, x)) {
+    sb_appendf(sb, "v%d", x);
+    return;
+  }
+  strbuf idx = {0};
+  index_expr(&idx, dom, G->g->nodes[x].shape, NULL);
+  access(G, sb, x, sb_str(&idx));
+  sb_free(&idx);
+}
+
+/* "T v<id> = <expr>;" for an elementwise member (or transpose). */
+static void member(gen *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
+  const ir_node *n = &G->g->nodes[id];
+  sb_appendf(sb, "%s v%d = ", ctype(n->dtype), id);
+  if (n->op == IR_OP_TRANSPOSE) {
+    strbuf idx = {0};
+    index_expr(&idx, dom, G->g->nodes[n->in[0]].shape, n->attr.perm);
+    access(G, sb, n->in[0], sb_str(&idx));
+    sb_free(&idx);
+    sb_append(sb, "; ");
+    return;
+  }
+  for (const char *c = ir_ops[n->op].cl_expr; *c; c++) {
+    if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
+      operand(G, sb, gi, dom, n->in[c[1] - '0']);
+      c++;
+    } else if (*c == '%' && c[1] == 'T') {
+      sb_append(sb, ctype(n->dtype));
+      c++;
+    } else {
+      sb_appendn(sb, c, 1);
+    }
+  }
+  sb_append(sb, "; ");
+}
+
+/* Declares i0..i(n-1) from linear index var over shape dom (dims with
+ * keep == NULL or keep[d] set). */
+static void decompose(strbuf *sb, gc_shape dom, const char *var, const bool *keep) {
+  sb_appendf(sb, "  int r_ = %s;\n", var);
+  for (int d = dom.ndim - 1; d >= 0; d--) {
+    if (keep && !keep[d]) continue;
+    sb_appendf(sb, "  const int i%d = r_ %% %lld; r_ /= %lld;\n", d, (long long)dom.dim[d],
+               (long long)dom.dim[d]);
+  }
+  sb_append(sb, "  (void)r_;\n");
+}
+
+static void signature(gen *G, strbuf *sb, const char *name) {
+  sb_appendf(sb, "__kernel void %s(", name);
+  for (int i = 0; i < G->nused; i++) sb_appendf(sb, "%s__global float *a%d", i ? ", " : "", i);
+  sb_append(sb, ")");
+}
+
+static void geometry_1d(cl_launch *L, int64_t items) {
+  L->work_dim = 1;
+  L->local[0] = items >= LOCAL_SIZE ? LOCAL_SIZE : 1;
+  L->global[0] = (size_t)((items + (int64_t)L->local[0] - 1) / (int64_t)L->local[0]) * L->local[0];
+}
+
+/* ---- group emitters: fill body (uses buffers), then the caller wraps ---- */
+
+static void emit_elementwise(gen *G, int gi, cl_launch *L, strbuf *body) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  gc_shape dom = gr->domain;
+  int64_t numel = gc_shape_numel(dom);
+  sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)numel);
+  decompose(body, dom, "gid", NULL);
+  sb_append(body, "  ");
+  for (int k = 0; k < gr->nnodes; k++) member(G, body, gi, dom, gr->nodes[k]);
+  sb_append(body, "\n");
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (!G->p->fuse.materialized[id]) continue;
+    sb_append(body, "  ");
+    access(G, body, id, "gid");
+    sb_appendf(body, " = v%d;\n", id);
+  }
+  geometry_1d(L, numel);
+}
+
+static void emit_reduce(gen *G, int gi, cl_launch *L, strbuf *body) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_node *r = &G->g->nodes[gr->root];
+  gc_shape dom = gr->domain;
+  bool keep[GC_MAX_DIMS];
+  int64_t count = 1;
+  for (int d = 0; d < dom.ndim; d++) {
+    keep[d] = !(r->attr.axes & (1u << d));
+    if (!keep[d]) count *= dom.dim[d];
+  }
+  int64_t outn = gc_shape_numel(r->shape);
+  sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)outn);
+  decompose(body, dom, "gid", keep);
+  sb_appendf(body, "  float acc = %s;\n", r->op == IR_OP_MAX ? "-INFINITY" : "0.0f");
+  for (int d = 0; d < dom.ndim; d++)
+    if (!keep[d])
+      sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d],
+                 d);
+  sb_append(body, "  {\n    ");
+  for (int k = 0; k < gr->nnodes; k++)
+    if (gr->nodes[k] != gr->root) member(G, body, gi, dom, gr->nodes[k]);
+  sb_append(body, "\n    const float x = ");
+  operand(G, body, gi, dom, r->in[0]);
+  sb_appendf(body, ";\n    acc = %s;\n  }\n", r->op == IR_OP_MAX ? "fmax(acc, x)" : "acc + x");
+  if (r->op == IR_OP_MEAN) {
+    sb_append(body, "  acc *= ");
+    put_float(body, 1.0 / (double)count);
+    sb_append(body, ";\n");
+  }
+  sb_append(body, "  ");
+  access(G, body, gr->root, "gid");
+  sb_append(body, " = acc;\n");
+  geometry_1d(L, outn);
+}
+
+static gc_status emit_matmul(gen *G, int gi, cl_launch *L, strbuf *text) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_node *mm = &G->g->nodes[gr->root];
+  const ir_node *a = &G->g->nodes[mm->in[0]], *b = &G->g->nodes[mm->in[1]];
+  gc_shape dom = gr->domain;
+  strbuf store = {0}, aexpr = {0}, bexpr = {0}, params = {0};
+  sb_appendf(&store, "{ const int i0 = (i); const int i1 = (j); float v%d = (v); ", gr->root);
+  for (int k = 0; k < gr->nnodes; k++)
+    if (gr->nodes[k] != gr->root) member(G, &store, gi, dom, gr->nodes[k]);
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (!G->p->fuse.materialized[id]) continue;
+    strbuf idx = {0};
+    sb_appendf(&idx, "i0 * %lld + i1", (long long)dom.dim[1]);
+    access(G, &store, id, sb_str(&idx));
+    sb_appendf(&store, " = v%d; ", id);
+    sb_free(&idx);
+  }
+  sb_append(&store, "}");
+  sb_appendf(&aexpr, "(a%d + %lld)", param_of(G, mm->in[0]), (long long)elem_offset(G, mm->in[0]));
+  sb_appendf(&bexpr, "(a%d + %lld)", param_of(G, mm->in[1]), (long long)elem_offset(G, mm->in[1]));
+  for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
+  cl_gemm_spec spec = {0};
+  spec.name = L->name;
+  spec.m = dom.dim[0];
+  spec.n = dom.dim[1];
+  spec.k = mm->attr.trans_a ? a->shape.dim[0] : a->shape.dim[1];
+  spec.trans_a = mm->attr.trans_a;
+  spec.trans_b = mm->attr.trans_b;
+  spec.lda = a->shape.dim[1];
+  spec.ldb = b->shape.dim[1];
+  spec.params = sb_str(&params);
+  spec.a_expr = sb_str(&aexpr);
+  spec.b_expr = sb_str(&bexpr);
+  spec.store = sb_str(&store);
+  char *src = NULL;
+  gc_status st = (store.oom || aexpr.oom || bexpr.oom || params.oom)
+                     ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
+                     : cl_gemm_source(&spec, &src);
+  if (!st) {
+    cl_gemm_geometry(&spec, &L->work_dim, L->global, L->local);
+    sb_append(text, src);
+  }
+  free(src);
+  sb_free(&store);
+  sb_free(&aexpr);
+  sb_free(&bexpr);
+  sb_free(&params);
+  return st;
+}
+
+static void emit_softmax(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
+  const ir_node *x = &G->g->nodes[n->in[0]];
+  int ax = n->attr.axis;
+  int64_t outer = 1, len = x->shape.dim[ax], inner = 1;
+  for (int d = 0; d < ax; d++) outer *= x->shape.dim[d];
+  for (int d = ax + 1; d < x->shape.ndim; d++) inner *= x->shape.dim[d];
+  sb_appendf(body,
+             "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
+             "  const int base = (gid / %lld) * %lld + gid %% %lld;\n"
+             "  float m = -INFINITY, s = 0.0f;\n"
+             "  for (int k = 0; k < %lld; k++) m = fmax(m, ",
+             (long long)(outer * inner), (long long)inner, (long long)(len * inner),
+             (long long)inner, (long long)len);
+  strbuf idx = {0};
+  sb_appendf(&idx, "base + k * %lld", (long long)inner);
+  access(G, body, n->in[0], sb_str(&idx));
+  sb_appendf(body, ");\n  for (int k = 0; k < %lld; k++) s += exp(", (long long)len);
+  access(G, body, n->in[0], sb_str(&idx));
+  sb_appendf(body, " - m);\n  const float ls = log(s);\n  for (int k = 0; k < %lld; k++) ",
+             (long long)len);
+  access(G, body, id, sb_str(&idx));
+  sb_append(body, n->op == IR_OP_SOFTMAX ? " = exp(" : " = (");
+  access(G, body, n->in[0], sb_str(&idx));
+  sb_append(body, " - m - ls);\n");
+  sb_free(&idx);
+  geometry_1d(L, outer * inner);
+}
+
+/* Row loss = logsumexp(row) - row[label]; labels outside [0, C) add 0 (as
+ * the reference does). */
+static void emit_cross_entropy(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body,
+                               bool grad) {
+  const ir_node *x = &G->g->nodes[n->in[0]];
+  int64_t rows = x->shape.dim[0], cols = x->shape.dim[1];
+  strbuf xv = {0}, yv = {0};
+  access(G, &xv, n->in[0], "row * " "COLS" " + k");
+  access(G, &yv, n->in[1], "row");
+  sb_appendf(body, "#define COLS %lld\n", (long long)cols);
+  if (grad) {
+    sb_appendf(body,
+               "  const int row = get_global_id(0);\n  if (row >= %lld) return;\n"
+               "  const float scale = ",
+               (long long)rows);
+    access(G, body, n->in[2], "0");
+    sb_append(body, " * ");
+    put_float(body, 1.0 / (double)rows);
+    sb_append(body, ";\n");
+  } else {
+    sb_appendf(body, "  if (get_global_id(0) != 0) return;\n  float total = 0.0f;\n"
+                     "  for (int row = 0; row < %lld; row++) {\n",
+               (long long)rows);
+  }
+  sb_appendf(body,
+             "  const int label = %s;\n"
+             "  float m = -INFINITY, s = 0.0f;\n"
+             "  for (int k = 0; k < COLS; k++) m = fmax(m, %s);\n"
+             "  for (int k = 0; k < COLS; k++) s += exp(%s - m);\n",
+             sb_str(&yv), sb_str(&xv), sb_str(&xv));
+  if (grad) {
+    strbuf ov = {0};
+    access(G, &ov, id, "row * COLS + k");
+    sb_appendf(body,
+               "  const float inv = 1.0f / s;\n"
+               "  for (int k = 0; k < COLS; k++)\n"
+               "    %s = scale * (exp(%s - m) * inv - (k == label ? 1.0f : 0.0f));\n",
+               sb_str(&ov), sb_str(&xv));
+    sb_free(&ov);
+    geometry_1d(L, rows);
+  } else {
+    sb_appendf(body,
+               "  if (label >= 0 && label < COLS) { const int k = label; total += m + log(s) - "
+               "%s; }\n  }\n  ",
+               sb_str(&xv));
+    access(G, body, id, "0");
+    sb_append(body, " = total * ");
+    put_float(body, 1.0 / (double)rows);
+    sb_append(body, ";\n");
+    L->work_dim = 1;
+    L->global[0] = L->local[0] = 1;
+  }
+  sb_append(body, "#undef COLS\n");
+  sb_free(&xv);
+  sb_free(&yv);
+}
+
+static void emit_update(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
+  int64_t numel = gc_shape_numel(n->shape);
+  if (n->op == IR_OP_OPT_TICK) {
+    sb_append(body, "  if (get_global_id(0) != 0) return;\n  ");
+    access(G, body, id, "1");
+    sb_append(body, " *= ");
+    put_float(body, n->attr.f[0]);
+    sb_append(body, ";\n  ");
+    access(G, body, id, "2");
+    sb_append(body, " *= ");
+    put_float(body, n->attr.f[1]);
+    sb_append(body, ";\n  ");
+    access(G, body, id, "3");
+    sb_append(body, " += 1.0f;\n");
+    L->work_dim = 1;
+    L->global[0] = L->local[0] = 1;
+    return;
+  }
+  sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)numel);
+  strbuf p = {0}, gr = {0}, s2 = {0}, s3 = {0}, h = {0};
+  access(G, &p, n->in[0], "gid");
+  access(G, &gr, n->in[1], "gid");
+  if (n->op == IR_OP_ASSIGN_ADD) {
+    sb_appendf(body, "  %s += %s;\n", sb_str(&p), sb_str(&gr));
+  } else if (n->op == IR_OP_SGD_UPDATE) {
+    access(G, &s2, n->in[2], "gid");
+    access(G, &h, n->in[3], "0");
+    sb_appendf(body, "  const float lr = %s;\n  const float g = %s + ", sb_str(&h), sb_str(&gr));
+    put_float(body, n->attr.f[1]);
+    sb_appendf(body, " * %s;\n  const float v = ", sb_str(&p));
+    put_float(body, n->attr.f[0]);
+    sb_appendf(body, " * %s + g;\n  %s = v;\n  %s -= lr * v;\n", sb_str(&s2), sb_str(&s2),
+               sb_str(&p));
+  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
+    access(G, &s2, n->in[2], "gid");
+    access(G, &s3, n->in[3], "gid");
+    strbuf h0 = {0}, h1 = {0}, h2 = {0};
+    access(G, &h0, n->in[4], "0");
+    access(G, &h1, n->in[4], "1");
+    access(G, &h2, n->in[4], "2");
+    float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
+    sb_appendf(body, "  const float lr = %s, bc1 = 1.0f - %s, bc2 = 1.0f - %s;\n", sb_str(&h0),
+               sb_str(&h1), sb_str(&h2));
+    sb_appendf(body, "  const float g = %s;\n  float pv = %s;\n", sb_str(&gr), sb_str(&p));
+    if (wd > 0) {
+      sb_append(body, "  pv *= 1.0f - lr * ");
+      put_float(body, wd);
+      sb_append(body, ";\n");
+    }
+    sb_append(body, "  const float m = ");
+    put_float(body, b1);
+    sb_appendf(body, " * %s + ", sb_str(&s2));
+    put_float(body, 1.0 - (double)b1);
+    sb_append(body, " * g;\n  const float v = ");
+    put_float(body, b2);
+    sb_appendf(body, " * %s + ", sb_str(&s3));
+    put_float(body, 1.0 - (double)b2);
+    sb_appendf(body, " * g * g;\n  %s = m;\n  %s = v;\n", sb_str(&s2), sb_str(&s3));
+    sb_appendf(body, "  %s = pv - lr * (m / bc1) / (sqrt(v / bc2) + ", sb_str(&p));
+    put_float(body, eps);
+    sb_append(body, ");\n");
+    sb_free(&h0);
+    sb_free(&h1);
+    sb_free(&h2);
+  }
+  sb_free(&p);
+  sb_free(&gr);
+  sb_free(&s2);
+  sb_free(&s3);
+  sb_free(&h);
+  geometry_1d(L, numel);
+}
+
+static gc_status emit_group(gen *G, int gi, cl_launch *L, strbuf *text) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_node *root = &G->g->nodes[gr->root];
+  G->nused = 0;
+  G->overflow = false;
+  /* Header comment: the IR nodes this kernel fuses. */
+  sb_appendf(text, "/* kernel %s: group %d fuses", L->name, gi);
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    sb_appendf(text, " %%%d %s%s%s%s", gr->nodes[k], ir_ops[n->op].name, n->name ? " \"" : "",
+               n->name ? n->name : "", n->name ? "\"" : "");
+  }
+  sb_append(text, " */\n");
+  if (gr->kind == FUSE_MATMUL) return emit_matmul(G, gi, L, text);
+  strbuf body = {0};
+  switch (gr->kind) {
+    case FUSE_ELEMWISE: emit_elementwise(G, gi, L, &body); break;
+    case FUSE_REDUCE: emit_reduce(G, gi, L, &body); break;
+    default:
+      switch (root->op) {
+        case IR_OP_SOFTMAX:
+        case IR_OP_LOG_SOFTMAX: emit_softmax(G, root, gr->root, L, &body); break;
+        case IR_OP_CROSS_ENTROPY: emit_cross_entropy(G, root, gr->root, L, &body, false); break;
+        case IR_OP_CROSS_ENTROPY_GRAD:
+          emit_cross_entropy(G, root, gr->root, L, &body, true);
+          break;
+        case IR_OP_ASSIGN_ADD:
+        case IR_OP_OPT_TICK:
+        case IR_OP_SGD_UPDATE:
+        case IR_OP_ADAM_UPDATE: emit_update(G, root, gr->root, L, &body); break;
+        default:
+          sb_free(&body);
+          return gc_fail(GC_ERR_UNSUPPORTED, "codegen: no OpenCL kernel for %s",
+                         ir_node_label(G->g, gr->root));
+      }
+  }
+  if (G->overflow) {
+    sb_free(&body);
+    return gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
+  }
+  signature(G, text, L->name);
+  sb_append(text, " {\n");
+  sb_append(text, sb_str(&body));
+  sb_append(text, "}\n\n");
+  bool oom = body.oom;
+  sb_free(&body);
+  return oom ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory") : GC_OK;
+}
+
+gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out) {
+  (void)d;
+  memset(out, 0, sizeof *out);
+  const ir_graph *g = p->g;
+  gen G = {p, g, out, {0}, 0, false};
+  out->buffer_of = malloc(sizeof *out->buffer_of * (size_t)(g->n ? g->n : 1));
+  out->buffer_node = malloc(sizeof *out->buffer_node * ((size_t)g->n + 1));
+  out->launches = calloc((size_t)(p->fuse.ngroups ? p->fuse.ngroups : 1), sizeof *out->launches);
+  if (!out->buffer_of || !out->buffer_node || !out->launches) {
+    cl_codegen_free(out);
+    return gc_fail(GC_ERR_NOMEM, "codegen: out of memory");
+  }
+  out->buffer_node[0] = -1;
+  out->nbuffers = 1;
+  for (int i = 0; i < g->n; i++) {
+    out->buffer_of[i] = -1;
+    if (p->mem.root[i] != i) continue;
+    if (p->mem.kind[i] == STORE_ARENA) out->buffer_of[i] = 0;
+    if (p->mem.kind[i] == STORE_PERSIST) {
+      out->buffer_of[i] = out->nbuffers;
+      out->buffer_node[out->nbuffers++] = i;
+    }
+  }
+  for (int i = 0; i < g->n; i++) out->buffer_of[i] = out->buffer_of[p->mem.root[i]];
+
+  strbuf all = {0};
+  sb_append(&all, "/* generated by graphc " GC_VERSION " */\n\n");
+  gc_status st = GC_OK;
+  for (int gi = 0; gi < p->fuse.ngroups && !st; gi++) {
+    if (p->fuse.groups[gi].kind == FUSE_NONE) continue;
+    cl_launch *L = &out->launches[out->nlaunches];
+    snprintf(L->name, sizeof L->name, "k%d", out->nlaunches);
+    L->group = gi;
+    strbuf text = {0};
+    st = emit_group(&G, gi, L, &text);
+    if (!st) {
+      L->nargs = G.nused;
+      L->args = malloc(sizeof *L->args * (size_t)(G.nused ? G.nused : 1));
+      if (!L->args) st = gc_fail(GC_ERR_NOMEM, "codegen: out of memory");
+      for (int i = 0; i < G.nused && !st; i++) L->args[i] = G.used[i];
+      sb_append(&all, sb_str(&text));
+      L->source = sb_take(&text);
+      out->nlaunches++;
+    }
+    sb_free(&text);
+  }
+  if (!st) {
+    out->source = sb_take(&all);
+    if (!out->source) st = gc_fail(GC_ERR_NOMEM, "codegen: out of memory");
+  }
+  sb_free(&all);
+  if (st) cl_codegen_free(out);
+  return st;
+}
+
+void cl_codegen_free(cl_codegen *c) {
+  if (!c) return;
+  for (int i = 0; i < c->nlaunches; i++) {
+    free(c->launches[i].args);
+    free(c->launches[i].source);
+  }
+  free(c->launches);
+  free(c->source);
+  free(c->buffer_of);
+  free(c->buffer_node);
+  memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,36 @@
+/* cl_codegen.h — turns a compiled program's kernel groups into ONE OpenCL
+ * source with one kernel per group, plus the launch list that replays it.
+ *
+ * Buffers: index 0 is the arena (intermediates at planned offsets), every
+ * other index is one persistent root (input, param, constant, state,
+ * output). Offsets and shapes are compile-time constants in the source, so
+ * a kernel's arguments are just its buffers and never change. */
+#ifndef GC_CL_CODEGEN_H
+#define GC_CL_CODEGEN_H
+
+#include "backends/backend.h"
+#include "backends/opencl/cl_device.h"
+
+typedef struct cl_launch {
+  char name[32];
+  int group;
+  cl_uint work_dim;
+  size_t global[3], local[3];
+  int nargs;
+  int *args; /* buffer indices, in kernel parameter order */
+  char *source; /* this kernel's text alone (for --emit-cl) */
+} cl_launch;
+
+typedef struct cl_codegen {
+  char *source;     /* the whole program */
+  cl_launch *launches;
+  int nlaunches;
+  int nbuffers;     /* arena + persistent roots */
+  int32_t *buffer_node; /* buffer index -> root node (-1 for the arena) */
+  int32_t *buffer_of;   /* node -> buffer index (-1 if not stored) */
+} cl_codegen;
+
+gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out);
+void cl_codegen_free(cl_codegen *c);
+
+#endif

@@ -1,0 +1,56 @@
+/* cl_gemm.h — instantiates graphc's GEMM template (kernels/gemm.cl) for one
+ * matrix product with compile-time shapes and a fused epilogue, and gives
+ * the NDRange to launch it with. The graph compiler pastes many instances
+ * (and other kernels) into one OpenCL program.
+ *
+ * Computes, for b in [0, batch), i in [0, m), j in [0, n):
+ *   v = sum_k A[i][k] * B[k][j]  then runs the statement `store` with i, j,
+ *   v (and gemm_b = b) substituted, e.g.
+ *   "p1[8192 + (i)*256 + (j)] = fmax((v) + p0[j], 0.0f)".
+ * trans_a = 0: A is [m, k] with row pitch lda; 1: A is stored [k, m].
+ * trans_b = 0: B is [k, n] with row pitch ldb; 1: B is stored [n, k].
+ * a_expr / b_expr are `__global const float *` expressions naming element
+ * (0, 0) of A / B in batch 0, e.g. "(p1 + 4096)". params is the kernel's
+ * parameter list text. All strings are copied into the source. */
+#ifndef GC_CL_GEMM_H
+#define GC_CL_GEMM_H
+
+#include <stdint.h>
+
+#include "backends/opencl/cl_device.h"
+
+typedef struct cl_gemm_spec {
+  const char *name; /* kernel name: a valid, program-unique C identifier */
+  int64_t m, n, k;
+  int trans_a, trans_b;
+  int64_t lda, ldb; /* row pitch of A / B as stored, in elements */
+  const char *params;
+  const char *a_expr, *b_expr;
+  const char *store;
+  /* Optional (zero = default). batch: number of products (1); the batch
+   * strides are in elements, 0 broadcasts that operand to every batch. */
+  int64_t batch, a_batch_stride, b_batch_stride;
+  /* Optional tile override for tuning (zero = chosen from the shape):
+   * broadcast form (trans_b = 0 or both transposed) mr x nr (nr 4, 8 or 16);
+   * dot form (trans_b = 1 only) mr x nr float8 accumulators; band: row
+   * panels walked together. */
+  int mr, nr, band;
+  int mc, kc; /* broadcast form: rows of C per work-item, K block */
+  int pack;   /* broadcast form: 1 copy B's strip to private memory, -1 not */
+} cl_gemm_spec;
+
+/* Writes the instantiated kernel source (the #defines, the template text
+ * from cl_embedded_source("gemm"), the #undefs) into a new malloc'd string
+ * *out_src (the caller frees it; NULL on error). Errors:
+ * GC_ERR_INVALID for a bad spec (sizes < 1, pitches too small, missing
+ * strings), GC_ERR_UNSUPPORTED when an index would not fit in 32 bits,
+ * GC_ERR_NOT_FOUND if the template is not embedded, GC_ERR_NOMEM. */
+gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src);
+
+/* The NDRange of that instance: local size is always 1 (one register tile
+ * per work-group, so PoCL never re-compiles for another local size); global
+ * sizes stay below 65535 per dimension. The global offset must be zero. */
+void cl_gemm_geometry(const cl_gemm_spec *spec, cl_uint *work_dim, size_t global[3],
+                      size_t local[3]);
+
+#endif

@@ -1,0 +1,22 @@
+/* ref.h — the reference interpreter: one plain, obviously-correct C
+ * function per op (the "reference kernel" column of ir/ops.def). It is the
+ * oracle every OpenCL result is tested against.
+ *
+ * A kernel reads its inputs and writes its output as dense row-major host
+ * arrays of the nodes' dtypes. In-place ops (IR_P_INPLACE) get out ==
+ * in[0] and may also write the optimizer state inputs they own (SGD's
+ * velocity in[2], Adam's m in[2] and v in[3]). */
+#ifndef GC_REF_H
+#define GC_REF_H
+
+#include "ir/ir.h"
+
+typedef void (*ref_kernel)(const ir_graph *g, const ir_node *n, void *const *in, void *out);
+
+/* The table, indexed by op. */
+extern const ref_kernel ref_kernels[IR_OP_COUNT];
+
+/* Evaluates node id of g given its inputs' host arrays. */
+void ref_eval(const ir_graph *g, int32_t id, void *const *in, void *out);
+
+#endif

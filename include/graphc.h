@@ -1,0 +1,427 @@
+/* graphc.h — the one public header of graphc, a compute-graph compiler for
+ * deep learning: build a graph, differentiate it, compile it to OpenCL (or
+ * the reference interpreter) and run it.
+ *
+ * Conventions (after SQLite's C API):
+ * - Handles are opaque: gc_graph, gc_device, gc_program, gc_session,
+ *   gc_dataset. Whoever creates destroys; every *_free(NULL) is a no-op.
+ * - Builder calls (gc_add, gc_matmul, ...) return a gc_value. On error they
+ *   return an invalid value (id < 0) and set a sticky error on the graph: the
+ *   first error is kept, later builder calls on that graph do nothing, and
+ *   gc_compile refuses the graph. Read it with gc_graph_status/errmsg.
+ * - Every other call returns a gc_status and fills out-parameters. On
+ *   failure the message (naming the file, op, node or shapes at fault) is
+ *   available from gc_last_error() in the calling thread until its next
+ *   failing call.
+ * - Dimensions are int64_t, byte counts size_t. Tensors are dense and
+ *   row-major. */
+#ifndef GRAPHC_H
+#define GRAPHC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GC_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum gc_status {
+  GC_OK = 0,
+  GC_ERR_INVALID,     /* a bad argument: null handle, unknown name, bad axis */
+  GC_ERR_SHAPE,       /* shapes or dtypes that do not fit the op */
+  GC_ERR_NOMEM,       /* host or device allocation failed */
+  GC_ERR_IO,          /* a file could not be read or written */
+  GC_ERR_FORMAT,      /* a file's content is malformed */
+  GC_ERR_NOT_FOUND,   /* device, model, input, output or file not found */
+  GC_ERR_OPENCL,      /* an OpenCL call failed; the message names it */
+  GC_ERR_BUILD,       /* an OpenCL program failed to build; message has log */
+  GC_ERR_UNSUPPORTED, /* an op or feature this backend does not have */
+  GC_ERR_INTERNAL     /* a broken invariant inside graphc: a bug */
+} gc_status;
+
+/* The message of the calling thread's most recent failure ("" if none). */
+const char *gc_last_error(void);
+/* A short constant name for a status, e.g. "GC_ERR_SHAPE". */
+const char *gc_status_name(gc_status s);
+
+/* ------------------------------------------------------- dtypes, shapes */
+
+typedef enum gc_dtype { GC_F32 = 0, GC_I32, GC_I64, GC_BOOL, GC_DTYPE_COUNT } gc_dtype;
+
+size_t gc_dtype_size(gc_dtype t);
+const char *gc_dtype_name(gc_dtype t);
+
+#define GC_MAX_DIMS 8
+
+typedef struct gc_shape {
+  int ndim; /* 0 for a scalar */
+  int64_t dim[GC_MAX_DIMS];
+} gc_shape;
+
+gc_shape gc_shape0(void);
+gc_shape gc_shape1(int64_t a);
+gc_shape gc_shape2(int64_t a, int64_t b);
+gc_shape gc_shape3(int64_t a, int64_t b, int64_t c);
+gc_shape gc_shape4(int64_t a, int64_t b, int64_t c, int64_t d);
+gc_shape gc_shapen(int ndim, const int64_t *dims);
+int64_t gc_shape_numel(gc_shape s);
+/* Writes e.g. "[64, 784]" into buf (always terminated); returns buf. */
+char *gc_shape_str(gc_shape s, char *buf, size_t n);
+
+/* ------------------------------------------------------------- the graph */
+
+typedef struct gc_graph gc_graph;
+
+/* A node's output in a graph. id < 0 means invalid (an earlier error). */
+typedef struct gc_value {
+  int32_t id;
+} gc_value;
+
+static inline int gc_value_ok(gc_value v) { return v.id >= 0; }
+
+gc_graph *gc_graph_new(void);
+void gc_graph_free(gc_graph *g);
+gc_status gc_graph_status(const gc_graph *g);
+const char *gc_graph_errmsg(const gc_graph *g); /* "" when no error */
+/* Seed of the parameter initializers (default 0). Initial values are drawn
+ * when the parameter is created, so set the seed first. */
+void gc_graph_set_seed(gc_graph *g, uint64_t seed);
+/* Text listing of the graph, one node per line (the IR printer). */
+gc_status gc_graph_print(const gc_graph *g, FILE *out);
+int gc_graph_node_count(const gc_graph *g);
+
+gc_shape gc_value_shape(const gc_graph *g, gc_value v);
+gc_dtype gc_value_dtype(const gc_graph *g, gc_value v);
+/* Finds a named input, parameter, output or named node; invalid if none. */
+gc_value gc_find(const gc_graph *g, const char *name);
+/* Names a node (for error messages and --dump-after); returns v. */
+gc_value gc_set_name(gc_graph *g, gc_value v, const char *name);
+
+/* Parameter initializers. fan_in/fan_out of 0 are derived from the shape:
+ * for a 2-D weight [in, out] fan_in = in, fan_out = out; for a conv weight
+ * [out, in, kh, kw] fan_in = in*kh*kw, fan_out = out*kh*kw. */
+typedef enum gc_init_kind {
+  GC_INIT_ZEROS = 0,
+  GC_INIT_ONES,
+  GC_INIT_CONST,   /* every element = a */
+  GC_INIT_UNIFORM, /* U[a, b) */
+  GC_INIT_NORMAL,  /* N(mean a, std b) */
+  GC_INIT_GLOROT,  /* U(+-sqrt(6 / (fan_in + fan_out))) */
+  GC_INIT_HE       /* N(0, sqrt(2 / fan_in)) */
+} gc_init_kind;
+
+typedef struct gc_init {
+  gc_init_kind kind;
+  float a, b;
+  int64_t fan_in, fan_out;
+} gc_init;
+
+#define GC_ZEROS ((gc_init){GC_INIT_ZEROS, 0, 0, 0, 0})
+#define GC_GLOROT ((gc_init){GC_INIT_GLOROT, 0, 0, 0, 0})
+#define GC_HE ((gc_init){GC_INIT_HE, 0, 0, 0, 0})
+
+/* Leaves. Names must be unique within a graph. */
+gc_value gc_input(gc_graph *g, const char *name, gc_dtype t, gc_shape s);
+gc_value gc_param(gc_graph *g, const char *name, gc_shape s, gc_init init);
+/* A constant tensor; data (numel * dtype size bytes) is copied. */
+gc_value gc_constant(gc_graph *g, gc_dtype t, gc_shape s, const void *data);
+gc_value gc_scalar(gc_graph *g, float v); /* f32 constant of shape [] */
+
+/* Elementwise, with numpy broadcasting for the binary ops. */
+gc_value gc_add(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_sub(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_mul(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_div(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_neg(gc_graph *g, gc_value x);
+gc_value gc_exp(gc_graph *g, gc_value x);
+gc_value gc_log(gc_graph *g, gc_value x);
+gc_value gc_sqrt(gc_graph *g, gc_value x);
+gc_value gc_relu(gc_graph *g, gc_value x);
+gc_value gc_sigmoid(gc_graph *g, gc_value x);
+gc_value gc_tanh(gc_graph *g, gc_value x);
+/* Heaviside: 1 where x > 0, else 0. Its gradient is zero everywhere. */
+gc_value gc_step(gc_graph *g, gc_value x);
+/* 1 where a == b (broadcast), else 0, as f32. No gradient. */
+gc_value gc_equal(gc_graph *g, gc_value a, gc_value b);
+/* Converts between dtypes (f32 <-> i32). No gradient through ints. */
+gc_value gc_cast(gc_graph *g, gc_value x, gc_dtype to);
+
+/* Reductions over the listed axes (negative counts from the end; naxes = 0
+ * means all axes). keepdims keeps reduced axes as size 1. */
+gc_value gc_sum(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+gc_value gc_mean(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+gc_value gc_max(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+
+/* Movement. reshape keeps numel; one dim may be -1. perm = NULL reverses. */
+gc_value gc_reshape(gc_graph *g, gc_value x, gc_shape s);
+gc_value gc_transpose(gc_graph *g, gc_value x, const int *perm);
+/* Broadcasts x to shape s (numpy rules). */
+gc_value gc_expand(gc_graph *g, gc_value x, gc_shape s);
+
+/* [.., M, K] x [.., K, N] -> [.., M, N]; 2-D operands for now. */
+gc_value gc_matmul(gc_graph *g, gc_value a, gc_value b);
+
+gc_value gc_softmax(gc_graph *g, gc_value x, int axis);
+gc_value gc_log_softmax(gc_graph *g, gc_value x, int axis);
+
+/* Losses, each a scalar mean over the batch.
+ * cross_entropy: logits [N, C] f32, labels [N] i32 in [0, C). */
+gc_value gc_cross_entropy(gc_graph *g, gc_value logits, gc_value labels);
+gc_value gc_mse(gc_graph *g, gc_value pred, gc_value target);
+
+/* Layers (frontend/layers.c), built from the primitives above.
+ * linear: x [N, in] -> x W + b, W "<name>.w" [in, out], b "<name>.b" [out]. */
+gc_value gc_linear(gc_graph *g, gc_value x, int64_t out, gc_init w_init, const char *name);
+
+/* Marks v as an output readable after a run, under name. */
+gc_value gc_output(gc_graph *g, gc_value v, const char *name);
+/* Marks v (a scalar) as the loss; also an output named "loss". */
+gc_value gc_set_loss(gc_graph *g, gc_value v);
+
+/* In-place update param += delta, run at the end of every step, after every
+ * read of param. The building block of hand-written learning rules (the
+ * perceptron's) and of running statistics. */
+gc_value gc_assign_add(gc_graph *g, gc_value param, gc_value delta);
+
+/* --------------------------------------------------- autodiff, optimizers */
+
+/* Reverse-mode gradients of the loss with respect to every parameter, as
+ * ordinary nodes of the graph. Called by the optimizers; call it yourself to
+ * read gradients (mark gc_grad(g, p) as an output). Idempotent. */
+gc_status gc_differentiate(gc_graph *g);
+/* d loss / d v after gc_differentiate; invalid if v does not reach the loss. */
+gc_value gc_grad(const gc_graph *g, gc_value v);
+
+typedef struct gc_sgd {
+  float lr;
+  float momentum; /* 0: plain SGD */
+  float weight_decay;
+} gc_sgd;
+
+typedef struct gc_adam {
+  float lr;
+  float beta1, beta2, eps; /* 0 means the defaults 0.9, 0.999, 1e-8 */
+  float weight_decay;      /* decoupled (AdamW) when > 0 */
+} gc_adam;
+
+/* Differentiate, then add update nodes that change every parameter in place
+ * at the end of each run. The learning rate lives in a device scalar:
+ * gc_session_set_lr changes it without recompiling. */
+gc_status gc_optimize_sgd(gc_graph *g, const gc_sgd *opt);
+gc_status gc_optimize_adam(gc_graph *g, const gc_adam *opt);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef struct gc_device gc_device;
+
+typedef struct gc_device_info {
+  int index; /* the global index accepted by gc_device_open */
+  char platform[128];
+  char name[128];
+  char vendor[128];
+  char version[128];        /* CL_DEVICE_VERSION */
+  char driver_version[128]; /* CL_DRIVER_VERSION */
+  int is_gpu, is_cpu;
+  unsigned compute_units;
+  size_t max_work_group_size;
+  uint64_t local_mem_bytes;
+  uint64_t global_mem_bytes;
+  uint64_t max_alloc_bytes;
+  unsigned mem_base_align_bits;
+  size_t max_parameter_bytes;
+} gc_device_info;
+
+/* Lists every OpenCL device of every platform. *count is set to the number
+ * found; at most max are written. */
+gc_status gc_device_list(gc_device_info *infos, int max, int *count);
+
+/* Opens a device. spec: NULL or "" uses $GRAPHC_DEVICE, else the first
+ * device; "ref" is the reference interpreter (host C, the oracle); a
+ * number is a global index from gc_device_list; anything else is a
+ * case-insensitive substring of "platform name / device name" ("pocl"). */
+gc_status gc_device_open(const char *spec, gc_device **out);
+void gc_device_free(gc_device *d);
+const char *gc_device_name(const gc_device *d);
+int gc_device_is_reference(const gc_device *d);
+
+/* -------------------------------------------------------------- compiling */
+
+typedef struct gc_program gc_program;
+
+typedef struct gc_compile_options {
+  int no_fuse;            /* one kernel per node */
+  int no_plan;            /* every intermediate gets its own arena slot */
+  const char *dump_after; /* a pass name, or "all": print IR after it */
+  FILE *dump_to;          /* where dumps go (default stderr) */
+  const char *emit_cl_dir; /* write each kernel's source into this dir */
+} gc_compile_options;
+
+/* Runs the pass pipeline on a copy of g and builds it for dev. The program
+ * stands alone: g may be freed or changed afterwards. */
+gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
+                     gc_program **out);
+void gc_program_free(gc_program *p);
+
+/* Names of the passes in pipeline order, NULL-terminated. */
+const char *const *gc_pass_names(void);
+
+typedef struct gc_program_stats {
+  int nodes_before;      /* nodes in the graph handed to gc_compile */
+  int nodes_after;       /* nodes after simplification */
+  int kernels;           /* distinct kernels in the program */
+  int launches_per_run;  /* kernel launches of one gc_session_run */
+  size_t arena_bytes;    /* planned arena for intermediates */
+  size_t no_reuse_bytes; /* sum of all intermediates, no reuse */
+  size_t live_lower_bound_bytes; /* largest live set at any kernel */
+  size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */
+  double compile_seconds;        /* passes + OpenCL build */
+  int cache_hit;                 /* the OpenCL binary came from the cache */
+} gc_program_stats;
+
+gc_status gc_program_stats_get(const gc_program *p, gc_program_stats *out);
+
+/* --------------------------------------------------------------- sessions */
+
+typedef struct gc_session gc_session;
+
+/* Allocates device memory and uploads initial parameter values. */
+gc_status gc_session_new(gc_program *p, gc_session **out);
+void gc_session_free(gc_session *s);
+
+/* Copies bytes of host data into an input (bytes must equal its size).
+ * Returns at once; the data is copied before the call returns. */
+gc_status gc_session_set_input(gc_session *s, const char *name, const void *data, size_t bytes);
+/* Enqueues one run (a training step when the graph has optimizer nodes).
+ * Does not wait for the device. */
+gc_status gc_session_run(gc_session *s);
+/* Waits for queued runs and copies an output (or gradient marked as one). */
+gc_status gc_session_get_output(gc_session *s, const char *name, void *data, size_t bytes);
+/* Parameters by name: read or overwrite their current values. */
+gc_status gc_session_get_param(gc_session *s, const char *name, void *data, size_t bytes);
+gc_status gc_session_set_param(gc_session *s, const char *name, const void *data, size_t bytes);
+/* Copies every parameter that dst has from src (same names and shapes). */
+gc_status gc_session_copy_params(gc_session *dst, gc_session *src);
+/* Changes the learning rate of the program's optimizer. */
+gc_status gc_session_set_lr(gc_session *s, float lr);
+/* Waits for everything queued. */
+gc_status gc_session_finish(gc_session *s);
+
+/* ---------------------------------------------------------------- datasets */
+
+/* A labelled dataset in host memory: n samples of sample_shape f32 features
+ * and one i32 label each. */
+typedef struct gc_dataset gc_dataset;
+
+/* MNIST-format IDX files (gzipped or not) in dir: train = 1 reads
+ * train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], train = 0
+ * the t10k-* pair. Pixels are scaled to [0, 1]. dir NULL means
+ * /usr/share/datasets/fashion-mnist. */
+gc_status gc_dataset_load_mnist(const char *dir, int train, gc_dataset **out);
+/* A numeric CSV with a header line; label_column (negative counts from the
+ * end) holds integer class labels, every other column is a feature. */
+gc_status gc_dataset_load_csv(const char *path, int label_column, gc_dataset **out);
+/* The 150-sample Iris set, built into the library. */
+gc_status gc_dataset_load_iris(gc_dataset **out);
+/* A dataset made from memory (copied). */
+gc_status gc_dataset_from_arrays(int64_t n, gc_shape sample_shape, const float *features,
+                                 const int32_t *labels, gc_dataset **out);
+void gc_dataset_free(gc_dataset *d);
+
+int64_t gc_dataset_size(const gc_dataset *d);
+gc_shape gc_dataset_sample_shape(const gc_dataset *d);
+int64_t gc_dataset_sample_numel(const gc_dataset *d);
+int gc_dataset_num_classes(const gc_dataset *d); /* max label + 1 */
+
+/* A new dataset of the samples idx[0..n) (each in range). */
+gc_status gc_dataset_subset(const gc_dataset *d, const int64_t *idx, int64_t n, gc_dataset **out);
+/* Splits after a seeded shuffle: the first round(frac * n) go to *a. */
+gc_status gc_dataset_split(const gc_dataset *d, double frac, uint64_t seed, gc_dataset **a,
+                           gc_dataset **b);
+/* Standardizes every feature of d and of other (may be NULL) with the mean
+ * and standard deviation measured on d. */
+gc_status gc_dataset_standardize(gc_dataset *d, gc_dataset *other);
+/* Copies samples idx[0..n) into x (n * sample_numel floats) and y (n). */
+gc_status gc_dataset_gather(const gc_dataset *d, const int64_t *idx, int64_t n, float *x,
+                            int32_t *y);
+/* Writes a seeded random permutation of 0..n-1 into perm. */
+void gc_permutation(uint64_t seed, int64_t n, int64_t *perm);
+
+/* ------------------------------------------------------------------ models */
+
+/* Progress of a training run, reported through gc_train_options.progress. */
+typedef struct gc_progress {
+  int epoch, epochs;   /* 1-based */
+  int64_t step, steps; /* step within the whole run, total steps */
+  float loss;          /* latest loss read back (NaN if none yet) */
+  double samples_per_second;
+  double elapsed_seconds;
+  double eta_seconds;
+  const char *phase; /* "train", "eval", or a model-specific word */
+} gc_progress;
+
+typedef struct gc_train_options {
+  int epochs;            /* 0: the model's default */
+  int batch;             /* 0: default */
+  float lr;              /* 0: default */
+  uint64_t seed;
+  const char *device;    /* gc_device_open spec */
+  const char *data_dir;  /* NULL: the model's default */
+  int64_t train_limit;   /* > 0: use only this many training samples */
+  void (*progress)(const gc_progress *p, void *user);
+  void *user;
+  FILE *report; /* model-specific tables (e.g. per-gate results); may be NULL */
+} gc_train_options;
+
+typedef struct gc_train_result {
+  int epochs;
+  double test_accuracy;
+  double final_loss;
+  double first_loss; /* mean loss of the first epoch's first reported steps */
+  double train_seconds;
+  double samples_per_second;
+  int64_t train_samples;
+  int64_t steps;
+} gc_train_result;
+
+typedef struct gc_model {
+  const char *name;
+  const char *description;
+  /* Builds the model's training graph (train = 1, with loss and optimizer)
+   * or inference graph (train = 0, output "logits") for a batch size. */
+  gc_status (*build)(gc_graph *g, int batch, int train, const gc_train_options *opt);
+  /* The model's whole training recipe: data, loop, evaluation. */
+  gc_status (*train)(const gc_train_options *opt, gc_train_result *out);
+  /* What 0 in gc_train_options.epochs / batch / lr stands for (build also
+   * takes batch <= 0 to mean default_batch). */
+  int default_epochs;
+  int default_batch;
+  float default_lr;
+} gc_model;
+
+/* The perceptron demo (models/perceptron.c), per gate: out[0..2] are the
+ * single-layer perceptron on AND, OR and XOR, out[3] a two-layer net on XOR.
+ * Its train() runs this and prints the table to opt->report. */
+typedef struct gc_gate_result {
+  const char *gate;   /* "AND", "OR", "XOR", "XOR (2-layer)" */
+  double accuracy;    /* on the 4 rows of the truth table after the last epoch */
+  double best_accuracy; /* the best seen after any epoch */
+  int epochs;         /* epochs run: the first with 100% accuracy, or the max */
+  int solved;         /* reached 100% */
+} gc_gate_result;
+
+gc_status gc_perceptron_run(const gc_train_options *opt, gc_gate_result out[4]);
+
+/* The registry of models (models/registry.c). */
+int gc_model_count(void);
+const gc_model *gc_model_at(int i);
+const gc_model *gc_model_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRAPHC_H */

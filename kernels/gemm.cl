@@ -1,0 +1,363 @@
+/* gemm.cl — graphc's GEMM micro-kernel for CPU OpenCL (PoCL), as a template.
+ *
+ * C[i][j] = sum_k A[i][k] * B[k][j], each result handed to GEMM_STORE (the
+ * fusion epilogue). backends/opencl/cl_gemm.c defines the macros below, pastes
+ * this text, then #undefs them, so one program may hold many instances. All
+ * sizes, pitches and offsets are compile-time constants: the compiler folds
+ * every index.
+ *
+ * Required: GEMM_NAME, GEMM_PARAMS (parameter list text), GEMM_M, GEMM_N,
+ * GEMM_K, GEMM_TRANS_A (0: A is [M,K] with pitch GEMM_LDA; 1: stored [K,M]),
+ * GEMM_TRANS_B (0: B is [K,N] with pitch GEMM_LDB; 1: stored [N,K]), GEMM_LDA,
+ * GEMM_LDB, GEMM_A and GEMM_B (`__global const float *` expressions),
+ * GEMM_STORE(i, j, v) (a statement; `gemm_b`, the batch index, is in scope).
+ * Optional: GEMM_BATCH (1), GEMM_A_BATCH_STRIDE / GEMM_B_BATCH_STRIDE (0 =
+ * broadcast), and the tile shape the generator chose: GEMM_MR x GEMM_NR (8 x
+ * 16) for the broadcast form, GEMM_DR x GEMM_DC (4 x 3) for the dot form,
+ * GEMM_BAND (row panels per band, 8).
+ *
+ * Design (measured, see /work/shared/POCL_NOTES.md): one work-item computes
+ * a register tile of C over all of K with fma(), reading A and B straight
+ * from global memory: no local memory, no barriers, local size 1. PoCL's
+ * work-group loop vectorizer is not involved; the vector types are.
+ *
+ * Two inner loops, chosen by the transposes:
+ * - broadcast form (B rows contiguous: NN, TN, and TT after swapping): per k,
+ *   one floatNR row of B times MR broadcast scalars of A into MR floatNR
+ *   accumulators — the BLIS micro-kernel; LLVM emits vbroadcastss + vfmadd.
+ * - dot form (NT: B stored [N,K], so the NR values of a B row at fixed k are
+ *   strided): gathering them costs NR scalar loads per k and ran several
+ *   times slower; instead each accumulator is a float8 along K for one
+ *   (row, column) pair, both operands loaded contiguously, reduced at the
+ *   end. DR x DC accumulators share DR + DC loads per 8 k.
+ * TT (both stored transposed) is C^T = B_stored * A_stored, an NN product:
+ * the template swaps the operands and the epilogue's i, j.
+ *
+ * Edges cost nothing in the loop: row pointers are clamped to the last row
+ * (once per work-item), the tile is stored only where it is in range. In the
+ * broadcast form the last column tile is shifted left to end at column N
+ * (never a vload past a row's end) and stores only the columns no other tile
+ * owns; only N < NR takes the guarded scalar path. */
+
+#if !defined(GEMM_NAME) || !defined(GEMM_PARAMS) || !defined(GEMM_M) || !defined(GEMM_N) || \
+    !defined(GEMM_K) || !defined(GEMM_TRANS_A) || !defined(GEMM_TRANS_B) ||                  \
+    !defined(GEMM_LDA) || !defined(GEMM_LDB) || !defined(GEMM_A) || !defined(GEMM_B) ||     \
+    !defined(GEMM_STORE)
+#error "gemm.cl: a required GEMM_* macro is not defined"
+#endif
+
+/* ---- internal names (GEMM__*), all #undef'd at the end ---- */
+#define GEMM__CAT2(a, b) a##b
+#define GEMM__CAT(a, b) GEMM__CAT2(a, b)
+
+#ifdef GEMM_BATCH
+#define GEMM__BATCH (GEMM_BATCH)
+#else
+#define GEMM__BATCH 1
+#endif
+#ifdef GEMM_BAND
+#define GEMM__BAND (GEMM_BAND)
+#else
+#define GEMM__BAND 8
+#endif
+#ifdef GEMM_A_BATCH_STRIDE
+#define GEMM__ASTR_IN (GEMM_A_BATCH_STRIDE)
+#else
+#define GEMM__ASTR_IN 0
+#endif
+#ifdef GEMM_B_BATCH_STRIDE
+#define GEMM__BSTR_IN (GEMM_B_BATCH_STRIDE)
+#else
+#define GEMM__BSTR_IN 0
+#endif
+
+/* TT: C^T[N,M] = Bs[N,K] * As[K,M], both row-major: run NN with the roles
+ * swapped and transpose the store. */
+#if GEMM_TRANS_A && GEMM_TRANS_B
+#define GEMM__M (GEMM_N)
+#define GEMM__N (GEMM_M)
+#define GEMM__A (GEMM_B)
+#define GEMM__B (GEMM_A)
+#define GEMM__LDA (GEMM_LDB)
+#define GEMM__LDB (GEMM_LDA)
+#define GEMM__ASTR GEMM__BSTR_IN
+#define GEMM__BSTR GEMM__ASTR_IN
+#define GEMM__TA 0
+#define GEMM__TB 0
+#define GEMM__STORE(i, j, v) GEMM_STORE(j, i, v)
+#else
+#define GEMM__M (GEMM_M)
+#define GEMM__N (GEMM_N)
+#define GEMM__A (GEMM_A)
+#define GEMM__B (GEMM_B)
+#define GEMM__LDA (GEMM_LDA)
+#define GEMM__LDB (GEMM_LDB)
+#define GEMM__ASTR GEMM__ASTR_IN
+#define GEMM__BSTR GEMM__BSTR_IN
+#define GEMM__TA (GEMM_TRANS_A)
+#define GEMM__TB (GEMM_TRANS_B)
+#define GEMM__STORE(i, j, v) GEMM_STORE(i, j, v)
+#endif
+#define GEMM__K (GEMM_K)
+
+#if GEMM__TB == 0 || GEMM_DOT == 0
+/* ---------------------------------------------------------------- broadcast form */
+#ifdef GEMM_MR
+#define GEMM__MR GEMM_MR
+#else
+#define GEMM__MR 8
+#endif
+#ifdef GEMM_NR
+#define GEMM__NR GEMM_NR
+#else
+#define GEMM__NR 16
+#endif
+#ifdef GEMM_MC
+#define GEMM__MC GEMM_MC
+#else
+#define GEMM__MC (8 * GEMM__MR)
+#endif
+#ifdef GEMM_KC
+#define GEMM__KC GEMM_KC
+#else
+#define GEMM__KC 256
+#endif
+#ifdef GEMM_PACK
+#define GEMM__PACK GEMM_PACK
+#else
+#define GEMM__PACK 1
+#endif
+#define GEMM__VT GEMM__CAT(float, GEMM__NR)
+#define GEMM__VLOAD GEMM__CAT(vload, GEMM__NR)
+#define GEMM__VSTORE GEMM__CAT(vstore, GEMM__NR)
+#define GEMM__MB (GEMM__MC / GEMM__MR)                 /* row tiles per block */
+#define GEMM__TM ((GEMM__M + GEMM__MC - 1) / GEMM__MC) /* row blocks */
+#define GEMM__TN ((GEMM__N + GEMM__NR - 1) / GEMM__NR) /* column strips */
+/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) */
+#if GEMM__TA
+#define GEMM__AT(r, k) a[(k) * GEMM__LDA + (r)]
+#define GEMM__AOFF(i0) (i0)
+#else
+#define GEMM__AT(r, k) a[(r) * GEMM__LDA + (k)]
+#define GEMM__AOFF(i0) ((i0) * GEMM__LDA)
+#endif
+/* B's row k of the strip: from the private copy, or straight from global */
+#if GEMM__PACK || GEMM__N < GEMM__NR || GEMM__TB
+#define GEMM__BROW(k) bp[k]
+#else
+#define GEMM__BROW(k) GEMM__VLOAD(0, b + (k) * GEMM__LDB)
+#endif
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARAMS) {
+  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
+  if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
+  const int gemm_b = id / (GEMM__TM * GEMM__TN);
+  const int t = id % (GEMM__TM * GEMM__TN);
+  /* Bands of GEMM__BAND row blocks; inside a band the row block varies
+   * fastest (GEMM__BAND = 1: the column strip does). PoCL hands each
+   * thread consecutive work-items, which then share operands in L2. */
+  const int band = t / (GEMM__BAND * GEMM__TN);
+  const int in_band = t % (GEMM__BAND * GEMM__TN);
+  const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
+  const int ib = (band * GEMM__BAND + in_band % rows) * GEMM__MC;
+  const int jown = (in_band / rows) * GEMM__NR; /* first column this strip stores */
+  /* The last column strip / row tile is shifted back to end at N / M (the
+   * generator keeps MR <= M): every offset inside a tile is a constant,
+   * every vload is in range, and a tile stores only what it owns. */
+#if GEMM__N >= GEMM__NR
+  const int j0 = min(jown, GEMM__N - GEMM__NR);
+#else
+  const int j0 = 0;
+#endif
+#if GEMM__TB
+  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0 * GEMM__LDB;
+#define GEMM__BSTEP GEMM__KC
+#else
+  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0;
+#define GEMM__BSTEP (GEMM__KC * GEMM__LDB)
+#endif
+  GEMM__VT bp[GEMM__KC];
+#if GEMM__K > GEMM__KC
+  GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
+#endif
+  for (int kb = 0; kb < GEMM__K; kb += GEMM__KC, b += GEMM__BSTEP) {
+    const int kc = min(GEMM__KC, GEMM__K - kb);
+#if GEMM__TB
+    /* B stored [N,K]: transpose the strip while copying it; each of its NR
+     * rows is read contiguously (a strided gather per k ran 3x slower). */
+    {
+      float *bf = (float *)bp;
+      for (int c = 0; c < GEMM__NR; ++c) {
+        if (c < GEMM__N) {
+          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = b[c * GEMM__LDB + k];
+        } else {
+          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = 0.0f;
+        }
+      }
+    }
+#elif GEMM__N < GEMM__NR
+    /* narrow C: guarded loads, zero padding (small problems only) */
+    for (int k = 0; k < kc; ++k) {
+      float row[GEMM__NR];
+#pragma unroll
+      for (int c = 0; c < GEMM__NR; ++c) row[c] = c < GEMM__N ? b[k * GEMM__LDB + c] : 0.0f;
+      bp[k] = GEMM__VLOAD(0, row);
+    }
+#elif GEMM__PACK
+    /* B's strip has one cache line per k at a stride of LDB: at power-of-2
+     * pitches it maps to a handful of cache sets and misses the page-bound
+     * prefetchers. One contiguous private copy per K block serves every row
+     * tile of the block from L1. */
+    for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
+#endif
+    for (int tt = 0; tt < GEMM__MB; ++tt) {
+      const int iown = ib + tt * GEMM__MR;
+      if (iown >= GEMM__M) break;
+      const int i0 = min(iown, GEMM__M - GEMM__MR);
+      __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + GEMM__AOFF(i0) +
+                                kb * (GEMM__TA ? GEMM__LDA : 1);
+      GEMM__VT acc[GEMM__MR];
+#if GEMM__K > GEMM__KC
+      if (kb > 0) {
+#pragma unroll
+        for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
+      } else
+#endif
+      {
+#pragma unroll
+        for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
+      }
+      for (int k = 0; k < kc; ++k) {
+        const GEMM__VT bv = GEMM__BROW(k);
+#pragma unroll
+        for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
+      }
+#if GEMM__K > GEMM__KC
+      if (kb + GEMM__KC < GEMM__K) {
+#pragma unroll
+        for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
+        continue;
+      }
+#endif
+#pragma unroll
+      for (int r = 0; r < GEMM__MR; ++r) {
+        const int i = i0 + r;
+        if (i >= iown) {
+          float out[GEMM__NR];
+          GEMM__VSTORE(acc[r], 0, out);
+#pragma unroll
+          for (int c = 0; c < GEMM__NR; ++c) {
+            const int j = j0 + c;
+            if (j >= jown && j < GEMM__N) GEMM__STORE(i, j, out[c]);
+          }
+        }
+      }
+    }
+  }
+}
+
+#undef GEMM__MR
+#undef GEMM__NR
+#undef GEMM__VT
+#undef GEMM__VLOAD
+#undef GEMM__VSTORE
+#undef GEMM__TM
+#undef GEMM__TN
+#undef GEMM__AT
+#undef GEMM__AOFF
+#undef GEMM__MC
+#undef GEMM__KC
+#undef GEMM__PACK
+#undef GEMM__MB
+#undef GEMM__BROW
+#undef GEMM__BSTEP
+
+#else
+/* ---------------------------------------------------------------- dot form (NT) */
+#ifdef GEMM_DR
+#define GEMM__DR GEMM_DR
+#else
+#define GEMM__DR 4
+#endif
+#ifdef GEMM_DC
+#define GEMM__DC GEMM_DC
+#else
+#define GEMM__DC 3
+#endif
+#define GEMM__TM ((GEMM__M + GEMM__DR - 1) / GEMM__DR)
+#define GEMM__TN ((GEMM__N + GEMM__DC - 1) / GEMM__DC)
+#define GEMM__K8 (GEMM__K / 8 * 8)
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARAMS) {
+  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
+  if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
+  const int gemm_b = id / (GEMM__TM * GEMM__TN);
+  const int t = id % (GEMM__TM * GEMM__TN);
+  /* banded order, as in the broadcast form */
+  const int band = t / (GEMM__BAND * GEMM__TN);
+  const int in_band = t % (GEMM__BAND * GEMM__TN);
+  const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
+  const int i0 = (band * GEMM__BAND + in_band % rows) * GEMM__DR;
+  const int j0 = (in_band / rows) * GEMM__DC;
+  __global const float *a = GEMM__A + gemm_b * GEMM__ASTR;
+  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR;
+  int ar[GEMM__DR], bc[GEMM__DC]; /* clamped row offsets of A and of B (stored [N,K]) */
+#pragma unroll
+  for (int r = 0; r < GEMM__DR; ++r) ar[r] = min(i0 + r, GEMM__M - 1) * GEMM__LDA;
+#pragma unroll
+  for (int c = 0; c < GEMM__DC; ++c) bc[c] = min(j0 + c, GEMM__N - 1) * GEMM__LDB;
+  float8 acc[GEMM__DR][GEMM__DC];
+#pragma unroll
+  for (int r = 0; r < GEMM__DR; ++r)
+#pragma unroll
+    for (int c = 0; c < GEMM__DC; ++c) acc[r][c] = (float8)(0.0f);
+  for (int k = 0; k < GEMM__K8; k += 8) {
+    float8 av[GEMM__DR];
+#pragma unroll
+    for (int r = 0; r < GEMM__DR; ++r) av[r] = vload8(0, a + ar[r] + k);
+#pragma unroll
+    for (int c = 0; c < GEMM__DC; ++c) {
+      const float8 bv = vload8(0, b + bc[c] + k);
+#pragma unroll
+      for (int r = 0; r < GEMM__DR; ++r) acc[r][c] = fma(av[r], bv, acc[r][c]);
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < GEMM__DR; ++r) {
+#pragma unroll
+    for (int c = 0; c < GEMM__DC; ++c) {
+      const float4 h = acc[r][c].lo + acc[r][c].hi;
+      const float2 q = h.lo + h.hi;
+      float s = q.x + q.y;
+      for (int k = GEMM__K8; k < GEMM__K; ++k) s = fma(a[ar[r] + k], b[bc[c] + k], s);
+      const int i = i0 + r, j = j0 + c;
+      if (i < GEMM__M && j < GEMM__N) GEMM__STORE(i, j, s);
+    }
+  }
+}
+
+#undef GEMM__DR
+#undef GEMM__DC
+#undef GEMM__TM
+#undef GEMM__TN
+#undef GEMM__K8
+#endif
+
+#undef GEMM__CAT2
+#undef GEMM__CAT
+#undef GEMM__BATCH
+#undef GEMM__BAND
+#undef GEMM__ASTR_IN
+#undef GEMM__BSTR_IN
+#undef GEMM__M
+#undef GEMM__N
+#undef GEMM__K
+#undef GEMM__A
+#undef GEMM__B
+#undef GEMM__LDA
+#undef GEMM__LDB
+#undef GEMM__ASTR
+#undef GEMM__BSTR
+#undef GEMM__TA
+#undef GEMM__TB
+#undef GEMM__STORE

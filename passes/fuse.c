@@ -1,0 +1,275 @@
+/* fuse.c — groups scheduled nodes into kernels, after TVM's rules:
+ * - elementwise/broadcast nodes join the group of an input when they cover
+ *   the same iteration domain (chains become one kernel);
+ * - they join a matmul's group as its epilogue (bias, activation, ...);
+ * - a reduction swallows the elementwise group that feeds only it (its
+ *   prologue) and ends its group;
+ * - two complex ops never share a group; transposes start a group reading
+ *   a stored input; views and leaves launch nothing.
+ * A join is refused when another input of the joining node depends on the
+ * group (that would be a cycle between kernels). Groups are then ordered
+ * topologically, honouring the in-place ordering edges of schedule.c. A
+ * node is materialized (stored) when something outside its group reads it
+ * or it is an output; everything else lives in registers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/passes.h"
+
+typedef struct builder {
+  const ir_graph *g;
+  fuse_group *groups;
+  int ngroups, cap;
+  int32_t *group_of;
+  sched_deps deps;
+  int *stamp; /* DFS marks per group */
+  int epoch;
+} builder;
+
+static int group_new(builder *b, fuse_kind kind, int32_t root, gc_shape domain) {
+  if (b->ngroups == b->cap) {
+    int cap = b->cap ? b->cap * 2 : 64;
+    fuse_group *gs = realloc(b->groups, sizeof *gs * (size_t)cap);
+    int *st = realloc(b->stamp, sizeof *st * (size_t)cap);
+    if (gs) b->groups = gs;
+    if (st) b->stamp = st;
+    if (!gs || !st) return -1;
+    b->cap = cap;
+  }
+  fuse_group *gr = &b->groups[b->ngroups];
+  memset(gr, 0, sizeof *gr);
+  gr->kind = kind;
+  gr->root = root;
+  gr->domain = domain;
+  b->stamp[b->ngroups] = 0;
+  return b->ngroups++;
+}
+
+static bool group_push(builder *b, int gi, int32_t node) {
+  fuse_group *gr = &b->groups[gi];
+  int32_t *nodes = realloc(gr->nodes, sizeof *nodes * (size_t)(gr->nnodes + 1));
+  if (!nodes) return false;
+  gr->nodes = nodes;
+  gr->nodes[gr->nnodes++] = node;
+  b->group_of[node] = gi;
+  return true;
+}
+
+/* Does group from depend (transitively, through node predecessors) on
+ * group target? Walks member nodes' predecessors' groups. */
+static bool depends_on(builder *b, int from, int target) {
+  if (from == target) return true;
+  if (b->stamp[from] == b->epoch) return false;
+  b->stamp[from] = b->epoch;
+  const fuse_group *gr = &b->groups[from];
+  for (int i = 0; i < gr->nnodes; i++) {
+    int32_t v = gr->nodes[i];
+    for (int e = b->deps.start[v]; e < b->deps.start[v + 1]; e++) {
+      int h = b->group_of[b->deps.list[e]];
+      if (h >= 0 && h != from && depends_on(b, h, target)) return true;
+    }
+  }
+  return false;
+}
+
+/* May node join group gi without creating a cycle between kernels? */
+static bool can_join(builder *b, int32_t node, int gi) {
+  b->epoch++;
+  for (int e = b->deps.start[node]; e < b->deps.start[node + 1]; e++) {
+    int h = b->group_of[b->deps.list[e]];
+    if (h >= 0 && h != gi && depends_on(b, h, gi)) return false;
+  }
+  return true;
+}
+
+static bool is_elementwise(const ir_node *n) {
+  ir_fusion f = ir_ops[n->op].fusion;
+  return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
+}
+
+/* Try to put an elementwise node into one of its inputs' groups. */
+static int pick_group(builder *b, int32_t id) {
+  const ir_node *n = &b->g->nodes[id];
+  for (int k = 0; k < n->nin; k++) {
+    int gi = b->group_of[n->in[k]];
+    if (gi < 0) continue;
+    const fuse_group *gr = &b->groups[gi];
+    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
+    if (!ir_shape_eq(gr->domain, n->shape)) continue;
+    if (gr->kind == FUSE_MATMUL && n->dtype != GC_F32) continue;
+    if (can_join(b, id, gi)) return gi;
+  }
+  return -1;
+}
+
+/* Every user of every node of group gi is in gi or is node r. */
+static bool feeds_only(builder *b, int gi, int32_t r, int32_t **users, const int *nusers) {
+  const fuse_group *gr = &b->groups[gi];
+  for (int i = 0; i < gr->nnodes; i++) {
+    int32_t v = gr->nodes[i];
+    if (b->g->nodes[v].flags & (IR_F_OUTPUT | IR_F_LOSS)) return false;
+    for (int u = 0; u < nusers[v]; u++)
+      if (users[v][u] != r && b->group_of[users[v][u]] != gi) return false;
+  }
+  return true;
+}
+
+static gc_status order_groups(builder *b, fuse_plan *out);
+
+gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
+  memset(out, 0, sizeof *out);
+  int n = g->n;
+  builder b = {0};
+  b.g = g;
+  b.group_of = malloc(sizeof *b.group_of * (size_t)(n ? n : 1));
+  int32_t **users = calloc((size_t)(n ? n : 1), sizeof *users);
+  int *nusers = calloc((size_t)(n ? n : 1), sizeof *nusers);
+  gc_status st = GC_OK;
+  if (!b.group_of || !users || !nusers) {
+    st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+    goto done;
+  }
+  if ((st = sched_deps_build(g, &b.deps))) goto done;
+  for (int i = 0; i < n; i++) {
+    b.group_of[i] = -1;
+    users[i] = ir_users(g, i, &nusers[i]);
+  }
+  for (int oi = 0; oi < n; oi++) {
+    int32_t id = order[oi];
+    const ir_node *nd = &g->nodes[id];
+    const ir_op_info *info = &ir_ops[nd->op];
+    int gi = -1;
+    if (info->props & (IR_P_LEAF | IR_P_VIEW)) {
+      gi = group_new(&b, FUSE_NONE, id, nd->shape);
+    } else if (is_elementwise(nd)) {
+      if (!no_fuse) gi = pick_group(&b, id);
+      if (gi < 0) gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
+      else b.groups[gi].root = b.groups[gi].kind == FUSE_ELEMWISE ? id : b.groups[gi].root;
+    } else if (info->fusion == IR_FUSE_INJECTIVE) {
+      gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
+    } else if (info->fusion == IR_FUSE_REDUCE) {
+      int32_t x = nd->in[0];
+      int pg = b.group_of[x];
+      if (!no_fuse && pg >= 0 && b.groups[pg].kind == FUSE_ELEMWISE &&
+          ir_shape_eq(b.groups[pg].domain, g->nodes[x].shape) && b.groups[pg].nnodes > 0 &&
+          g->nodes[b.groups[pg].nodes[0]].op != IR_OP_TRANSPOSE &&
+          feeds_only(&b, pg, id, users, nusers) && can_join(&b, id, pg)) {
+        gi = pg; /* the prologue group becomes this reduction's group */
+        b.groups[gi].kind = FUSE_REDUCE;
+        b.groups[gi].root = id;
+      } else {
+        gi = group_new(&b, FUSE_REDUCE, id, g->nodes[x].shape);
+      }
+    } else if (info->fusion == IR_FUSE_COMPLEX) {
+      gi = group_new(&b, FUSE_MATMUL, id, nd->shape);
+    } else {
+      gi = group_new(&b, FUSE_SINGLE, id, nd->shape);
+    }
+    if (gi < 0 || !group_push(&b, gi, id)) {
+      st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+      goto done;
+    }
+  }
+  /* Materialization. */
+  out->materialized = calloc((size_t)(n ? n : 1), sizeof *out->materialized);
+  if (!out->materialized) {
+    st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    const ir_node *nd = &g->nodes[i];
+    bool m = (ir_ops[nd->op].props & (IR_P_LEAF | IR_P_VIEW | IR_P_INPLACE)) ||
+             (nd->flags & (IR_F_OUTPUT | IR_F_LOSS));
+    for (int u = 0; u < nusers[i] && !m; u++) {
+      int32_t user = users[i][u];
+      if (b.group_of[user] != b.group_of[i]) m = true;
+      /* a transpose reads its input at permuted indices: it must be stored */
+      if (g->nodes[user].op == IR_OP_TRANSPOSE) m = true;
+    }
+    const fuse_group *gr = &b.groups[b.group_of[i]];
+    if (gr->kind == FUSE_SINGLE || (gr->kind == FUSE_REDUCE && gr->root == i)) m = true;
+    out->materialized[i] = m;
+  }
+  st = order_groups(&b, out);
+done:
+  for (int i = 0; users && i < n; i++) free(users[i]);
+  free(users);
+  free(nusers);
+  sched_deps_free(&b.deps);
+  free(b.stamp);
+  if (st) {
+    for (int i = 0; i < b.ngroups; i++) free(b.groups[i].nodes);
+    free(b.groups);
+    free(b.group_of);
+    free(out->materialized);
+    memset(out, 0, sizeof *out);
+  }
+  return st;
+}
+
+/* Kahn over groups, lowest first member first. */
+static gc_status order_groups(builder *b, fuse_plan *out) {
+  int ng = b->ngroups;
+  int *indeg_done = calloc((size_t)(ng ? ng : 1), sizeof *indeg_done);
+  int *perm = malloc(sizeof *perm * (size_t)(ng ? ng : 1));
+  int *newidx = malloc(sizeof *newidx * (size_t)(ng ? ng : 1));
+  if (!indeg_done || !perm || !newidx) {
+    free(indeg_done);
+    free(perm);
+    free(newidx);
+    return gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+  }
+  int placed = 0;
+  while (placed < ng) {
+    int pick = -1;
+    for (int gi = 0; gi < ng && pick < 0; gi++) {
+      if (indeg_done[gi]) continue;
+      bool ready = true;
+      const fuse_group *gr = &b->groups[gi];
+      for (int i = 0; i < gr->nnodes && ready; i++) {
+        int32_t v = gr->nodes[i];
+        for (int e = b->deps.start[v]; e < b->deps.start[v + 1] && ready; e++) {
+          int h = b->group_of[b->deps.list[e]];
+          if (h != gi && !indeg_done[h]) ready = false;
+        }
+      }
+      if (ready) pick = gi;
+    }
+    if (pick < 0) {
+      free(indeg_done);
+      free(perm);
+      free(newidx);
+      return gc_fail(GC_ERR_INTERNAL, "fuse: the kernel groups form a cycle");
+    }
+    indeg_done[pick] = 1;
+    newidx[pick] = placed;
+    perm[placed++] = pick;
+  }
+  fuse_group *sorted = malloc(sizeof *sorted * (size_t)(ng ? ng : 1));
+  if (!sorted) {
+    free(indeg_done);
+    free(perm);
+    free(newidx);
+    return gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+  }
+  for (int i = 0; i < ng; i++) sorted[i] = b->groups[perm[i]];
+  for (int v = 0; v < b->g->n; v++) b->group_of[v] = newidx[b->group_of[v]];
+  free(b->groups);
+  b->groups = NULL;
+  out->groups = sorted;
+  out->ngroups = ng;
+  out->group_of = b->group_of;
+  free(indeg_done);
+  free(perm);
+  free(newidx);
+  return GC_OK;
+}
+
+void fuse_plan_free(fuse_plan *p) {
+  if (!p) return;
+  for (int i = 0; i < p->ngroups; i++) free(p->groups[i].nodes);
+  free(p->groups);
+  free(p->group_of);
+  free(p->materialized);
+  memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,96 @@
+/* passes.h — the compiler passes over the IR, each in its own file, and the
+ * structures they hand to the backends: groups of fused nodes (fuse.c), a
+ * memory plan (plan.c) and the launch order (schedule.c). */
+#ifndef GC_PASSES_H
+#define GC_PASSES_H
+
+#include "ir/ir.h"
+
+/* ---- graph-to-graph passes: return GC_OK or a status with gc_fail(). ---- */
+
+/* Re-runs every shape rule and the verifier (for imported graphs). */
+gc_status pass_shapes(ir_graph *g);
+/* Dead-code elimination: keeps what reaches an output, the loss or an
+ * in-place update; renumbers nodes. */
+gc_status pass_simplify(ir_graph *g);
+
+/* Internal builders used by autodiff and optimizers. */
+int32_t ir_matmul_t(ir_graph *g, int32_t a, int32_t b, int trans_a, int trans_b);
+int32_t ir_reduce(ir_graph *g, ir_op op, int32_t x, uint32_t axes, int keepdims);
+int32_t ir_unary(ir_graph *g, ir_op op, int32_t x);
+int32_t ir_binary(ir_graph *g, ir_op op, int32_t a, int32_t b);
+int32_t ir_reshape(ir_graph *g, int32_t x, gc_shape s);
+int32_t ir_const_f32(ir_graph *g, float v);
+
+/* ---- schedule (schedule.c): node order honouring in-place writers ---- */
+
+/* Every node's predecessors: its inputs, plus for an in-place writer every
+ * other node that reads the value it overwrites (they must run first), plus
+ * earlier writers of the same storage. CSR layout. */
+typedef struct sched_deps {
+  int *start;     /* n + 1 entries */
+  int32_t *list;
+} sched_deps;
+
+gc_status sched_deps_build(const ir_graph *g, sched_deps *out);
+void sched_deps_free(sched_deps *d);
+/* The node whose storage id uses: follows views and in-place writers. */
+int32_t ir_storage_root(const ir_graph *g, int32_t id);
+
+/* Fills order[0..n) with every node id: a topological order in which each
+ * in-place writer runs after every other reader of the storage it
+ * overwrites. */
+gc_status pass_schedule(const ir_graph *g, int32_t *order);
+
+/* ---- fusion (fuse.c) ---- */
+
+typedef enum fuse_kind {
+  FUSE_NONE,      /* no kernel: a leaf or a view */
+  FUSE_ELEMWISE,  /* elementwise/broadcast/injective nodes over one domain */
+  FUSE_REDUCE,    /* a reduction with an elementwise prologue */
+  FUSE_MATMUL,    /* a matmul with an elementwise epilogue */
+  FUSE_SINGLE     /* one node with its own kernel (softmax, updates, ...) */
+} fuse_kind;
+
+typedef struct fuse_group {
+  fuse_kind kind;
+  int32_t root;     /* the reduction / matmul / single node; for ELEMWISE
+                       the last node */
+  int32_t *nodes;   /* members in schedule order */
+  int nnodes;
+  gc_shape domain;  /* iteration space: output shape (ELEMWISE, MATMUL) or
+                       the reduction input's shape (REDUCE) */
+} fuse_group;
+
+typedef struct fuse_plan {
+  fuse_group *groups; /* in launch order */
+  int ngroups;
+  int32_t *group_of;  /* node -> group index */
+  bool *materialized; /* node's value is stored (read outside its group,
+                         an output, persistent, or a kernel result) */
+} fuse_plan;
+
+/* Groups the scheduled nodes; no_fuse puts every node in its own group. */
+gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out);
+void fuse_plan_free(fuse_plan *p);
+
+/* ---- memory plan (plan.c) ---- */
+
+typedef enum storage_kind { STORE_NONE, STORE_ARENA, STORE_PERSIST } storage_kind;
+
+typedef struct mem_plan {
+  storage_kind *kind; /* per node */
+  size_t *offset;     /* arena byte offset (STORE_ARENA) */
+  int32_t *root;      /* node whose storage this node uses (views, in-place) */
+  size_t arena_bytes, no_reuse_bytes, live_lower_bound_bytes, persistent_bytes;
+} mem_plan;
+
+/* Places every materialized intermediate in one arena by liveness over the
+ * group order (best fit); no_plan gives each its own slot. */
+gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
+                    mem_plan *out);
+/* The independent checker: no two tensors live at the same time overlap. */
+gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m);
+void mem_plan_free(mem_plan *m);
+
+#endif

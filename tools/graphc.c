@@ -1,0 +1,534 @@
+/* graphc.c — the `graphc` command line: list devices and models, train a
+ * model with a live progress bar, compile a model's graph and print what
+ * the compiler made of it. Uses only the public API (include/graphc.h).
+ *
+ * Exit status: 0 success, 1 a runtime failure (device, data, library),
+ * 2 a usage error. Every error is one line on stderr, "graphc: error: ...". */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graphc.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: graphc COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  devices                    list OpenCL devices (and the \"ref\" interpreter)\n"
+    "  list                       list the models\n"
+    "  train MODEL [options]      train a model and report its test accuracy\n"
+    "      --epochs N  --batch B  --lr X  --seed S  --device D  --data DIR\n"
+    "      --limit N (train on N samples)  --json (one JSON object on stdout)\n"
+    "  compile MODEL [options]    compile a model's graph and print its stats\n"
+    "      --train (the training step)  --batch B  --device D  --stats  --json\n"
+    "      --dump-after=PASS|all  --emit-cl DIR  --no-fuse  --no-plan\n"
+    "  help, --help               this text\n"
+    "  --version                  the version\n"
+    "\n"
+    "A device is \"ref\" (the reference interpreter), a number from `graphc devices`,\n"
+    "or a substring of \"platform / device\" (e.g. pocl); default $GRAPHC_DEVICE.\n";
+
+/* ------------------------------------------------------------- messages */
+
+static int fail(int code, const char *fmt, ...) {
+  char msg[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = 0;
+  fflush(stdout);
+  fprintf(stderr, "graphc: error: %s\n", msg);
+  return code;
+}
+
+/* The library's message for a failed call, or the status name if it left
+ * none. */
+static const char *lib_error(gc_status st) {
+  const char *m = gc_last_error();
+  return m && *m ? m : gc_status_name(st);
+}
+
+/* ------------------------------------------------------------ arguments */
+
+typedef struct args {
+  const char *model;
+  int epochs, batch;
+  float lr;
+  uint64_t seed;
+  int64_t limit;
+  const char *device, *data;
+  int json, train, stats, no_fuse, no_plan;
+  const char *dump_after, *emit_cl;
+} args;
+
+enum { FOR_TRAIN = 1, FOR_COMPILE = 2 };
+
+typedef struct flag {
+  const char *name;
+  int takes_value;
+  int commands; /* FOR_TRAIN | FOR_COMPILE */
+} flag;
+
+static const flag flags[] = {
+    {"epochs", 1, FOR_TRAIN},     {"batch", 1, FOR_TRAIN | FOR_COMPILE},
+    {"lr", 1, FOR_TRAIN},         {"seed", 1, FOR_TRAIN | FOR_COMPILE},
+    {"device", 1, FOR_TRAIN | FOR_COMPILE},
+    {"data", 1, FOR_TRAIN},       {"limit", 1, FOR_TRAIN},
+    {"json", 0, FOR_TRAIN | FOR_COMPILE},
+    {"train", 0, FOR_COMPILE},    {"stats", 0, FOR_COMPILE},
+    {"no-fuse", 0, FOR_COMPILE},  {"no-plan", 0, FOR_COMPILE},
+    {"dump-after", 1, FOR_COMPILE}, {"emit-cl", 1, FOR_COMPILE},
+};
+
+/* Integers must be whole, in range and nothing but digits (with a sign). */
+static int parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || errno == ERANGE)
+    return fail(EXIT_USAGE, "--%s expects an integer, got '%s'", opt, s);
+  if (v < lo || v > hi)
+    return fail(EXIT_USAGE, "--%s must be between %lld and %lld, got %s", opt, lo, hi, s);
+  *out = v;
+  return 0;
+}
+
+static int set_value(args *a, const char *name, const char *v) {
+  long long n;
+  int rc;
+  if (!strcmp(name, "epochs")) {
+    if ((rc = parse_int(name, v, 1, 1000000, &n))) return rc;
+    a->epochs = (int)n;
+  } else if (!strcmp(name, "batch")) {
+    if ((rc = parse_int(name, v, 1, 1 << 20, &n))) return rc;
+    a->batch = (int)n;
+  } else if (!strcmp(name, "limit")) {
+    if ((rc = parse_int(name, v, 1, INT64_MAX, &n))) return rc;
+    a->limit = n;
+  } else if (!strcmp(name, "seed")) {
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || *v == '-' || *v == '+')
+      return fail(EXIT_USAGE, "--seed expects a non-negative integer, got '%s'", v);
+    a->seed = s;
+  } else if (!strcmp(name, "lr")) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno == ERANGE || !isfinite(x))
+      return fail(EXIT_USAGE, "--lr expects a number, got '%s'", v);
+    if (!(x > 0) || x > 100) return fail(EXIT_USAGE, "--lr must be in (0, 100], got %s", v);
+    a->lr = (float)x;
+  } else if (!strcmp(name, "device")) {
+    if (!*v) return fail(EXIT_USAGE, "--device needs a non-empty value");
+    a->device = v;
+  } else if (!strcmp(name, "data")) {
+    if (!*v) return fail(EXIT_USAGE, "--data needs a non-empty value");
+    a->data = v;
+  } else if (!strcmp(name, "dump-after")) {
+    a->dump_after = v;
+  } else if (!strcmp(name, "emit-cl")) {
+    if (!*v) return fail(EXIT_USAGE, "--emit-cl needs a non-empty value");
+    a->emit_cl = v;
+  }
+  return 0;
+}
+
+static void set_switch(args *a, const char *name) {
+  if (!strcmp(name, "json")) a->json = 1;
+  if (!strcmp(name, "train")) a->train = 1;
+  if (!strcmp(name, "stats")) a->stats = 1;
+  if (!strcmp(name, "no-fuse")) a->no_fuse = 1;
+  if (!strcmp(name, "no-plan")) a->no_plan = 1;
+}
+
+/* Parses argv[i..] of command cmd ("train" or "compile"): one model name
+ * and flags, as "--flag value" or "--flag=value". */
+static int parse_args(int argc, char **argv, int i, int which, const char *cmd, args *a) {
+  memset(a, 0, sizeof *a);
+  for (; i < argc; i++) {
+    const char *s = argv[i];
+    if (strncmp(s, "--", 2) != 0 || !s[2]) {
+      if (s[0] == '-' && s[1]) return fail(EXIT_USAGE, "%s: unknown option '%s'", cmd, s);
+      if (a->model) return fail(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, s);
+      a->model = s;
+      continue;
+    }
+    char name[64];
+    const char *eq = strchr(s + 2, '=');
+    size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
+    if (len >= sizeof name) return fail(EXIT_USAGE, "%s: unknown option '%s'", cmd, s);
+    memcpy(name, s + 2, len);
+    name[len] = 0;
+    const flag *f = NULL;
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+      if (!strcmp(flags[k].name, name) && (flags[k].commands & which)) f = &flags[k];
+    if (!f) return fail(EXIT_USAGE, "%s: unknown option '--%s'", cmd, name);
+    if (!f->takes_value) {
+      if (eq) return fail(EXIT_USAGE, "%s: option '--%s' takes no value", cmd, name);
+      set_switch(a, name);
+      continue;
+    }
+    const char *v = eq ? eq + 1 : NULL;
+    if (!v) {
+      if (i + 1 >= argc) return fail(EXIT_USAGE, "%s: option '--%s' needs a value", cmd, name);
+      v = argv[++i];
+    }
+    int rc = set_value(a, name, v);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* The model named in a, or a usage error that lists the models. */
+static int find_model(const args *a, const char *cmd, const gc_model **out) {
+  if (!a->model) return fail(EXIT_USAGE, "%s: which model? (see `graphc list`)", cmd);
+  *out = gc_model_find(a->model);
+  if (*out) return 0;
+  char names[512] = "";
+  for (int i = 0; i < gc_model_count(); i++) {
+    if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
+    strncat(names, gc_model_at(i)->name, sizeof names - strlen(names) - 1);
+  }
+  return fail(EXIT_USAGE, "unknown model '%s' (models: %s)", a->model, names);
+}
+
+/* Opens the device up front so that a bad --device fails with a clear
+ * message before any data is loaded. */
+static int open_device(const char *spec, gc_device **out) {
+  gc_status st = gc_device_open(spec, out);
+  if (st) {
+    *out = NULL;
+    return fail(EXIT_RUNTIME, "device '%s': %s", spec ? spec : "(default)", lib_error(st));
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- devices */
+
+static void print_bytes(uint64_t b) {
+  if (b >= (1ull << 30))
+    printf("%.1f GiB", (double)b / (1ull << 30));
+  else if (b >= (1ull << 20))
+    printf("%.1f MiB", (double)b / (1ull << 20));
+  else
+    printf("%.1f KiB", (double)b / 1024);
+}
+
+static int cmd_devices(int argc, char **argv) {
+  if (argc > 2) return fail(EXIT_USAGE, "devices: unexpected argument '%s'", argv[2]);
+  enum { MAX_DEVICES = 64 };
+  static gc_device_info info[MAX_DEVICES];
+  int count = 0;
+  gc_status st = gc_device_list(info, MAX_DEVICES, &count);
+  if (count > MAX_DEVICES) count = MAX_DEVICES;
+  for (int i = 0; !st && i < count; i++) {
+    const gc_device_info *d = &info[i];
+    printf("%d  %s / %s  (%s)\n", d->index, d->platform, d->name,
+           d->is_gpu ? "GPU" : d->is_cpu ? "CPU" : "other");
+    printf("     vendor %s; %s; driver %s\n", d->vendor, d->version, d->driver_version);
+    printf("     %u compute units, max work-group %zu, local mem ", d->compute_units,
+           d->max_work_group_size);
+    print_bytes(d->local_mem_bytes);
+    printf(", global mem ");
+    print_bytes(d->global_mem_bytes);
+    printf(", max alloc ");
+    print_bytes(d->max_alloc_bytes);
+    printf(",\n     base alignment %u bits, max kernel arguments %zu bytes\n",
+           d->mem_base_align_bits, d->max_parameter_bytes);
+  }
+  printf("ref  graphc reference interpreter (host C, the test oracle)\n");
+  if (st) {
+    fflush(stdout);
+    fprintf(stderr, "graphc: warning: no OpenCL devices: %s\n", lib_error(st));
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static int cmd_list(int argc, char **argv) {
+  if (argc > 2) return fail(EXIT_USAGE, "list: unexpected argument '%s'", argv[2]);
+  for (int i = 0; i < gc_model_count(); i++) {
+    const gc_model *m = gc_model_at(i);
+    printf("%-12s %s (default: %d epoch(s), batch %d, lr %g)\n", m->name, m->description,
+           m->default_epochs, m->default_batch, m->default_lr);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- train */
+
+typedef struct bar {
+  const char *model;
+  int tty;
+  double last_print; /* elapsed seconds at the last plain line */
+  double last_frac;  /* progress at the last plain line */
+  int drawn;         /* a \r line is on screen */
+} bar;
+
+static void fmt_eta(double s, char *buf, size_t n) {
+  if (!isfinite(s) || s < 0)
+    snprintf(buf, n, "?");
+  else if (s >= 3600)
+    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+  else if (s >= 60)
+    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else
+    snprintf(buf, n, "%.0fs", s);
+}
+
+/* Redrawn in place on a terminal; on a pipe or file, a plain line every
+ * ~2 s or 10% so that logs stay short. */
+static void on_progress(const gc_progress *p, void *user) {
+  bar *b = user;
+  double frac = p->steps > 0 ? (double)p->step / (double)p->steps : 0;
+  char eta[32], loss[32];
+  fmt_eta(p->eta_seconds, eta, sizeof eta);
+  if (isfinite(p->loss))
+    snprintf(loss, sizeof loss, "%.4f", p->loss);
+  else
+    snprintf(loss, sizeof loss, "-");
+  int eval = p->phase && !strcmp(p->phase, "eval");
+  if (b->tty) {
+    enum { WIDTH = 24 };
+    char cells[WIDTH + 1];
+    int fill = (int)(frac * WIDTH + 0.5);
+    for (int i = 0; i < WIDTH; i++) cells[i] = i < fill ? '#' : '.';
+    cells[WIDTH] = 0;
+    if (eval)
+      fprintf(stderr, "\r%s: [%s] evaluating...\033[K", b->model, cells);
+    else
+      fprintf(stderr,
+              "\r%s: [%s] %3.0f%% step %lld/%lld epoch %d/%d loss %s %.0f samples/s ETA %s\033[K",
+              b->model, cells, 100 * frac, (long long)p->step, (long long)p->steps, p->epoch,
+              p->epochs, loss, p->samples_per_second, eta);
+    b->drawn = 1;
+  } else {
+    /* Short runs print nothing: a line needs 2 s, or 10% and 0.5 s. */
+    double since = p->elapsed_seconds - b->last_print;
+    if (!eval && (since >= 2.0 || (frac - b->last_frac >= 0.1 && since >= 0.5))) {
+      fprintf(stderr, "%s: step %lld/%lld (%.0f%%) epoch %d/%d loss %s %.0f samples/s ETA %s\n",
+              b->model, (long long)p->step, (long long)p->steps, 100 * frac, p->epoch, p->epochs,
+              loss, p->samples_per_second, eta);
+      b->last_print = p->elapsed_seconds;
+      b->last_frac = frac;
+    }
+  }
+  fflush(stderr);
+}
+
+/* JSON has no NaN or Infinity. */
+static void json_num(const char *key, double v, const char *fmt) {
+  printf(",\"%s\":", key);
+  if (isfinite(v))
+    printf(fmt, v);
+  else
+    printf("null");
+}
+
+static void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
+  }
+  putchar('"');
+}
+
+static int cmd_train(int argc, char **argv) {
+  args a;
+  const gc_model *m;
+  int rc = parse_args(argc, argv, 2, FOR_TRAIN, "train", &a);
+  if (!rc) rc = find_model(&a, "train", &m);
+  if (rc) return rc;
+  struct stat sb;
+  if (a.data && (stat(a.data, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+    return fail(EXIT_RUNTIME, "data directory '%s' not found", a.data);
+  gc_device *dev;
+  if ((rc = open_device(a.device, &dev))) return rc;
+  char devname[256];
+  snprintf(devname, sizeof devname, "%s", gc_device_name(dev));
+
+  bar b = {m->name, isatty(STDERR_FILENO), 0, 0, 0};
+  gc_train_options opt = {0};
+  opt.epochs = a.epochs;
+  opt.batch = a.batch;
+  opt.lr = a.lr;
+  opt.seed = a.seed;
+  /* The model opens the device again from the same spec: the check above
+   * only makes a bad --device fail before any data is loaded. */
+  opt.device = a.device;
+  opt.data_dir = a.data;
+  opt.train_limit = a.limit;
+  opt.progress = on_progress;
+  opt.user = &b;
+  opt.report = a.json ? stderr : stdout;
+  gc_device_free(dev);
+
+  gc_train_result r;
+  gc_status st = m->train(&opt, &r);
+  if (b.drawn) fprintf(stderr, "\r\033[K");
+  if (st) return fail(EXIT_RUNTIME, "training %s failed: %s", m->name, lib_error(st));
+
+  int batch = a.batch > 0 ? a.batch : m->default_batch;
+  double lr = a.lr > 0 ? a.lr : m->default_lr;
+  if (a.json) {
+    printf("{\"model\":");
+    json_str(m->name);
+    printf(",\"epochs\":%d", r.epochs);
+    json_num("test_accuracy", r.test_accuracy, "%.6f");
+    json_num("train_seconds", r.train_seconds, "%.6f");
+    json_num("samples_per_second", r.samples_per_second, "%.3f");
+    json_num("final_loss", r.final_loss, "%.6g");
+    json_num("first_loss", r.first_loss, "%.6g");
+    printf(",\"device\":");
+    json_str(devname);
+    printf(",\"batch\":%d", batch);
+    json_num("lr", lr, "%g");
+    printf(",\"seed\":%llu,\"steps\":%lld,\"train_samples\":%lld}\n", (unsigned long long)a.seed,
+           (long long)r.steps, (long long)r.train_samples);
+  } else {
+    printf("%s: test accuracy %.4f after %d epoch(s), %.1f s, %.0f samples/s\n", m->name,
+           r.test_accuracy, r.epochs, r.train_seconds, r.samples_per_second);
+  }
+  return fflush(stdout) == 0 ? 0 : fail(EXIT_RUNTIME, "cannot write the result");
+}
+
+/* -------------------------------------------------------------- compile */
+
+static int check_pass(const char *name) {
+  if (!strcmp(name, "all")) return 0;
+  const char *const *p = gc_pass_names();
+  char valid[512] = "all";
+  for (int i = 0; p && p[i]; i++) {
+    if (!strcmp(p[i], name)) return 0;
+    strncat(valid, ", ", sizeof valid - strlen(valid) - 1);
+    strncat(valid, p[i], sizeof valid - strlen(valid) - 1);
+  }
+  return fail(EXIT_USAGE, "compile: unknown pass '%s' for --dump-after (passes: %s)", name, valid);
+}
+
+static void print_size(const char *what, size_t b) {
+  printf("  %-22s %zu bytes (%.2f MiB)\n", what, b, (double)b / (1 << 20));
+}
+
+static int cmd_compile(int argc, char **argv) {
+  args a;
+  const gc_model *m;
+  int rc = parse_args(argc, argv, 2, FOR_COMPILE, "compile", &a);
+  if (!rc) rc = find_model(&a, "compile", &m);
+  if (!rc && a.dump_after) rc = check_pass(a.dump_after);
+  if (rc) return rc;
+  struct stat sb;
+  if (a.emit_cl && stat(a.emit_cl, &sb) != 0 && mkdir(a.emit_cl, 0777) != 0)
+    return fail(EXIT_RUNTIME, "cannot create --emit-cl directory '%s': %s", a.emit_cl,
+                strerror(errno));
+  if (a.emit_cl && (stat(a.emit_cl, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+    return fail(EXIT_RUNTIME, "--emit-cl '%s' is not a directory", a.emit_cl);
+  gc_device *dev;
+  if ((rc = open_device(a.device, &dev))) return rc;
+
+  int batch = a.batch > 0 ? a.batch : m->default_batch;
+  gc_train_options opt = {0};
+  opt.seed = a.seed;
+  opt.device = a.device;
+  gc_graph *g = gc_graph_new();
+  gc_program *p = NULL;
+  gc_status st = g ? GC_OK : GC_ERR_NOMEM;
+  if (!st) {
+    gc_graph_set_seed(g, a.seed);
+    st = m->build(g, batch, a.train, &opt);
+    if (st || gc_graph_status(g)) {
+      rc = fail(EXIT_RUNTIME, "building %s: %s", m->name,
+                *gc_graph_errmsg(g) ? gc_graph_errmsg(g) : lib_error(st));
+      st = st ? st : gc_graph_status(g);
+    }
+  }
+  if (!st) {
+    gc_compile_options co = {0};
+    co.no_fuse = a.no_fuse;
+    co.no_plan = a.no_plan;
+    co.dump_after = a.dump_after;
+    co.dump_to = a.json ? stderr : stdout;
+    co.emit_cl_dir = a.emit_cl;
+    st = gc_compile(g, dev, &co, &p);
+    if (st) rc = fail(EXIT_RUNTIME, "compiling %s: %s", m->name, lib_error(st));
+  }
+  gc_program_stats s = {0};
+  if (!st && (st = gc_program_stats_get(p, &s)))
+    rc = fail(EXIT_RUNTIME, "compile stats: %s", lib_error(st));
+  if (!st && a.json) {
+    printf("{\"model\":");
+    json_str(m->name);
+    printf(",\"train\":%s,\"batch\":%d,\"device\":", a.train ? "true" : "false", batch);
+    json_str(gc_device_name(dev));
+    printf(",\"nodes_before\":%d,\"nodes_after\":%d,\"kernels\":%d,\"launches_per_step\":%d",
+           s.nodes_before, s.nodes_after, s.kernels, s.launches_per_run);
+    printf(",\"arena_bytes\":%zu,\"no_reuse_bytes\":%zu,\"live_lower_bound_bytes\":%zu",
+           s.arena_bytes, s.no_reuse_bytes, s.live_lower_bound_bytes);
+    printf(",\"persistent_bytes\":%zu", s.persistent_bytes);
+    json_num("compile_seconds", s.compile_seconds, "%.6f");
+    printf(",\"cache_hit\":%s}\n", s.cache_hit ? "true" : "false");
+  } else if (!st && a.stats) {
+    printf("%s (%s graph, batch %d) on %s\n", m->name, a.train ? "training" : "inference", batch,
+           gc_device_name(dev));
+    printf("  %-22s %d -> %d\n", "nodes", s.nodes_before, s.nodes_after);
+    printf("  %-22s %d\n", "kernels", s.kernels);
+    printf("  %-22s %d\n", "launches per step", s.launches_per_run);
+    print_size("arena", s.arena_bytes);
+    print_size("no-reuse sum", s.no_reuse_bytes);
+    print_size("live-set lower bound", s.live_lower_bound_bytes);
+    print_size("persistent", s.persistent_bytes);
+    printf("  %-22s %.3f s%s\n", "compile time", s.compile_seconds,
+           s.cache_hit ? " (cache hit)" : "");
+  } else if (!st) {
+    printf("%s (%s, batch %d): %d nodes -> %d, %d kernels, %d launches/step, arena %zu bytes, "
+           "%.3f s%s\n",
+           m->name, a.train ? "training" : "inference", batch, s.nodes_before, s.nodes_after,
+           s.kernels, s.launches_per_run, s.arena_bytes, s.compile_seconds,
+           s.cache_hit ? " (cache hit)" : "");
+  }
+  gc_program_free(p);
+  gc_graph_free(g);
+  gc_device_free(dev);
+  return rc;
+}
+
+/* ----------------------------------------------------------------- main */
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("graphc %s\n", GC_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "devices")) return cmd_devices(argc, argv);
+  if (!strcmp(cmd, "list")) return cmd_list(argc, argv);
+  if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
+  if (!strcmp(cmd, "compile")) return cmd_compile(argc, argv);
+  return fail(EXIT_USAGE, "unknown command '%s' (try `graphc help`)", cmd);
+}
