@@ -20,13 +20,19 @@ gc_status gc_fail(gc_status s, const char *fmt, ...) {
 }
 
 gc_status gc_fail_context(gc_status s, const char *fmt, ...) {
-  char prefix[512], old[sizeof last_error];
+  char prefix[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
-  memcpy(old, last_error, sizeof old);
-  snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+  /* "prefix: old message", cutting the old message's end if it must */
+  size_t pl = strlen(prefix), ol = strlen(last_error);
+  if (pl + 2 + ol + 1 > sizeof last_error) ol = sizeof last_error - pl - 3;
+  memmove(last_error + pl + 2, last_error, ol);
+  last_error[pl + 2 + ol] = 0;
+  memcpy(last_error, prefix, pl);
+  last_error[pl] = ':';
+  last_error[pl + 1] = ' ';
   return s;
 }
 

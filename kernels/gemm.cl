@@ -2,9 +2,10 @@
  *
  * C[i][j] = sum_k A[i][k] * B[k][j], each result handed to GEMM_STORE (the
  * fusion epilogue). backends/opencl/cl_gemm.c defines the macros below, pastes
- * this text, then #undefs them, so one program may hold many instances. All
- * sizes, pitches and offsets are compile-time constants: the compiler folds
- * every index.
+ * this text, then #undefs them, so one program may hold many instances (the
+ * template #undefs its own GEMM__* helpers; it defines no functions but the
+ * kernel). All sizes, pitches and offsets are compile-time constants, so the
+ * compiler folds every index.
  *
  * Required: GEMM_NAME, GEMM_PARAMS (parameter list text), GEMM_M, GEMM_N,
  * GEMM_K, GEMM_TRANS_A (0: A is [M,K] with pitch GEMM_LDA; 1: stored [K,M]),
@@ -12,32 +13,32 @@
  * GEMM_LDB, GEMM_A and GEMM_B (`__global const float *` expressions),
  * GEMM_STORE(i, j, v) (a statement; `gemm_b`, the batch index, is in scope).
  * Optional: GEMM_BATCH (1), GEMM_A_BATCH_STRIDE / GEMM_B_BATCH_STRIDE (0 =
- * broadcast), and the tile shape the generator chose: GEMM_MR x GEMM_NR (8 x
- * 16) for the broadcast form, GEMM_DR x GEMM_DC (4 x 3) for the dot form,
- * GEMM_BAND (row panels per band, 8).
+ * broadcast), and the blocking the generator chose: GEMM_MR x GEMM_NR
+ * register tile (NR = 4, 8 or 16; MR <= M), GEMM_MC rows of C per work-item
+ * (a multiple of MR), GEMM_KC (K block), GEMM_BAND, GEMM_PACK.
  *
- * Design (measured, see /work/shared/POCL_NOTES.md): one work-item computes
- * a register tile of C over all of K with fma(), reading A and B straight
- * from global memory: no local memory, no barriers, local size 1. PoCL's
- * work-group loop vectorizer is not involved; the vector types are.
+ * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
+ * work-item computes an MC x NR strip of C as MC/MR register tiles of MR
+ * floatNR accumulators, each over all of K with fma(): per k one row of B
+ * times MR broadcast scalars of A — LLVM emits the textbook vbroadcastss +
+ * vfmadd231ps loop, 6 x 16 filling 12 of the 16 ymm registers. No local
+ * memory, no barriers, local size 1.
  *
- * Two inner loops, chosen by the transposes:
- * - broadcast form (B rows contiguous: NN, TN, and TT after swapping): per k,
- *   one floatNR row of B times MR broadcast scalars of A into MR floatNR
- *   accumulators — the BLIS micro-kernel; LLVM emits vbroadcastss + vfmadd.
- * - dot form (NT: B stored [N,K], so the NR values of a B row at fixed k are
- *   strided): gathering them costs NR scalar loads per k and ran several
- *   times slower; instead each accumulator is a float8 along K for one
- *   (row, column) pair, both operands loaded contiguously, reduced at the
- *   end. DR x DC accumulators share DR + DC loads per 8 k.
- * TT (both stored transposed) is C^T = B_stored * A_stored, an NN product:
- * the template swaps the operands and the epilogue's i, j.
- *
- * Edges cost nothing in the loop: row pointers are clamped to the last row
- * (once per work-item), the tile is stored only where it is in range. In the
- * broadcast form the last column tile is shifted left to end at column N
- * (never a vload past a row's end) and stores only the columns no other tile
- * owns; only N < NR takes the guarded scalar path. */
+ * B's strip is copied per K block into a private array (16 KB at KC 256):
+ * read in place it is one cache line per k at a stride of LDB, which at
+ * power-of-2 pitches maps into a few cache sets and defeats the page-bound
+ * prefetchers (1024^3 ran at 40 GFLOP/s in place, 130+ copied). The copy
+ * also absorbs the transposes and edges:
+ * - TRANS_B: the copy transposes NR rows of B [N,K], each read contiguously
+ *   (a gather per k in the inner loop, or a float8-along-K dot-product tile,
+ *   measured 1.5-2x slower at 1024^3 and no faster on 64x256x784);
+ * - N < NR: guarded loads with zero padding;
+ * - TRANS_A && TRANS_B: C^T = B_stored * A_stored is an NN product, so the
+ *   template swaps the operands and the epilogue's i and j.
+ * TRANS_A reads A's MR values per k contiguously, at a stride of LDA.
+ * Edges cost nothing in the loop: the last row tile / column strip is
+ * shifted back to end at M / N (never a vload past a row's end) and stores
+ * only what no other tile owns. */
 
 #if !defined(GEMM_NAME) || !defined(GEMM_PARAMS) || !defined(GEMM_M) || !defined(GEMM_N) || \
     !defined(GEMM_K) || !defined(GEMM_TRANS_A) || !defined(GEMM_TRANS_B) ||                  \
@@ -100,8 +101,6 @@
 #endif
 #define GEMM__K (GEMM_K)
 
-#if GEMM__TB == 0 || GEMM_DOT == 0
-/* ---------------------------------------------------------------- broadcast form */
 #ifdef GEMM_MR
 #define GEMM__MR GEMM_MR
 #else
@@ -271,77 +270,6 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__MB
 #undef GEMM__BROW
 #undef GEMM__BSTEP
-
-#else
-/* ---------------------------------------------------------------- dot form (NT) */
-#ifdef GEMM_DR
-#define GEMM__DR GEMM_DR
-#else
-#define GEMM__DR 4
-#endif
-#ifdef GEMM_DC
-#define GEMM__DC GEMM_DC
-#else
-#define GEMM__DC 3
-#endif
-#define GEMM__TM ((GEMM__M + GEMM__DR - 1) / GEMM__DR)
-#define GEMM__TN ((GEMM__N + GEMM__DC - 1) / GEMM__DC)
-#define GEMM__K8 (GEMM__K / 8 * 8)
-
-__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARAMS) {
-  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
-  if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
-  const int gemm_b = id / (GEMM__TM * GEMM__TN);
-  const int t = id % (GEMM__TM * GEMM__TN);
-  /* banded order, as in the broadcast form */
-  const int band = t / (GEMM__BAND * GEMM__TN);
-  const int in_band = t % (GEMM__BAND * GEMM__TN);
-  const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
-  const int i0 = (band * GEMM__BAND + in_band % rows) * GEMM__DR;
-  const int j0 = (in_band / rows) * GEMM__DC;
-  __global const float *a = GEMM__A + gemm_b * GEMM__ASTR;
-  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR;
-  int ar[GEMM__DR], bc[GEMM__DC]; /* clamped row offsets of A and of B (stored [N,K]) */
-#pragma unroll
-  for (int r = 0; r < GEMM__DR; ++r) ar[r] = min(i0 + r, GEMM__M - 1) * GEMM__LDA;
-#pragma unroll
-  for (int c = 0; c < GEMM__DC; ++c) bc[c] = min(j0 + c, GEMM__N - 1) * GEMM__LDB;
-  float8 acc[GEMM__DR][GEMM__DC];
-#pragma unroll
-  for (int r = 0; r < GEMM__DR; ++r)
-#pragma unroll
-    for (int c = 0; c < GEMM__DC; ++c) acc[r][c] = (float8)(0.0f);
-  for (int k = 0; k < GEMM__K8; k += 8) {
-    float8 av[GEMM__DR];
-#pragma unroll
-    for (int r = 0; r < GEMM__DR; ++r) av[r] = vload8(0, a + ar[r] + k);
-#pragma unroll
-    for (int c = 0; c < GEMM__DC; ++c) {
-      const float8 bv = vload8(0, b + bc[c] + k);
-#pragma unroll
-      for (int r = 0; r < GEMM__DR; ++r) acc[r][c] = fma(av[r], bv, acc[r][c]);
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < GEMM__DR; ++r) {
-#pragma unroll
-    for (int c = 0; c < GEMM__DC; ++c) {
-      const float4 h = acc[r][c].lo + acc[r][c].hi;
-      const float2 q = h.lo + h.hi;
-      float s = q.x + q.y;
-      for (int k = GEMM__K8; k < GEMM__K; ++k) s = fma(a[ar[r] + k], b[bc[c] + k], s);
-      const int i = i0 + r, j = j0 + c;
-      if (i < GEMM__M && j < GEMM__N) GEMM__STORE(i, j, s);
-    }
-  }
-}
-
-#undef GEMM__DR
-#undef GEMM__DC
-#undef GEMM__TM
-#undef GEMM__TN
-#undef GEMM__K8
-#endif
 
 #undef GEMM__CAT2
 #undef GEMM__CAT

@@ -43,7 +43,7 @@ static gc_status perceptron_build(gc_graph *g, int batch, int train, const gc_tr
     return gc_graph_status(g);
   }
   gc_value t = gc_input(g, "t", GC_F32, gc_shape2(batch, 1));
-  gc_value err = gc_sub(g, t, o);                               /* [batch, 1] */
+  gc_value err = gc_sub(g, t, o); /* [batch, 1] */
   gc_value rate = gc_scalar(g, lr);
   gc_value dw = gc_mul(g, rate, gc_matmul(g, gc_transpose(g, x, NULL), err)); /* [2, 1] */
   int axis0 = 0;
@@ -189,12 +189,14 @@ gc_status gc_perceptron_run(const gc_train_options *opt, gc_gate_result out[4]) 
 }
 
 static void print_table(FILE *f, const gc_gate_result *r) {
-  fprintf(f, "%-6s %-24s %8s %7s  %s\n", "gate", "model", "accuracy", "epochs", "learned");
+  fprintf(f, "%-6s %-24s %8s %6s %7s  %s\n", "gate", "model", "accuracy", "best", "epochs",
+          "learned");
   for (int i = 0; i <= GATES; i++) {
     const char *model = i < GATES ? "perceptron (step)" : "2-8-2 tanh net, Adam";
     const char *gate = i < GATES ? r[i].gate : "XOR";
     const char *why = r[i].solved ? "yes" : i == 2 ? "no (not linearly separable)" : "no";
-    fprintf(f, "%-6s %-24s %8.2f %7d  %s\n", gate, model, r[i].accuracy, r[i].epochs, why);
+    fprintf(f, "%-6s %-24s %8.2f %6.2f %7d  %s\n", gate, model, r[i].accuracy, r[i].best_accuracy,
+            r[i].epochs, why);
   }
 }
 
@@ -232,8 +234,9 @@ static gc_status perceptron_train(const gc_train_options *opt, gc_train_result *
 
 const gc_model gc_model_perceptron = {
     .name = "perceptron",
-    .description = "single-layer perceptron (step, classic rule) on AND/OR/XOR, "
-                   "and a 2-layer net that solves XOR",
+    .description =
+        "single-layer perceptron (step, classic rule) on AND/OR/XOR, "
+        "and a 2-layer net that solves XOR",
     .build = perceptron_build,
     .train = perceptron_train,
     .default_epochs = 100,

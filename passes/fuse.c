@@ -245,7 +245,7 @@ static gc_status order_groups(builder *b, fuse_plan *out) {
     newidx[pick] = placed;
     perm[placed++] = pick;
   }
-  fuse_group *sorted = malloc(sizeof *sorted * (size_t)(ng ? ng : 1));
+  fuse_group *sorted = calloc(ng > 0 ? (size_t)ng : 1u, sizeof *sorted);
   if (!sorted) {
     free(indeg_done);
     free(perm);

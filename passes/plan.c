@@ -119,7 +119,7 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
   } else {
     /* Placed tensors sorted by offset; a tensor occupies its range while
      * live. Best fit among the gaps left by tensors live over its span. */
-    int *placed = malloc(sizeof *placed * (size_t)(count ? count : 1));
+    int *placed = calloc(count > 0 ? (size_t)count : 1u, sizeof *placed);
     int np = 0;
     if (!placed) {
       free(t);

@@ -75,8 +75,7 @@ START_TEST(models_build_their_graphs) {
 
       gc_train_options o = options("ref");
       g = gc_graph_new();
-      ck_assert_msg(m->build(g, batches[k], 1, &o) == GC_OK, "%s: %s", m->name,
-                    gc_graph_errmsg(g));
+      ck_assert_msg(m->build(g, batches[k], 1, &o) == GC_OK, "%s: %s", m->name, gc_graph_errmsg(g));
       ck_assert_int_eq(gc_graph_status(g), GC_OK);
       gc_graph_free(g);
     }
@@ -95,8 +94,8 @@ static void check_gates(const char *device) {
   ck_assert_str_eq(r[1].gate, "OR");
   ck_assert_str_eq(r[2].gate, "XOR");
   for (int i = 0; i < 2; i++) {
-    ck_assert_msg(r[i].solved && r[i].accuracy == 1.0, "%s: accuracy %g after %d epochs",
-                  r[i].gate, r[i].accuracy, r[i].epochs);
+    ck_assert_msg(r[i].solved && r[i].accuracy == 1.0, "%s: accuracy %g after %d epochs", r[i].gate,
+                  r[i].accuracy, r[i].epochs);
     ck_assert_int_lt(r[i].epochs, 100);
   }
   /* No line separates XOR: never more than 3 of the 4 rows. */
@@ -150,8 +149,7 @@ static gc_train_result train_ffnn(const char *device) {
   gc_train_result r;
   gc_status st = model("ffnn")->train(&o, &r);
   ck_assert_msg(st == GC_OK, "ffnn on %s: %s", device, gc_last_error());
-  ck_assert_msg(r.test_accuracy >= 0.93, "ffnn on %s: test accuracy %g", device,
-                r.test_accuracy);
+  ck_assert_msg(r.test_accuracy >= 0.93, "ffnn on %s: test accuracy %g", device, r.test_accuracy);
   ck_assert_double_lt(r.final_loss, r.first_loss);
   ck_assert_int_eq(r.epochs, 100);
   ck_assert_int_eq(r.train_samples, 120);

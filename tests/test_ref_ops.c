@@ -17,9 +17,7 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static gc_value cf(gc_graph *g, gc_shape s, const float *v) {
-  return gc_constant(g, GC_F32, s, v);
-}
+static gc_value cf(gc_graph *g, gc_shape s, const float *v) { return gc_constant(g, GC_F32, s, v); }
 static gc_value ci(gc_graph *g, gc_shape s, const int32_t *v) {
   return gc_constant(g, GC_I32, s, v);
 }
@@ -62,7 +60,9 @@ static void case_leaves(void) {
   gc_graph *g = gc_graph_new();
   float d[2] = {1, 2};
   gc_value v[4] = {gc_input(g, "x", GC_F32, gc_shape1(2)),
-                   gc_param(g, "p", gc_shape1(2), GC_ZEROS), cf(g, gc_shape1(2), d), {-1}};
+                   gc_param(g, "p", gc_shape1(2), GC_ZEROS),
+                   cf(g, gc_shape1(2), d),
+                   {-1}};
   ir_attr a = {0};
   a.to = GC_F32;
   a.shape = gc_shape1(2);
@@ -250,7 +250,8 @@ static void case_transpose(void) {
   /* out[a][b][c] = x[b][c][a] */
   for (int a = 0; a < 4; a++)
     for (int b = 0; b < 2; b++)
-      for (int c = 0; c < 3; c++) ck_assert(out[(a * 2 + b) * 3 + c] == (float)(b * 12 + c * 4 + a));
+      for (int c = 0; c < 3; c++)
+        ck_assert(out[(a * 2 + b) * 3 + c] == (float)(b * 12 + c * 4 + a));
   /* perm = NULL reverses the axes */
   r = gc_transpose(g, cf(g, gc_shape2(2, 3), x), NULL);
   shape_is(g, r, gc_shape2(3, 2));
@@ -360,10 +361,10 @@ static void case_softmax(void) {
   eval(g, gc_log_softmax(g, vx, 1), out, sizeof out);
   near(out, (float[]){-2.407605964f, -1.407605964f, -0.407605964f, lt, lt, lt}, 6, TOL);
   eval(g, gc_softmax(g, vx, 0), out, sizeof out);
-  near(out,
-       (float[]){0.731058579f, 0.880797078f, 0.952574127f, 0.268941421f, 0.119202922f,
-                 0.047425873f},
-       6, TOL);
+  near(
+      out,
+      (float[]){0.731058579f, 0.880797078f, 0.952574127f, 0.268941421f, 0.119202922f, 0.047425873f},
+      6, TOL);
   eval(g, gc_log_softmax(g, vx, 0), out, sizeof out);
   near(out,
        (float[]){-0.313261687f, -0.126928011f, -0.048587352f, -1.313261687f, -2.126928011f,
@@ -542,8 +543,7 @@ static void adam_two_steps(float wd, const float *want1, const float *want2) {
 }
 
 static void case_adam(void) {
-  adam_two_steps(0, (float[]){0.900000002f, -1.900000001f},
-                 (float[]){0.819695906f, -1.936610353f});
+  adam_two_steps(0, (float[]){0.900000002f, -1.900000001f}, (float[]){0.819695906f, -1.936610353f});
   /* AdamW: p *= 1 - lr wd before each step */
   adam_two_steps(0.01f, (float[]){0.899000002f, -1.898000001f},
                  (float[]){0.817796906f, -1.932712353f});

@@ -79,14 +79,20 @@ typedef struct flag {
 } flag;
 
 static const flag flags[] = {
-    {"epochs", 1, FOR_TRAIN},     {"batch", 1, FOR_TRAIN | FOR_COMPILE},
-    {"lr", 1, FOR_TRAIN},         {"seed", 1, FOR_TRAIN | FOR_COMPILE},
+    {"epochs", 1, FOR_TRAIN},
+    {"batch", 1, FOR_TRAIN | FOR_COMPILE},
+    {"lr", 1, FOR_TRAIN},
+    {"seed", 1, FOR_TRAIN | FOR_COMPILE},
     {"device", 1, FOR_TRAIN | FOR_COMPILE},
-    {"data", 1, FOR_TRAIN},       {"limit", 1, FOR_TRAIN},
+    {"data", 1, FOR_TRAIN},
+    {"limit", 1, FOR_TRAIN},
     {"json", 0, FOR_TRAIN | FOR_COMPILE},
-    {"train", 0, FOR_COMPILE},    {"stats", 0, FOR_COMPILE},
-    {"no-fuse", 0, FOR_COMPILE},  {"no-plan", 0, FOR_COMPILE},
-    {"dump-after", 1, FOR_COMPILE}, {"emit-cl", 1, FOR_COMPILE},
+    {"train", 0, FOR_COMPILE},
+    {"stats", 0, FOR_COMPILE},
+    {"no-fuse", 0, FOR_COMPILE},
+    {"no-plan", 0, FOR_COMPILE},
+    {"dump-after", 1, FOR_COMPILE},
+    {"emit-cl", 1, FOR_COMPILE},
 };
 
 /* Integers must be whole, in range and nothing but digits (with a sign). */
@@ -235,7 +241,9 @@ static int cmd_devices(int argc, char **argv) {
   for (int i = 0; !st && i < count; i++) {
     const gc_device_info *d = &info[i];
     printf("%d  %s / %s  (%s)\n", d->index, d->platform, d->name,
-           d->is_gpu ? "GPU" : d->is_cpu ? "CPU" : "other");
+           d->is_gpu   ? "GPU"
+           : d->is_cpu ? "CPU"
+                       : "other");
     printf("     vendor %s; %s; driver %s\n", d->vendor, d->version, d->driver_version);
     printf("     %u compute units, max work-group %zu, local mem ", d->compute_units,
            d->max_work_group_size);
@@ -498,11 +506,12 @@ static int cmd_compile(int argc, char **argv) {
     printf("  %-22s %.3f s%s\n", "compile time", s.compile_seconds,
            s.cache_hit ? " (cache hit)" : "");
   } else if (!st) {
-    printf("%s (%s, batch %d): %d nodes -> %d, %d kernels, %d launches/step, arena %zu bytes, "
-           "%.3f s%s\n",
-           m->name, a.train ? "training" : "inference", batch, s.nodes_before, s.nodes_after,
-           s.kernels, s.launches_per_run, s.arena_bytes, s.compile_seconds,
-           s.cache_hit ? " (cache hit)" : "");
+    printf(
+        "%s (%s, batch %d): %d nodes -> %d, %d kernels, %d launches/step, arena %zu bytes, "
+        "%.3f s%s\n",
+        m->name, a.train ? "training" : "inference", batch, s.nodes_before, s.nodes_after,
+        s.kernels, s.launches_per_run, s.arena_bytes, s.compile_seconds,
+        s.cache_hit ? " (cache hit)" : "");
   }
   gc_program_free(p);
   gc_graph_free(g);

@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_debug.h"
 #include "backends/opencl/cl_device.h"
 
 #define STAGING_SLOTS 3
@@ -29,6 +30,8 @@ typedef struct cl_sess {
   cl_mem *mem;        /* per buffer index */
   cl_kernel *kernels; /* per launch */
   staging *stage;     /* per buffer index (inputs only) */
+  size_t *bytes;      /* per buffer index: its size without sentinels */
+  bool sentinels;     /* GRAPHC_DEBUG_SENTINELS=1: CL_SENTINEL_BYTES follow each */
 } cl_sess;
 
 static cl_dev *dev_of(const gc_program *p) { return p->dev->impl; }
@@ -111,6 +114,7 @@ static void session_release(cl_sess *cs, const cl_prog *cp) {
   free(cs->kernels);
   free(cs->mem);
   free(cs->stage);
+  free(cs->bytes);
   free(cs);
 }
 
@@ -124,15 +128,29 @@ static gc_status cl_session_new_impl(gc_session *s) {
   cs->mem = calloc((size_t)nb, sizeof *cs->mem);
   cs->stage = calloc((size_t)nb, sizeof *cs->stage);
   cs->kernels = calloc((size_t)(nl ? nl : 1), sizeof *cs->kernels);
+  cs->bytes = calloc((size_t)nb, sizeof *cs->bytes);
+  const char *dbg = getenv("GRAPHC_DEBUG_SENTINELS");
+  cs->sentinels = dbg && !strcmp(dbg, "1");
   gc_status st = GC_OK;
-  if (!cs->mem || !cs->stage || !cs->kernels) st = gc_fail(GC_ERR_NOMEM, "session: out of memory");
+  if (!cs->mem || !cs->stage || !cs->kernels || !cs->bytes)
+    st = gc_fail(GC_ERR_NOMEM, "session: out of memory");
   cl_int err;
   for (int b = 0; b < nb && !st; b++) {
     int32_t node = cp->cg.buffer_node[b];
     size_t bytes = node < 0 ? p->mem.arena_bytes : ir_node_bytes(&p->g->nodes[node]);
     if (bytes == 0) bytes = 4; /* OpenCL rejects empty buffers; keep one slot */
-    cs->mem[b] = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cs->bytes[b] = bytes;
+    size_t extra = cs->sentinels ? CL_SENTINEL_BYTES : 0;
+    cs->mem[b] = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, bytes + extra, NULL, &err);
     if ((st = cl_check(err, "clCreateBuffer"))) break;
+    if (extra) {
+      unsigned char pat[CL_SENTINEL_BYTES];
+      memset(pat, CL_SENTINEL_BYTE, sizeof pat);
+      st = cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, bytes, extra, pat, 0,
+                                         NULL, NULL),
+                    "clEnqueueWriteBuffer");
+      if (st) break;
+    }
     const void *init = node >= 0 ? p->g->nodes[node].data : NULL;
     if (init)
       st = cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, 0,
@@ -221,6 +239,33 @@ static gc_status cl_run_impl(gc_session *s) {
     }
   }
   return cl_check(clFlush(q), "clFlush");
+}
+
+gc_status cl_session_check_sentinels(gc_session *s) {
+  if (!s || !s->impl || s->p->be != &gc_backend_opencl)
+    return gc_fail(GC_ERR_INVALID, "check_sentinels: not an OpenCL session");
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  if (!cs->sentinels)
+    return gc_fail(GC_ERR_INVALID, "check_sentinels: GRAPHC_DEBUG_SENTINELS=1 was not set when "
+                                   "the session was created");
+  for (int b = 0; b < cp->cg.nbuffers; b++) {
+    unsigned char pat[CL_SENTINEL_BYTES];
+    gc_status st = cl_check(clEnqueueReadBuffer(dev_of(s->p)->queue, cs->mem[b], CL_TRUE,
+                                                cs->bytes[b], sizeof pat, pat, 0, NULL, NULL),
+                            "clEnqueueReadBuffer");
+    if (st) return st;
+    for (size_t k = 0; k < sizeof pat; k++)
+      if (pat[k] != CL_SENTINEL_BYTE) {
+        int32_t node = cp->cg.buffer_node[b];
+        return gc_fail(GC_ERR_INTERNAL,
+                       "sentinel overwritten: byte %zu after the end of buffer %d (%s, %zu "
+                       "bytes) is 0x%02x",
+                       k, b, node < 0 ? "the arena" : ir_node_label(s->p->g, node), cs->bytes[b],
+                       pat[k]);
+      }
+  }
+  return GC_OK;
 }
 
 static gc_status cl_finish_impl(gc_session *s) {

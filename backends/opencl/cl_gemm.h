@@ -30,13 +30,12 @@ typedef struct cl_gemm_spec {
   /* Optional (zero = default). batch: number of products (1); the batch
    * strides are in elements, 0 broadcasts that operand to every batch. */
   int64_t batch, a_batch_stride, b_batch_stride;
-  /* Optional tile override for tuning (zero = chosen from the shape):
-   * broadcast form (trans_b = 0 or both transposed) mr x nr (nr 4, 8 or 16);
-   * dot form (trans_b = 1 only) mr x nr float8 accumulators; band: row
-   * panels walked together. */
-  int mr, nr, band;
-  int mc, kc; /* broadcast form: rows of C per work-item, K block */
-  int pack;   /* broadcast form: 1 copy B's strip to private memory, -1 not */
+  /* Optional blocking override, for tuning (zero = chosen from the shape;
+   * see kernels/gemm.cl): mr x nr register tile (nr 4, 8 or 16), mc rows of
+   * C per work-item, kc K block, band row blocks walked together, pack 1 to
+   * copy B's strip to private memory (the default), -1 to read it in place
+   * (ignored when trans_b or n < nr). */
+  int mr, nr, mc, kc, band, pack;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text

@@ -28,32 +28,51 @@
 
 static double load_f(const void *p, gc_dtype t, int64_t i) {
   switch (t) {
-    case GC_F32: return ((const float *)p)[i];
-    case GC_I32: return ((const int32_t *)p)[i];
-    case GC_I64: return (double)((const int64_t *)p)[i];
-    case GC_BOOL: return ((const uint8_t *)p)[i];
-    default: return 0;
+    case GC_F32:
+      return ((const float *)p)[i];
+    case GC_I32:
+      return ((const int32_t *)p)[i];
+    case GC_I64:
+      return (double)((const int64_t *)p)[i];
+    case GC_BOOL:
+      return ((const uint8_t *)p)[i];
+    default:
+      return 0;
   }
 }
 
 static int64_t load_i(const void *p, gc_dtype t, int64_t i) {
   switch (t) {
-    case GC_F32: return (int64_t)((const float *)p)[i];
-    case GC_I32: return ((const int32_t *)p)[i];
-    case GC_I64: return ((const int64_t *)p)[i];
-    case GC_BOOL: return ((const uint8_t *)p)[i];
-    default: return 0;
+    case GC_F32:
+      return (int64_t)((const float *)p)[i];
+    case GC_I32:
+      return ((const int32_t *)p)[i];
+    case GC_I64:
+      return ((const int64_t *)p)[i];
+    case GC_BOOL:
+      return ((const uint8_t *)p)[i];
+    default:
+      return 0;
   }
 }
 
 /* Integers narrow by wrapping (two's complement), as OpenCL's do. */
 static void store_i(void *p, gc_dtype t, int64_t i, int64_t v) {
   switch (t) {
-    case GC_I32: ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)v; break;
-    case GC_I64: ((int64_t *)p)[i] = v; break;
-    case GC_BOOL: ((uint8_t *)p)[i] = (uint8_t)(uint64_t)v; break;
-    case GC_F32: ((float *)p)[i] = (float)v; break;
-    default: break;
+    case GC_I32:
+      ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)v;
+      break;
+    case GC_I64:
+      ((int64_t *)p)[i] = v;
+      break;
+    case GC_BOOL:
+      ((uint8_t *)p)[i] = (uint8_t)(uint64_t)v;
+      break;
+    case GC_F32:
+      ((float *)p)[i] = (float)v;
+      break;
+    default:
+      break;
   }
 }
 
@@ -84,14 +103,18 @@ static void row_major_strides(const gc_shape *s, int64_t *st) {
 /* Wrapping integer arithmetic done in uint64 so that overflow is defined. */
 static int64_t int_binary(ir_op op, int64_t a, int64_t b) {
   switch (op) {
-    case IR_OP_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
-    case IR_OP_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
-    case IR_OP_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+    case IR_OP_ADD:
+      return (int64_t)((uint64_t)a + (uint64_t)b);
+    case IR_OP_SUB:
+      return (int64_t)((uint64_t)a - (uint64_t)b);
+    case IR_OP_MUL:
+      return (int64_t)((uint64_t)a * (uint64_t)b);
     case IR_OP_DIV:
       if (b == 0) return 0;
       if (b == -1) return (int64_t)(0 - (uint64_t)a); /* INT64_MIN / -1 wraps */
       return a / b;
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -147,19 +170,45 @@ static void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in
     }
     double a = ((const float *)in[0])[ia], b = y ? ((const float *)in[1])[ib] : 0, r;
     switch (n->op) {
-      case IR_OP_ADD: r = a + b; break;
-      case IR_OP_SUB: r = a - b; break;
-      case IR_OP_MUL: r = a * b; break;
-      case IR_OP_DIV: r = a / b; break;
-      case IR_OP_NEG: r = -a; break;
-      case IR_OP_EXP: r = exp(a); break;
-      case IR_OP_LOG: r = log(a); break;
-      case IR_OP_SQRT: r = sqrt(a); break;
-      case IR_OP_RELU: r = fmax(a, 0.0); break; /* fmax: relu(NaN) = 0, as in OpenCL */
-      case IR_OP_SIGMOID: r = 1.0 / (1.0 + exp(-a)); break;
-      case IR_OP_TANH: r = tanh(a); break;
-      case IR_OP_STEP: r = a > 0 ? 1.0 : 0.0; break;
-      default: r = NAN; break; /* an op routed here by mistake shows up as NaN */
+      case IR_OP_ADD:
+        r = a + b;
+        break;
+      case IR_OP_SUB:
+        r = a - b;
+        break;
+      case IR_OP_MUL:
+        r = a * b;
+        break;
+      case IR_OP_DIV:
+        r = a / b;
+        break;
+      case IR_OP_NEG:
+        r = -a;
+        break;
+      case IR_OP_EXP:
+        r = exp(a);
+        break;
+      case IR_OP_LOG:
+        r = log(a);
+        break;
+      case IR_OP_SQRT:
+        r = sqrt(a);
+        break;
+      case IR_OP_RELU:
+        r = fmax(a, 0.0);
+        break; /* fmax: relu(NaN) = 0, as in OpenCL */
+      case IR_OP_SIGMOID:
+        r = 1.0 / (1.0 + exp(-a));
+        break;
+      case IR_OP_TANH:
+        r = tanh(a);
+        break;
+      case IR_OP_STEP:
+        r = a > 0 ? 1.0 : 0.0;
+        break;
+      default:
+        r = NAN;
+        break; /* an op routed here by mistake shows up as NaN */
     }
     ((float *)out)[i] = (float)r;
   }
@@ -276,8 +325,7 @@ static void ref_softmax(const ir_graph *g, const ir_node *n, void *const *in, vo
       double lse = mx + log(sum);
       for (int64_t j = 0; j < len; j++) {
         double v = (double)x[base + j * inner];
-        y[base + j * inner] =
-            (float)(n->op == IR_OP_LOG_SOFTMAX ? v - lse : exp(v - mx) / sum);
+        y[base + j * inner] = (float)(n->op == IR_OP_LOG_SOFTMAX ? v - lse : exp(v - mx) / sum);
       }
     }
   (void)g;
