@@ -174,6 +174,14 @@ gc_value gc_log_softmax(gc_graph *g, gc_value x, int axis);
 gc_value gc_cross_entropy(gc_graph *g, gc_value logits, gc_value labels);
 gc_value gc_mse(gc_graph *g, gc_value pred, gc_value target);
 
+/* ---- more elementwise, movement and reduction ops ---- */
+
+
+
+/* ---- neural-network ops ---- */
+
+
+
 /* Layers (frontend/layers.c), built from the primitives above.
  * linear: x [N, in] -> x W + b, W "<name>.w" [in, out], b "<name>.b" [out]. */
 gc_value gc_linear(gc_graph *g, gc_value x, int64_t out, gc_init w_init, const char *name);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/op_rules.h"
 
 typedef gc_status (*shape_rule)(const ir_graph *g, ir_node *n);
 
@@ -43,7 +44,7 @@ static gc_status check_shape(gc_shape s, const char *what) {
   return GC_OK;
 }
 
-static gc_status shape_leaf(const ir_graph *g, ir_node *n) {
+gc_status shape_leaf(const ir_graph *g, ir_node *n) {
   (void)g;
   if ((unsigned)n->attr.to >= GC_DTYPE_COUNT) return gc_fail(GC_ERR_INVALID, "bad dtype");
   n->dtype = n->attr.to;
@@ -57,7 +58,7 @@ static gc_status need_f32(const ir_graph *g, const ir_node *n, int k) {
   return GC_OK;
 }
 
-static gc_status shape_broadcast(const ir_graph *g, ir_node *n) {
+gc_status shape_broadcast(const ir_graph *g, ir_node *n) {
   if (IN(0)->dtype != IN(1)->dtype)
     return gc_fail(GC_ERR_SHAPE, "dtypes %s and %s differ", gc_dtype_name(IN(0)->dtype),
                    gc_dtype_name(IN(1)->dtype));
@@ -68,7 +69,7 @@ static gc_status shape_broadcast(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_same(const ir_graph *g, ir_node *n) {
+gc_status shape_same(const ir_graph *g, ir_node *n) {
   gc_status st = need_f32(g, n, 0);
   if (st) return st;
   n->dtype = IN(0)->dtype;
@@ -76,7 +77,7 @@ static gc_status shape_same(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_cast(const ir_graph *g, ir_node *n) {
+gc_status shape_cast(const ir_graph *g, ir_node *n) {
   gc_dtype to = n->attr.to;
   if (to != GC_F32 && to != GC_I32)
     return gc_fail(GC_ERR_UNSUPPORTED, "cast to %s is not supported", gc_dtype_name(to));
@@ -88,7 +89,7 @@ static gc_status shape_cast(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_expand(const ir_graph *g, ir_node *n) {
+gc_status shape_expand(const ir_graph *g, ir_node *n) {
   gc_shape r;
   gc_status st = check_shape(n->attr.shape, "target shape");
   if (st) return st;
@@ -100,7 +101,7 @@ static gc_status shape_expand(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_reshape(const ir_graph *g, ir_node *n) {
+gc_status shape_reshape(const ir_graph *g, ir_node *n) {
   gc_shape s = n->attr.shape;
   if (s.ndim < 0 || s.ndim > GC_MAX_DIMS)
     return gc_fail(GC_ERR_SHAPE, "target has %d dims (at most %d)", s.ndim, GC_MAX_DIMS);
@@ -130,7 +131,7 @@ static gc_status shape_reshape(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_transpose(const ir_graph *g, ir_node *n) {
+gc_status shape_transpose(const ir_graph *g, ir_node *n) {
   const gc_shape *x = &IN(0)->shape;
   unsigned seen = 0;
   for (int i = 0; i < x->ndim; i++) {
@@ -146,7 +147,7 @@ static gc_status shape_transpose(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_reduce(const ir_graph *g, ir_node *n) {
+gc_status shape_reduce(const ir_graph *g, ir_node *n) {
   const gc_shape *x = &IN(0)->shape;
   gc_status st = need_f32(g, n, 0);
   if (st) return st;
@@ -165,7 +166,7 @@ static gc_status shape_reduce(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_matmul(const ir_graph *g, ir_node *n) {
+gc_status shape_matmul(const ir_graph *g, ir_node *n) {
   const gc_shape *a = &IN(0)->shape, *b = &IN(1)->shape;
   gc_status st;
   if ((st = need_f32(g, n, 0)) || (st = need_f32(g, n, 1))) return st;
@@ -183,7 +184,7 @@ static gc_status shape_matmul(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_same_axis(const ir_graph *g, ir_node *n) {
+gc_status shape_same_axis(const ir_graph *g, ir_node *n) {
   int ax = ir_axis(n->attr.axis, IN(0)->shape.ndim);
   if (ax < 0)
     return gc_fail(GC_ERR_SHAPE, "axis %d out of range for %s", n->attr.axis, SHP(IN(0)->shape));
@@ -191,7 +192,7 @@ static gc_status shape_same_axis(const ir_graph *g, ir_node *n) {
   return shape_same(g, n);
 }
 
-static gc_status shape_cross_entropy(const ir_graph *g, ir_node *n) {
+gc_status shape_cross_entropy(const ir_graph *g, ir_node *n) {
   const gc_shape *l = &IN(0)->shape, *y = &IN(1)->shape;
   gc_status st = need_f32(g, n, 0);
   if (st) return st;
@@ -205,7 +206,7 @@ static gc_status shape_cross_entropy(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
-static gc_status shape_cross_entropy_grad(const ir_graph *g, ir_node *n) {
+gc_status shape_cross_entropy_grad(const ir_graph *g, ir_node *n) {
   gc_status st = shape_cross_entropy(g, n);
   if (st) return st;
   if (IN(2)->shape.ndim != 0 || IN(2)->dtype != GC_F32)
@@ -216,7 +217,7 @@ static gc_status shape_cross_entropy_grad(const ir_graph *g, ir_node *n) {
 
 /* In-place writers: input 0 must be persistent storage; the others match it
  * except the trailing hyper-parameter state of the optimizers. */
-static gc_status shape_assign(const ir_graph *g, ir_node *n) {
+gc_status shape_assign(const ir_graph *g, ir_node *n) {
   const ir_node *p = IN(0);
   if (!(ir_ops[p->op].props & IR_P_LEAF) || p->op == IR_OP_CONST || p->op == IR_OP_INPUT)
     return gc_fail(GC_ERR_INVALID, "can only update a parameter or state in place, not %s",

@@ -132,8 +132,16 @@
 #define GEMM__MB (GEMM__MC / GEMM__MR)                 /* row tiles per block */
 #define GEMM__TM ((GEMM__M + GEMM__MC - 1) / GEMM__MC) /* row blocks */
 #define GEMM__TN ((GEMM__N + GEMM__NR - 1) / GEMM__NR) /* column strips */
-/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) */
-#if GEMM__TA
+#ifdef GEMM_PACK_A
+#define GEMM__PACKA (GEMM_PACK_A && GEMM__TA)
+#else
+#define GEMM__PACKA 0
+#endif
+/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) (or the private copy) */
+#if GEMM__PACKA
+#define GEMM__AW (GEMM__MC < GEMM__M ? GEMM__MC : GEMM__M) /* columns copied */
+#define GEMM__AT(r, k) ap[(k) * GEMM__AW + (r)]
+#elif GEMM__TA
 #define GEMM__AT(r, k) a[(k) * GEMM__LDA + (r)]
 #define GEMM__AOFF(i0) (i0)
 #else
@@ -176,6 +184,14 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #define GEMM__BSTEP (GEMM__KC * GEMM__LDB)
 #endif
   GEMM__VT bp[GEMM__KC];
+#if GEMM__PACKA
+  /* A stored [K,M]: a row tile reads MR floats per k at a stride of LDA,
+   * and the next tile of the block reads the rest of those cache lines
+   * after they were evicted; one contiguous copy of the block's K x MC
+   * panel per K block reads every line once. */
+  float ap_all[GEMM__KC * GEMM__AW];
+  const int acol = max(0, min(ib, GEMM__M - GEMM__MC)); /* first column copied */
+#endif
 #if GEMM__K > GEMM__KC
   GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
@@ -209,12 +225,23 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
      * tile of the block from L1. */
     for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
 #endif
+#if GEMM__PACKA
+    {
+      __global const float *asrc = GEMM__A + gemm_b * GEMM__ASTR + kb * GEMM__LDA + acol;
+      for (int k = 0; k < kc; ++k)
+        for (int c = 0; c < GEMM__AW; ++c) ap_all[k * GEMM__AW + c] = asrc[k * GEMM__LDA + c];
+    }
+#endif
     for (int tt = 0; tt < GEMM__MB; ++tt) {
       const int iown = ib + tt * GEMM__MR;
       if (iown >= GEMM__M) break;
       const int i0 = min(iown, GEMM__M - GEMM__MR);
+#if GEMM__PACKA
+      const float *ap = ap_all + (i0 - acol);
+#else
       __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + GEMM__AOFF(i0) +
                                 kb * (GEMM__TA ? GEMM__LDA : 1);
+#endif
       GEMM__VT acc[GEMM__MR];
 #if GEMM__K > GEMM__KC
       if (kb > 0) {
@@ -263,6 +290,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__TM
 #undef GEMM__TN
 #undef GEMM__AT
+#undef GEMM__PACKA
+#undef GEMM__AW
 #undef GEMM__AOFF
 #undef GEMM__MC
 #undef GEMM__KC

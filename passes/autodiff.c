@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "passes/passes.h"
+#include "ir/op_rules.h"
 
 /* ---- internal builders ---- */
 
@@ -68,26 +69,26 @@ static int32_t unbroadcast(ir_graph *g, int32_t dy, gc_shape s) {
   return ir_reshape(g, r, s);
 }
 
-static void grad_none(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_none(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   (void)g, (void)y, (void)dy, (void)need, (void)dx;
 }
 
-static void grad_add(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_add(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = unbroadcast(g, dy, SHAPE(X(0)));
   if (need[1]) dx[1] = unbroadcast(g, dy, SHAPE(X(1)));
 }
 
-static void grad_sub(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_sub(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = unbroadcast(g, dy, SHAPE(X(0)));
   if (need[1]) dx[1] = unbroadcast(g, ir_unary(g, IR_OP_NEG, dy), SHAPE(X(1)));
 }
 
-static void grad_mul(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_mul(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = unbroadcast(g, ir_binary(g, IR_OP_MUL, dy, X(1)), SHAPE(X(0)));
   if (need[1]) dx[1] = unbroadcast(g, ir_binary(g, IR_OP_MUL, dy, X(0)), SHAPE(X(1)));
 }
 
-static void grad_div(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_div(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   int32_t a = X(0), b = X(1);
   (void)a;
   if (need[0]) dx[0] = unbroadcast(g, ir_binary(g, IR_OP_DIV, dy, b), SHAPE(X(0)));
@@ -98,53 +99,53 @@ static void grad_div(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32
   }
 }
 
-static void grad_neg(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_neg(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = ir_unary(g, IR_OP_NEG, dy);
 }
 
-static void grad_exp(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_exp(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = ir_binary(g, IR_OP_MUL, dy, y);
 }
 
-static void grad_log(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_log(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = ir_binary(g, IR_OP_DIV, dy, X(0));
 }
 
-static void grad_sqrt(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_sqrt(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0])
     dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_binary(g, IR_OP_DIV, ir_const_f32(g, 0.5f), y));
 }
 
 /* relu'(x) = step(relu(x)): reading the output lets x die early. */
-static void grad_relu(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_relu(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_unary(g, IR_OP_STEP, y));
 }
 
-static void grad_sigmoid(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_sigmoid(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   int32_t one_minus = ir_binary(g, IR_OP_SUB, ir_const_f32(g, 1.0f), y);
   dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_binary(g, IR_OP_MUL, y, one_minus));
 }
 
-static void grad_tanh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_tanh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   int32_t yy = ir_binary(g, IR_OP_MUL, y, y);
   dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_binary(g, IR_OP_SUB, ir_const_f32(g, 1.0f), yy));
 }
 
-static void grad_cast(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_cast(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0] && g->nodes[X(0)].dtype == GC_F32 && g->nodes[y].dtype == GC_F32) dx[0] = dy;
 }
 
-static void grad_expand(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_expand(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = unbroadcast(g, dy, SHAPE(X(0)));
 }
 
-static void grad_reshape(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_reshape(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = ir_reshape(g, dy, SHAPE(X(0)));
 }
 
-static void grad_transpose(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_transpose(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   ir_attr at = {0};
   const int *perm = g->nodes[y].attr.perm;
@@ -160,11 +161,11 @@ static gc_shape kept_shape(const ir_graph *g, int32_t y) {
   return s;
 }
 
-static void grad_sum(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_sum(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (need[0]) dx[0] = expand_to(g, ir_reshape(g, dy, kept_shape(g, y)), SHAPE(X(0)));
 }
 
-static void grad_mean(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_mean(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   double count = (double)gc_shape_numel(SHAPE(X(0))) / (double)gc_shape_numel(SHAPE(y));
   int32_t scaled = ir_binary(g, IR_OP_MUL, dy, ir_const_f32(g, (float)(1.0 / count)));
@@ -173,7 +174,7 @@ static void grad_mean(ir_graph *g, int32_t y, int32_t dy, const bool *need, int3
 
 /* The gradient goes to every element equal to the maximum (at ties each
  * gets all of it; ties are not differentiable points anyway). */
-static void grad_max(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_max(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   gc_shape k = kept_shape(g, y);
   int32_t mask = ir_binary(g, IR_OP_EQUAL, X(0), ir_reshape(g, y, k));
@@ -182,28 +183,28 @@ static void grad_max(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32
 
 /* With A' = op(A), B' = op(B): dA' = dC B'^T, dB' = A'^T dC, then undo the
  * transposes of the stored operands by swapping the matmul's own flags. */
-static void grad_matmul(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_matmul(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   int32_t a = X(0), b = X(1);
   int ta = g->nodes[y].attr.trans_a, tb = g->nodes[y].attr.trans_b;
   if (need[0]) dx[0] = ta ? ir_matmul_t(g, b, dy, tb, 1) : ir_matmul_t(g, dy, b, 0, !tb);
   if (need[1]) dx[1] = tb ? ir_matmul_t(g, dy, a, 1, ta) : ir_matmul_t(g, a, dy, !ta, 0);
 }
 
-static void grad_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   uint32_t ax = 1u << g->nodes[y].attr.axis;
   int32_t s = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, dy, y), ax, 1);
   dx[0] = ir_binary(g, IR_OP_MUL, y, ir_binary(g, IR_OP_SUB, dy, s));
 }
 
-static void grad_log_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_log_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   uint32_t ax = 1u << g->nodes[y].attr.axis;
   int32_t s = ir_reduce(g, IR_OP_SUM, dy, ax, 1);
   dx[0] = ir_binary(g, IR_OP_SUB, dy, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, y), s));
 }
 
-static void grad_cross_entropy(ir_graph *g, int32_t y, int32_t dy, const bool *need,
+void grad_cross_entropy(ir_graph *g, int32_t y, int32_t dy, const bool *need,
                                int32_t *dx) {
   if (!need[0]) return;
   int32_t in[3] = {X(0), X(1), dy};

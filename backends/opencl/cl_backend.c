@@ -255,15 +255,18 @@ gc_status cl_session_check_sentinels(gc_session *s) {
                                                 cs->bytes[b], sizeof pat, pat, 0, NULL, NULL),
                             "clEnqueueReadBuffer");
     if (st) return st;
+    size_t first = sizeof pat, changed = 0;
     for (size_t k = 0; k < sizeof pat; k++)
-      if (pat[k] != CL_SENTINEL_BYTE) {
-        int32_t node = cp->cg.buffer_node[b];
-        return gc_fail(GC_ERR_INTERNAL,
-                       "sentinel overwritten: byte %zu after the end of buffer %d (%s, %zu "
-                       "bytes) is 0x%02x",
-                       k, b, node < 0 ? "the arena" : ir_node_label(s->p->g, node), cs->bytes[b],
-                       pat[k]);
-      }
+      if (pat[k] != CL_SENTINEL_BYTE && changed++ == 0) first = k;
+    if (changed) {
+      int32_t node = cp->cg.buffer_node[b];
+      return gc_fail(GC_ERR_INTERNAL,
+                     "sentinel overwritten: %zu of the %d bytes after the end of buffer %d (%s, "
+                     "%zu bytes) changed, the first at +%zu (now 0x%02x)",
+                     changed, CL_SENTINEL_BYTES, b,
+                     node < 0 ? "the arena" : ir_node_label(s->p->g, node), cs->bytes[b], first,
+                     pat[first]);
+    }
   }
   return GC_OK;
 }

@@ -14,31 +14,25 @@
 #include <string.h>
 
 #include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_emit.h"
 #include "backends/opencl/cl_gemm.h"
 #include "ir/strbuf.h"
 
-#define LOCAL_SIZE 64
-
-typedef struct gen {
-  const gc_program *p;
-  const ir_graph *g;
-  cl_codegen *out;
-  int used[64]; /* buffer indices used by the current kernel */
-  int nused;
-  bool overflow;
-} gen;
-
-static const char *ctype(gc_dtype t) {
+const char *cg_ctype(gc_dtype t) {
   switch (t) {
-    case GC_F32: return "float";
-    case GC_I32: return "int";
-    case GC_I64: return "long";
-    default: return "uchar";
+    case GC_F32:
+      return "float";
+    case GC_I32:
+      return "int";
+    case GC_I64:
+      return "long";
+    default:
+      return "uchar";
   }
 }
 
 /* A float literal OpenCL C accepts ("1.0f", "1e-08f"). */
-static void put_float(strbuf *sb, double v) {
+void cg_float(strbuf *sb, double v) {
   char buf[64];
   if (isnan(v)) {
     sb_append(sb, "NAN");
@@ -55,7 +49,7 @@ static void put_float(strbuf *sb, double v) {
 }
 
 /* Kernel parameter name of the buffer holding node's storage. */
-static int param_of(gen *G, int32_t node) {
+int cg_param(cg_ctx *G, int32_t node) {
   int b = G->out->buffer_of[G->p->mem.root[node]];
   for (int i = 0; i < G->nused; i++)
     if (G->used[i] == b) return i;
@@ -68,23 +62,23 @@ static int param_of(gen *G, int32_t node) {
 }
 
 /* Element offset of node in its buffer. */
-static int64_t elem_offset(const gen *G, int32_t node) {
+int64_t cg_elem_offset(const cg_ctx *G, int32_t node) {
   if (G->p->mem.kind[G->p->mem.root[node]] != STORE_ARENA) return 0;
   return (int64_t)(G->p->mem.offset[node] / gc_dtype_size(G->g->nodes[node].dtype));
 }
 
 /* Appends an lvalue: element idx of node's storage. */
-static void access(gen *G, strbuf *sb, int32_t node, const char *idx) {
+void cg_access(cg_ctx *G, strbuf *sb, int32_t node, const char *idx) {
   gc_dtype t = G->g->nodes[node].dtype;
-  int k = param_of(G, node);
+  int k = cg_param(G, node);
   if (t == GC_F32)
-    sb_appendf(sb, "a%d[%lld + (%s)]", k, (long long)elem_offset(G, node), idx);
+    sb_appendf(sb, "a%d[%lld + (%s)]", k, (long long)cg_elem_offset(G, node), idx);
   else
-    sb_appendf(sb, "((__global %s *)a%d)[%lld + (%s)]", ctype(t), k,
-               (long long)elem_offset(G, node), idx);
+    sb_appendf(sb, "((__global %s *)a%d)[%lld + (%s)]", cg_ctype(t), k,
+               (long long)cg_elem_offset(G, node), idx);
 }
 
-static void strides(gc_shape s, int64_t *st) {
+void cg_strides(gc_shape s, int64_t *st) {
   int64_t acc = 1;
   for (int i = s.ndim - 1; i >= 0; i--) {
     st[i] = acc;
@@ -95,9 +89,9 @@ static void strides(gc_shape s, int64_t *st) {
 /* Linear index into a tensor of shape xs read at domain index (i0..): numpy
  * broadcasting aligned from the right; perm (transpose) maps domain dim d
  * to input dim perm[d]. */
-static void index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
+void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
   int64_t st[GC_MAX_DIMS];
-  strides(xs, st);
+  cg_strides(xs, st);
   bool any = false;
   for (int d = 0; d < dom.ndim; d++) {
     int j = perm ? perm[d] : d - (dom.ndim - xs.ndim);
@@ -108,30 +102,30 @@ static void index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
   if (!any) sb_append(sb, "0");
 }
 
-static bool in_group(const gen *G, int gi, int32_t node) {
+static bool in_group(const cg_ctx *G, int gi, int32_t node) {
   return G->p->fuse.group_of[node] == gi && !(ir_ops[G->g->nodes[node].op].props & IR_P_LEAF);
 }
 
 /* The value of input x of a member as seen at the domain index. */
-static void operand(gen *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
+static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
   if (in_group(G, gi, x)) {
     sb_appendf(sb, "v%d", x);
     return;
   }
   strbuf idx = {0};
-  index_expr(&idx, dom, G->g->nodes[x].shape, NULL);
-  access(G, sb, x, sb_str(&idx));
+  cg_index_expr(&idx, dom, G->g->nodes[x].shape, NULL);
+  cg_access(G, sb, x, sb_str(&idx));
   sb_free(&idx);
 }
 
 /* "T v<id> = <expr>;" for an elementwise member (or transpose). */
-static void member(gen *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
+static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
   const ir_node *n = &G->g->nodes[id];
-  sb_appendf(sb, "%s v%d = ", ctype(n->dtype), id);
+  sb_appendf(sb, "%s v%d = ", cg_ctype(n->dtype), id);
   if (n->op == IR_OP_TRANSPOSE) {
     strbuf idx = {0};
-    index_expr(&idx, dom, G->g->nodes[n->in[0]].shape, n->attr.perm);
-    access(G, sb, n->in[0], sb_str(&idx));
+    cg_index_expr(&idx, dom, G->g->nodes[n->in[0]].shape, n->attr.perm);
+    cg_access(G, sb, n->in[0], sb_str(&idx));
     sb_free(&idx);
     sb_append(sb, "; ");
     return;
@@ -141,7 +135,7 @@ static void member(gen *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
       operand(G, sb, gi, dom, n->in[c[1] - '0']);
       c++;
     } else if (*c == '%' && c[1] == 'T') {
-      sb_append(sb, ctype(n->dtype));
+      sb_append(sb, cg_ctype(n->dtype));
       c++;
     } else {
       sb_appendn(sb, c, 1);
@@ -162,13 +156,13 @@ static void decompose(strbuf *sb, gc_shape dom, const char *var, const bool *kee
   sb_append(sb, "  (void)r_;\n");
 }
 
-static void signature(gen *G, strbuf *sb, const char *name) {
+static void signature(cg_ctx *G, strbuf *sb, const char *name) {
   sb_appendf(sb, "__kernel void %s(", name);
   for (int i = 0; i < G->nused; i++) sb_appendf(sb, "%s__global float *a%d", i ? ", " : "", i);
   sb_append(sb, ")");
 }
 
-static void geometry_1d(cl_launch *L, int64_t items) {
+void cg_geometry_1d(cl_launch *L, int64_t items) {
   L->work_dim = 1;
   L->local[0] = items >= LOCAL_SIZE ? LOCAL_SIZE : 1;
   L->global[0] = (size_t)((items + (int64_t)L->local[0] - 1) / (int64_t)L->local[0]) * L->local[0];
@@ -176,7 +170,7 @@ static void geometry_1d(cl_launch *L, int64_t items) {
 
 /* ---- group emitters: fill body (uses buffers), then the caller wraps ---- */
 
-static void emit_elementwise(gen *G, int gi, cl_launch *L, strbuf *body) {
+static void emit_elementwise(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   gc_shape dom = gr->domain;
   int64_t numel = gc_shape_numel(dom);
@@ -190,13 +184,13 @@ static void emit_elementwise(gen *G, int gi, cl_launch *L, strbuf *body) {
     int32_t id = gr->nodes[k];
     if (!G->p->fuse.materialized[id]) continue;
     sb_append(body, "  ");
-    access(G, body, id, "gid");
+    cg_access(G, body, id, "gid");
     sb_appendf(body, " = v%d;\n", id);
   }
-  geometry_1d(L, numel);
+  cg_geometry_1d(L, numel);
 }
 
-static void emit_reduce(gen *G, int gi, cl_launch *L, strbuf *body) {
+static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *r = &G->g->nodes[gr->root];
   gc_shape dom = gr->domain;
@@ -213,8 +207,7 @@ static void emit_reduce(gen *G, int gi, cl_launch *L, strbuf *body) {
   sb_appendf(body, "  float acc = %s;\n", r->op == IR_OP_MAX ? "-INFINITY" : "0.0f");
   for (int d = 0; d < dom.ndim; d++)
     if (!keep[d])
-      sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d],
-                 d);
+      sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
   sb_append(body, "  {\n    ");
   for (int k = 0; k < gr->nnodes; k++)
     if (gr->nodes[k] != gr->root) member(G, body, gi, dom, gr->nodes[k]);
@@ -223,16 +216,16 @@ static void emit_reduce(gen *G, int gi, cl_launch *L, strbuf *body) {
   sb_appendf(body, ";\n    acc = %s;\n  }\n", r->op == IR_OP_MAX ? "fmax(acc, x)" : "acc + x");
   if (r->op == IR_OP_MEAN) {
     sb_append(body, "  acc *= ");
-    put_float(body, 1.0 / (double)count);
+    cg_float(body, 1.0 / (double)count);
     sb_append(body, ";\n");
   }
   sb_append(body, "  ");
-  access(G, body, gr->root, "gid");
+  cg_access(G, body, gr->root, "gid");
   sb_append(body, " = acc;\n");
-  geometry_1d(L, outn);
+  cg_geometry_1d(L, outn);
 }
 
-static gc_status emit_matmul(gen *G, int gi, cl_launch *L, strbuf *text) {
+static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *mm = &G->g->nodes[gr->root];
   const ir_node *a = &G->g->nodes[mm->in[0]], *b = &G->g->nodes[mm->in[1]];
@@ -246,13 +239,15 @@ static gc_status emit_matmul(gen *G, int gi, cl_launch *L, strbuf *text) {
     if (!G->p->fuse.materialized[id]) continue;
     strbuf idx = {0};
     sb_appendf(&idx, "i0 * %lld + i1", (long long)dom.dim[1]);
-    access(G, &store, id, sb_str(&idx));
+    cg_access(G, &store, id, sb_str(&idx));
     sb_appendf(&store, " = v%d; ", id);
     sb_free(&idx);
   }
   sb_append(&store, "}");
-  sb_appendf(&aexpr, "(a%d + %lld)", param_of(G, mm->in[0]), (long long)elem_offset(G, mm->in[0]));
-  sb_appendf(&bexpr, "(a%d + %lld)", param_of(G, mm->in[1]), (long long)elem_offset(G, mm->in[1]));
+  sb_appendf(&aexpr, "(a%d + %lld)", cg_param(G, mm->in[0]),
+             (long long)cg_elem_offset(G, mm->in[0]));
+  sb_appendf(&bexpr, "(a%d + %lld)", cg_param(G, mm->in[1]),
+             (long long)cg_elem_offset(G, mm->in[1]));
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
   cl_gemm_spec spec = {0};
   spec.name = L->name;
@@ -283,166 +278,7 @@ static gc_status emit_matmul(gen *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
-static void emit_softmax(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
-  const ir_node *x = &G->g->nodes[n->in[0]];
-  int ax = n->attr.axis;
-  int64_t outer = 1, len = x->shape.dim[ax], inner = 1;
-  for (int d = 0; d < ax; d++) outer *= x->shape.dim[d];
-  for (int d = ax + 1; d < x->shape.ndim; d++) inner *= x->shape.dim[d];
-  sb_appendf(body,
-             "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
-             "  const int base = (gid / %lld) * %lld + gid %% %lld;\n"
-             "  float m = -INFINITY, s = 0.0f;\n"
-             "  for (int k = 0; k < %lld; k++) m = fmax(m, ",
-             (long long)(outer * inner), (long long)inner, (long long)(len * inner),
-             (long long)inner, (long long)len);
-  strbuf idx = {0};
-  sb_appendf(&idx, "base + k * %lld", (long long)inner);
-  access(G, body, n->in[0], sb_str(&idx));
-  sb_appendf(body, ");\n  for (int k = 0; k < %lld; k++) s += exp(", (long long)len);
-  access(G, body, n->in[0], sb_str(&idx));
-  sb_appendf(body, " - m);\n  const float ls = log(s);\n  for (int k = 0; k < %lld; k++) ",
-             (long long)len);
-  access(G, body, id, sb_str(&idx));
-  sb_append(body, n->op == IR_OP_SOFTMAX ? " = exp(" : " = (");
-  access(G, body, n->in[0], sb_str(&idx));
-  sb_append(body, " - m - ls);\n");
-  sb_free(&idx);
-  geometry_1d(L, outer * inner);
-}
-
-/* Row loss = logsumexp(row) - row[label]; labels outside [0, C) add 0 (as
- * the reference does). */
-static void emit_cross_entropy(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body,
-                               bool grad) {
-  const ir_node *x = &G->g->nodes[n->in[0]];
-  int64_t rows = x->shape.dim[0], cols = x->shape.dim[1];
-  strbuf xv = {0}, yv = {0};
-  access(G, &xv, n->in[0], "row * " "COLS" " + k");
-  access(G, &yv, n->in[1], "row");
-  sb_appendf(body, "#define COLS %lld\n", (long long)cols);
-  if (grad) {
-    sb_appendf(body,
-               "  const int row = get_global_id(0);\n  if (row >= %lld) return;\n"
-               "  const float scale = ",
-               (long long)rows);
-    access(G, body, n->in[2], "0");
-    sb_append(body, " * ");
-    put_float(body, 1.0 / (double)rows);
-    sb_append(body, ";\n");
-  } else {
-    sb_appendf(body, "  if (get_global_id(0) != 0) return;\n  float total = 0.0f;\n"
-                     "  for (int row = 0; row < %lld; row++) {\n",
-               (long long)rows);
-  }
-  sb_appendf(body,
-             "  const int label = %s;\n"
-             "  float m = -INFINITY, s = 0.0f;\n"
-             "  for (int k = 0; k < COLS; k++) m = fmax(m, %s);\n"
-             "  for (int k = 0; k < COLS; k++) s += exp(%s - m);\n",
-             sb_str(&yv), sb_str(&xv), sb_str(&xv));
-  if (grad) {
-    strbuf ov = {0};
-    access(G, &ov, id, "row * COLS + k");
-    sb_appendf(body,
-               "  const float inv = 1.0f / s;\n"
-               "  for (int k = 0; k < COLS; k++)\n"
-               "    %s = scale * (exp(%s - m) * inv - (k == label ? 1.0f : 0.0f));\n",
-               sb_str(&ov), sb_str(&xv));
-    sb_free(&ov);
-    geometry_1d(L, rows);
-  } else {
-    sb_appendf(body,
-               "  if (label >= 0 && label < COLS) { const int k = label; total += m + log(s) - "
-               "%s; }\n  }\n  ",
-               sb_str(&xv));
-    access(G, body, id, "0");
-    sb_append(body, " = total * ");
-    put_float(body, 1.0 / (double)rows);
-    sb_append(body, ";\n");
-    L->work_dim = 1;
-    L->global[0] = L->local[0] = 1;
-  }
-  sb_append(body, "#undef COLS\n");
-  sb_free(&xv);
-  sb_free(&yv);
-}
-
-static void emit_update(gen *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
-  int64_t numel = gc_shape_numel(n->shape);
-  if (n->op == IR_OP_OPT_TICK) {
-    sb_append(body, "  if (get_global_id(0) != 0) return;\n  ");
-    access(G, body, id, "1");
-    sb_append(body, " *= ");
-    put_float(body, n->attr.f[0]);
-    sb_append(body, ";\n  ");
-    access(G, body, id, "2");
-    sb_append(body, " *= ");
-    put_float(body, n->attr.f[1]);
-    sb_append(body, ";\n  ");
-    access(G, body, id, "3");
-    sb_append(body, " += 1.0f;\n");
-    L->work_dim = 1;
-    L->global[0] = L->local[0] = 1;
-    return;
-  }
-  sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
-             (long long)numel);
-  strbuf p = {0}, gr = {0}, s2 = {0}, s3 = {0}, h = {0};
-  access(G, &p, n->in[0], "gid");
-  access(G, &gr, n->in[1], "gid");
-  if (n->op == IR_OP_ASSIGN_ADD) {
-    sb_appendf(body, "  %s += %s;\n", sb_str(&p), sb_str(&gr));
-  } else if (n->op == IR_OP_SGD_UPDATE) {
-    access(G, &s2, n->in[2], "gid");
-    access(G, &h, n->in[3], "0");
-    sb_appendf(body, "  const float lr = %s;\n  const float g = %s + ", sb_str(&h), sb_str(&gr));
-    put_float(body, n->attr.f[1]);
-    sb_appendf(body, " * %s;\n  const float v = ", sb_str(&p));
-    put_float(body, n->attr.f[0]);
-    sb_appendf(body, " * %s + g;\n  %s = v;\n  %s -= lr * v;\n", sb_str(&s2), sb_str(&s2),
-               sb_str(&p));
-  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
-    access(G, &s2, n->in[2], "gid");
-    access(G, &s3, n->in[3], "gid");
-    strbuf h0 = {0}, h1 = {0}, h2 = {0};
-    access(G, &h0, n->in[4], "0");
-    access(G, &h1, n->in[4], "1");
-    access(G, &h2, n->in[4], "2");
-    float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
-    sb_appendf(body, "  const float lr = %s, bc1 = 1.0f - %s, bc2 = 1.0f - %s;\n", sb_str(&h0),
-               sb_str(&h1), sb_str(&h2));
-    sb_appendf(body, "  const float g = %s;\n  float pv = %s;\n", sb_str(&gr), sb_str(&p));
-    if (wd > 0) {
-      sb_append(body, "  pv *= 1.0f - lr * ");
-      put_float(body, wd);
-      sb_append(body, ";\n");
-    }
-    sb_append(body, "  const float m = ");
-    put_float(body, b1);
-    sb_appendf(body, " * %s + ", sb_str(&s2));
-    put_float(body, 1.0 - (double)b1);
-    sb_append(body, " * g;\n  const float v = ");
-    put_float(body, b2);
-    sb_appendf(body, " * %s + ", sb_str(&s3));
-    put_float(body, 1.0 - (double)b2);
-    sb_appendf(body, " * g * g;\n  %s = m;\n  %s = v;\n", sb_str(&s2), sb_str(&s3));
-    sb_appendf(body, "  %s = pv - lr * (m / bc1) / (sqrt(v / bc2) + ", sb_str(&p));
-    put_float(body, eps);
-    sb_append(body, ");\n");
-    sb_free(&h0);
-    sb_free(&h1);
-    sb_free(&h2);
-  }
-  sb_free(&p);
-  sb_free(&gr);
-  sb_free(&s2);
-  sb_free(&s3);
-  sb_free(&h);
-  geometry_1d(L, numel);
-}
-
-static gc_status emit_group(gen *G, int gi, cl_launch *L, strbuf *text) {
+static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *root = &G->g->nodes[gr->root];
   G->nused = 0;
@@ -458,25 +294,19 @@ static gc_status emit_group(gen *G, int gi, cl_launch *L, strbuf *text) {
   if (gr->kind == FUSE_MATMUL) return emit_matmul(G, gi, L, text);
   strbuf body = {0};
   switch (gr->kind) {
-    case FUSE_ELEMWISE: emit_elementwise(G, gi, L, &body); break;
-    case FUSE_REDUCE: emit_reduce(G, gi, L, &body); break;
-    default:
-      switch (root->op) {
-        case IR_OP_SOFTMAX:
-        case IR_OP_LOG_SOFTMAX: emit_softmax(G, root, gr->root, L, &body); break;
-        case IR_OP_CROSS_ENTROPY: emit_cross_entropy(G, root, gr->root, L, &body, false); break;
-        case IR_OP_CROSS_ENTROPY_GRAD:
-          emit_cross_entropy(G, root, gr->root, L, &body, true);
-          break;
-        case IR_OP_ASSIGN_ADD:
-        case IR_OP_OPT_TICK:
-        case IR_OP_SGD_UPDATE:
-        case IR_OP_ADAM_UPDATE: emit_update(G, root, gr->root, L, &body); break;
-        default:
-          sb_free(&body);
-          return gc_fail(GC_ERR_UNSUPPORTED, "codegen: no OpenCL kernel for %s",
-                         ir_node_label(G->g, gr->root));
+    case FUSE_ELEMWISE:
+      emit_elementwise(G, gi, L, &body);
+      break;
+    case FUSE_REDUCE:
+      emit_reduce(G, gi, L, &body);
+      break;
+    default: {
+      gc_status st = cl_emit_single(G, root, gr->root, L, &body);
+      if (st) {
+        sb_free(&body);
+        return st;
       }
+    }
   }
   if (G->overflow) {
     sb_free(&body);
@@ -495,7 +325,7 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out) 
   (void)d;
   memset(out, 0, sizeof *out);
   const ir_graph *g = p->g;
-  gen G = {p, g, out, {0}, 0, false};
+  cg_ctx G = {p, g, out, {0}, 0, false};
   out->buffer_of = malloc(sizeof *out->buffer_of * (size_t)(g->n ? g->n : 1));
   out->buffer_node = malloc(sizeof *out->buffer_node * ((size_t)g->n + 1));
   out->launches = calloc((size_t)(p->fuse.ngroups ? p->fuse.ngroups : 1), sizeof *out->launches);

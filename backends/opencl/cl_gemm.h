@@ -35,7 +35,7 @@ typedef struct cl_gemm_spec {
    * C per work-item, kc K block, band row blocks walked together, pack 1 to
    * copy B's strip to private memory (the default), -1 to read it in place
    * (ignored when trans_b or n < nr). */
-  int mr, nr, mc, kc, band, pack;
+  int mr, nr, mc, kc, band, pack, pack_a;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "backends/ref/ref.h"
+#include "ir/op_rules.h"
 
 #define IN(k) (&g->nodes[n->in[k]])
 
@@ -129,7 +130,7 @@ static int32_t f32_to_i32(double x) {
 /* ---------------------------------------------------------- kernels */
 
 /* Leaves own persistent storage that already holds their value. */
-static void ref_leaf(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_leaf(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   (void)g, (void)n, (void)in, (void)out;
 }
 
@@ -137,7 +138,7 @@ static void ref_leaf(const ir_graph *g, const ir_node *n, void *const *in, void 
  * rounded once on store: for + - * / that is exactly IEEE float
  * arithmetic, for exp/log/tanh it is the correctly rounded result that an
  * OpenCL implementation approximates within its ulp bounds. */
-static void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *x = IN(0), *y = n->nin > 1 ? IN(1) : NULL;
   int64_t count = gc_shape_numel(n->shape);
   size_t esz = gc_dtype_size(x->dtype);
@@ -216,14 +217,14 @@ static void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in
 
 /* A view: the backend normally aliases the storage, so this only copies
  * when it was given separate buffers. */
-static void ref_reshape(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_reshape(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   (void)g;
   if (out != in[0]) memmove(out, in[0], ir_node_bytes(n));
 }
 
 /* out dim i = in dim perm[i]: output multi-index c reads input element
  * sum_i c[i] * in_stride[perm[i]]. */
-static void ref_transpose(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_transpose(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *x = IN(0);
   int64_t st[GC_MAX_DIMS];
   row_major_strides(&x->shape, st);
@@ -243,7 +244,7 @@ static void ref_transpose(const ir_graph *g, const ir_node *n, void *const *in, 
  * is the input's with reduced axes dropped, whether or not they are kept
  * as size 1, so keepdims changes nothing here. Each output element walks
  * its reduced sub-space with an odometer (no scratch memory). */
-static void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *x = IN(0);
   const gc_shape *s = &x->shape;
   int64_t st[GC_MAX_DIMS];
@@ -287,7 +288,7 @@ static void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, voi
 
 /* C [M, N] = op(A) op(B); trans_a means A is stored [K, M], trans_b that B
  * is stored [N, K]. */
-static void ref_matmul(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_matmul(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *a = IN(0);
   int ta = n->attr.trans_a, tb = n->attr.trans_b;
   int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
@@ -308,7 +309,7 @@ static void ref_matmul(const ir_graph *g, const ir_node *n, void *const *in, voi
 
 /* softmax and log_softmax along attr.axis, shifted by the row maximum so
  * exp never overflows. The shape splits into outer x len x inner. */
-static void ref_softmax(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_softmax(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const gc_shape *s = &n->shape;
   int ax = n->attr.axis;
   int64_t outer = 1, inner = 1, len = s->dim[ax];
@@ -342,7 +343,7 @@ static double row_lse(const float *row, int64_t c, double *mx_out) {
 
 /* mean over rows of logsumexp(row) - row[label]; see the file comment for
  * labels out of range. */
-static void ref_cross_entropy(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_cross_entropy(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *l = IN(0);
   int64_t rows = l->shape.dim[0], c = l->shape.dim[1];
   const float *x = in[0];
@@ -358,7 +359,7 @@ static void ref_cross_entropy(const ir_graph *g, const ir_node *n, void *const *
 
 /* dloss * (softmax(row) - onehot(label)) / N; rows with a label out of
  * range get a zero gradient, matching their zero loss. */
-static void ref_cross_entropy_grad(const ir_graph *g, const ir_node *n, void *const *in,
+void ref_cross_entropy_grad(const ir_graph *g, const ir_node *n, void *const *in,
                                    void *out) {
   const ir_node *l = IN(0);
   int64_t rows = l->shape.dim[0], c = l->shape.dim[1];
@@ -386,7 +387,7 @@ static void ref_cross_entropy_grad(const ir_graph *g, const ir_node *n, void *co
  * with separate buffers too. */
 
 /* param += delta */
-static void ref_assign_add(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_assign_add(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
   if (n->dtype == GC_F32) {
     const float *p = in[0], *d = in[1];
@@ -400,7 +401,7 @@ static void ref_assign_add(const ir_graph *g, const ir_node *n, void *const *in,
 }
 
 /* hyper = [lr, beta1^t, beta2^t, t]: advance t by one step. */
-static void ref_opt_tick(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_opt_tick(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const float *h = in[0];
   float *o = out;
   float lr = h[0], b1t = h[1], b2t = h[2], t = h[3];
@@ -414,7 +415,7 @@ static void ref_opt_tick(const ir_graph *g, const ir_node *n, void *const *in, v
 /* SGD with momentum and (coupled) weight decay, as torch.optim.SGD with
  * dampening 0: g' = g + wd p; v = momentum v + g'; p -= lr v. The velocity
  * in[2] is state this node owns and updates in place. */
-static void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
   const float *p = in[0], *gr = in[1], *h = in[3];
   float *v = in[2], *po = out;
@@ -432,7 +433,7 @@ static void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in,
 /* Adam as torch.optim.Adam, or AdamW (decoupled decay) when wd > 0. The
  * hyper input has already been ticked this step, so hyper[1] = beta1^t and
  * hyper[2] = beta2^t. m in[2] and v in[3] are owned state, updated in place. */
-static void ref_adam_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+void ref_adam_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
   const float *p = in[0], *gr = in[1], *h = in[4];
   float *m = in[2], *v = in[3], *po = out;

@@ -1,0 +1,48 @@
+/* cl_emit.h — the code generator's shared state and helpers, for the
+ * files that emit kernels (cl_codegen.c: fused groups; cl_single.c and
+ * friends: ops with kernels of their own). A kernel body reads and writes
+ * node storage through cg_access(), which also registers the buffer as a
+ * kernel parameter (a0, a1, ... in first-use order). */
+#ifndef GC_CL_EMIT_H
+#define GC_CL_EMIT_H
+
+#include "backends/opencl/cl_codegen.h"
+#include "ir/strbuf.h"
+
+/* Local size of every 1-D kernel: fixed, so PoCL compiles each kernel's
+ * work-group function once. */
+#define LOCAL_SIZE 64
+
+typedef struct cg_ctx {
+  const gc_program *p;
+  const ir_graph *g;
+  cl_codegen *out;
+  int used[64]; /* buffer indices used by the current kernel */
+  int nused;
+  bool overflow;
+} cg_ctx;
+
+/* The OpenCL C type of a dtype. */
+const char *cg_ctype(gc_dtype t);
+/* A float literal OpenCL C accepts ("1.0f", "1e-08f", INFINITY). */
+void cg_float(strbuf *sb, double v);
+/* Kernel parameter index of the buffer holding node's storage. */
+int cg_param(cg_ctx *G, int32_t node);
+/* Element offset of node in its buffer (arena offset / element size). */
+int64_t cg_elem_offset(const cg_ctx *G, int32_t node);
+/* Appends an lvalue: element (idx) of node's storage, in its dtype. */
+void cg_access(cg_ctx *G, strbuf *sb, int32_t node, const char *idx);
+/* Row-major strides of a shape. */
+void cg_strides(gc_shape s, int64_t *st);
+/* Linear index into shape xs for domain index variables i0.. (numpy
+ * broadcasting from the right; perm maps domain dim d to xs dim perm[d]). */
+void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm);
+/* items work-items, LOCAL_SIZE per group (1 when items < LOCAL_SIZE). */
+void cg_geometry_1d(cl_launch *L, int64_t items);
+
+/* Body of the kernel of one op that is not fused (softmax, losses,
+ * optimizer updates, ...): cl_single.c. GC_ERR_UNSUPPORTED when no
+ * emitter knows the op. */
+gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+
+#endif
