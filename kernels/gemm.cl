@@ -11,7 +11,8 @@
  * GEMM_K, GEMM_TRANS_A (0: A is [M,K] with pitch GEMM_LDA; 1: stored [K,M]),
  * GEMM_TRANS_B (0: B is [K,N] with pitch GEMM_LDB; 1: stored [N,K]), GEMM_LDA,
  * GEMM_LDB, GEMM_A and GEMM_B (`__global const float *` expressions),
- * GEMM_STORE(i, j, v) (a statement; `gemm_b`, the batch index, is in scope).
+ * GEMM_STORE(i, j, v) (a statement; `gemm_b`, the batch index, is in scope;
+ * i and j are int, v the float result).
  * Optional: GEMM_BATCH (1), GEMM_A_BATCH_STRIDE / GEMM_B_BATCH_STRIDE (0 =
  * broadcast), and the blocking the generator chose: GEMM_MR x GEMM_NR
  * register tile (NR = 4, 8 or 16; MR <= M), GEMM_MC rows of C per work-item
@@ -30,12 +31,15 @@
  * prefetchers (1024^3 ran at 40 GFLOP/s in place, 130+ copied). The copy
  * also absorbs the transposes and edges:
  * - TRANS_B: the copy transposes NR rows of B [N,K], each read contiguously
- *   (a gather per k in the inner loop, or a float8-along-K dot-product tile,
- *   measured 1.5-2x slower at 1024^3 and no faster on 64x256x784);
+ *   (the alternative, a dot-product tile of float8 accumulators along K,
+ *   measured 0.54x of OpenBLAS at 1024^3 against 0.79x for this, and the
+ *   same on the MLP's 64x256x784);
  * - N < NR: guarded loads with zero padding;
  * - TRANS_A && TRANS_B: C^T = B_stored * A_stored is an NN product, so the
  *   template swaps the operands and the epilogue's i and j.
- * TRANS_A reads A's MR values per k contiguously, at a stride of LDA.
+ * TRANS_A reads A's MR values per k contiguously, at a stride of LDA
+ * (~0.7x of OpenBLAS at 1024^3; a private copy of A's K x MC panel per K
+ * block measured no faster, so there is none).
  * Edges cost nothing in the loop: the last row tile / column strip is
  * shifted back to end at M / N (never a vload past a row's end) and stores
  * only what no other tile owns. */
@@ -59,7 +63,7 @@
 #ifdef GEMM_BAND
 #define GEMM__BAND (GEMM_BAND)
 #else
-#define GEMM__BAND 8
+#define GEMM__BAND 1
 #endif
 #ifdef GEMM_A_BATCH_STRIDE
 #define GEMM__ASTR_IN (GEMM_A_BATCH_STRIDE)
@@ -104,7 +108,7 @@
 #ifdef GEMM_MR
 #define GEMM__MR GEMM_MR
 #else
-#define GEMM__MR 8
+#define GEMM__MR 6
 #endif
 #ifdef GEMM_NR
 #define GEMM__NR GEMM_NR
@@ -132,16 +136,8 @@
 #define GEMM__MB (GEMM__MC / GEMM__MR)                 /* row tiles per block */
 #define GEMM__TM ((GEMM__M + GEMM__MC - 1) / GEMM__MC) /* row blocks */
 #define GEMM__TN ((GEMM__N + GEMM__NR - 1) / GEMM__NR) /* column strips */
-#ifdef GEMM_PACK_A
-#define GEMM__PACKA (GEMM_PACK_A && GEMM__TA)
-#else
-#define GEMM__PACKA 0
-#endif
-/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) (or the private copy) */
-#if GEMM__PACKA
-#define GEMM__AW (GEMM__MC < GEMM__M ? GEMM__MC : GEMM__M) /* columns copied */
-#define GEMM__AT(r, k) ap[(k) * GEMM__AW + (r)]
-#elif GEMM__TA
+/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) */
+#if GEMM__TA
 #define GEMM__AT(r, k) a[(k) * GEMM__LDA + (r)]
 #define GEMM__AOFF(i0) (i0)
 #else
@@ -184,22 +180,14 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #define GEMM__BSTEP (GEMM__KC * GEMM__LDB)
 #endif
   GEMM__VT bp[GEMM__KC];
-#if GEMM__PACKA
-  /* A stored [K,M]: a row tile reads MR floats per k at a stride of LDA,
-   * and the next tile of the block reads the rest of those cache lines
-   * after they were evicted; one contiguous copy of the block's K x MC
-   * panel per K block reads every line once. */
-  float ap_all[GEMM__KC * GEMM__AW];
-  const int acol = max(0, min(ib, GEMM__M - GEMM__MC)); /* first column copied */
-#endif
 #if GEMM__K > GEMM__KC
   GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
   for (int kb = 0; kb < GEMM__K; kb += GEMM__KC, b += GEMM__BSTEP) {
     const int kc = min(GEMM__KC, GEMM__K - kb);
 #if GEMM__TB
-    /* B stored [N,K]: transpose the strip while copying it; each of its NR
-     * rows is read contiguously (a strided gather per k ran 3x slower). */
+    /* B stored [N,K]: transpose the strip while copying it, reading each of
+     * its NR rows contiguously. */
     {
       float *bf = (float *)bp;
       for (int c = 0; c < GEMM__NR; ++c) {
@@ -225,23 +213,12 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
      * tile of the block from L1. */
     for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
 #endif
-#if GEMM__PACKA
-    {
-      __global const float *asrc = GEMM__A + gemm_b * GEMM__ASTR + kb * GEMM__LDA + acol;
-      for (int k = 0; k < kc; ++k)
-        for (int c = 0; c < GEMM__AW; ++c) ap_all[k * GEMM__AW + c] = asrc[k * GEMM__LDA + c];
-    }
-#endif
     for (int tt = 0; tt < GEMM__MB; ++tt) {
       const int iown = ib + tt * GEMM__MR;
       if (iown >= GEMM__M) break;
       const int i0 = min(iown, GEMM__M - GEMM__MR);
-#if GEMM__PACKA
-      const float *ap = ap_all + (i0 - acol);
-#else
       __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + GEMM__AOFF(i0) +
                                 kb * (GEMM__TA ? GEMM__LDA : 1);
-#endif
       GEMM__VT acc[GEMM__MR];
 #if GEMM__K > GEMM__KC
       if (kb > 0) {
@@ -290,8 +267,6 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__TM
 #undef GEMM__TN
 #undef GEMM__AT
-#undef GEMM__PACKA
-#undef GEMM__AW
 #undef GEMM__AOFF
 #undef GEMM__MC
 #undef GEMM__KC

@@ -4,6 +4,8 @@
  * - they join a matmul's group as its epilogue (bias, activation, ...);
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue) and ends its group;
+ * - an optimizer update joins the matmul or reduction computing its
+ *   gradient (the gradient then never reaches memory);
  * - two complex ops never share a group; transposes start a group reading
  *   a stored input; views and leaves launch nothing.
  * A join is refused when another input of the joining node depends on the
@@ -114,6 +116,37 @@ static bool feeds_only(builder *b, int gi, int32_t r, int32_t **users, const int
   return true;
 }
 
+static bool is_update(const ir_node *n) {
+  return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
+}
+
+/* An in-place update (param -= f(grad)) joins the matmul or reduction that
+ * computes its gradient as the epilogue, so the gradient never reaches
+ * memory: the group of grad's root, when grad has no other reader, covers
+ * the same elements, and nothing in the group reads the updated storage
+ * (the update would race with that read). Returns the group or -1. */
+static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *nusers) {
+  const ir_graph *g = b->g;
+  const ir_node *nd = &g->nodes[id];
+  if (!is_update(nd)) return -1;
+  int32_t x = nd->in[1];
+  int gi = b->group_of[x];
+  if (gi < 0) return -1;
+  const fuse_group *gr = &b->groups[gi];
+  if ((gr->kind != FUSE_MATMUL && gr->kind != FUSE_REDUCE) || gr->root != x) return -1;
+  if (!ir_shape_eq(g->nodes[x].shape, nd->shape) || nusers[x] != 1 || users[x][0] != id ||
+      (g->nodes[x].flags & (IR_F_OUTPUT | IR_F_LOSS)))
+    return -1;
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *m = &g->nodes[gr->nodes[k]];
+    if (is_update(m)) return -1;
+    for (int i = 0; i < m->nin; i++)
+      for (int j = 0; j < nd->nin; j++)
+        if (j != 1 && ir_storage_root(g, m->in[i]) == ir_storage_root(g, nd->in[j])) return -1;
+  }
+  return can_join(b, id, gi) ? gi : -1;
+}
+
 static gc_status order_groups(builder *b, fuse_plan *out);
 
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
@@ -160,6 +193,8 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       } else {
         gi = group_new(&b, FUSE_REDUCE, id, g->nodes[x].shape);
       }
+    } else if (!no_fuse && (gi = update_epilogue(&b, id, users, nusers)) >= 0) {
+      /* the gradient is consumed where it is computed */
     } else if (info->fusion == IR_FUSE_COMPLEX) {
       gi = group_new(&b, FUSE_MATMUL, id, nd->shape);
     } else {

@@ -102,6 +102,11 @@ void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
   if (!any) sb_append(sb, "0");
 }
 
+/* An in-place update fused as an epilogue (see passes/fuse.c). */
+static bool is_update(const cg_ctx *G, int32_t id) {
+  return (ir_ops[G->g->nodes[id].op].props & IR_P_INPLACE) != 0;
+}
+
 static bool in_group(const cg_ctx *G, int gi, int32_t node) {
   return G->p->fuse.group_of[node] == gi && !(ir_ops[G->g->nodes[node].op].props & IR_P_LEAF);
 }
@@ -210,7 +215,8 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
       sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
   sb_append(body, "  {\n    ");
   for (int k = 0; k < gr->nnodes; k++)
-    if (gr->nodes[k] != gr->root) member(G, body, gi, dom, gr->nodes[k]);
+    if (gr->nodes[k] != gr->root && !is_update(G, gr->nodes[k]))
+      member(G, body, gi, dom, gr->nodes[k]);
   sb_append(body, "\n    const float x = ");
   operand(G, body, gi, dom, r->in[0]);
   sb_appendf(body, ";\n    acc = %s;\n  }\n", r->op == IR_OP_MAX ? "fmax(acc, x)" : "acc + x");
@@ -219,9 +225,13 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     cg_float(body, 1.0 / (double)count);
     sb_append(body, ";\n");
   }
-  sb_append(body, "  ");
-  cg_access(G, body, gr->root, "gid");
-  sb_append(body, " = acc;\n");
+  if (G->p->fuse.materialized[gr->root]) {
+    sb_append(body, "  ");
+    cg_access(G, body, gr->root, "gid");
+    sb_append(body, " = acc;\n");
+  }
+  for (int k = 0; k < gr->nnodes; k++)
+    if (is_update(G, gr->nodes[k])) cg_update_element(G, body, gr->nodes[k], "gid", "acc");
   cg_geometry_1d(L, outn);
 }
 
@@ -232,11 +242,21 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   gc_shape dom = gr->domain;
   strbuf store = {0}, aexpr = {0}, bexpr = {0}, params = {0};
   sb_appendf(&store, "{ const int i0 = (i); const int i1 = (j); float v%d = (v); ", gr->root);
-  for (int k = 0; k < gr->nnodes; k++)
-    if (gr->nodes[k] != gr->root) member(G, &store, gi, dom, gr->nodes[k]);
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
-    if (!G->p->fuse.materialized[id]) continue;
+    if (id == gr->root) continue;
+    if (is_update(G, id)) {
+      char idx[96], gval[32];
+      snprintf(idx, sizeof idx, "i0 * %lld + i1", (long long)dom.dim[1]);
+      snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
+      cg_update_element(G, &store, id, idx, gval);
+    } else {
+      member(G, &store, gi, dom, id);
+    }
+  }
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (!G->p->fuse.materialized[id] || is_update(G, id)) continue;
     strbuf idx = {0};
     sb_appendf(&idx, "i0 * %lld + i1", (long long)dom.dim[1]);
     cg_access(G, &store, id, sb_str(&idx));
@@ -244,6 +264,9 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
     sb_free(&idx);
   }
   sb_append(&store, "}");
+  /* GEMM_STORE is a one-line macro */
+  for (size_t c = 0; store.buf && c < store.len; c++)
+    if (store.buf[c] == '\n') store.buf[c] = ' ';
   sb_appendf(&aexpr, "(a%d + %lld)", cg_param(G, mm->in[0]),
              (long long)cg_elem_offset(G, mm->in[0]));
   sb_appendf(&bexpr, "(a%d + %lld)", cg_param(G, mm->in[1]),

@@ -40,6 +40,10 @@ void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm);
 /* items work-items, LOCAL_SIZE per group (1 when items < LOCAL_SIZE). */
 void cg_geometry_1d(cl_launch *L, int64_t items);
 
+/* Emits the in-place update (assign_add, SGD, Adam) of element idx of node
+ * id's target, given the gradient/delta value expression gval. */
+void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval);
+
 /* Body of the kernel of one op that is not fused (softmax, losses,
  * optimizer updates, ...): cl_single.c. GC_ERR_UNSUPPORTED when no
  * emitter knows the op. */

@@ -12,7 +12,6 @@ typedef struct gemm_tile {
   int mr, nr;         /* register tile: mr floatNR accumulators */
   int mc, kc;         /* rows of C per work-item, K block */
   int band, pack;     /* row blocks walked together; private copy of B */
-  int pack_a;         /* private copy of A's K x MC panel (trans_a) */
   int64_t rows, cols; /* C as the kernel sees it (swapped for TT) */
 } gemm_tile;
 
@@ -37,7 +36,6 @@ static gemm_tile gemm_pick_tile(const cl_gemm_spec *s) {
   if (s->band > 0) t.band = s->band;
   if (s->kc > 0) t.kc = s->kc;
   if (s->pack) t.pack = s->pack > 0;
-  t.pack_a = s->pack_a > 0;
   if (t.mr > t.rows) t.mr = (int)t.rows; /* the last tile shifts back to row 0 at most */
   /* About 192 rows per work-item (96-384 within noise at 1024^3, 48 10%
    * slower), split evenly: a short last row block would leave one of the
@@ -100,8 +98,7 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_MC",
                                           "GEMM_KC",
                                           "GEMM_BAND",
-                                          "GEMM_PACK",
-                                          "GEMM_PACK_A"};
+                                          "GEMM_PACK"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
@@ -132,8 +129,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
              (long long)spec->b_batch_stride);
   sb_appendf(&b,
              "#define GEMM_MR %d\n#define GEMM_NR %d\n#define GEMM_MC %d\n"
-             "#define GEMM_KC %d\n#define GEMM_PACK %d\n#define GEMM_PACK_A %d\n",
-             t.mr, t.nr, t.mc, t.kc, t.pack, t.pack_a);
+             "#define GEMM_KC %d\n#define GEMM_PACK %d\n",
+             t.mr, t.nr, t.mc, t.kc, t.pack);
   sb_appendf(&b, "#define GEMM_BAND %d\n", t.band);
   sb_appendf(&b, "%s\n", tmpl);
   for (size_t i = 0; i < sizeof gemm_macros / sizeof gemm_macros[0]; ++i)

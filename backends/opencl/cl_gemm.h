@@ -9,6 +9,8 @@
  *   "p1[8192 + (i)*256 + (j)] = fmax((v) + p0[j], 0.0f)".
  * trans_a = 0: A is [m, k] with row pitch lda; 1: A is stored [k, m].
  * trans_b = 0: B is [k, n] with row pitch ldb; 1: B is stored [n, k].
+ * store is pasted as the body of the macro GEMM_STORE(i, j, v), so every
+ * identifier i, j or v in it is the macro's argument: name nothing else so.
  * a_expr / b_expr are `__global const float *` expressions naming element
  * (0, 0) of A / B in batch 0, e.g. "(p1 + 4096)". params is the kernel's
  * parameter list text. All strings are copied into the source. */
@@ -35,7 +37,7 @@ typedef struct cl_gemm_spec {
    * C per work-item, kc K block, band row blocks walked together, pack 1 to
    * copy B's strip to private memory (the default), -1 to read it in place
    * (ignored when trans_b or n < nr). */
-  int mr, nr, mc, kc, band, pack, pack_a;
+  int mr, nr, mc, kc, band, pack;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text

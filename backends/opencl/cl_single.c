@@ -72,8 +72,10 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
     cg_access(G, &ov, id, "row * COLS + k");
     sb_appendf(body,
                "  const float inv = 1.0f / s;\n"
+               "  const bool in_range = label >= 0 && label < COLS; /* else no loss: no grad */\n"
                "  for (int k = 0; k < COLS; k++)\n"
-               "    %s = scale * (exp(%s - m) * inv - (k == label ? 1.0f : 0.0f));\n",
+               "    %s = in_range ? scale * (exp(%s - m) * inv - (k == label ? 1.0f : 0.0f)) "
+               ": 0.0f;\n",
                sb_str(&ov), sb_str(&xv));
     sb_free(&ov);
     cg_geometry_1d(L, rows);
@@ -92,6 +94,64 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   sb_append(body, "#undef COLS\n");
   sb_free(&xv);
   sb_free(&yv);
+}
+
+/* The update of one element idx of an in-place writer (assign_add, SGD,
+ * Adam) given the gradient or delta value gval: shared by the standalone
+ * update kernel and by matmul/reduction epilogues, where the gradient never
+ * reaches memory. Locals are u_-prefixed: this text also lands inside the
+ * GEMM_STORE(i, j, v) macro, whose parameter names must not be captured. */
+void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval) {
+  const ir_node *n = &G->g->nodes[id];
+  strbuf p = {0}, s2 = {0}, s3 = {0}, h0 = {0}, h1 = {0}, h2 = {0};
+  cg_access(G, &p, n->in[0], idx);
+  sb_append(body, "  {\n");
+  if (n->op == IR_OP_ASSIGN_ADD) {
+    sb_appendf(body, "    %s += %s;\n", sb_str(&p), gval);
+  } else if (n->op == IR_OP_SGD_UPDATE) {
+    cg_access(G, &s2, n->in[2], idx);
+    cg_access(G, &h0, n->in[3], "0");
+    sb_appendf(body, "    const float u_lr = %s;\n    const float u_g = %s + ", sb_str(&h0), gval);
+    cg_float(body, n->attr.f[1]);
+    sb_appendf(body, " * %s;\n    const float u_v = ", sb_str(&p));
+    cg_float(body, n->attr.f[0]);
+    sb_appendf(body, " * %s + u_g;\n    %s = u_v;\n    %s -= u_lr * u_v;\n", sb_str(&s2), sb_str(&s2),
+               sb_str(&p));
+  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
+    cg_access(G, &s2, n->in[2], idx);
+    cg_access(G, &s3, n->in[3], idx);
+    cg_access(G, &h0, n->in[4], "0");
+    cg_access(G, &h1, n->in[4], "1");
+    cg_access(G, &h2, n->in[4], "2");
+    float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
+    sb_appendf(body, "    const float u_lr = %s, u_bc1 = 1.0f - %s, u_bc2 = 1.0f - %s;\n", sb_str(&h0),
+               sb_str(&h1), sb_str(&h2));
+    sb_appendf(body, "    const float u_g = %s;\n    float u_p = %s;\n", gval, sb_str(&p));
+    if (wd > 0) {
+      sb_append(body, "    u_p *= 1.0f - u_lr * ");
+      cg_float(body, wd);
+      sb_append(body, ";\n");
+    }
+    sb_append(body, "    const float u_m = ");
+    cg_float(body, b1);
+    sb_appendf(body, " * %s + ", sb_str(&s2));
+    cg_float(body, 1.0 - (double)b1);
+    sb_append(body, " * u_g;\n    const float u_v = ");
+    cg_float(body, b2);
+    sb_appendf(body, " * %s + ", sb_str(&s3));
+    cg_float(body, 1.0 - (double)b2);
+    sb_appendf(body, " * u_g * u_g;\n    %s = u_m;\n    %s = u_v;\n", sb_str(&s2), sb_str(&s3));
+    sb_appendf(body, "    %s = u_p - u_lr * (u_m / u_bc1) / (sqrt(u_v / u_bc2) + ", sb_str(&p));
+    cg_float(body, eps);
+    sb_append(body, ");\n");
+  }
+  sb_append(body, "  }\n");
+  sb_free(&p);
+  sb_free(&s2);
+  sb_free(&s3);
+  sb_free(&h0);
+  sb_free(&h1);
+  sb_free(&h2);
 }
 
 static void emit_update(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
@@ -114,57 +174,10 @@ static void emit_update(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, s
   }
   sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
              (long long)numel);
-  strbuf p = {0}, gr = {0}, s2 = {0}, s3 = {0}, h = {0};
-  cg_access(G, &p, n->in[0], "gid");
-  cg_access(G, &gr, n->in[1], "gid");
-  if (n->op == IR_OP_ASSIGN_ADD) {
-    sb_appendf(body, "  %s += %s;\n", sb_str(&p), sb_str(&gr));
-  } else if (n->op == IR_OP_SGD_UPDATE) {
-    cg_access(G, &s2, n->in[2], "gid");
-    cg_access(G, &h, n->in[3], "0");
-    sb_appendf(body, "  const float lr = %s;\n  const float g = %s + ", sb_str(&h), sb_str(&gr));
-    cg_float(body, n->attr.f[1]);
-    sb_appendf(body, " * %s;\n  const float v = ", sb_str(&p));
-    cg_float(body, n->attr.f[0]);
-    sb_appendf(body, " * %s + g;\n  %s = v;\n  %s -= lr * v;\n", sb_str(&s2), sb_str(&s2),
-               sb_str(&p));
-  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
-    cg_access(G, &s2, n->in[2], "gid");
-    cg_access(G, &s3, n->in[3], "gid");
-    strbuf h0 = {0}, h1 = {0}, h2 = {0};
-    cg_access(G, &h0, n->in[4], "0");
-    cg_access(G, &h1, n->in[4], "1");
-    cg_access(G, &h2, n->in[4], "2");
-    float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
-    sb_appendf(body, "  const float lr = %s, bc1 = 1.0f - %s, bc2 = 1.0f - %s;\n", sb_str(&h0),
-               sb_str(&h1), sb_str(&h2));
-    sb_appendf(body, "  const float g = %s;\n  float pv = %s;\n", sb_str(&gr), sb_str(&p));
-    if (wd > 0) {
-      sb_append(body, "  pv *= 1.0f - lr * ");
-      cg_float(body, wd);
-      sb_append(body, ";\n");
-    }
-    sb_append(body, "  const float m = ");
-    cg_float(body, b1);
-    sb_appendf(body, " * %s + ", sb_str(&s2));
-    cg_float(body, 1.0 - (double)b1);
-    sb_append(body, " * g;\n  const float v = ");
-    cg_float(body, b2);
-    sb_appendf(body, " * %s + ", sb_str(&s3));
-    cg_float(body, 1.0 - (double)b2);
-    sb_appendf(body, " * g * g;\n  %s = m;\n  %s = v;\n", sb_str(&s2), sb_str(&s3));
-    sb_appendf(body, "  %s = pv - lr * (m / bc1) / (sqrt(v / bc2) + ", sb_str(&p));
-    cg_float(body, eps);
-    sb_append(body, ");\n");
-    sb_free(&h0);
-    sb_free(&h1);
-    sb_free(&h2);
-  }
-  sb_free(&p);
-  sb_free(&gr);
-  sb_free(&s2);
-  sb_free(&s3);
-  sb_free(&h);
+  strbuf gv = {0};
+  cg_access(G, &gv, n->in[1], "gid");
+  cg_update_element(G, body, id, "gid", sb_str(&gv));
+  sb_free(&gv);
   cg_geometry_1d(L, numel);
 }
 

@@ -1,0 +1,650 @@
+/* test_cl_fusion.c — Check suite: fusion and memory planning on whole
+ * programs, on OpenCL (PoCL) against the reference interpreter:
+ * - an elementwise chain is one kernel fused and one per op unfused;
+ *   matmul + bias + relu is one kernel; sum(x * y) fuses the product into
+ *   the reduction; a diamond fuses without a group cycle; a join that would
+ *   make a cycle between kernels is refused and the program still runs;
+ * - the MLP training step (784-256-128-10, batch 64, Adam): loss and all
+ *   six gradients agree with the reference;
+ * - plan_check passes on every program compiled here, and the arena sizes
+ *   are ordered (live lower bound <= arena <= no reuse); a corrupted plan
+ *   is caught by plan_check;
+ * - in-place ordering: a read of a parameter built after its assign_add
+ *   still sees the old value within the run;
+ * - --dump-after and --emit-cl (gc_compile_options).
+ *
+ * Devices are opened inside the tests (Check forks; OpenCL state does not
+ * survive fork). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "passes/passes.h"
+
+static const char *test_device(void) {
+  const char *d = getenv("GRAPHC_DEVICE");
+  return d && *d && strcmp(d, "ref") ? d : "pocl";
+}
+
+static gc_device *open_cl(void) {
+  gc_device *d = NULL;
+  ck_assert_msg(gc_device_open(test_device(), &d) == GC_OK, "open %s: %s", test_device(),
+                gc_last_error());
+  return d;
+}
+
+static gc_device *open_ref(void) {
+  gc_device *d = NULL;
+  ck_assert_int_eq(gc_device_open("ref", &d), GC_OK);
+  return d;
+}
+
+/* The group-order invariant: every node's predecessors (inputs and the
+ * in-place ordering edges) live in its own group or an earlier one. */
+static void check_group_order(const gc_program *p) {
+  sched_deps d;
+  ck_assert_int_eq(sched_deps_build(p->g, &d), GC_OK);
+  for (int v = 0; v < p->g->n; v++)
+    for (int e = d.start[v]; e < d.start[v + 1]; e++) {
+      int32_t u = d.list[e];
+      ck_assert_msg(p->fuse.group_of[u] <= p->fuse.group_of[v],
+                    "node %d (group %d) runs after its successor %d (group %d)", u,
+                    p->fuse.group_of[u], v, p->fuse.group_of[v]);
+    }
+  sched_deps_free(&d);
+}
+
+/* Every program compiled in this file goes through here: plan_check, the
+ * arena size relations and the group order. */
+static gc_program *compile(gc_graph *g, gc_device *dev, const gc_compile_options *o) {
+  ck_assert_msg(gc_graph_status(g) == GC_OK, "graph: %s", gc_graph_errmsg(g));
+  gc_program *p = NULL;
+  gc_status st = gc_compile(g, dev, o, &p);
+  ck_assert_msg(st == GC_OK, "compile: %s", gc_last_error());
+  st = plan_check(p->g, &p->fuse, &p->mem);
+  ck_assert_msg(st == GC_OK, "plan_check: %s", gc_last_error());
+  gc_program_stats s;
+  ck_assert_int_eq(gc_program_stats_get(p, &s), GC_OK);
+  ck_assert_msg(s.arena_bytes <= s.no_reuse_bytes, "arena %zu > no-reuse %zu", s.arena_bytes,
+                s.no_reuse_bytes);
+  ck_assert_msg(s.live_lower_bound_bytes <= s.arena_bytes, "live lower bound %zu > arena %zu",
+                s.live_lower_bound_bytes, s.arena_bytes);
+  if (o && o->no_plan) ck_assert_uint_eq(s.arena_bytes, s.no_reuse_bytes);
+  check_group_order(p);
+  return p;
+}
+
+static int kernels_of(const gc_program *p) {
+  gc_program_stats s;
+  ck_assert_int_eq(gc_program_stats_get(p, &s), GC_OK);
+  return s.kernels;
+}
+
+static void fill(float *x, int64_t n, uint64_t seed, float lo, float hi) {
+  uint64_t r = seed * 2654435761u + 1;
+  for (int64_t i = 0; i < n; i++) {
+    r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+    x[i] = lo + (hi - lo) * (float)((double)(r >> 11) / 9007199254740992.0);
+  }
+}
+
+static void near(const float *got, const float *want, int64_t n, double tol, const char *what) {
+  for (int64_t i = 0; i < n; i++) {
+    ck_assert_msg(isfinite(got[i]) && isfinite(want[i]), "%s[%lld]: %g vs %g", what,
+                  (long long)i, got[i], want[i]);
+    double d = fabs((double)got[i] - (double)want[i]);
+    ck_assert_msg(d <= tol * (1.0 + fabs((double)want[i])), "%s[%lld]: got %.9g want %.9g", what,
+                  (long long)i, got[i], want[i]);
+  }
+}
+
+/* Runs p once with input x (n floats) and reads output "out" (m floats). */
+static void run1(gc_program *p, const char *xname, const float *x, int64_t n, const char *oname,
+                 float *o, int64_t m) {
+  gc_session *s = NULL;
+  ck_assert_msg(gc_session_new(p, &s) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(gc_session_set_input(s, xname, x, sizeof *x * (size_t)n) == GC_OK, "%s",
+                gc_last_error());
+  ck_assert_msg(gc_session_run(s) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(gc_session_get_output(s, oname, o, sizeof *o * (size_t)m) == GC_OK, "%s",
+                gc_last_error());
+  gc_session_free(s);
+}
+
+static const fuse_group *group_of_node(const gc_program *p, int32_t node) {
+  return &p->fuse.groups[p->fuse.group_of[node]];
+}
+
+/* The compiled graph's node for op (the first one), or -1. */
+static int32_t find_op(const gc_program *p, ir_op op) {
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == op) return i;
+  return -1;
+}
+
+/* ------------------------------------------------------ (a) chain */
+
+START_TEST(elementwise_chain_is_one_kernel) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value y = gc_add(g, gc_mul(g, x, gc_scalar(g, 2.0f)), gc_scalar(g, 1.0f));
+  gc_output(g, gc_sigmoid(g, gc_relu(g, y)), "y");
+  enum { N = 5 * 7 * 11 };
+  float xv[N], fused[N], unfused[N], want[N];
+  fill(xv, N, 1, -2, 2);
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
+  ck_assert_int_eq(kernels_of(pf), 1);
+  ck_assert_int_eq(kernels_of(pu), 4); /* mul, add, relu, sigmoid */
+  run1(pf, "x", xv, N, "y", fused, N);
+  run1(pu, "x", xv, N, "y", unfused, N);
+  run1(pr, "x", xv, N, "y", want, N);
+  near(fused, want, N, 1e-5, "fused vs ref");
+  near(unfused, fused, N, 1e-5, "unfused vs fused");
+  gc_program_free(pf);
+  gc_program_free(pu);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* ------------------------------------------- (b) matmul epilogue */
+
+START_TEST(matmul_bias_relu_is_one_kernel) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_graph_set_seed(g, 3);
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(33, 17));
+  gc_output(g, gc_relu(g, gc_linear(g, x, 65, GC_GLOROT, "fc")), "y");
+  /* the zero bias would hide a missing bias add: make it nonzero */
+  gc_value b = gc_find(g, "fc.b");
+  float *bd = g->nodes[b.id].data;
+  fill(bd, 65, 9, -0.5f, 0.5f);
+  enum { NX = 33 * 17, NY = 33 * 65 };
+  float xv[NX], got[NY], want[NY], unf[NY];
+  fill(xv, NX, 2, -1, 1);
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
+  ck_assert_int_eq(kernels_of(pf), 1);
+  ck_assert_int_eq(kernels_of(pu), 3);
+  const fuse_group *gr = group_of_node(pf, find_op(pf, IR_OP_MATMUL));
+  ck_assert_int_eq(gr->kind, FUSE_MATMUL);
+  ck_assert_int_eq(gr->nnodes, 3);
+  run1(pf, "x", xv, NX, "y", got, NY);
+  run1(pu, "x", xv, NX, "y", unf, NY);
+  run1(pr, "x", xv, NX, "y", want, NY);
+  near(got, want, NY, 1e-4, "fused vs ref");
+  near(unf, got, NY, 1e-5, "unfused vs fused");
+  gc_program_free(pf);
+  gc_program_free(pu);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* ------------------------------------------ (c) reduce prologue */
+
+START_TEST(sum_of_product_fuses) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value c = gc_input(g, "c", GC_F32, gc_shape3(5, 7, 11));
+  int ax = 1;
+  gc_output(g, gc_sum(g, gc_mul(g, x, c), &ax, 1, 0), "s");
+  gc_output(g, gc_sum(g, gc_mul(g, x, x), NULL, 0, 0), "t"); /* all axes */
+  enum { N = 5 * 7 * 11, NS = 5 * 11 };
+  float xv[N], cv[N], got[NS], want[NS], t_got, t_want;
+  fill(xv, N, 4, -1, 1);
+  fill(cv, N, 5, -1, 1);
+  gc_program *pf = compile(g, cl, NULL), *pr = compile(g, ref, NULL);
+  ck_assert_int_eq(kernels_of(pf), 2);
+  for (int i = 0; i < pf->g->n; i++) {
+    if (pf->g->nodes[i].op != IR_OP_MUL) continue;
+    const fuse_group *gr = group_of_node(pf, i);
+    ck_assert_int_eq(gr->kind, FUSE_REDUCE);
+    ck_assert_int_eq(gr->nnodes, 2);
+    ck_assert(!pf->fuse.materialized[i]); /* the product stays in registers */
+  }
+  gc_program *ps[2] = {pf, pr};
+  float *outs[2] = {got, want}, *touts[2] = {&t_got, &t_want};
+  for (int k = 0; k < 2; k++) {
+    gc_session *s = NULL;
+    ck_assert_int_eq(gc_session_new(ps[k], &s), GC_OK);
+    ck_assert_int_eq(gc_session_set_input(s, "x", xv, sizeof xv), GC_OK);
+    ck_assert_int_eq(gc_session_set_input(s, "c", cv, sizeof cv), GC_OK);
+    ck_assert_int_eq(gc_session_run(s), GC_OK);
+    ck_assert_int_eq(gc_session_get_output(s, "s", outs[k], sizeof got), GC_OK);
+    ck_assert_int_eq(gc_session_get_output(s, "t", touts[k], sizeof t_got), GC_OK);
+    gc_session_free(s);
+  }
+  near(got, want, NS, 1e-4, "sum(x*c)");
+  near(&t_got, &t_want, 1, 1e-4, "sum(x*x)");
+  gc_program_free(pf);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* ------------------------------------------------- (d) diamond */
+
+START_TEST(diamond_fuses_without_cycle) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value a = gc_exp(g, x);
+  gc_value b = gc_mul(g, a, gc_scalar(g, 2.0f));
+  gc_value c = gc_add(g, a, gc_scalar(g, 1.0f));
+  gc_output(g, gc_mul(g, b, c), "d");
+  enum { N = 39 };
+  float xv[N], got[N], want[N], unf[N];
+  fill(xv, N, 6, -2, 2);
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
+  /* one domain, no reduction: the whole diamond is one kernel, and a (read
+   * twice, both inside the group) is never stored */
+  ck_assert_int_eq(kernels_of(pf), 1);
+  ck_assert(!pf->fuse.materialized[find_op(pf, IR_OP_EXP)]);
+  ck_assert_int_eq(kernels_of(pu), 4);
+  run1(pf, "x", xv, N, "d", got, N);
+  run1(pu, "x", xv, N, "d", unf, N);
+  run1(pr, "x", xv, N, "d", want, N);
+  near(got, want, N, 1e-5, "diamond vs ref");
+  near(unf, got, N, 1e-5, "unfused vs fused");
+  gc_program_free(pf);
+  gc_program_free(pu);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* --------------------------------------- (e) a join that is a cycle */
+
+START_TEST(cycle_forming_join_is_refused) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value y = gc_relu(g, x);
+  gc_value s = gc_sum(g, y, NULL, 0, 1); /* [1, 1], depends on y's group */
+  gc_output(g, gc_mul(g, y, s), "z");
+  enum { N = 39 };
+  float xv[N], got[N], want[N];
+  fill(xv, N, 7, -2, 2);
+  gc_program *pf = compile(g, cl, NULL), *pr = compile(g, ref, NULL);
+  int32_t relu = find_op(pf, IR_OP_RELU), sum = find_op(pf, IR_OP_SUM);
+  int32_t mul = -1;
+  for (int i = 0; i < pf->g->n; i++)
+    if (pf->g->nodes[i].op == IR_OP_MUL) mul = i;
+  ck_assert(relu >= 0 && sum >= 0 && mul >= 0);
+  int gy = pf->fuse.group_of[relu], gs = pf->fuse.group_of[sum], gz = pf->fuse.group_of[mul];
+  ck_assert_int_ne(gz, gy); /* z would need s, which needs y's group */
+  ck_assert_int_ne(gs, gy); /* y is read by z too: not a private prologue */
+  ck_assert(gy < gs && gs < gz);
+  ck_assert(pf->fuse.materialized[relu]);
+  ck_assert_int_eq(kernels_of(pf), 3);
+  run1(pf, "x", xv, N, "z", got, N);
+  run1(pr, "x", xv, N, "z", want, N);
+  near(got, want, N, 1e-4, "z vs ref");
+  gc_program_free(pf);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* ------------------------------------------- (f) MLP training step */
+
+static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
+
+static gc_graph *mlp_graph(void) {
+  gc_graph *g = gc_graph_new();
+  gc_graph_set_seed(g, 42);
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(64));
+  gc_value h = gc_relu(g, gc_linear(g, x, 256, GC_HE, "fc1"));
+  h = gc_relu(g, gc_linear(g, h, 128, GC_HE, "fc2"));
+  gc_value logits = gc_linear(g, h, 10, GC_GLOROT, "fc3");
+  gc_set_loss(g, gc_cross_entropy(g, logits, y));
+  gc_adam adam = {.lr = 1e-3f};
+  ck_assert_msg(gc_optimize_adam(g, &adam) == GC_OK, "%s", gc_last_error());
+  for (int i = 0; i < 6; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "grad.%s", mlp_params[i]);
+    gc_value gr = gc_grad(g, gc_find(g, mlp_params[i]));
+    ck_assert_msg(gc_value_ok(gr), "no gradient for %s", mlp_params[i]);
+    gc_output(g, gr, name);
+  }
+  ck_assert_msg(gc_graph_status(g) == GC_OK, "%s", gc_graph_errmsg(g));
+  return g;
+}
+
+/* The MLP step compiles (fused) to 20 kernels, 20 launches per run:
+ * - 3 forward GEMMs with their epilogues (bias add, relu, and the relu
+ *   masks step(h) that the backward pass needs, computed where h is);
+ * - cross-entropy and its gradient (2);
+ * - 5 backward GEMMs: 2 for the data gradients, each with the relu-mask
+ *   multiply as epilogue, 3 for the weight gradients;
+ * - 3 bias-gradient reductions (column sums);
+ * - opt_tick and 6 Adam updates (7).
+ * Arena 234,496 bytes (no reuse 300,032, live lower bound 231,936). */
+START_TEST(mlp_step_matches_reference) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = mlp_graph();
+  enum { B = 64 };
+  float *x = malloc(sizeof *x * B * 784);
+  int32_t y[B];
+  fill(x, B * 784, 11, 0, 1);
+  for (int i = 0; i < B; i++) y[i] = (i * 7 + 3) % 10;
+  gc_program *p[2] = {compile(g, cl, NULL), compile(g, ref, NULL)};
+  gc_program_stats st;
+  gc_program_stats_get(p[0], &st);
+  printf("mlp step on %s: %d kernels, %d launches per run, arena %zu (no reuse %zu, live "
+         "bound %zu)\n",
+         test_device(), st.kernels, st.launches_per_run, st.arena_bytes, st.no_reuse_bytes,
+         st.live_lower_bound_bytes);
+  gc_session *s[2];
+  float loss[2][2];
+  float *grads[2][6];
+  size_t gbytes[6];
+  for (int i = 0; i < 6; i++) {
+    gc_value v = gc_find(g, mlp_params[i]);
+    gbytes[i] = (size_t)gc_shape_numel(gc_value_shape(g, v)) * sizeof(float);
+  }
+  for (int d = 0; d < 2; d++) {
+    ck_assert_int_eq(gc_session_new(p[d], &s[d]), GC_OK);
+    for (int step = 0; step < 2; step++) {
+      ck_assert_int_eq(gc_session_set_input(s[d], "x", x, sizeof *x * B * 784), GC_OK);
+      ck_assert_int_eq(gc_session_set_input(s[d], "y", y, sizeof y), GC_OK);
+      ck_assert_int_eq(gc_session_run(s[d]), GC_OK);
+      ck_assert_int_eq(gc_session_get_output(s[d], "loss", &loss[d][step], sizeof(float)), GC_OK);
+      if (step > 0) continue;
+      for (int i = 0; i < 6; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "grad.%s", mlp_params[i]);
+        grads[d][i] = malloc(gbytes[i]);
+        ck_assert_msg(gc_session_get_output(s[d], name, grads[d][i], gbytes[i]) == GC_OK, "%s",
+                      gc_last_error());
+      }
+    }
+  }
+  near(&loss[0][0], &loss[1][0], 1, 1e-4, "loss, step 1");
+  near(&loss[0][1], &loss[1][1], 1, 1e-4, "loss, step 2 (after one Adam update)");
+  ck_assert(loss[0][1] < loss[0][0]);
+  for (int i = 0; i < 6; i++) {
+    near(grads[0][i], grads[1][i], (int64_t)(gbytes[i] / sizeof(float)), 1e-4, mlp_params[i]);
+    free(grads[0][i]);
+    free(grads[1][i]);
+  }
+  for (int d = 0; d < 2; d++) {
+    gc_session_free(s[d]);
+    gc_program_free(p[d]);
+  }
+  free(x);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* -------------------------------------------------- (g) plan checks */
+
+/* A chain with odd sizes compiled unfused, so that the arena reuses
+ * memory; then copies of its plan are corrupted. */
+START_TEST(plan_check_catches_corruption) {
+  gc_device *cl = open_cl();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value a = gc_exp(g, x), b = gc_neg(g, a), c = gc_tanh(g, b), d = gc_relu(g, c);
+  gc_output(g, gc_add(g, d, x), "y");
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  gc_program *p = compile(g, cl, &nf);
+  ck_assert_msg(p->mem.arena_bytes < p->mem.no_reuse_bytes, "arena %zu, no reuse %zu",
+                p->mem.arena_bytes, p->mem.no_reuse_bytes);
+  int32_t ea = find_op(p, IR_OP_EXP), nb = find_op(p, IR_OP_NEG);
+  ck_assert_int_eq(p->mem.kind[ea], STORE_ARENA);
+  ck_assert_int_eq(p->mem.kind[nb], STORE_ARENA);
+  ck_assert_uint_ne(p->mem.offset[ea], p->mem.offset[nb]);
+  int n = p->g->n;
+  mem_plan bad = p->mem;
+  bad.offset = malloc(sizeof *bad.offset * (size_t)n);
+  memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
+  /* neg reads exp: both live at neg's kernel; put them on the same bytes */
+  bad.offset[nb] = bad.offset[ea];
+  ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
+  ck_assert_msg(strstr(gc_last_error(), "overlap"), "%s", gc_last_error());
+  /* partial overlap by 4 bytes */
+  memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
+  size_t eb = ir_node_bytes(&p->g->nodes[ea]);
+  bad.offset[nb] = p->mem.offset[ea] + eb - 4;
+  bad.arena_bytes = p->mem.arena_bytes + eb;
+  ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
+  /* past the end of the arena */
+  memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
+  bad.arena_bytes = p->mem.arena_bytes;
+  bad.offset[nb] = p->mem.arena_bytes;
+  ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
+  ck_assert_msg(strstr(gc_last_error(), "past the arena"), "%s", gc_last_error());
+  /* the untouched plan still passes */
+  ck_assert_int_eq(plan_check(p->g, &p->fuse, &p->mem), GC_OK);
+  free(bad.offset);
+  gc_program_free(p);
+  gc_graph_free(g);
+  gc_device_free(cl);
+}
+END_TEST
+
+/* ------------------------------------------- (h) in-place ordering */
+
+START_TEST(reads_see_the_value_before_the_update) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  float p0[39], dv[39];
+  fill(p0, 39, 12, -1, 1);
+  fill(dv, 39, 13, -1, 1);
+  gc_init init = {GC_INIT_UNIFORM, -1, 1, 0, 0};
+  gc_value p = gc_param(g, "p", gc_shape2(3, 13), init);
+  memcpy(g->nodes[p.id].data, p0, sizeof p0);
+  gc_value d = gc_input(g, "d", GC_F32, gc_shape2(3, 13));
+  gc_assign_add(g, p, d);
+  /* built after the update: must still read the old p */
+  gc_output(g, gc_mul(g, p, gc_scalar(g, 2.0f)), "y");
+  int ax = 1;
+  gc_output(g, gc_sum(g, p, &ax, 1, 0), "s");
+  gc_device *devs[2] = {cl, ref};
+  for (int k = 0; k < 2; k++) {
+    gc_program *pr = compile(g, devs[k], NULL);
+    /* the update comes last in the schedule */
+    int32_t upd = find_op(pr, IR_OP_ASSIGN_ADD);
+    ck_assert_int_eq(pr->order[pr->g->n - 1], upd);
+    gc_session *s = NULL;
+    ck_assert_int_eq(gc_session_new(pr, &s), GC_OK);
+    float cur[39];
+    memcpy(cur, p0, sizeof cur);
+    for (int step = 0; step < 3; step++) {
+      ck_assert_int_eq(gc_session_set_input(s, "d", dv, sizeof dv), GC_OK);
+      ck_assert_int_eq(gc_session_run(s), GC_OK);
+      float y[39], want[39], sum[3], swant[3] = {0, 0, 0}, pv[39];
+      ck_assert_int_eq(gc_session_get_output(s, "y", y, sizeof y), GC_OK);
+      ck_assert_int_eq(gc_session_get_output(s, "s", sum, sizeof sum), GC_OK);
+      for (int i = 0; i < 39; i++) {
+        want[i] = 2.0f * cur[i];
+        swant[i / 13] += cur[i];
+        cur[i] += dv[i];
+      }
+      near(y, want, 39, 1e-6, "y = 2 p (old p)");
+      near(sum, swant, 3, 1e-5, "sum(p) (old p)");
+      ck_assert_int_eq(gc_session_get_param(s, "p", pv, sizeof pv), GC_OK);
+      near(pv, cur, 39, 1e-6, "p after the update");
+    }
+    gc_session_free(s);
+    gc_program_free(pr);
+  }
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* ------------------------------------------------ (i) dump-after */
+
+static char *slurp(FILE *f) {
+  fflush(f);
+  long n = ftell(f);
+  ck_assert_int_ge(n, 0);
+  char *buf = calloc(1, (size_t)n + 1);
+  rewind(f);
+  ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+  return buf;
+}
+
+START_TEST(dump_after_fuse_lists_kernels) {
+  gc_device *cl = open_cl();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value y = gc_relu(g, gc_mul(g, x, x));
+  int ax = 1;
+  gc_output(g, gc_sum(g, y, &ax, 1, 0), "s");
+  gc_output(g, y, "y");
+  FILE *f = tmpfile();
+  ck_assert_ptr_nonnull(f);
+  gc_compile_options o = {0};
+  o.dump_after = "fuse";
+  o.dump_to = f;
+  gc_program *p = compile(g, cl, &o);
+  char *text = slurp(f);
+  ck_assert_msg(strstr(text, "after fuse"), "%s", text);
+  /* numbered by group (leaf groups launch nothing and are not listed) */
+  ck_assert_msg(strstr(text, "kernel "), "%s", text);
+  ck_assert_msg(strstr(text, "elementwise") && strstr(text, "reduce"), "%s", text);
+  ck_assert_msg(!strstr(text, "after plan") && !strstr(text, "after shapes"), "%s", text);
+  /* one "kernel" line per launch */
+  int lines = 0;
+  for (const char *c = text; (c = strstr(c, "kernel ")); c++) lines++;
+  ck_assert_int_eq(lines, kernels_of(p));
+  free(text);
+  fclose(f);
+  gc_program_free(p);
+
+  /* "all" dumps after every pass */
+  f = tmpfile();
+  o.dump_after = "all";
+  o.dump_to = f;
+  p = compile(g, cl, &o);
+  text = slurp(f);
+  for (const char *const *n = gc_pass_names(); *n; n++) {
+    char want[64];
+    snprintf(want, sizeof want, "after %s", *n);
+    ck_assert_msg(strstr(text, want), "no \"%s\" in:\n%s", want, text);
+  }
+  free(text);
+  fclose(f);
+  gc_program_free(p);
+
+  /* an unknown pass fails and names it */
+  o.dump_after = "fusion";
+  o.dump_to = NULL;
+  p = NULL;
+  ck_assert_int_eq(gc_compile(g, cl, &o, &p), GC_ERR_INVALID);
+  ck_assert_ptr_null(p);
+  ck_assert_msg(strstr(gc_last_error(), "\"fusion\""), "%s", gc_last_error());
+  gc_graph_free(g);
+  gc_device_free(cl);
+}
+END_TEST
+
+/* -------------------------------------------------- (j) emit-cl */
+
+START_TEST(emit_cl_writes_kernel_files) {
+  gc_device *cl = open_cl();
+  char dir[] = "/tmp/graphc_emit_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(33, 17));
+  gc_value h = gc_set_name(g, gc_relu(g, gc_linear(g, x, 65, GC_GLOROT, "fc")), "hidden");
+  gc_value e = gc_set_name(g, gc_exp(g, gc_mul(g, h, gc_scalar(g, 0.5f))), "scaled");
+  gc_output(g, gc_softmax(g, e, 1), "p");
+  gc_compile_options o = {0};
+  o.emit_cl_dir = dir;
+  gc_program *p = compile(g, cl, &o);
+  int nk = kernels_of(p);
+  ck_assert_int_eq(nk, 2); /* gemm + bias, relu, mul, exp epilogue; softmax */
+  char path[512];
+  snprintf(path, sizeof path, "%s/program.cl", dir);
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "no %s", path);
+  fseek(f, 0, SEEK_END);
+  ck_assert_int_gt(ftell(f), 100);
+  fclose(f);
+  bool saw_hidden = false, saw_scaled = false;
+  for (int k = 0; k < nk; k++) {
+    snprintf(path, sizeof path, "%s/k%d.cl", dir, k);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    char head[1024] = "";
+    ck_assert_ptr_nonnull(fgets(head, sizeof head, f));
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "/* kernel k%d: group ", k);
+    ck_assert_msg(!strncmp(head, want, strlen(want)), "%s starts with: %s", path, head);
+    ck_assert_msg(strstr(head, "fuses %"), "%s: %s", path, head);
+    saw_hidden |= strstr(head, "relu \"hidden\"") != NULL;
+    saw_scaled |= strstr(head, "exp \"scaled\"") != NULL;
+    remove(path);
+  }
+  ck_assert(saw_hidden && saw_scaled);
+  snprintf(path, sizeof path, "%s/k%d.cl", dir, nk);
+  ck_assert_int_ne(access(path, F_OK), 0);
+  snprintf(path, sizeof path, "%s/program.cl", dir);
+  remove(path);
+  rmdir(dir);
+  gc_program_free(p);
+  gc_graph_free(g);
+  gc_device_free(cl);
+}
+END_TEST
+
+static Suite *cl_fusion_suite(void) {
+  Suite *s = suite_create("cl_fusion");
+  TCase *tc = tcase_create("fusion");
+  tcase_set_timeout(tc, 900);
+  tcase_add_test(tc, elementwise_chain_is_one_kernel);
+  tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
+  tcase_add_test(tc, sum_of_product_fuses);
+  tcase_add_test(tc, diamond_fuses_without_cycle);
+  tcase_add_test(tc, cycle_forming_join_is_refused);
+  tcase_add_test(tc, mlp_step_matches_reference);
+  tcase_add_test(tc, plan_check_catches_corruption);
+  tcase_add_test(tc, reads_see_the_value_before_the_update);
+  tcase_add_test(tc, dump_after_fuse_lists_kernels);
+  tcase_add_test(tc, emit_cl_writes_kernel_files);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(cl_fusion_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

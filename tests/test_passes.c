@@ -1,0 +1,498 @@
+/* test_passes.c — Check suite for passes/ without OpenCL (fast): schedule
+ * (in-place writers after every reader; a cycle is reported), simplify
+ * (dead nodes dropped, outputs and updates kept, loss/hyper/grad ids
+ * renumbered), fuse on small graphs (group kinds, memberships,
+ * materialization) and plan (best fit reuses memory, no_plan does not, the
+ * inference MLP's arena is close to the live-set lower bound), with
+ * plan_check on every plan. Whole compiles use the reference device, which
+ * runs the same pass pipeline as OpenCL. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "passes/passes.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static gc_device *ref_device(void) {
+  gc_device *d = NULL;
+  ck_assert_int_eq(gc_device_open("ref", &d), GC_OK);
+  return d;
+}
+
+/* Compiles on ref and checks the plan and its size relations. */
+static gc_program *compile(gc_graph *g, int no_fuse, int no_plan) {
+  ck_assert_msg(gc_graph_status(g) == GC_OK, "graph: %s", gc_graph_errmsg(g));
+  gc_device *d = ref_device();
+  gc_compile_options o = {0};
+  o.no_fuse = no_fuse;
+  o.no_plan = no_plan;
+  gc_program *p = NULL;
+  ck_assert_msg(gc_compile(g, d, &o, &p) == GC_OK, "compile: %s", gc_last_error());
+  ck_assert_msg(plan_check(p->g, &p->fuse, &p->mem) == GC_OK, "plan_check: %s", gc_last_error());
+  ck_assert(p->mem.live_lower_bound_bytes <= p->mem.arena_bytes);
+  ck_assert(p->mem.arena_bytes <= p->mem.no_reuse_bytes);
+  if (no_plan) ck_assert_uint_eq(p->mem.arena_bytes, p->mem.no_reuse_bytes);
+  p->dev = NULL; /* the device is freed now; nothing of the program needs it */
+  gc_device_free(d);
+  return p;
+}
+
+/* Schedule + fuse directly on a builder graph (for small fusion tests). */
+typedef struct fused {
+  int32_t *order;
+  fuse_plan f;
+  mem_plan m;
+} fused;
+
+static void fuse_graph(const gc_graph *g, bool no_fuse, fused *out) {
+  ck_assert_msg(gc_graph_status(g) == GC_OK, "graph: %s", gc_graph_errmsg(g));
+  out->order = malloc(sizeof *out->order * (size_t)g->n);
+  ck_assert_msg(pass_schedule(g, out->order) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(pass_fuse(g, out->order, no_fuse, &out->f) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(pass_plan(g, &out->f, false, 64, &out->m) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(plan_check(g, &out->f, &out->m) == GC_OK, "%s", gc_last_error());
+}
+
+static void fused_free(fused *x) {
+  free(x->order);
+  fuse_plan_free(&x->f);
+  mem_plan_free(&x->m);
+}
+
+static int position(const int32_t *order, int n, int32_t id) {
+  for (int i = 0; i < n; i++)
+    if (order[i] == id) return i;
+  return -1;
+}
+
+/* Groups that launch a kernel. */
+static int kernel_groups(const fuse_plan *f) {
+  int k = 0;
+  for (int i = 0; i < f->ngroups; i++) k += f->groups[i].kind != FUSE_NONE;
+  return k;
+}
+
+static const fuse_group *grp(const fused *x, gc_value v) {
+  return &x->f.groups[x->f.group_of[v.id]];
+}
+
+static bool same_group(const fused *x, gc_value a, gc_value b) {
+  return x->f.group_of[a.id] == x->f.group_of[b.id];
+}
+
+/* ------------------------------------------------------------- schedule */
+
+START_TEST(schedule_writers_after_readers) {
+  gc_graph *g = gc_graph_new();
+  gc_value p = gc_param(g, "p", gc_shape1(5), GC_ZEROS);
+  gc_value d = gc_input(g, "d", GC_F32, gc_shape1(5));
+  gc_value w1 = gc_assign_add(g, p, d);              /* built first */
+  gc_value r1 = gc_output(g, gc_mul(g, p, p), "r1"); /* reads p after */
+  gc_value v = gc_reshape(g, p, gc_shape2(1, 5));    /* a view of p */
+  gc_value r2 = gc_output(g, gc_exp(g, v), "r2");    /* reads p through it */
+  gc_value w2 = gc_assign_add(g, p, gc_neg(g, d));   /* a second writer */
+  ck_assert_int_eq(gc_graph_status(g), GC_OK);
+  int32_t *order = malloc(sizeof *order * (size_t)g->n);
+  ck_assert_int_eq(pass_schedule(g, order), GC_OK);
+  int n = g->n;
+  /* a permutation */
+  bool *seen = calloc((size_t)n, sizeof *seen);
+  for (int i = 0; i < n; i++) {
+    ck_assert(order[i] >= 0 && order[i] < n && !seen[order[i]]);
+    seen[order[i]] = true;
+  }
+  free(seen);
+  /* data dependencies respected */
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      ck_assert_int_lt(position(order, n, g->nodes[i].in[k]), position(order, n, i));
+  int pw1 = position(order, n, w1.id), pw2 = position(order, n, w2.id);
+  ck_assert_int_gt(pw1, position(order, n, r1.id));
+  ck_assert_int_gt(pw1, position(order, n, r2.id)); /* the read through the view */
+  ck_assert_int_gt(pw1, position(order, n, v.id));
+  ck_assert_int_gt(pw2, pw1); /* writers keep their build order */
+  free(order);
+
+  /* the dependency lists contain the ordering edges */
+  sched_deps deps;
+  ck_assert_int_eq(sched_deps_build(g, &deps), GC_OK);
+  bool has = false;
+  for (int e = deps.start[w1.id]; e < deps.start[w1.id + 1]; e++) has |= deps.list[e] == r1.id;
+  ck_assert(has);
+  has = false;
+  for (int e = deps.start[w2.id]; e < deps.start[w2.id + 1]; e++) has |= deps.list[e] == w1.id;
+  ck_assert(has);
+  sched_deps_free(&deps);
+  ck_assert_int_eq(ir_storage_root(g, w2.id), p.id);
+  ck_assert_int_eq(ir_storage_root(g, v.id), p.id);
+  gc_graph_free(g);
+}
+END_TEST
+
+START_TEST(schedule_reports_a_cycle) {
+  /* An update's value cannot be read (the builder refuses), except the
+   * optimizer tick's: q reads the old hyper state (so it must run before
+   * the tick) and the tick's result (so after it). */
+  gc_graph *g = gc_graph_new();
+  ir_attr a = {0};
+  a.to = GC_F32;
+  a.shape = gc_shape1(4);
+  int32_t h = ir_add(g, IR_OP_STATE, 0, NULL, &a);
+  ck_assert_int_ge(h, 0);
+  g->nodes[h].flags |= IR_F_STATE;
+  g->nodes[h].data = calloc(4, sizeof(float));
+  ir_attr t = {0};
+  t.f[0] = 0.9f;
+  t.f[1] = 0.999f;
+  int32_t tick = ir_add(g, IR_OP_OPT_TICK, 1, &h, &t);
+  ck_assert_int_ge(tick, 0);
+  gc_output(g, gc_mul(g, ir_value(h), ir_value(tick)), "q");
+  ck_assert_int_eq(gc_graph_status(g), GC_OK);
+  int32_t *order = malloc(sizeof *order * (size_t)g->n);
+  ck_assert_int_eq(pass_schedule(g, order), GC_ERR_INVALID);
+  ck_assert_msg(strstr(gc_last_error(), "cycle"), "%s", gc_last_error());
+  free(order);
+  gc_device *dev = ref_device();
+  gc_program *prog = NULL;
+  ck_assert_int_eq(gc_compile(g, dev, NULL, &prog), GC_ERR_INVALID);
+  ck_assert_ptr_null(prog);
+  gc_device_free(dev);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* ------------------------------------------------------------- simplify */
+
+START_TEST(simplify_drops_dead_nodes) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(4, 3));
+  gc_value unused_in = gc_input(g, "unused", GC_F32, gc_shape1(2));
+  gc_value dead1 = gc_exp(g, x);                       /* dead */
+  gc_value dead2 = gc_set_name(g, gc_neg(g, dead1), "dead");
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(4));
+  gc_value logits = gc_linear(g, x, 5, GC_GLOROT, "fc");
+  gc_value loss = gc_set_loss(g, gc_cross_entropy(g, logits, y));
+  gc_output(g, gc_relu(g, logits), "act");
+  gc_value counter = gc_param(g, "counter", gc_shape0(), GC_ZEROS);
+  gc_assign_add(g, counter, gc_scalar(g, 1.0f)); /* an update, no output */
+  gc_sgd sgd = {.lr = 0.1f};
+  ck_assert_int_eq(gc_optimize_sgd(g, &sgd), GC_OK);
+  (void)unused_in;
+  (void)dead2;
+  ck_assert_int_eq(gc_graph_status(g), GC_OK);
+  int before = g->n;
+  ir_graph *c = ir_graph_clone(g);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(pass_simplify(c), GC_OK);
+  ck_assert_int_eq(ir_verify(c), GC_OK);
+  ck_assert_int_lt(c->n, before);
+  ck_assert_int_lt(ir_find_name(c, "dead"), 0);
+  for (int i = 0; i < c->n; i++) ck_assert_int_ne(c->nodes[i].op, IR_OP_EXP);
+  /* inputs stay (the session may set them), outputs and updates stay */
+  ck_assert_int_ge(ir_find_name(c, "unused"), 0);
+  int outs = 0, assigns = 0, sgds = 0;
+  for (int i = 0; i < c->n; i++) {
+    const ir_node *n = &c->nodes[i];
+    if (n->flags & IR_F_OUTPUT) outs++;
+    assigns += n->op == IR_OP_ASSIGN_ADD;
+    sgds += n->op == IR_OP_SGD_UPDATE;
+    for (int k = 0; k < n->nin; k++) ck_assert(n->in[k] >= 0 && n->in[k] < i);
+  }
+  ck_assert_int_eq(outs, 2); /* "loss" and "act" */
+  ck_assert_int_eq(assigns, 1);
+  ck_assert_int_eq(sgds, 2); /* fc.w, fc.b (counter gets no gradient) */
+  /* renumbered ids point at the same nodes */
+  ck_assert_int_ge(c->loss, 0);
+  ck_assert(c->nodes[c->loss].flags & IR_F_LOSS);
+  ck_assert_int_eq(c->nodes[c->loss].op, IR_OP_CROSS_ENTROPY);
+  ck_assert_int_ne(c->loss, loss.id);
+  ck_assert_int_ge(c->hyper, 0);
+  ck_assert_str_eq(c->nodes[c->hyper].name, "optimizer.hyper");
+  int32_t w = ir_find_name(c, "fc.w");
+  ck_assert_int_ge(w, 0);
+  ck_assert_int_lt(w, c->ngrad);
+  int32_t gw = c->grad[w];
+  ck_assert(gw >= 0 && gw < c->n);
+  ck_assert_int_eq(c->nodes[gw].op, IR_OP_MATMUL);
+  ck_assert(ir_shape_eq(c->nodes[gw].shape, c->nodes[w].shape));
+  gc_graph_free(c);
+
+  /* the compiled program agrees */
+  gc_program *p = compile(g, 0, 0);
+  ck_assert_int_eq(p->stats.nodes_before, before);
+  ck_assert_int_lt(p->stats.nodes_after, before);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* --------------------------------------------------------------- fuse */
+
+START_TEST(fuse_elementwise_chain) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value a = gc_mul(g, x, gc_scalar(g, 2.0f)), b = gc_add(g, a, gc_scalar(g, 1.0f));
+  gc_value c = gc_relu(g, b), d = gc_output(g, gc_sigmoid(g, c), "y");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert_int_eq(kernel_groups(&f.f), 1);
+  const fuse_group *gr = grp(&f, d);
+  ck_assert_int_eq(gr->kind, FUSE_ELEMWISE);
+  ck_assert_int_eq(gr->nnodes, 4);
+  ck_assert_int_eq(gr->root, d.id);
+  ck_assert(ir_shape_eq(gr->domain, gc_shape3(5, 7, 11)));
+  ck_assert(same_group(&f, a, d) && same_group(&f, b, d) && same_group(&f, c, d));
+  ck_assert(!f.f.materialized[a.id] && !f.f.materialized[b.id] && !f.f.materialized[c.id]);
+  ck_assert(f.f.materialized[d.id] && f.f.materialized[x.id]);
+  ck_assert_int_eq(grp(&f, x)->kind, FUSE_NONE);
+  ck_assert_uint_eq(f.m.arena_bytes, 0); /* nothing stored in between */
+  fused_free(&f);
+  fuse_graph(g, true, &f);
+  ck_assert_int_eq(kernel_groups(&f.f), 4);
+  ck_assert(f.f.materialized[a.id] && f.f.materialized[b.id] && f.f.materialized[c.id]);
+  ck_assert_int_gt(f.m.arena_bytes, 0);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+START_TEST(fuse_matmul_epilogue_and_reduce_prologue) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(33, 17));
+  gc_value w = gc_param(g, "w", gc_shape2(17, 65), GC_GLOROT);
+  gc_value bias = gc_param(g, "b", gc_shape1(65), GC_ZEROS);
+  gc_value mm = gc_matmul(g, x, w), ab = gc_add(g, mm, bias), r = gc_relu(g, ab);
+  gc_value w2 = gc_param(g, "w2", gc_shape2(65, 9), GC_GLOROT);
+  gc_value mm2 = gc_matmul(g, r, w2); /* complex after complex: no fusion */
+  gc_value prod = gc_mul(g, mm2, mm2);
+  int ax = 1;
+  gc_value s = gc_output(g, gc_sum(g, prod, &ax, 1, 0), "s");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert_int_eq(kernel_groups(&f.f), 3);
+  ck_assert_int_eq(grp(&f, mm)->kind, FUSE_MATMUL);
+  ck_assert_int_eq(grp(&f, mm)->root, mm.id);
+  ck_assert(same_group(&f, mm, ab) && same_group(&f, mm, r));
+  ck_assert(!f.f.materialized[mm.id] && !f.f.materialized[ab.id] && f.f.materialized[r.id]);
+  ck_assert(!same_group(&f, r, mm2));
+  /* mm2's only user is the product, whose only user is the sum: but a
+   * matmul group is not a prologue; the product joins mm2 as epilogue */
+  ck_assert_int_eq(grp(&f, mm2)->kind, FUSE_MATMUL);
+  ck_assert(same_group(&f, mm2, prod));
+  ck_assert_int_eq(grp(&f, s)->kind, FUSE_REDUCE);
+  ck_assert(ir_shape_eq(grp(&f, s)->domain, gc_shape2(33, 9)));
+  ck_assert(f.f.materialized[prod.id] && !f.f.materialized[mm2.id]);
+  fused_free(&f);
+  gc_graph_free(g);
+
+  /* a reduction swallows the elementwise group feeding only it */
+  g = gc_graph_new();
+  x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value y = gc_input(g, "y", GC_F32, gc_shape3(5, 7, 11));
+  gc_value e = gc_exp(g, x);
+  prod = gc_mul(g, e, y);
+  s = gc_output(g, gc_sum(g, prod, &ax, 1, 0), "s");
+  gc_value other = gc_exp(g, y);
+  gc_value s2 = gc_output(g, gc_max(g, other, NULL, 0, 0), "m");
+  gc_output(g, gc_neg(g, other), "n"); /* other has a second reader */
+  fuse_graph(g, false, &f);
+  ck_assert_int_eq(grp(&f, s)->kind, FUSE_REDUCE);
+  ck_assert_int_eq(grp(&f, s)->nnodes, 3);
+  ck_assert(same_group(&f, e, s) && same_group(&f, prod, s));
+  ck_assert(!f.f.materialized[e.id] && !f.f.materialized[prod.id] && f.f.materialized[s.id]);
+  ck_assert(!same_group(&f, other, s2)); /* read elsewhere: not a private prologue */
+  ck_assert(f.f.materialized[other.id]);
+  ck_assert_int_eq(grp(&f, s2)->nnodes, 1);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+START_TEST(fuse_refuses_cycles_and_other_domains) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value y = gc_relu(g, x);
+  gc_value s = gc_sum(g, y, NULL, 0, 1);
+  gc_value z = gc_output(g, gc_mul(g, y, s), "z");
+  /* another domain: [13] then broadcast into [3, 13] */
+  gc_value v = gc_input(g, "v", GC_F32, gc_shape1(13));
+  gc_value v2 = gc_exp(g, v);
+  gc_value u = gc_output(g, gc_add(g, v2, x), "u");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert(!same_group(&f, z, y));
+  ck_assert(!same_group(&f, s, y));
+  ck_assert(f.f.group_of[y.id] < f.f.group_of[s.id] && f.f.group_of[s.id] < f.f.group_of[z.id]);
+  ck_assert(f.f.materialized[y.id] && f.f.materialized[s.id]);
+  ck_assert(!same_group(&f, v2, u));
+  ck_assert(f.f.materialized[v2.id]);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+START_TEST(fuse_movement_and_single_ops) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value e = gc_exp(g, x);
+  int perm[3] = {2, 0, 1};
+  gc_value t = gc_transpose(g, e, perm);
+  gc_value r = gc_output(g, gc_relu(g, t), "r");
+  gc_value rs = gc_reshape(g, e, gc_shape2(35, 11));
+  gc_value sm = gc_output(g, gc_softmax(g, rs, 1), "sm");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert(f.f.materialized[e.id]); /* read at permuted indices */
+  ck_assert(!same_group(&f, e, t));
+  ck_assert(same_group(&f, t, r)); /* the transpose starts r's group */
+  ck_assert_int_eq(grp(&f, t)->kind, FUSE_ELEMWISE);
+  ck_assert_int_eq(grp(&f, rs)->kind, FUSE_NONE); /* a view launches nothing */
+  ck_assert_int_eq(f.m.root[rs.id], e.id);
+  ck_assert_uint_eq(f.m.offset[rs.id], f.m.offset[e.id]);
+  ck_assert_int_eq(grp(&f, sm)->kind, FUSE_SINGLE);
+  ck_assert_int_eq(grp(&f, sm)->nnodes, 1);
+  ck_assert_int_eq(kernel_groups(&f.f), 3);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+START_TEST(fuse_in_place_updates) {
+  gc_graph *g = gc_graph_new();
+  gc_value p = gc_param(g, "p", gc_shape2(3, 13), GC_ZEROS);
+  gc_value d = gc_input(g, "d", GC_F32, gc_shape2(3, 13));
+  gc_value w = gc_assign_add(g, p, gc_mul(g, d, gc_scalar(g, 0.5f)));
+  gc_value r = gc_output(g, gc_exp(g, p), "r");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert_int_eq(grp(&f, w)->kind, FUSE_SINGLE);
+  ck_assert(f.f.group_of[w.id] > f.f.group_of[r.id]); /* after the reader */
+  ck_assert_int_eq(f.m.root[w.id], p.id);
+  ck_assert_int_eq(f.m.kind[p.id], STORE_PERSIST);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- plan */
+
+START_TEST(plan_reuses_memory_in_a_chain) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 257));
+  gc_value v = x;
+  for (int i = 0; i < 6; i++) v = i % 2 ? gc_tanh(g, v) : gc_exp(g, gc_neg(g, v));
+  gc_output(g, v, "y");
+  gc_program *p = compile(g, 1, 0);
+  size_t one = (64 * 257 * 4 + 63) / 64 * 64;
+  ck_assert_msg(p->mem.arena_bytes < p->mem.no_reuse_bytes, "arena %zu, no reuse %zu",
+                p->mem.arena_bytes, p->mem.no_reuse_bytes);
+  /* a chain needs two live tensors at a time (a kernel's input and output) */
+  ck_assert_uint_eq(p->mem.live_lower_bound_bytes, 2 * one);
+  ck_assert_uint_eq(p->mem.arena_bytes, 2 * one);
+  ck_assert_uint_eq(p->mem.no_reuse_bytes, 8 * one);
+  gc_program_free(p);
+  p = compile(g, 1, 1);
+  ck_assert_uint_eq(p->mem.arena_bytes, p->mem.no_reuse_bytes);
+  ck_assert_uint_eq(p->mem.arena_bytes, 8 * one);
+  gc_program_free(p);
+  p = compile(g, 0, 0); /* fused: nothing in between */
+  ck_assert_uint_eq(p->mem.arena_bytes, 0);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
+static gc_graph *inference_mlp(void) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
+  gc_value h = gc_relu(g, gc_linear(g, x, 256, GC_HE, "fc1"));
+  h = gc_relu(g, gc_linear(g, h, 128, GC_HE, "fc2"));
+  gc_output(g, gc_linear(g, h, 10, GC_GLOROT, "fc3"), "logits");
+  return g;
+}
+
+START_TEST(plan_inference_mlp_near_lower_bound) {
+  gc_graph *g = inference_mlp();
+  for (int nf = 0; nf < 2; nf++) {
+    gc_program *p = compile(g, nf, 0);
+    double ratio = (double)p->mem.arena_bytes / (double)p->mem.live_lower_bound_bytes;
+    printf("inference MLP (%s): arena %zu, live lower bound %zu (x%.3f), no reuse %zu\n",
+           nf ? "no_fuse" : "fused", p->mem.arena_bytes, p->mem.live_lower_bound_bytes, ratio,
+           p->mem.no_reuse_bytes);
+    ck_assert_msg(ratio <= 1.10, "%s: arena %zu > 1.10 x live lower bound %zu",
+                  nf ? "no_fuse" : "fused", p->mem.arena_bytes, p->mem.live_lower_bound_bytes);
+    gc_program_free(p);
+  }
+  gc_graph_free(g);
+}
+END_TEST
+
+/* plan_check on the whole training step, fused and not, planned and not;
+ * views and in-place writers share their root's storage. */
+START_TEST(plan_check_on_training_step) {
+  gc_graph *g = inference_mlp();
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(64));
+  gc_value logits = gc_find(g, "logits");
+  gc_value flat = gc_reshape(g, logits, gc_shape1(640));
+  gc_output(g, gc_exp(g, flat), "e");
+  gc_set_loss(g, gc_cross_entropy(g, logits, y));
+  gc_adam adam = {.lr = 1e-3f};
+  ck_assert_int_eq(gc_optimize_adam(g, &adam), GC_OK);
+  for (int nf = 0; nf < 2; nf++)
+    for (int np = 0; np < 2; np++) {
+      gc_program *p = compile(g, nf, np);
+      for (int i = 0; i < p->g->n; i++) {
+        const ir_node *n = &p->g->nodes[i];
+        if (ir_ops[n->op].props & IR_P_INPLACE) {
+          ck_assert_int_eq(p->mem.root[i], ir_storage_root(p->g, i));
+          ck_assert_int_eq(p->mem.kind[p->mem.root[i]], STORE_PERSIST);
+        }
+        if (ir_ops[n->op].props & IR_P_LEAF) ck_assert_int_eq(p->mem.kind[i], STORE_PERSIST);
+        if (n->flags & (IR_F_OUTPUT | IR_F_LOSS))
+          ck_assert_int_eq(p->mem.kind[p->mem.root[i]], STORE_PERSIST);
+        if (p->mem.kind[i] == STORE_ARENA)
+          ck_assert_uint_eq(p->mem.offset[i], p->mem.offset[p->mem.root[i]]);
+      }
+      gc_program_free(p);
+    }
+  gc_graph_free(g);
+}
+END_TEST
+
+static Suite *passes_suite(void) {
+  Suite *s = suite_create("passes");
+  TCase *tc = tcase_create("schedule");
+  tcase_add_test(tc, schedule_writers_after_readers);
+  tcase_add_test(tc, schedule_reports_a_cycle);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("simplify");
+  tcase_add_test(tc, simplify_drops_dead_nodes);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("fuse");
+  tcase_add_test(tc, fuse_elementwise_chain);
+  tcase_add_test(tc, fuse_matmul_epilogue_and_reduce_prologue);
+  tcase_add_test(tc, fuse_refuses_cycles_and_other_domains);
+  tcase_add_test(tc, fuse_movement_and_single_ops);
+  tcase_add_test(tc, fuse_in_place_updates);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("plan");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, plan_reuses_memory_in_a_chain);
+  tcase_add_test(tc, plan_inference_mlp_near_lower_bound);
+  tcase_add_test(tc, plan_check_on_training_step);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(passes_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
