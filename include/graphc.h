@@ -46,6 +46,14 @@ typedef enum gc_status {
 
 /* The message of the calling thread's most recent failure ("" if none). */
 const char *gc_last_error(void);
+/* Records a message (printf-style) for gc_last_error() and returns s: for
+ * code built on this API (models, tools) to report its own failures the
+ * way the library does. */
+gc_status gc_error(gc_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* A short constant name for a status, e.g. "GC_ERR_SHAPE". */
 const char *gc_status_name(gc_status s);
 

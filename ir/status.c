@@ -19,6 +19,14 @@ gc_status gc_fail(gc_status s, const char *fmt, ...) {
   return s;
 }
 
+gc_status gc_error(gc_status s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
 gc_status gc_fail_context(gc_status s, const char *fmt, ...) {
   char prefix[512];
   va_list ap;
@@ -38,8 +46,8 @@ gc_status gc_fail_context(gc_status s, const char *fmt, ...) {
 
 const char *gc_status_name(gc_status s) {
   static const char *const names[] = {
-      "GC_OK",        "GC_ERR_INVALID",   "GC_ERR_SHAPE", "GC_ERR_NOMEM",
-      "GC_ERR_IO",    "GC_ERR_FORMAT",    "GC_ERR_NOT_FOUND", "GC_ERR_OPENCL",
+      "GC_OK",        "GC_ERR_INVALID",     "GC_ERR_SHAPE",     "GC_ERR_NOMEM",
+      "GC_ERR_IO",    "GC_ERR_FORMAT",      "GC_ERR_NOT_FOUND", "GC_ERR_OPENCL",
       "GC_ERR_BUILD", "GC_ERR_UNSUPPORTED", "GC_ERR_INTERNAL"};
   if ((unsigned)s < sizeof names / sizeof names[0]) return names[s];
   return "GC_ERR_UNKNOWN";

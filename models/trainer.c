@@ -47,13 +47,14 @@ void mt_resolve(const gc_train_options *opt, const gc_model *m, gc_train_options
 static gc_status compile_one(const mt_recipe *r, const gc_train_options *opt, gc_device *dev,
                              int batch, int train, int64_t *classes, gc_program **out) {
   gc_graph *g = gc_graph_new();
-  if (!g) return GC_ERR_NOMEM;
+  if (!g) return gc_error(GC_ERR_NOMEM, "out of memory building the graph");
   gc_graph_set_seed(g, opt->seed);
   gc_status st = r->build(g, batch, train, opt);
   if (!st && classes) {
     gc_shape s = gc_value_shape(g, gc_find(g, "logits"));
     *classes = s.ndim == 2 ? s.dim[1] : 0;
-    if (*classes <= 0) st = GC_ERR_INVALID; /* a model bug: no [B, C] "logits" */
+    if (*classes <= 0) /* a model bug */
+      st = gc_error(GC_ERR_INVALID, "the inference graph has no [B, C] output \"logits\"");
   }
   if (!st) st = gc_compile(g, dev, NULL, out);
   gc_graph_free(g);
@@ -93,7 +94,7 @@ static gc_status evaluate(gc_session *s, const gc_dataset *test, int eval_batch,
   float *logits = malloc(sizeof *logits * (size_t)(eval_batch * classes));
   int32_t *y = malloc(sizeof *y * (size_t)eval_batch);
   int64_t *idx = malloc(sizeof *idx * (size_t)eval_batch);
-  gc_status st = (x && logits && y && idx) ? GC_OK : GC_ERR_NOMEM;
+  gc_status st = (x && logits && y && idx) ? GC_OK : gc_error(GC_ERR_NOMEM, "out of memory");
   int64_t correct = 0;
   for (int64_t at = 0; !st && at < n; at += eval_batch) {
     int64_t rows = n - at < eval_batch ? n - at : eval_batch;
@@ -123,12 +124,18 @@ static gc_status evaluate(gc_session *s, const gc_dataset *test, int eval_batch,
 gc_status mt_train_classifier(const mt_recipe *r, const gc_train_options *opt,
                               const gc_dataset *train, const gc_dataset *test,
                               gc_train_result *out) {
-  if (!r || !opt || !train || !test || !out) return GC_ERR_INVALID;
+  if (!r || !opt || !train || !test || !out)
+    return gc_error(GC_ERR_INVALID, "train: null argument");
   memset(out, 0, sizeof *out);
   int64_t n = gc_dataset_size(train), feat = gc_dataset_sample_numel(train);
   if (opt->train_limit > 0 && opt->train_limit < n) n = opt->train_limit;
   int64_t ntest = gc_dataset_size(test);
-  if (n <= 0 || ntest <= 0 || opt->epochs <= 0 || opt->batch <= 0) return GC_ERR_INVALID;
+  if (n <= 0 || ntest <= 0)
+    return gc_error(GC_ERR_INVALID, "train: empty dataset (%lld training, %lld test samples)",
+                    (long long)n, (long long)ntest);
+  if (opt->epochs <= 0 || opt->batch <= 0)
+    return gc_error(GC_ERR_INVALID, "train: epochs (%d) and batch (%d) must be >= 1", opt->epochs,
+                    opt->batch);
 
   /* A small training subset (train_limit) must still make whole batches. */
   gc_train_options o = *opt;
@@ -147,7 +154,7 @@ gc_status mt_train_classifier(const mt_recipe *r, const gc_train_options *opt,
   int64_t classes = 0;
   float first[LOSS_EDGE], last[LOSS_EDGE];
   int nfirst = 0, nlast = 0, last_at = 0;
-  gc_status st = (x && y && perm) ? GC_OK : GC_ERR_NOMEM;
+  gc_status st = (x && y && perm) ? GC_OK : gc_error(GC_ERR_NOMEM, "out of memory");
   if (!st) st = gc_device_open(opt->device, &dev);
   if (!st) st = compile_one(r, &o, dev, batch, 1, NULL, &ptrain);
   if (!st) st = compile_one(r, &o, dev, eval_batch, 0, &classes, &peval);
