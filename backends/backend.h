@@ -50,6 +50,9 @@ struct gc_backend {
   gc_status (*read)(gc_session *s, int32_t node, void *data, size_t bytes);
   gc_status (*run)(gc_session *s);
   gc_status (*finish)(gc_session *s);
+  /* Optional (NULL: unsupported): per-kernel device time. */
+  gc_status (*set_profiling)(gc_session *s, int on);
+  gc_status (*profile)(gc_session *s, gc_kernel_profile *out, int max, int *count);
 };
 
 extern const gc_backend gc_backend_ref;

@@ -140,8 +140,7 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
   return GC_OK;
 }
 
-gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
-                     gc_program **out) {
+gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt, gc_program **out) {
   if (!out) return gc_fail(GC_ERR_INVALID, "compile: out is NULL");
   *out = NULL;
   if (!g || !dev) return gc_fail(GC_ERR_INVALID, "compile: null graph or device");
@@ -303,8 +302,8 @@ gc_status gc_session_copy_params(gc_session *dst, gc_session *src) {
     if (j < 0) continue;
     size_t bytes = ir_node_bytes(n);
     if (bytes != ir_node_bytes(&sg->nodes[j])) {
-      st = gc_fail(GC_ERR_SHAPE, "copy_params: \"%s\" differs in size (%zu vs %zu bytes)",
-                   n->name, bytes, ir_node_bytes(&sg->nodes[j]));
+      st = gc_fail(GC_ERR_SHAPE, "copy_params: \"%s\" differs in size (%zu vs %zu bytes)", n->name,
+                   bytes, ir_node_bytes(&sg->nodes[j]));
       break;
     }
     if (bytes > cap) {
@@ -333,4 +332,18 @@ gc_status gc_session_set_lr(gc_session *s, float lr) {
 gc_status gc_session_finish(gc_session *s) {
   if (!s) return gc_fail(GC_ERR_INVALID, "finish: null session");
   return s->p->be->finish(s);
+}
+
+gc_status gc_session_set_profiling(gc_session *s, int on) {
+  if (!s) return gc_fail(GC_ERR_INVALID, "set_profiling: null session");
+  if (!s->p->be->set_profiling)
+    return gc_fail(GC_ERR_UNSUPPORTED, "profiling needs an OpenCL device, not %s", s->p->be->name);
+  return s->p->be->set_profiling(s, on);
+}
+
+gc_status gc_session_profile(gc_session *s, gc_kernel_profile *out, int max, int *count) {
+  if (!s || !count) return gc_fail(GC_ERR_INVALID, "profile: null argument");
+  if (!s->p->be->profile)
+    return gc_fail(GC_ERR_UNSUPPORTED, "profiling needs an OpenCL device, not %s", s->p->be->name);
+  return s->p->be->profile(s, out, max, count);
 }

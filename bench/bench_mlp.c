@@ -4,7 +4,8 @@
  * samples/s, launches per step and arena bytes; then splits a step into
  * host work (batch gathering + input upload), enqueueing, and device time
  * (steps replayed on fixed inputs); then the same with fusion off, as a
- * ratio measured in this one process.
+ * ratio measured in this one process; and the per-kernel device time of
+ * the fused step (OpenCL profiling events).
  *
  *   bench_mlp [--device D] [--data DIR] [--batch B] [--steps N]
  *
@@ -33,7 +34,7 @@ typedef struct run_result {
 } run_result;
 
 static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no_fuse,
-                      int replay_steps) {
+                      int replay_steps, int print_profile) {
   run_result r = {0};
   const gc_model *m = gc_model_find("mlp");
   gc_train_options opt = {0};
@@ -64,14 +65,14 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
   for (int64_t st = 0; st < steps; st++) {
     double h0 = now();
     gc_dataset_gather(train, perm + st * batch, batch, x, y);
-    if (gc_session_set_input(s, "x", x, sizeof *x * (size_t)(batch * feat)) ||
-        gc_session_set_input(s, "y", y, sizeof *y * (size_t)batch))
-      die("set_input");
     double h1 = now();
-    if (gc_session_run(s)) die("run");
-    double h2 = now();
+    /* set_input waits when the device is 3 steps behind (the staging ring),
+     * so this part also absorbs device time */
+    if (gc_session_set_input(s, "x", x, sizeof *x * (size_t)(batch * feat)) ||
+        gc_session_set_input(s, "y", y, sizeof *y * (size_t)batch) || gc_session_run(s))
+      die("set_input/run");
     r.host_s += h1 - h0;
-    r.enqueue_s += h2 - h1;
+    r.enqueue_s += now() - h1;
   }
   if (gc_session_get_output(s, "loss", &r.loss, sizeof r.loss)) die("loss");
   r.epoch_s = now() - t0;
@@ -81,6 +82,24 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
     if (gc_session_run(s)) die("run");
   gc_session_finish(s);
   r.device_step_s = (now() - t1) / replay_steps;
+
+  /* Where the device time goes: per-kernel times from profiling events. */
+  if (print_profile && !gc_session_set_profiling(s, 1)) {
+    for (int i = 0; i < replay_steps; i++)
+      if (gc_session_run(s)) die("run");
+    gc_kernel_profile prof[256];
+    int nk = 0;
+    if (gc_session_profile(s, prof, 256, &nk)) die("profile");
+    double total = 0;
+    for (int i = 0; i < nk && i < 256; i++) total += prof[i].seconds;
+    printf("kernel time per step %.1f us of %.1f us device-only step (the rest is launch "
+           "overhead and gaps between kernels):\n",
+           1e6 * total / replay_steps, 1e6 * r.device_step_s);
+    for (int i = 0; i < nk && i < 256; i++)
+      printf("  %-4s %7.1f us  %5.1f%%  %s\n", prof[i].name, 1e6 * prof[i].seconds / replay_steps,
+             total > 0 ? 100 * prof[i].seconds / total : 0, prof[i].what);
+    gc_session_set_profiling(s, 0);
+  }
   free(perm);
   free(x);
   free(y);
@@ -112,8 +131,8 @@ int main(int argc, char **argv) {
   gc_dataset *train;
   if (gc_dataset_load_mnist(data, 1, &train)) die("data");
   printf("device: %s\n", gc_device_name(dev));
-  run_result f = run(dev, train, batch, 0, replay);
-  run_result u = run(dev, train, batch, 1, replay);
+  run_result f = run(dev, train, batch, 0, replay, 1);
+  run_result u = run(dev, train, batch, 1, replay, 0);
   int64_t steps = gc_dataset_size(train) / batch;
   double sps = (double)(steps * batch) / f.epoch_s;
   printf("mlp epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n", batch,
@@ -122,8 +141,8 @@ int main(int argc, char **argv) {
          "%zu), persistent %zu bytes\n",
          f.stats.launches_per_run, f.stats.kernels, f.stats.arena_bytes, f.stats.no_reuse_bytes,
          f.stats.live_lower_bound_bytes, f.stats.persistent_bytes);
-  printf("per step: %.1f us total = host batch+upload %.1f us + enqueue %.1f us + waiting on "
-         "device; device-only replay %.1f us/step\n",
+  printf("per step: %.1f us = host batch gathering %.1f us + upload/enqueue/back-pressure %.1f "
+         "us; device-only replay %.1f us/step\n",
          1e6 * f.epoch_s / steps, 1e6 * f.host_s / steps, 1e6 * f.enqueue_s / steps,
          1e6 * f.device_step_s);
   printf("no-fuse: %d launches, epoch %.2f s, device step %.1f us; fusion speed-up %.2fx "

@@ -327,6 +327,23 @@ gc_status gc_session_set_lr(gc_session *s, float lr);
 /* Waits for everything queued. */
 gc_status gc_session_finish(gc_session *s);
 
+/* Per-kernel device time, for finding where a step's time goes. While
+ * profiling is on, every launch records OpenCL profiling events (which
+ * costs a little); gc_session_profile waits for the queue and reports the
+ * time summed over the runs since profiling was switched on. OpenCL
+ * devices only (GC_ERR_UNSUPPORTED on "ref"). */
+typedef struct gc_kernel_profile {
+  char name[32];  /* kernel name in the program, e.g. "k3" */
+  char what[128]; /* its kind and the IR nodes it fuses, shortened */
+  double seconds; /* device time summed over its launches */
+  int64_t launches;
+} gc_kernel_profile;
+
+gc_status gc_session_set_profiling(gc_session *s, int on);
+/* Writes at most max entries (one per kernel, in launch order); *count is
+ * the number of kernels. */
+gc_status gc_session_profile(gc_session *s, gc_kernel_profile *out, int max, int *count);
+
 /* ---------------------------------------------------------------- datasets */
 
 /* A labelled dataset in host memory: n samples of sample_shape f32 features

@@ -32,6 +32,12 @@ typedef struct cl_sess {
   staging *stage;     /* per buffer index (inputs only) */
   size_t *bytes;      /* per buffer index: its size without sentinels */
   bool sentinels;     /* GRAPHC_DEBUG_SENTINELS=1: CL_SENTINEL_BYTES follow each */
+  /* profiling: events of the runs not yet summed, and the sums */
+  bool profiling;
+  cl_event *events; /* nlaunches per pending run */
+  int pending_runs, event_cap;
+  double *seconds;
+  int64_t *launches;
 } cl_sess;
 
 static cl_dev *dev_of(const gc_program *p) { return p->dev->impl; }
@@ -111,6 +117,11 @@ static void session_release(cl_sess *cs, const cl_prog *cp) {
       free(cs->stage[b].buf[k]);
     }
   }
+  for (int i = 0; cs->events && i < cs->pending_runs * cp->cg.nlaunches; i++)
+    if (cs->events[i]) clReleaseEvent(cs->events[i]);
+  free(cs->events);
+  free(cs->seconds);
+  free(cs->launches);
   free(cs->kernels);
   free(cs->mem);
   free(cs->stage);
@@ -146,9 +157,9 @@ static gc_status cl_session_new_impl(gc_session *s) {
     if (extra) {
       unsigned char pat[CL_SENTINEL_BYTES];
       memset(pat, CL_SENTINEL_BYTE, sizeof pat);
-      st = cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, bytes, extra, pat, 0,
-                                         NULL, NULL),
-                    "clEnqueueWriteBuffer");
+      st = cl_check(
+          clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, bytes, extra, pat, 0, NULL, NULL),
+          "clEnqueueWriteBuffer");
       if (st) break;
     }
     const void *init = node >= 0 ? p->g->nodes[node].data : NULL;
@@ -162,8 +173,9 @@ static gc_status cl_session_new_impl(gc_session *s) {
     cs->kernels[i] = clCreateKernel(cp->program, L->name, &err);
     if ((st = cl_check(err, "clCreateKernel"))) break;
     for (int a = 0; a < L->nargs && !st; a++)
-      st = cl_check(clSetKernelArg(cs->kernels[i], (cl_uint)a, sizeof(cl_mem), &cs->mem[L->args[a]]),
-                    "clSetKernelArg");
+      st =
+          cl_check(clSetKernelArg(cs->kernels[i], (cl_uint)a, sizeof(cl_mem), &cs->mem[L->args[a]]),
+                   "clSetKernelArg");
   }
   if (st) {
     session_release(cs, cp);
@@ -190,12 +202,13 @@ static gc_status cl_write_impl(gc_session *s, int32_t node, size_t offset, const
   const cl_prog *cp = s->p->impl;
   cl_dev *d = dev_of(s->p);
   int b = cp->cg.buffer_of[node];
-  if (b <= 0) return gc_fail(GC_ERR_INVALID, "write: %s has no persistent storage",
-                             ir_node_label(s->p->g, node));
+  if (b <= 0)
+    return gc_fail(GC_ERR_INVALID, "write: %s has no persistent storage",
+                   ir_node_label(s->p->g, node));
   if (s->p->g->nodes[node].op != IR_OP_INPUT)
-    return cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, offset, bytes, data, 0,
-                                         NULL, NULL),
-                    "clEnqueueWriteBuffer");
+    return cl_check(
+        clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, offset, bytes, data, 0, NULL, NULL),
+        "clEnqueueWriteBuffer");
   staging *sg = &cs->stage[b];
   int k = sg->next;
   sg->next = (k + 1) % STAGING_SLOTS;
@@ -209,8 +222,8 @@ static gc_status cl_write_impl(gc_session *s, int32_t node, size_t offset, const
   if (!sg->buf[k] && !(sg->buf[k] = malloc(ir_node_bytes(&s->p->g->nodes[node]))))
     return gc_fail(GC_ERR_NOMEM, "write: out of memory");
   memcpy(sg->buf[k], data, bytes);
-  return cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_FALSE, offset, bytes, sg->buf[k],
-                                       0, NULL, &sg->done[k]),
+  return cl_check(clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_FALSE, offset, bytes, sg->buf[k], 0,
+                                       NULL, &sg->done[k]),
                   "clEnqueueWriteBuffer");
 }
 
@@ -218,21 +231,108 @@ static gc_status cl_read_impl(gc_session *s, int32_t node, void *data, size_t by
   cl_sess *cs = s->impl;
   const cl_prog *cp = s->p->impl;
   int b = cp->cg.buffer_of[node];
-  if (b <= 0) return gc_fail(GC_ERR_INVALID, "read: %s has no persistent storage",
-                             ir_node_label(s->p->g, node));
-  return cl_check(clEnqueueReadBuffer(dev_of(s->p)->queue, cs->mem[b], CL_TRUE, 0, bytes, data,
-                                      0, NULL, NULL),
-                  "clEnqueueReadBuffer");
+  if (b <= 0)
+    return gc_fail(GC_ERR_INVALID, "read: %s has no persistent storage",
+                   ir_node_label(s->p->g, node));
+  return cl_check(
+      clEnqueueReadBuffer(dev_of(s->p)->queue, cs->mem[b], CL_TRUE, 0, bytes, data, 0, NULL, NULL),
+      "clEnqueueReadBuffer");
+}
+
+/* Sums the device time of the recorded runs' events and releases them. */
+static gc_status profile_collect(cl_sess *cs, const cl_prog *cp) {
+  int nl = cp->cg.nlaunches;
+  gc_status st = GC_OK;
+  for (int r = 0; r < cs->pending_runs; r++)
+    for (int i = 0; i < nl; i++) {
+      cl_event e = cs->events[r * nl + i];
+      if (!e) continue;
+      cl_ulong t0 = 0, t1 = 0;
+      if (!st) st = cl_check(clWaitForEvents(1, &e), "clWaitForEvents");
+      if (!st)
+        st = cl_check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL),
+                      "clGetEventProfilingInfo");
+      if (!st)
+        st = cl_check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL),
+                      "clGetEventProfilingInfo");
+      if (!st && t1 >= t0) {
+        cs->seconds[i] += 1e-9 * (double)(t1 - t0);
+        cs->launches[i]++;
+      }
+      clReleaseEvent(e);
+      cs->events[r * nl + i] = NULL;
+    }
+  cs->pending_runs = 0;
+  return st;
+}
+
+static gc_status cl_set_profiling_impl(gc_session *s, int on) {
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  gc_status st = profile_collect(cs, cp);
+  size_t nl = cp->cg.nlaunches ? (size_t)cp->cg.nlaunches : 1;
+  if (on && !cs->seconds) {
+    cs->seconds = calloc(nl, sizeof *cs->seconds);
+    cs->launches = calloc(nl, sizeof *cs->launches);
+    if (!cs->seconds || !cs->launches) return gc_fail(GC_ERR_NOMEM, "profiling: out of memory");
+  }
+  if (on) {
+    memset(cs->seconds, 0, sizeof *cs->seconds * nl);
+    memset(cs->launches, 0, sizeof *cs->launches * nl);
+  }
+  cs->profiling = on != 0;
+  return st;
+}
+
+static gc_status cl_profile_impl(gc_session *s, gc_kernel_profile *out, int max, int *count) {
+  static const char *const kinds[] = {"none", "elementwise", "reduce", "matmul", "single"};
+  cl_sess *cs = s->impl;
+  const cl_prog *cp = s->p->impl;
+  gc_status st = profile_collect(cs, cp);
+  if (st) return st;
+  *count = cp->cg.nlaunches;
+  for (int i = 0; i < cp->cg.nlaunches && i < max && out; i++) {
+    const cl_launch *L = &cp->cg.launches[i];
+    const fuse_group *gr = &s->p->fuse.groups[L->group];
+    const ir_node *root = &s->p->g->nodes[gr->root];
+    gc_kernel_profile *k = &out[i];
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", L->name);
+    snprintf(k->what, sizeof k->what, "%s: %s%s%s, %d node(s)", kinds[gr->kind],
+             ir_ops[root->op].name, root->name ? " " : "", root->name ? root->name : "",
+             gr->nnodes);
+    k->seconds = cs->seconds ? cs->seconds[i] : 0;
+    k->launches = cs->launches ? cs->launches[i] : 0;
+  }
+  return GC_OK;
 }
 
 static gc_status cl_run_impl(gc_session *s) {
   cl_sess *cs = s->impl;
   const cl_prog *cp = s->p->impl;
   cl_command_queue q = dev_of(s->p)->queue;
+  cl_event *ev = NULL;
+  if (cs->profiling) {
+    int nl = cp->cg.nlaunches;
+    if (cs->pending_runs >= 64) {
+      gc_status st = profile_collect(cs, cp);
+      if (st) return st;
+    }
+    if ((cs->pending_runs + 1) * nl > cs->event_cap) {
+      int cap = 64 * (nl ? nl : 1);
+      cl_event *e = realloc(cs->events, sizeof *e * (size_t)cap);
+      if (!e) return gc_fail(GC_ERR_NOMEM, "profiling: out of memory");
+      cs->events = e;
+      cs->event_cap = cap;
+    }
+    ev = cs->events + cs->pending_runs * nl;
+    for (int i = 0; i < nl; i++) ev[i] = NULL;
+    cs->pending_runs++;
+  }
   for (int i = 0; i < cp->cg.nlaunches; i++) {
     const cl_launch *L = &cp->cg.launches[i];
     cl_int err = clEnqueueNDRangeKernel(q, cs->kernels[i], L->work_dim, NULL, L->global, L->local,
-                                        0, NULL, NULL);
+                                        0, NULL, ev ? &ev[i] : NULL);
     if (err) {
       cl_check(err, "clEnqueueNDRangeKernel");
       return gc_fail_context(GC_ERR_OPENCL, "kernel %s", L->name);
@@ -247,8 +347,9 @@ gc_status cl_session_check_sentinels(gc_session *s) {
   cl_sess *cs = s->impl;
   const cl_prog *cp = s->p->impl;
   if (!cs->sentinels)
-    return gc_fail(GC_ERR_INVALID, "check_sentinels: GRAPHC_DEBUG_SENTINELS=1 was not set when "
-                                   "the session was created");
+    return gc_fail(GC_ERR_INVALID,
+                   "check_sentinels: GRAPHC_DEBUG_SENTINELS=1 was not set when "
+                   "the session was created");
   for (int b = 0; b < cp->cg.nbuffers; b++) {
     unsigned char pat[CL_SENTINEL_BYTES];
     gc_status st = cl_check(clEnqueueReadBuffer(dev_of(s->p)->queue, cs->mem[b], CL_TRUE,
@@ -276,7 +377,15 @@ static gc_status cl_finish_impl(gc_session *s) {
 }
 
 const gc_backend gc_backend_opencl = {
-    "opencl",          cl_program_build_impl, cl_program_free_impl, cl_session_new_impl,
-    cl_session_free_impl, cl_write_impl,      cl_read_impl,         cl_run_impl,
+    "opencl",
+    cl_program_build_impl,
+    cl_program_free_impl,
+    cl_session_new_impl,
+    cl_session_free_impl,
+    cl_write_impl,
+    cl_read_impl,
+    cl_run_impl,
     cl_finish_impl,
+    cl_set_profiling_impl,
+    cl_profile_impl,
 };
