@@ -5,7 +5,8 @@
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue) and ends its group;
  * - an optimizer update joins the matmul or reduction computing its
- *   gradient (the gradient then never reaches memory);
+ *   gradient (the gradient then never reaches memory); the remaining
+ *   updates of one kind form one multi-tensor kernel;
  * - two complex ops never share a group; transposes start a group reading
  *   a stored input; views and leaves launch nothing.
  * A join is refused when another input of the joining node depends on the
@@ -147,6 +148,32 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
   return can_join(b, id, gi) ? gi : -1;
 }
 
+/* The updates left standalone (their gradient was not a matmul or
+ * reduction root) of one kind — same op, same hyper-parameter input and
+ * constants — become ONE multi-tensor kernel. Nothing reads an update, so
+ * merging their groups cannot create a cycle. */
+static bool merge_updates(builder *b) {
+  const ir_graph *g = b->g;
+  for (int gi = 0; gi < b->ngroups; gi++) {
+    fuse_group *gr = &b->groups[gi];
+    if (gr->kind != FUSE_SINGLE || gr->nnodes != 1 || !is_update(&g->nodes[gr->root])) continue;
+    const ir_node *u = &g->nodes[gr->root];
+    for (int li = 0; li < gi; li++) {
+      fuse_group *lead = &b->groups[li];
+      if (lead->kind != FUSE_SINGLE || !is_update(&g->nodes[lead->root])) continue;
+      const ir_node *l = &g->nodes[lead->root];
+      if (l->op != u->op || l->in[l->nin - 1] != u->in[u->nin - 1] ||
+          memcmp(l->attr.f, u->attr.f, sizeof l->attr.f))
+        continue;
+      if (!group_push(b, li, gr->root)) return false;
+      gr->kind = FUSE_NONE; /* an empty group: no kernel */
+      gr->nnodes = 0;
+      break;
+    }
+  }
+  return true;
+}
+
 static gc_status order_groups(builder *b, fuse_plan *out);
 
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
@@ -176,8 +203,10 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       gi = group_new(&b, FUSE_NONE, id, nd->shape);
     } else if (is_elementwise(nd)) {
       if (!no_fuse) gi = pick_group(&b, id);
-      if (gi < 0) gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
-      else b.groups[gi].root = b.groups[gi].kind == FUSE_ELEMWISE ? id : b.groups[gi].root;
+      if (gi < 0)
+        gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
+      else
+        b.groups[gi].root = b.groups[gi].kind == FUSE_ELEMWISE ? id : b.groups[gi].root;
     } else if (info->fusion == IR_FUSE_INJECTIVE) {
       gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
     } else if (info->fusion == IR_FUSE_REDUCE) {
@@ -205,6 +234,10 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       goto done;
     }
   }
+  if (!no_fuse && !merge_updates(&b)) {
+    st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+    goto done;
+  }
   /* Materialization. */
   out->materialized = calloc((size_t)(n ? n : 1), sizeof *out->materialized);
   if (!out->materialized) {
@@ -222,7 +255,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       if (g->nodes[user].op == IR_OP_TRANSPOSE) m = true;
     }
     const fuse_group *gr = &b.groups[b.group_of[i]];
-    if (gr->kind == FUSE_SINGLE || (gr->kind == FUSE_REDUCE && gr->root == i)) m = true;
+    if (gr->kind == FUSE_SINGLE) m = true;
     out->materialized[i] = m;
   }
   st = order_groups(&b, out);
