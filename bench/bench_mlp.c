@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
   if (gc_dataset_load_mnist(data, 1, &train)) die("data");
   printf("device: %s\n", gc_device_name(dev));
   run_result f = run(dev, train, batch, 0, replay, 1);
-  run_result u = run(dev, train, batch, 1, replay, 0);
+  run_result u = run(dev, train, batch, 1, replay, 1);
   int64_t steps = gc_dataset_size(train) / batch;
   double sps = (double)(steps * batch) / f.epoch_s;
   printf("mlp epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n", batch,
