@@ -171,7 +171,9 @@ gc_value gc_transpose(gc_graph *g, gc_value x, const int *perm);
 /* Broadcasts x to shape s (numpy rules). */
 gc_value gc_expand(gc_graph *g, gc_value x, gc_shape s);
 
-/* [.., M, K] x [.., K, N] -> [.., M, N]; 2-D operands for now. */
+/* [.., M, K] x [.., K, N] -> [.., M, N]. The batch axes (all but the
+ * last two) of a and b must be equal, or one operand must be 2-D (it is
+ * then shared by every batch). */
 gc_value gc_matmul(gc_graph *g, gc_value a, gc_value b);
 
 gc_value gc_softmax(gc_graph *g, gc_value x, int axis);
@@ -187,6 +189,101 @@ gc_value gc_mse(gc_graph *g, gc_value pred, gc_value target);
 
 
 /* ---- neural-network ops ---- */
+
+/* Images are NCHW f32. Zero fields mean the defaults (stride 1, no
+ * padding, dilation 1, groups 1); a NULL options pointer means all
+ * defaults. Output sizes follow PyTorch:
+ * OH = floor((H + pad_top + pad_bottom - dilation (kh - 1) - 1) / stride) + 1. */
+typedef struct gc_conv2d_opts {
+  int stride[2];         /* h, w */
+  int padding[4];        /* top, left, bottom, right */
+  int dilation[2];       /* h, w */
+  int groups;            /* C and O divisible by it; groups = C is depthwise */
+  int output_padding[2]; /* conv_transpose2d only: added at the bottom/right, < stride */
+} gc_conv2d_opts;
+
+/* x [N, C, H, W], w [O, C/groups, kh, kw] -> [N, O, OH, OW]. */
+gc_value gc_conv2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o);
+/* x [N, C, L], w [O, C/groups, k] -> [N, O, OL]: conv2d with H = 1 (uses
+ * the w entries of stride, dilation and left/right padding). */
+gc_value gc_conv1d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o);
+/* The adjoint of conv2d (PyTorch's ConvTranspose2d): x [N, C, H, W],
+ * w [C, O/groups, kh, kw] -> [N, O, (H - 1) stride - pad_top - pad_bottom +
+ * dilation (kh - 1) + output_padding + 1, ...]. */
+gc_value gc_conv_transpose2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o);
+
+typedef struct gc_pool2d_opts {
+  int kernel[2];         /* required: kh, kw */
+  int stride[2];         /* 0: the kernel size */
+  int padding[4];        /* top, left, bottom, right; each at most half the kernel */
+  int dilation[2];       /* max pooling only */
+  int ceil_mode;         /* round the output size up (PyTorch's ceil_mode) */
+  int count_include_pad; /* average pooling: divide by the padded window size */
+} gc_pool2d_opts;
+
+gc_value gc_maxpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o);
+gc_value gc_avgpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o);
+/* [N, C, H, W] -> [N, C, 1, 1]. */
+gc_value gc_global_avgpool2d(gc_graph *g, gc_value x);
+gc_value gc_global_maxpool2d(gc_graph *g, gc_value x);
+/* Nearest upsampling by integer factors: [N, C, H, W] -> [N, C, H sh, W sw]. */
+gc_value gc_upsample_nearest2d(gc_graph *g, gc_value x, int sh, int sw);
+/* Bilinear resize to [N, C, oh, ow]; align_corners = 0 is PyTorch's
+ * default (half-pixel centres, clamped at the border). */
+gc_value gc_resize_bilinear2d(gc_graph *g, gc_value x, int64_t oh, int64_t ow,
+                              int align_corners);
+/* Bilinear upsampling by integer factors. */
+gc_value gc_upsample_bilinear2d(gc_graph *g, gc_value x, int sh, int sw, int align_corners);
+
+/* Batch normalization of x [N, C, ...] over every axis but 1, with
+ * gamma, beta, running_mean, running_var [C]. training = 1 normalizes with
+ * the batch statistics and updates the running ones in place at the end of
+ * each run (running = (1 - momentum) running + momentum batch, the
+ * variance unbiased, as PyTorch); training = 0 uses the running ones. The
+ * running statistics must be parameters (or state) that no loss reaches. */
+gc_value gc_batch_norm(gc_graph *g, gc_value x, gc_value gamma, gc_value beta,
+                       gc_value running_mean, gc_value running_var, int training,
+                       float momentum, float eps);
+/* Layer normalization over the last k axes of x; gamma and beta have
+ * the shape of those axes. */
+gc_value gc_layer_norm(gc_graph *g, gc_value x, int k, gc_value gamma, gc_value beta, float eps);
+/* Instance normalization of x [N, C, ...] over the axes after C, per (n, c),
+ * then gamma, beta [C]. */
+gc_value gc_instance_norm(gc_graph *g, gc_value x, gc_value gamma, gc_value beta, float eps);
+
+/* Counter-based random numbers: each run draws new numbers (a step
+ * counter in device state, "rng.step", advances by one per run), and the
+ * same seed gives the same sequence on every backend (uniform draws are
+ * bit-identical between OpenCL and the reference). Calls with the same
+ * seed in one graph still get different streams. */
+gc_value gc_random_uniform(gc_graph *g, gc_shape s, float lo, float hi, uint64_t seed);
+gc_value gc_random_normal(gc_graph *g, gc_shape s, float mean, float std, uint64_t seed);
+/* Inverted dropout for training: each element is zeroed with probability
+ * p and the rest scaled by 1 / (1 - p). Leave it out of inference graphs. */
+gc_value gc_dropout(gc_graph *g, gc_value x, float p, uint64_t seed);
+
+/* More losses, each a scalar mean over the batch (axis 0).
+ * cross_entropy_soft: logits and target probabilities [N, C]. */
+gc_value gc_cross_entropy_soft(gc_graph *g, gc_value logits, gc_value probs);
+/* mean of max(x, 0) - x t + log(1 + exp(-|x|)) over every element. */
+gc_value gc_bce_with_logits(gc_graph *g, gc_value logits, gc_value targets);
+/* mean |pred - target| over every element. */
+gc_value gc_l1_loss(gc_graph *g, gc_value pred, gc_value target);
+/* KL(N(mu, exp(logvar)) || N(0, 1)) of a VAE's latent [N, D]: summed over
+ * D, averaged over N. */
+gc_value gc_kl_normal(gc_graph *g, gc_value mu, gc_value logvar);
+
+/* Layers (frontend/layers_nn.c), parameters named after the layer.
+ * conv2d_layer: weight "<name>.w" [out, C/groups, kh, kw] (w_init), bias
+ * "<name>.b" [out] (zeros). */
+gc_value gc_conv2d_layer(gc_graph *g, gc_value x, int64_t out, int kh, int kw,
+                         const gc_conv2d_opts *o, gc_init w_init, const char *name);
+/* batch_norm_layer: "<name>.gamma" (ones), "<name>.beta" (zeros),
+ * "<name>.running_mean" (zeros), "<name>.running_var" (ones), all [C]. */
+gc_value gc_batch_norm_layer(gc_graph *g, gc_value x, int training, float momentum, float eps,
+                             const char *name);
+/* layer_norm_layer: "<name>.gamma" (ones), "<name>.beta" (zeros) over the last k axes. */
+gc_value gc_layer_norm_layer(gc_graph *g, gc_value x, int k, float eps, const char *name);
 
 
 

@@ -59,6 +59,21 @@ enum ir_flags {
 
 #define IR_MAX_INPUTS 6
 
+/* Window of the neural-network ops (conv, pooling, resize, random): see
+ * ir/ops.def and ir/shape_rules_nn.c. Zero stride, dilation or groups
+ * mean 1 (the shape rules normalize them). */
+typedef struct ir_window {
+  int kh, kw;         /* pooling kernel (conv reads it from the weight) */
+  int sh, sw;         /* stride */
+  int dh, dw;         /* dilation */
+  int pt, pl, pb, pr; /* padding: top, left, bottom, right */
+  int oph, opw;       /* output padding (conv_transpose2d) */
+  int groups;
+  int ceil_mode, count_include_pad, align_corners;
+  int dist;                 /* random: 0 uniform [f0, f1), 1 normal (mean f0, std f1) */
+  uint32_t seed_lo, seed_hi; /* random */
+} ir_window;
+
 typedef struct ir_attr {
   uint32_t axes; /* reductions: bit i set = reduce axis i */
   int keepdims;
@@ -68,6 +83,7 @@ typedef struct ir_attr {
   gc_shape shape;            /* reshape, expand target */
   gc_dtype to;               /* cast */
   float f[4];                /* optimizer hyper-parameters (see ops.def) */
+  ir_window win;             /* neural-network ops */
 } ir_attr;
 
 typedef struct ir_node {

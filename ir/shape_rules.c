@@ -166,20 +166,33 @@ gc_status shape_reduce(const ir_graph *g, ir_node *n) {
   return GC_OK;
 }
 
+/* [.., M, K] x [.., K, N]: the batch axes (all but the last two) are equal,
+ * or one operand is 2-D and shared by every batch. */
 gc_status shape_matmul(const ir_graph *g, ir_node *n) {
   const gc_shape *a = &IN(0)->shape, *b = &IN(1)->shape;
   gc_status st;
   if ((st = need_f32(g, n, 0)) || (st = need_f32(g, n, 1))) return st;
-  if (a->ndim != 2 || b->ndim != 2)
-    return gc_fail(GC_ERR_SHAPE, "operands must be 2-D, got %s and %s", SHP(*a), SHP(*b));
-  int64_t m = n->attr.trans_a ? a->dim[1] : a->dim[0];
-  int64_t ka = n->attr.trans_a ? a->dim[0] : a->dim[1];
-  int64_t kb = n->attr.trans_b ? b->dim[1] : b->dim[0];
-  int64_t nn = n->attr.trans_b ? b->dim[0] : b->dim[1];
+  if (a->ndim < 2 || b->ndim < 2)
+    return gc_fail(GC_ERR_SHAPE, "operands must be at least 2-D, got %s and %s", SHP(*a), SHP(*b));
+  const gc_shape *batch = a->ndim >= b->ndim ? a : b;
+  if (a->ndim > 2 && b->ndim > 2) {
+    bool same = a->ndim == b->ndim;
+    for (int i = 0; same && i < a->ndim - 2; i++) same = a->dim[i] == b->dim[i];
+    if (!same)
+      return gc_fail(GC_ERR_SHAPE, "batch dimensions of %s and %s differ (one operand may be 2-D)",
+                     SHP(*a), SHP(*b));
+  }
+  int ra = a->ndim - 2, rb = b->ndim - 2;
+  int64_t m = n->attr.trans_a ? a->dim[ra + 1] : a->dim[ra];
+  int64_t ka = n->attr.trans_a ? a->dim[ra] : a->dim[ra + 1];
+  int64_t kb = n->attr.trans_b ? b->dim[rb + 1] : b->dim[rb];
+  int64_t nn = n->attr.trans_b ? b->dim[rb] : b->dim[rb + 1];
   if (ka != kb)
     return gc_fail(GC_ERR_SHAPE, "inner dimensions differ: %s%s x %s%s", SHP(*a),
                    n->attr.trans_a ? "^T" : "", SHP(*b), n->attr.trans_b ? "^T" : "");
-  n->shape = gc_shape2(m, nn);
+  n->shape = *batch;
+  n->shape.dim[batch->ndim - 2] = m;
+  n->shape.dim[batch->ndim - 1] = nn;
   n->dtype = GC_F32;
   return GC_OK;
 }

@@ -183,11 +183,30 @@ void grad_max(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx)
 
 /* With A' = op(A), B' = op(B): dA' = dC B'^T, dB' = A'^T dC, then undo the
  * transposes of the stored operands by swapping the matmul's own flags. */
-void grad_matmul(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+void grad_matmul(ir_graph *g, int32_t y, int32_t dy, const bool *need_in, int32_t *dx) {
   int32_t a = X(0), b = X(1);
+  bool need[2] = {need_in[0], need_in[1]};
   int ta = g->nodes[y].attr.trans_a, tb = g->nodes[y].attr.trans_b;
+  int nd = SHAPE(y).ndim;
+  /* B 2-D and shared by a batched product: dB = sum_b A_b^T dC_b is one
+   * product of the flattened A and dC */
+  if (need[1] && nd > 2 && SHAPE(b).ndim == 2 && !ta) {
+    gc_shape as = SHAPE(a);
+    int64_t k = as.dim[as.ndim - 1], rows = gc_shape_numel(as) / k;
+    int32_t af = ir_reshape(g, a, gc_shape2(rows, k));
+    int32_t df = ir_reshape(g, dy, gc_shape2(rows, SHAPE(y).dim[nd - 1]));
+    dx[1] = tb ? ir_matmul_t(g, df, af, 1, 0) : ir_matmul_t(g, af, df, 1, 0);
+    need[1] = false;
+  }
   if (need[0]) dx[0] = ta ? ir_matmul_t(g, b, dy, tb, 1) : ir_matmul_t(g, dy, b, 0, !tb);
   if (need[1]) dx[1] = tb ? ir_matmul_t(g, dy, a, 1, ta) : ir_matmul_t(g, a, dy, !ta, 0);
+  /* any other 2-D operand of a batched product sums its batch gradients */
+  for (int k = 0; k < 2; k++) {
+    if (!need[k] || dx[k] < 0 || SHAPE(dx[k]).ndim <= SHAPE(X(k)).ndim) continue;
+    uint32_t axes = 0;
+    for (int i = 0; i < nd - 2; i++) axes |= 1u << i;
+    dx[k] = ir_reduce(g, IR_OP_SUM, dx[k], axes, 0);
+  }
 }
 
 void grad_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {

@@ -327,6 +327,110 @@ static gc_value c_tanh_sigmoid_chain(gc_graph *g) {
   return gc_sigmoid(g, gc_sub(g, gc_tanh(g, t), gc_div(g, t, gc_scalar(g, 3))));
 }
 
+/* ---- neural-network ops (small shapes) ---- */
+
+static gc_conv2d_opts copts(int s, int pt, int pl, int pb, int pr, int dh, int dw, int groups) {
+  gc_conv2d_opts o = {{0}};
+  o.stride[0] = o.stride[1] = s;
+  o.padding[0] = pt, o.padding[1] = pl, o.padding[2] = pb, o.padding[3] = pr;
+  o.dilation[0] = dh, o.dilation[1] = dw;
+  o.groups = groups;
+  return o;
+}
+static gc_value c_conv2d(gc_graph *g) {
+  gc_conv2d_opts o = copts(2, 1, 0, 0, 1, 1, 2, 1);
+  return gc_conv2d(g, prm_rand(g, "x", gc_shape4(2, 3, 6, 5), 0.1, 1),
+                   prm_rand(g, "w", gc_shape4(4, 3, 3, 2), 0.1, 1), &o);
+}
+static gc_value c_conv2d_groups(gc_graph *g) {
+  gc_conv2d_opts o = copts(1, 1, 1, 1, 1, 1, 1, 2);
+  return gc_conv2d(g, prm_rand(g, "x", gc_shape4(1, 4, 4, 5), 0.1, 1),
+                   prm_rand(g, "w", gc_shape4(4, 2, 3, 3), 0.1, 1), &o);
+}
+static gc_value c_conv_transpose(gc_graph *g) {
+  gc_conv2d_opts o = copts(2, 1, 0, 0, 1, 1, 1, 1);
+  o.output_padding[0] = 1;
+  return gc_conv_transpose2d(g, prm_rand(g, "x", gc_shape4(2, 3, 3, 4), 0.1, 1),
+                             prm_rand(g, "w", gc_shape4(3, 2, 3, 2), 0.1, 1), &o);
+}
+static gc_value c_conv_grad_weight(gc_graph *g) {
+  gc_value x = prm_rand(g, "x", gc_shape4(2, 3, 5, 4), 0.1, 1);
+  gc_value dy = prm_rand(g, "dy", gc_shape4(2, 2, 2, 2), 0.1, 1);
+  ir_attr a = {0};
+  a.win.sh = a.win.sw = 2;
+  a.win.pt = 1, a.win.pr = 1;
+  a.shape = gc_shape4(2, 3, 3, 3);
+  int32_t in[2] = {x.id, dy.id};
+  return ir_value(ir_add(g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in, &a));
+}
+static gc_value c_maxpool(gc_graph *g) {
+  gc_pool2d_opts o = {{3, 3}, {2, 2}, {1, 1, 1, 0}, {0, 0}, 1, 0};
+  return gc_maxpool2d(g, prm_distinct(g, "x", gc_shape4(2, 2, 5, 6)), &o);
+}
+static gc_value c_avgpool(gc_graph *g) {
+  gc_pool2d_opts o = {{3, 2}, {2, 2}, {1, 1, 1, 0}, {0, 0}, 1, 1};
+  return gc_avgpool2d(g, prm_rand(g, "x", gc_shape4(2, 2, 5, 6), 0.1, 1), &o);
+}
+static gc_value c_avgpool_grad(gc_graph *g) {
+  gc_value dy = prm_rand(g, "dy", gc_shape4(1, 2, 3, 3), 0.1, 1);
+  ir_attr a = {0};
+  a.win.kh = a.win.kw = 3;
+  a.win.sh = a.win.sw = 2;
+  a.win.pt = a.win.pl = a.win.pb = a.win.pr = 1;
+  a.shape = gc_shape4(1, 2, 5, 6);
+  return ir_value(ir_add(g, IR_OP_AVGPOOL2D_GRAD, 1, &dy.id, &a));
+}
+static gc_value c_resize(gc_graph *g) {
+  return gc_resize_bilinear2d(g, prm_rand(g, "x", gc_shape4(1, 2, 3, 4), 0.1, 1), 5, 7, 0);
+}
+static gc_value c_resize_grad(gc_graph *g) {
+  gc_value dy = prm_rand(g, "dy", gc_shape4(1, 2, 5, 3), 0.1, 1);
+  ir_attr a = {0};
+  a.win.align_corners = 1;
+  a.shape = gc_shape4(1, 2, 3, 4);
+  return ir_value(ir_add(g, IR_OP_RESIZE_BILINEAR_GRAD, 1, &dy.id, &a));
+}
+static gc_value c_matmul_batched(gc_graph *g) {
+  gc_value a = prm_rand(g, "a", gc_shape3(2, 3, 4), 0.1, 1);
+  gc_value b = prm_rand(g, "b", gc_shape3(2, 4, 2), 0.1, 1);
+  gc_value w = prm_rand(g, "w", gc_shape2(2, 3), 0.1, 1);
+  return gc_matmul(g, gc_matmul(g, a, b), w);
+}
+static gc_value c_matmul_batched_t(gc_graph *g) {
+  gc_value a = prm_rand(g, "a", gc_shape3(2, 4, 3), 0.1, 1);
+  gc_value w = prm_rand(g, "w", gc_shape2(2, 4), 0.1, 1);
+  return ir_value(ir_matmul_t(g, a.id, w.id, 1, 1));
+}
+/* Running statistics are state here (the harness wants a gradient for
+ * every parameter); their in-place update does not touch the loss. */
+static gc_value state_leaf(gc_graph *g, gc_shape s) {
+  ir_attr a = {0};
+  a.to = GC_F32;
+  a.shape = s;
+  int32_t id = ir_add(g, IR_OP_STATE, 0, NULL, &a);
+  g->nodes[id].flags |= IR_F_STATE;
+  g->nodes[id].data = calloc(1, ir_node_bytes(&g->nodes[id]));
+  return ir_value(id);
+}
+static gc_value c_batch_norm(gc_graph *g) {
+  gc_value x = prm_rand(g, "x", gc_shape4(3, 2, 2, 3), 0.1, 2);
+  gc_value gm = prm_rand(g, "gamma", gc_shape1(2), 0.5, 1.5);
+  gc_value bt = prm_rand(g, "beta", gc_shape1(2), 0.1, 1);
+  return gc_batch_norm(g, x, gm, bt, state_leaf(g, gc_shape1(2)), state_leaf(g, gc_shape1(2)), 1,
+                       0.1f, 1e-5f);
+}
+static gc_value c_layer_norm(gc_graph *g) {
+  return gc_layer_norm_layer(g, prm_rand(g, "x", gc_shape3(2, 3, 4), 0.1, 2), 2, 1e-5f, "ln");
+}
+static gc_value c_bce(gc_graph *g) {
+  gc_value x = prm_rand(g, "x", gc_shape2(3, 4), 0.1, 3);
+  return gc_bce_with_logits(g, x, cst(g, gc_shape2(3, 4), 0, 1));
+}
+static gc_value c_kl(gc_graph *g) {
+  return gc_kl_normal(g, prm_rand(g, "mu", gc_shape2(3, 2), 0.1, 1),
+                      prm_rand(g, "lv", gc_shape2(3, 2), 0.1, 1));
+}
+
 typedef struct fd_case {
   const char *name;
   gc_value (*build)(gc_graph *g);
@@ -378,6 +482,21 @@ static const fd_case cases[] = {
     {"mlp_relu_mse", c_mlp_mse, 0, 1e-3, COVERS(IR_OP_RELU, IR_OP_MATMUL, IR_OP_ADD)},
     {"mlp_tanh_ce", c_mlp_ce, 0, H, COVERS(IR_OP_CROSS_ENTROPY, IR_OP_TANH)},
     {"tanh_sigmoid_chain", c_tanh_sigmoid_chain, 1, H, COVERS(IR_OP_TANH, IR_OP_SIGMOID)},
+    {"conv2d", c_conv2d, 0, H, COVERS(IR_OP_CONV2D)},
+    {"conv2d_groups", c_conv2d_groups, 0, H, COVERS(IR_OP_CONV2D)},
+    {"conv_transpose2d", c_conv_transpose, 0, H, COVERS(IR_OP_CONV2D_GRAD_INPUT)},
+    {"conv2d_grad_weight", c_conv_grad_weight, 0, H, COVERS(IR_OP_CONV2D_GRAD_WEIGHT)},
+    {"maxpool2d", c_maxpool, 0, H, COVERS(IR_OP_MAXPOOL2D)},
+    {"avgpool2d", c_avgpool, 0, H, COVERS(IR_OP_AVGPOOL2D)},
+    {"avgpool2d_grad", c_avgpool_grad, 0, H, COVERS(IR_OP_AVGPOOL2D_GRAD)},
+    {"resize_bilinear", c_resize, 0, H, COVERS(IR_OP_RESIZE_BILINEAR)},
+    {"resize_bilinear_grad", c_resize_grad, 0, H, COVERS(IR_OP_RESIZE_BILINEAR_GRAD)},
+    {"matmul_batched", c_matmul_batched, 0, H, COVERS(IR_OP_MATMUL)},
+    {"matmul_batched_t", c_matmul_batched_t, 0, H, COVERS(IR_OP_MATMUL)},
+    {"batch_norm", c_batch_norm, 0, 1e-3, COVERS(IR_OP_MEAN, IR_OP_SQRT, IR_OP_DIV)},
+    {"layer_norm", c_layer_norm, 0, 1e-3, COVERS(IR_OP_MEAN, IR_OP_SQRT)},
+    {"bce_with_logits", c_bce, 0, H, COVERS(IR_OP_RELU, IR_OP_LOG)},
+    {"kl_normal", c_kl, 0, H, COVERS(IR_OP_EXP)},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

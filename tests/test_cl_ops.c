@@ -32,6 +32,7 @@
 #include "backends/backend.h"
 #include "backends/opencl/cl_debug.h"
 #include "passes/passes.h"
+#include "nn_ops.h"
 
 static const char *test_device(void) {
   const char *d = getenv("GRAPHC_DEVICE");
@@ -716,11 +717,12 @@ static int case_using(ir_op op) {
 START_TEST(op_matches_reference) {
   ir_op op = (ir_op)_i;
   const char *name = ir_ops[op].name;
-  if (!cases[op]) {
+  if (!cases[op] && !is_nn_op(op)) {
     ck_assert_msg(ir_ops[op].props & IR_P_LEAF, "op %s has no test case in test_cl_ops.c", name);
     ck_assert_msg(case_using(op) >= 0, "leaf op %s is used by no case", name);
     return;
   }
+  if (is_nn_op(op)) return; /* test_cl_nn_ops.c */
   harness h;
   h_init(&h);
   cases[op](&h);
@@ -756,7 +758,7 @@ START_TEST(every_op_is_covered) {
     h_free(&h);
   }
   for (int op = 0; op < IR_OP_COUNT; op++)
-    ck_assert_msg(covered[op], "op %s is used by no case", ir_ops[op].name);
+    ck_assert_msg(covered[op] || is_nn_op(op), "op %s is used by no case", ir_ops[op].name);
 }
 END_TEST
 

@@ -241,13 +241,25 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const ir_node *a = &G->g->nodes[mm->in[0]], *b = &G->g->nodes[mm->in[1]];
   gc_shape dom = gr->domain;
   strbuf store = {0}, aexpr = {0}, bexpr = {0}, params = {0};
-  sb_appendf(&store, "{ const int i0 = (i); const int i1 = (j); float v%d = (v); ", gr->root);
+  /* batched: the domain is [.., M, N]; gemm_b walks the batch axes */
+  const int nd = dom.ndim, an = a->shape.ndim, bn = b->shape.ndim;
+  const int64_t mdim = dom.dim[nd - 2], ndim = dom.dim[nd - 1];
+  sb_append(&store, "{ ");
+  if (nd > 2) {
+    sb_append(&store, "int r_ = gemm_b; ");
+    for (int d = nd - 3; d >= 0; d--)
+      sb_appendf(&store, "const int i%d = r_ %% %lld; r_ /= %lld; ", d, (long long)dom.dim[d],
+                 (long long)dom.dim[d]);
+  }
+  sb_appendf(&store, "const int i%d = (i); const int i%d = (j); float v%d = (v); ", nd - 2, nd - 1,
+             gr->root);
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (id == gr->root) continue;
     if (is_update(G, id)) {
-      char idx[96], gval[32];
-      snprintf(idx, sizeof idx, "i0 * %lld + i1", (long long)dom.dim[1]);
+      char idx[128], gval[32];
+      snprintf(idx, sizeof idx, "gemm_b * %lld + i%d * %lld + i%d", (long long)(mdim * ndim),
+               nd - 2, (long long)ndim, nd - 1);
       snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
       cg_update_element(G, &store, id, idx, gval);
     } else {
@@ -258,7 +270,8 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
     int32_t id = gr->nodes[k];
     if (!G->p->fuse.materialized[id] || is_update(G, id)) continue;
     strbuf idx = {0};
-    sb_appendf(&idx, "i0 * %lld + i1", (long long)dom.dim[1]);
+    sb_appendf(&idx, "gemm_b * %lld + i%d * %lld + i%d", (long long)(mdim * ndim), nd - 2,
+               (long long)ndim, nd - 1);
     cg_access(G, &store, id, sb_str(&idx));
     sb_appendf(&store, " = v%d; ", id);
     sb_free(&idx);
@@ -274,13 +287,16 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
   cl_gemm_spec spec = {0};
   spec.name = L->name;
-  spec.m = dom.dim[0];
-  spec.n = dom.dim[1];
-  spec.k = mm->attr.trans_a ? a->shape.dim[0] : a->shape.dim[1];
+  spec.m = mdim;
+  spec.n = ndim;
+  spec.k = mm->attr.trans_a ? a->shape.dim[an - 2] : a->shape.dim[an - 1];
   spec.trans_a = mm->attr.trans_a;
   spec.trans_b = mm->attr.trans_b;
-  spec.lda = a->shape.dim[1];
-  spec.ldb = b->shape.dim[1];
+  spec.lda = a->shape.dim[an - 1];
+  spec.ldb = b->shape.dim[bn - 1];
+  spec.batch = gc_shape_numel(dom) / (mdim * ndim);
+  spec.a_batch_stride = an > 2 ? a->shape.dim[an - 2] * a->shape.dim[an - 1] : 0;
+  spec.b_batch_stride = bn > 2 ? b->shape.dim[bn - 2] * b->shape.dim[bn - 1] : 0;
   spec.params = sb_str(&params);
   spec.a_expr = sb_str(&aexpr);
   spec.b_expr = sb_str(&bexpr);

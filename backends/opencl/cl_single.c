@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backends/opencl/cl_emit.h"
+#include "backends/opencl/cl_nn.h"
 
 static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
   const ir_node *x = &G->g->nodes[n->in[0]];
@@ -198,6 +199,28 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
     case IR_OP_SGD_UPDATE:
     case IR_OP_ADAM_UPDATE:
       emit_update(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_CONV2D:
+      cl_emit_conv2d(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_CONV2D_GRAD_INPUT:
+      cl_emit_conv2d_grad_input(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_CONV2D_GRAD_WEIGHT:
+      cl_emit_conv2d_grad_weight(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_MAXPOOL2D:
+    case IR_OP_MAXPOOL2D_GRAD:
+    case IR_OP_AVGPOOL2D:
+    case IR_OP_AVGPOOL2D_GRAD:
+      cl_emit_pool2d(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_RESIZE_BILINEAR:
+    case IR_OP_RESIZE_BILINEAR_GRAD:
+      cl_emit_resize(G, n, id, L, body);
+      return GC_OK;
+    case IR_OP_RANDOM:
+      cl_emit_random(G, n, id, L, body);
       return GC_OK;
     /* ---- more single-kernel ops: add cases above this line ---- */
     default:

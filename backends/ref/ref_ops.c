@@ -286,25 +286,31 @@ void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out)
   }
 }
 
-/* C [M, N] = op(A) op(B); trans_a means A is stored [K, M], trans_b that B
- * is stored [N, K]. */
+/* C [.., M, N] = op(A) op(B); trans_a means A is stored [.., K, M],
+ * trans_b that B is stored [.., N, K]. A 2-D operand of a batched product
+ * is shared by every batch. */
 void ref_matmul(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
-  const ir_node *a = IN(0);
+  const ir_node *a = IN(0), *b = IN(1);
   int ta = n->attr.trans_a, tb = n->attr.trans_b;
-  int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
-  int64_t k = ta ? a->shape.dim[0] : a->shape.dim[1];
-  const float *A = in[0], *B = in[1];
-  float *C = out;
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < nn; j++) {
-      double acc = 0;
-      for (int64_t p = 0; p < k; p++) {
-        double av = ta ? A[p * m + i] : A[i * k + p];
-        double bv = tb ? B[j * k + p] : B[p * nn + j];
-        acc += av * bv;
+  int nd = n->shape.ndim;
+  int64_t m = n->shape.dim[nd - 2], nn = n->shape.dim[nd - 1];
+  int64_t k = ta ? a->shape.dim[a->shape.ndim - 2] : a->shape.dim[a->shape.ndim - 1];
+  int64_t batch = gc_shape_numel(n->shape) / (m * nn);
+  int64_t sa = a->shape.ndim > 2 ? m * k : 0, sb = b->shape.ndim > 2 ? k * nn : 0;
+  for (int64_t bi = 0; bi < batch; bi++) {
+    const float *A = (const float *)in[0] + bi * sa, *B = (const float *)in[1] + bi * sb;
+    float *C = (float *)out + bi * m * nn;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < nn; j++) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; p++) {
+          double av = ta ? A[p * m + i] : A[i * k + p];
+          double bv = tb ? B[j * k + p] : B[p * nn + j];
+          acc += av * bv;
+        }
+        C[i * nn + j] = (float)acc;
       }
-      C[i * nn + j] = (float)acc;
-    }
+  }
 }
 
 /* softmax and log_softmax along attr.axis, shifted by the row maximum so

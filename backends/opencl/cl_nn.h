@@ -1,0 +1,19 @@
+/* cl_nn.h — emitters of the neural-network ops' kernels
+ * (backends/opencl/cl_nn_ops.c), called from cl_emit_single (cl_single.c).
+ * Each fills the kernel body and the launch geometry of one node. */
+#ifndef GC_CL_NN_H
+#define GC_CL_NN_H
+
+#include "backends/opencl/cl_emit.h"
+
+void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L,
+                                strbuf *body);
+/* maxpool2d, avgpool2d and their gradients */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+/* resize_bilinear and its gradient */
+void cl_emit_resize(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+void cl_emit_random(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+
+#endif

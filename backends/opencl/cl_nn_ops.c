@@ -1,0 +1,544 @@
+/* cl_nn_ops.c — OpenCL kernels of the neural-network ops: conv2d and its
+ * input and weight gradients as direct register-tiled kernels, pooling and
+ * its gradients, bilinear resize and its adjoint, counter-based random
+ * numbers. Every shape, stride and offset is a compile-time constant.
+ *
+ * The conv kernels follow /work/shared/POCL_NOTES.md: one work-item
+ * computes a register tile (a few channels x a vector of consecutive
+ * output columns) with explicit floatV accumulators and fma(), local size
+ * 1, no local memory, no barriers; the NDRange is a 2-D walk with every
+ * dimension below 65535. The last tile along a dimension is shifted back
+ * to end at its edge (every lane does real work) and stores only what no
+ * other tile owns. Gradients use the gather form (each output element sums
+ * what reaches it), as the reference does, so no atomics are needed. */
+#include <string.h>
+
+#include "backends/opencl/cl_nn.h"
+#include "ir/nn_geom.h"
+
+/* "#define NAME(i) <node's element i>" */
+static void def(cg_ctx *G, strbuf *b, const char *name, int32_t node) {
+  sb_appendf(b, "#define %s(i) ", name);
+  cg_access(G, b, node, "i");
+  sb_append(b, "\n");
+}
+
+/* A 2-D walk over items work-items of local size 1 (dimension 0 below
+ * 32768); the kernel linearizes id = x + y * global[0]. */
+static void geometry_2d(cl_launch *L, int64_t items) {
+  const int64_t rows = (items + 32767) / 32768;
+  L->work_dim = 2;
+  L->global[0] = (size_t)((items + rows - 1) / rows);
+  L->global[1] = (size_t)rows;
+  L->local[0] = L->local[1] = 1;
+}
+
+static const char *lin_id =
+    "  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));\n";
+
+/* Vector width for a row of len columns: the widest of 16, 8, 4 that
+ * wastes at most a fifth of the lanes to the shifted last tile; 2 or 1
+ * for rows shorter than 4. */
+static int pick_width(int64_t len) {
+  if (len < 2) return 1;
+  if (len < 4) return 2;
+  const int ws[3] = {16, 8, 4};
+  for (int k = 0; k < 3; k++) {
+    int64_t tiles = (len + ws[k] - 1) / ws[k];
+    if (ws[k] <= len && len * 5 >= tiles * ws[k] * 4) return ws[k];
+  }
+  return 4;
+}
+
+static void vec_type(char *buf, int v) {
+  if (v == 1)
+    strcpy(buf, "float");
+  else
+    snprintf(buf, 16, "float%d", v);
+}
+
+/* Loads lane array t[V] into a vector VT named dst. */
+static void vec_from(strbuf *b, int v, const char *dst, const char *arr) {
+  if (v == 1)
+    sb_appendf(b, "%s = %s[0];", dst, arr);
+  else
+    sb_appendf(b, "%s = vload%d(0, %s);", dst, v, arr);
+}
+
+#define GEOM_DEFINES(c)                                                                   \
+  "#define N %lld\n#define C %lld\n#define H %lld\n#define W %lld\n#define O %lld\n"      \
+  "#define OH %lld\n#define OW %lld\n#define KH %lld\n#define KW %lld\n#define GR %lld\n" \
+  "#define CG %lld\n#define OG %lld\n#define SH %d\n#define SW %d\n#define DH %d\n"       \
+  "#define DW %d\n#define PT %d\n#define PL %d\n"
+#define GEOM_ARGS(c)                                                                              \
+  (long long)(c).n, (long long)(c).c, (long long)(c).h, (long long)(c).w, (long long)(c).o,       \
+      (long long)(c).oh, (long long)(c).ow, (long long)(c).kh, (long long)(c).kw,                 \
+      (long long)(c).g, (long long)(c).cg, (long long)(c).og, (c).win.sh, (c).win.sw, (c).win.dh, \
+      (c).win.dw, (c).win.pt, (c).win.pl
+static const char *geom_undefs =
+    "#undef N\n#undef C\n#undef H\n#undef W\n#undef O\n#undef OH\n#undef OW\n#undef KH\n"
+    "#undef KW\n#undef GR\n#undef CG\n#undef OG\n#undef SH\n#undef SW\n#undef DH\n#undef DW\n"
+    "#undef PT\n#undef PL\n";
+
+/* y[n, o, oh, ow0 .. ow0+V) for OB output channels of one group. */
+void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_graph *g = G->g;
+  nn_conv c = nn_conv_of(g->nodes[n->in[0]].shape, g->nodes[n->in[1]].shape, n->attr.win);
+  const int v = pick_width(c.ow);
+  const int ob = c.og < 8 ? (int)c.og : 8;
+  const int64_t owt = (c.ow + v - 1) / v, obt = (c.og + ob - 1) / ob;
+  const int64_t items = c.n * c.g * obt * c.oh * owt;
+  char vt[16];
+  vec_type(vt, v);
+  def(G, b, "X", n->in[0]);
+  def(G, b, "WT", n->in[1]);
+  def(G, b, "Y", id);
+  sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
+  sb_appendf(b, "#define V %d\n#define OB %d\n#define VT %s\n", v, ob, vt);
+  sb_append(b, lin_id);
+  sb_appendf(b,
+             "  if (id >= %lld) return;\n"
+             "  int t = id;\n"
+             "  const int owb = t %% %lld; t /= %lld;\n"
+             "  const int oh = t %% OH; t /= OH;\n"
+             "  const int obb = t %% %lld; t /= %lld;\n"
+             "  const int grp = t %% GR; const int n = t / GR;\n",
+             (long long)items, (long long)owt, (long long)owt, (long long)obt, (long long)obt);
+  sb_append(b,
+            "  const int ow_own = owb * V, ow0 = min(ow_own, OW - V);\n"
+            "  const int oc_own = obb * OB, oc0 = min(oc_own, OG - OB);\n"
+            "  VT acc[OB];\n"
+            "#pragma unroll\n"
+            "  for (int r = 0; r < OB; r++) acc[r] = (VT)(0.0f);\n"
+            "  for (int ci = 0; ci < CG; ci++) {\n"
+            "    const int xc = (n * C + grp * CG + ci) * H * W;\n"
+            "    const int wc = ((grp * OG + oc0) * CG + ci) * KH * KW;\n"
+            "    for (int i = 0; i < KH; i++) {\n"
+            "      const int ih = oh * SH + i * DH - PT;\n"
+            "      if (ih < 0 || ih >= H) continue;\n"
+            "      for (int j = 0; j < KW; j++) {\n"
+            "        float xa[V];\n"
+            "#pragma unroll\n"
+            "        for (int q = 0; q < V; q++) {\n"
+            "          const int iw = (ow0 + q) * SW + j * DW - PL;\n"
+            "          xa[q] = (iw >= 0 && iw < W) ? X(xc + ih * W + iw) : 0.0f;\n"
+            "        }\n"
+            "        VT xv; ");
+  vec_from(b, v, "xv", "xa");
+  sb_append(b,
+            "\n"
+            "#pragma unroll\n"
+            "        for (int r = 0; r < OB; r++)\n"
+            "          acc[r] = fma((VT)(WT(wc + r * CG * KH * KW + i * KW + j)), xv, acc[r]);\n"
+            "      }\n"
+            "    }\n"
+            "  }\n"
+            "#pragma unroll\n"
+            "  for (int r = 0; r < OB; r++) {\n"
+            "    if (oc0 + r < oc_own) continue;\n"
+            "    float out[V];\n");
+  if (v == 1)
+    sb_append(b, "    out[0] = acc[r];\n");
+  else
+    sb_appendf(b, "    vstore%d(acc[r], 0, out);\n", v);
+  sb_append(b,
+            "    const int yo = ((n * O + grp * OG + oc0 + r) * OH + oh) * OW;\n"
+            "#pragma unroll\n"
+            "    for (int q = 0; q < V; q++)\n"
+            "      if (ow0 + q >= ow_own) Y(yo + ow0 + q) = out[q];\n"
+            "  }\n");
+  sb_append(b, geom_undefs);
+  sb_append(b, "#undef V\n#undef OB\n#undef VT\n#undef X\n#undef WT\n#undef Y\n");
+  geometry_2d(L, items);
+}
+
+/* dx[n, c, ih, iw0 .. iw0+V) for CB input channels of one group: sums
+ * dy[n, o, oh, ow] w[o, c, i, j] over the taps with oh SH + i DH - PT = ih
+ * and ow SW + j DW - PL = iw. */
+void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_graph *g = G->g;
+  nn_conv c = nn_conv_of(n->shape, g->nodes[n->in[1]].shape, n->attr.win);
+  const int v = pick_width(c.w);
+  const int cb = c.cg < 8 ? (int)c.cg : 8;
+  const int64_t iwt = (c.w + v - 1) / v, cbt = (c.cg + cb - 1) / cb;
+  const int64_t items = c.n * c.g * cbt * c.h * iwt;
+  char vt[16];
+  vec_type(vt, v);
+  def(G, b, "DY", n->in[0]);
+  def(G, b, "WT", n->in[1]);
+  def(G, b, "DX", id);
+  sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
+  sb_appendf(b, "#define V %d\n#define CB %d\n#define VT %s\n", v, cb, vt);
+  sb_append(b, lin_id);
+  sb_appendf(b,
+             "  if (id >= %lld) return;\n"
+             "  int t = id;\n"
+             "  const int iwb = t %% %lld; t /= %lld;\n"
+             "  const int ih = t %% H; t /= H;\n"
+             "  const int cbb = t %% %lld; t /= %lld;\n"
+             "  const int grp = t %% GR; const int n = t / GR;\n",
+             (long long)items, (long long)iwt, (long long)iwt, (long long)cbt, (long long)cbt);
+  sb_append(b,
+            "  const int iw_own = iwb * V, iw0 = min(iw_own, W - V);\n"
+            "  const int c_own = cbb * CB, c0 = min(c_own, CG - CB);\n"
+            "  VT acc[CB];\n"
+            "#pragma unroll\n"
+            "  for (int r = 0; r < CB; r++) acc[r] = (VT)(0.0f);\n"
+            "  for (int i = 0; i < KH; i++) {\n"
+            "    const int hn = ih + PT - i * DH;\n"
+            "    if (hn < 0 || hn % SH) continue;\n"
+            "    const int oh = hn / SH;\n"
+            "    if (oh >= OH) continue;\n"
+            "    for (int j = 0; j < KW; j++) {\n"
+            "      int owq[V]; bool okq[V]; bool any = false;\n"
+            "#pragma unroll\n"
+            "      for (int q = 0; q < V; q++) {\n"
+            "        const int wn = iw0 + q + PL - j * DW;\n"
+            "        owq[q] = wn / SW;\n"
+            "        okq[q] = wn >= 0 && wn % SW == 0 && wn / SW < OW;\n"
+            "        any |= okq[q];\n"
+            "      }\n"
+            "      if (!any) continue;\n"
+            "      for (int o = 0; o < OG; o++) {\n"
+            "        const int dyo = ((n * O + grp * OG + o) * OH + oh) * OW;\n"
+            "        float da[V];\n"
+            "#pragma unroll\n"
+            "        for (int q = 0; q < V; q++) da[q] = okq[q] ? DY(dyo + owq[q]) : 0.0f;\n"
+            "        VT dv; ");
+  vec_from(b, v, "dv", "da");
+  sb_append(
+      b,
+      "\n"
+      "        const int wo = ((grp * OG + o) * CG + c0) * KH * KW + i * KW + j;\n"
+      "#pragma unroll\n"
+      "        for (int r = 0; r < CB; r++) acc[r] = fma((VT)(WT(wo + r * KH * KW)), dv, acc[r]);\n"
+      "      }\n"
+      "    }\n"
+      "  }\n"
+      "#pragma unroll\n"
+      "  for (int r = 0; r < CB; r++) {\n"
+      "    if (c0 + r < c_own) continue;\n"
+      "    float out[V];\n");
+  if (v == 1)
+    sb_append(b, "    out[0] = acc[r];\n");
+  else
+    sb_appendf(b, "    vstore%d(acc[r], 0, out);\n", v);
+  sb_append(b,
+            "    const int xo = ((n * C + grp * CG + c0 + r) * H + ih) * W;\n"
+            "#pragma unroll\n"
+            "    for (int q = 0; q < V; q++)\n"
+            "      if (iw0 + q >= iw_own) DX(xo + iw0 + q) = out[q];\n"
+            "  }\n");
+  sb_append(b, geom_undefs);
+  sb_append(b, "#undef V\n#undef CB\n#undef VT\n#undef DY\n#undef WT\n#undef DX\n");
+  geometry_2d(L, items);
+}
+
+/* dw[o0 .. o0+OB, ci, i, 0 .. KW): vector lanes run along ow (V output
+ * columns per step), reduced across lanes at the end. */
+void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_graph *g = G->g;
+  nn_conv c = nn_conv_of(g->nodes[n->in[0]].shape, n->shape, n->attr.win);
+  const int v = c.ow >= 16 ? 16 : c.ow >= 8 ? 8 : c.ow >= 4 ? 4 : 1;
+  const int ob = c.og < 8 ? (int)c.og : 8;
+  const int64_t obt = (c.og + ob - 1) / ob;
+  const int64_t items = c.g * obt * c.cg * c.kh;
+  const int64_t owt = (c.ow + v - 1) / v;
+  char vt[16];
+  vec_type(vt, v);
+  def(G, b, "X", n->in[0]);
+  def(G, b, "DY", n->in[1]);
+  def(G, b, "DWT", id);
+  sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
+  sb_appendf(b, "#define V %d\n#define OB %d\n#define VT %s\n", v, ob, vt);
+  sb_append(b, lin_id);
+  sb_appendf(b,
+             "  if (id >= %lld) return;\n"
+             "  int t = id;\n"
+             "  const int i = t %% KH; t /= KH;\n"
+             "  const int ci = t %% CG; t /= CG;\n"
+             "  const int obb = t %% %lld; const int grp = t / %lld;\n",
+             (long long)items, (long long)obt, (long long)obt);
+  sb_appendf(
+      b,
+      "  const int oc_own = obb * OB, oc0 = min(oc_own, OG - OB);\n"
+      "  VT acc[OB][KW];\n"
+      "#pragma unroll\n"
+      "  for (int r = 0; r < OB; r++)\n"
+      "#pragma unroll\n"
+      "    for (int j = 0; j < KW; j++) acc[r][j] = (VT)(0.0f);\n"
+      "  for (int n = 0; n < N; n++) {\n"
+      "    const int xc = (n * C + grp * CG + ci) * H * W;\n"
+      "    const int dyo = (n * O + grp * OG + oc0) * OH * OW;\n"
+      "    for (int oh = 0; oh < OH; oh++) {\n"
+      "      const int ih = oh * SH + i * DH - PT;\n"
+      "      if (ih < 0 || ih >= H) continue;\n"
+      "      for (int owb = 0; owb < %lld; owb++) {\n"
+      "        const int ow0 = owb * V;\n"
+      "        VT dv[OB];\n"
+      "#pragma unroll\n"
+      "        for (int r = 0; r < OB; r++) {\n"
+      "          float da[V];\n"
+      "#pragma unroll\n"
+      "          for (int q = 0; q < V; q++)\n"
+      "            da[q] = ow0 + q < OW ? DY(dyo + r * OH * OW + oh * OW + ow0 + q) : 0.0f;\n"
+      "          ",
+      (long long)owt);
+  vec_from(b, v, "dv[r]", "da");
+  sb_append(
+      b,
+      "\n"
+      "        }\n"
+      "#pragma unroll\n"
+      "        for (int j = 0; j < KW; j++) {\n"
+      "          float xa[V];\n"
+      "#pragma unroll\n"
+      "          for (int q = 0; q < V; q++) {\n"
+      "            const int iw = (ow0 + q) * SW + j * DW - PL;\n"
+      "            xa[q] = (ow0 + q < OW && iw >= 0 && iw < W) ? X(xc + ih * W + iw) : 0.0f;\n"
+      "          }\n"
+      "          VT xv; ");
+  vec_from(b, v, "xv", "xa");
+  sb_append(b,
+            "\n"
+            "#pragma unroll\n"
+            "          for (int r = 0; r < OB; r++) acc[r][j] = fma(dv[r], xv, acc[r][j]);\n"
+            "        }\n"
+            "      }\n"
+            "    }\n"
+            "  }\n"
+            "#pragma unroll\n"
+            "  for (int r = 0; r < OB; r++) {\n"
+            "    if (oc0 + r < oc_own) continue;\n"
+            "#pragma unroll\n"
+            "    for (int j = 0; j < KW; j++) {\n"
+            "      float l[V];\n");
+  if (v == 1)
+    sb_append(b, "      l[0] = acc[r][j];\n");
+  else
+    sb_appendf(b, "      vstore%d(acc[r][j], 0, l);\n", v);
+  sb_append(b,
+            "      float s = 0.0f;\n"
+            "#pragma unroll\n"
+            "      for (int q = 0; q < V; q++) s += l[q];\n"
+            "      DWT(((grp * OG + oc0 + r) * CG + ci) * KH * KW + i * KW + j) = s;\n"
+            "    }\n"
+            "  }\n");
+  sb_append(b, geom_undefs);
+  sb_append(b, "#undef V\n#undef OB\n#undef VT\n#undef X\n#undef DY\n#undef DWT\n");
+  geometry_2d(L, items);
+}
+
+/* One work-item per output element (forward) or per input element (the
+ * gradients, gather form). */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_graph *g = G->g;
+  const bool grad = n->op == IR_OP_MAXPOOL2D_GRAD || n->op == IR_OP_AVGPOOL2D_GRAD;
+  const bool mx = n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD;
+  gc_shape xs = grad ? n->shape : g->nodes[n->in[0]].shape;
+  nn_conv c = nn_pool_of(xs, n->attr.win);
+  sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
+  sb_appendf(b, "#define PB %d\n#define PR %d\n#define CIP %d\n", c.win.pb, c.win.pr,
+             c.win.count_include_pad);
+  if (mx) def(G, b, "X", n->in[0]);
+  def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
+  def(G, b, "Y", id);
+  const int64_t items = grad ? c.n * c.c * c.h * c.w : c.n * c.c * c.oh * c.ow;
+  sb_appendf(b, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)items);
+  /* The first maximum of window (oh, ow) of plane p as ih * W + iw (NaN wins). */
+  const char *argmax =
+      "      int best = -1; float m = -INFINITY;\n"
+      "      for (int a = 0; a < KH; a++) {\n"
+      "        const int hh = oh * SH + a * DH - PT;\n"
+      "        if (hh < 0 || hh >= H) continue;\n"
+      "        for (int e = 0; e < KW; e++) {\n"
+      "          const int ww = ow * SW + e * DW - PL;\n"
+      "          if (ww < 0 || ww >= W) continue;\n"
+      "          const float xv = X(p * H * W + hh * W + ww);\n"
+      "          if (best < 0 || xv > m || (isnan(xv) && !isnan(m))) { m = xv; best = hh * W + ww; "
+      "}\n"
+      "        }\n"
+      "      }\n";
+  /* Average pooling's clamped window [h0, h1) x [w0, w1) and divisor. */
+  const char *avgwin =
+      "      int h0 = oh * SH - PT, w0 = ow * SW - PL;\n"
+      "      int h1 = min(h0 + KH, H + PB), w1 = min(w0 + KW, W + PR);\n"
+      "      const int padded = (h1 - h0) * (w1 - w0);\n"
+      "      h0 = max(h0, 0); w0 = max(w0, 0); h1 = min(h1, H); w1 = min(w1, W);\n"
+      "      const float div = CIP ? (float)padded : (float)((h1 - h0) * (w1 - w0));\n";
+  if (!grad) {
+    sb_append(b,
+              "  const int ow = gid % OW, oh = (gid / OW) % OH, p = gid / (OW * OH);\n"
+              "  {\n");
+    if (mx) {
+      sb_append(b, argmax);
+      sb_append(b, "      Y(gid) = X(p * H * W + best);\n");
+    } else {
+      sb_append(b, avgwin);
+      sb_append(b,
+                "      float s = 0.0f;\n"
+                "      for (int hh = h0; hh < h1; hh++)\n"
+                "        for (int ww = w0; ww < w1; ww++) s += DY(p * H * W + hh * W + ww);\n"
+                "      Y(gid) = s / div;\n");
+    }
+    sb_append(b, "  }\n");
+  } else {
+    sb_append(b,
+              "  const int iw = gid % W, ih = (gid / W) % H, p = gid / (W * H);\n"
+              "  float acc = 0.0f;\n"
+              "  for (int i = 0; i < KH; i++) {\n"
+              "    const int hn = ih + PT - i * DH;\n"
+              "    if (hn < 0 || hn % SH || hn / SH >= OH) continue;\n"
+              "    const int oh = hn / SH;\n"
+              "    for (int j = 0; j < KW; j++) {\n"
+              "      const int wn = iw + PL - j * DW;\n"
+              "      if (wn < 0 || wn % SW || wn / SW >= OW) continue;\n"
+              "      const int ow = wn / SW;\n"
+              "      const float d = DY((p * OH + oh) * OW + ow);\n");
+    if (mx) {
+      sb_append(b, argmax);
+      sb_append(b, "      if (best == ih * W + iw) acc += d;\n");
+    } else {
+      sb_append(b, avgwin);
+      sb_append(b, "      if (ih >= h0 && ih < h1 && iw >= w0 && iw < w1) acc += d / div;\n");
+    }
+    sb_append(b, "    }\n  }\n  Y(gid) = acc;\n");
+  }
+  sb_append(b, geom_undefs);
+  sb_append(b, "#undef PB\n#undef PR\n#undef CIP\n#undef DY\n#undef Y\n");
+  if (mx) sb_append(b, "#undef X\n");
+  cg_geometry_1d(L, items);
+}
+
+/* The source coordinate and taps of output position o along one axis, as
+ * nn_resize_src computes them (same float operations). */
+static void emit_taps(strbuf *b, const char *o, const char *pre, int64_t in, int64_t out, int ac) {
+  if (ac) {
+    sb_appendf(b, "    const float %ss = %s ? (float)(%s) * ((float)%lld / (float)%lld) : 0.0f;\n",
+               pre, out > 1 ? "1" : "0", o, (long long)(in - 1),
+               (long long)(out > 1 ? out - 1 : 1));
+  } else {
+    sb_appendf(b,
+               "    float %ss = ((float)(%s) + 0.5f) * ((float)%lld / (float)%lld) - 0.5f;\n"
+               "    %ss = %ss < 0.0f ? 0.0f : %ss;\n",
+               pre, o, (long long)in, (long long)out, pre, pre, pre);
+  }
+  sb_appendf(b,
+             "    const int %s0 = min((int)%ss, %lld);\n"
+             "    const int %s1 = min(%s0 + 1, %lld);\n"
+             "    const float %st = %ss - (float)%s0;\n",
+             pre, pre, (long long)(in - 1), pre, pre, (long long)(in - 1), pre, pre, pre);
+}
+
+void cl_emit_resize(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_graph *g = G->g;
+  const bool grad = n->op == IR_OP_RESIZE_BILINEAR_GRAD;
+  gc_shape xs = grad ? n->shape : g->nodes[n->in[0]].shape;
+  gc_shape ys = grad ? g->nodes[n->in[0]].shape : n->shape;
+  const int64_t H = xs.dim[2], W = xs.dim[3], OH = ys.dim[2], OW = ys.dim[3];
+  const int ac = n->attr.win.align_corners;
+  def(G, b, "SRC", n->in[0]);
+  def(G, b, "DST", id);
+  const int64_t items = gc_shape_numel(grad ? xs : ys);
+  sb_appendf(b, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)items);
+  if (!grad) {
+    sb_appendf(b, "  const int ow = gid %% %lld, oh = (gid / %lld) %% %lld, p = gid / %lld;\n",
+               (long long)OW, (long long)OW, (long long)OH, (long long)(OW * OH));
+    sb_append(b, "  {\n");
+    emit_taps(b, "oh", "h", H, OH, ac);
+    emit_taps(b, "ow", "w", W, OW, ac);
+    sb_appendf(b,
+               "    const int base = p * %lld;\n"
+               "    const float top = (1.0f - wt) * SRC(base + h0 * %lld + w0) + wt * SRC(base + "
+               "h0 * %lld + w1);\n"
+               "    const float bot = (1.0f - wt) * SRC(base + h1 * %lld + w0) + wt * SRC(base + "
+               "h1 * %lld + w1);\n"
+               "    DST(gid) = (1.0f - ht) * top + ht * bot;\n  }\n",
+               (long long)(H * W), (long long)W, (long long)W, (long long)W, (long long)W);
+  } else {
+    /* outputs whose taps reach input row ih lie within ratio + 2 of
+     * ih * ratio (the source coordinate is monotone in o) */
+    double rh =
+        ac ? (H > 1 ? (double)(OH - 1) / (double)(H - 1) : (double)OH) : (double)OH / (double)H;
+    double rw =
+        ac ? (W > 1 ? (double)(OW - 1) / (double)(W - 1) : (double)OW) : (double)OW / (double)W;
+    int mh = (int)rh + 3, mw = (int)rw + 3;
+    sb_appendf(b, "  const int iw = gid %% %lld, ih = (gid / %lld) %% %lld, p = gid / %lld;\n",
+               (long long)W, (long long)W, (long long)H, (long long)(W * H));
+    sb_append(b, "  float acc = 0.0f;\n");
+    sb_appendf(b,
+               "  const int ohc = (int)((float)ih * (float)%.17g), owc = (int)((float)iw * "
+               "(float)%.17g);\n"
+               "  for (int oh = max(ohc - %d, 0); oh <= min(ohc + %d, %lld); oh++) {\n",
+               rh, rw, mh, mh, (long long)(OH - 1));
+    emit_taps(b, "oh", "h", H, OH, ac);
+    sb_append(b,
+              "    const float wh = (h0 == ih ? 1.0f - ht : 0.0f) + (h1 == ih ? ht : 0.0f);\n"
+              "    if (wh == 0.0f) continue;\n");
+    sb_appendf(b, "    for (int ow = max(owc - %d, 0); ow <= min(owc + %d, %lld); ow++) {\n", mw,
+               mw, (long long)(OW - 1));
+    emit_taps(b, "ow", "w", W, OW, ac);
+    sb_appendf(b,
+               "      const float ww = (w0 == iw ? 1.0f - wt : 0.0f) + (w1 == iw ? wt : 0.0f);\n"
+               "      acc += wh * ww * SRC((p * %lld + oh) * %lld + ow);\n"
+               "    }\n  }\n  DST(gid) = acc;\n",
+               (long long)OH, (long long)OW);
+  }
+  sb_append(b, "#undef SRC\n#undef DST\n");
+  cg_geometry_1d(L, items);
+}
+
+/* The hash of ir/nn_geom.h (nn_mix32 chained over seed, counter, index). */
+static void emit_hash(strbuf *b, const char *dst, const char *index) {
+  sb_appendf(b,
+             "    { uint x = k ^ (uint)(%s);\n"
+             "      x ^= x >> 16; x *= 0x7feb352dU; x ^= x >> 15; x *= 0x846ca68bU; x ^= x >> 16;\n"
+             "      %s = (float)(x >> 8) * (1.0f / 16777216.0f); }\n",
+             index, dst);
+}
+
+void cl_emit_random(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+  const ir_window *v = &n->attr.win;
+  const int64_t items = gc_shape_numel(n->shape);
+  /* The seed's part of the hash is a constant; the counter's is mixed in
+   * once per work-item. */
+  uint32_t ks = nn_mix32(v->seed_lo ^ nn_mix32(v->seed_hi + 0x9e3779b9U));
+  /* no fma contraction: uniform draws must round as the reference's */
+  sb_appendf(b,
+             "#pragma OPENCL FP_CONTRACT OFF\n"
+             "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
+             (long long)items);
+  sb_append(b, "  const uint ctr = (uint)");
+  strbuf cv = {0};
+  cg_access(G, &cv, n->in[0], "0");
+  sb_appendf(b,
+             "%s;\n"
+             "  uint k = %uU ^ (ctr * 0x85ebca6bU + 0x632be59bU);\n"
+             "  k ^= k >> 16; k *= 0x7feb352dU; k ^= k >> 15; k *= 0x846ca68bU; k ^= k >> 16;\n"
+             "  float u1, u2 = 0.0f;\n",
+             sb_str(&cv), ks);
+  sb_free(&cv);
+  if (v->dist == 0) {
+    emit_hash(b, "u1", "gid");
+    sb_append(b, "  ");
+    cg_access(G, b, id, "gid");
+    sb_append(b, " = ");
+    cg_float(b, n->attr.f[0]);
+    sb_append(b, " + ");
+    cg_float(b, (float)(n->attr.f[1] - n->attr.f[0]));
+    sb_append(b, " * u1;\n");
+  } else {
+    emit_hash(b, "u1", "2 * gid");
+    emit_hash(b, "u2", "2 * gid + 1");
+    sb_append(b, "  ");
+    cg_access(G, b, id, "gid");
+    sb_append(b, " = ");
+    cg_float(b, n->attr.f[0]);
+    sb_append(b, " + ");
+    cg_float(b, n->attr.f[1]);
+    sb_append(b, " * sqrt(-2.0f * log(1.0f - u1)) * cos(6.28318530718f * u2);\n");
+  }
+  cg_geometry_1d(L, items);
+}

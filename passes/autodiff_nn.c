@@ -1,0 +1,60 @@
+/* autodiff_nn.c — gradient rules of the neural-network ops of ir/ops.def.
+ * conv2d, its input gradient and its weight gradient are bilinear in their
+ * two inputs, so the gradient of each is expressed with the other two (with
+ * the same window): double backward and conv_transpose2d come for free.
+ * Average pooling and bilinear resize are linear; each is the other's
+ * adjoint pair with its *_grad op. */
+#include "ir/op_rules.h"
+#include "passes/passes.h"
+
+#define X(k) (g->nodes[y].in[k])
+#define SHAPE(id) (g->nodes[id].shape)
+
+/* op(a[, b]) with y's window and the given attr.shape. */
+static int32_t nn_node(ir_graph *g, ir_op op, int32_t y, int32_t a, int32_t b, gc_shape s) {
+  ir_attr at = {0};
+  at.win = g->nodes[y].attr.win;
+  at.shape = s;
+  int32_t in[2] = {a, b};
+  return ir_add(g, op, b >= 0 ? 2 : 1, in, &at);
+}
+
+void grad_conv2d(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  int32_t x = X(0), w = X(1);
+  if (need[0]) dx[0] = nn_node(g, IR_OP_CONV2D_GRAD_INPUT, y, dy, w, SHAPE(x));
+  if (need[1]) dx[1] = nn_node(g, IR_OP_CONV2D_GRAD_WEIGHT, y, x, dy, SHAPE(w));
+}
+
+/* y = gi(d, w): dL/dd = conv2d(G, w), dL/dw = gw(G, d). */
+void grad_conv2d_grad_input(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  int32_t d = X(0), w = X(1);
+  if (need[0]) dx[0] = nn_node(g, IR_OP_CONV2D, y, dy, w, SHAPE(d));
+  if (need[1]) dx[1] = nn_node(g, IR_OP_CONV2D_GRAD_WEIGHT, y, dy, d, SHAPE(w));
+}
+
+/* y = gw(x, d): dL/dx = gi(d, G), dL/dd = conv2d(x, G). */
+void grad_conv2d_grad_weight(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  int32_t x = X(0), d = X(1);
+  if (need[0]) dx[0] = nn_node(g, IR_OP_CONV2D_GRAD_INPUT, y, d, dy, SHAPE(x));
+  if (need[1]) dx[1] = nn_node(g, IR_OP_CONV2D, y, x, dy, SHAPE(d));
+}
+
+void grad_maxpool2d(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = nn_node(g, IR_OP_MAXPOOL2D_GRAD, y, X(0), dy, SHAPE(X(0)));
+}
+
+void grad_avgpool2d(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = nn_node(g, IR_OP_AVGPOOL2D_GRAD, y, dy, -1, SHAPE(X(0)));
+}
+
+void grad_avgpool2d_grad(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = nn_node(g, IR_OP_AVGPOOL2D, y, dy, -1, SHAPE(X(0)));
+}
+
+void grad_resize_bilinear(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = nn_node(g, IR_OP_RESIZE_BILINEAR_GRAD, y, dy, -1, SHAPE(X(0)));
+}
+
+void grad_resize_bilinear_grad(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = nn_node(g, IR_OP_RESIZE_BILINEAR, y, dy, -1, SHAPE(X(0)));
+}

@@ -1,0 +1,493 @@
+/* test_cl_nn_ops.c — Check suite: the neural-network ops (conv2d and its
+ * gradients, conv_transpose2d, conv1d, pooling, upsampling, batched matmul,
+ * normalizations, random numbers and dropout, the extra losses) through the
+ * whole pipeline on OpenCL (PoCL here) against the reference interpreter,
+ * on odd shapes (N = 3, C = 5, 11 x 13 images, 3x3 and 5x3 kernels, stride
+ * 2, asymmetric padding, dilation 2, groups 1 and 5).
+ *
+ * Each case builds one graph whose inputs are parameters, so that the
+ * gradients of loss = sum_k sum(out_k * R_k) (R_k fixed random) with
+ * respect to every parameter are outputs too: the backward kernels are
+ * checked along with the forward ones. Each graph is compiled three times:
+ * on "ref" (the oracle), on OpenCL fused and with no_fuse. Checks: OpenCL
+ * vs ref within |got - want| <= tol (1 + |want|) (1e-4 unless a case says
+ * otherwise), no_fuse vs fused within 1e-5, all values finite, plan_check,
+ * and the sentinels after every buffer (GRAPHC_DEBUG_SENTINELS=1). A
+ * coverage test fails when an op of tests/nn_ops.h is used by no case. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "backends/opencl/cl_debug.h"
+#include "nn_ops.h"
+#include "passes/passes.h"
+
+static const char *test_device(void) {
+  const char *d = getenv("GRAPHC_DEVICE");
+  return d && *d && strcmp(d, "ref") ? d : "pocl";
+}
+
+#define MAXV 64
+#define TOL 1e-4
+#define TOL_FUSE 1e-5
+
+typedef struct tensor_io {
+  char name[64];
+  gc_dtype t;
+  int64_t numel;
+  double tol;
+} tensor_io;
+
+typedef struct harness {
+  gc_graph *g;
+  uint64_t rng;
+  tensor_io out[MAXV], watch[MAXV];
+  int nout, nwatch, nparams;
+  gc_value loss; /* running sum of the outputs' loss terms */
+  int runs;
+  bool no_grads;
+} harness;
+
+typedef struct results {
+  void *out[MAXV], *watch[MAXV];
+} results;
+
+static double urand(harness *h) {
+  h->rng = h->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (double)(h->rng >> 11) / 9007199254740992.0;
+}
+
+static void h_init(harness *h) {
+  memset(h, 0, sizeof *h);
+  h->g = gc_graph_new();
+  h->rng = 4242;
+  h->runs = 2;
+  h->loss.id = -1;
+}
+
+/* A parameter of values uniform in [lo, hi). */
+static gc_value prm(harness *h, gc_shape s, double lo, double hi) {
+  char name[32];
+  snprintf(name, sizeof name, "p%d", h->nparams++);
+  gc_value p = gc_param(h->g, name, s, GC_ZEROS);
+  ck_assert_msg(gc_value_ok(p), "%s", gc_graph_errmsg(h->g));
+  float *d = h->g->nodes[p.id].data;
+  for (int64_t i = 0; i < gc_shape_numel(s); i++) d[i] = (float)(lo + (hi - lo) * urand(h));
+  return p;
+}
+
+static void add_out(harness *h, gc_value v, double tol, const char *name) {
+  ck_assert_int_lt(h->nout, MAXV);
+  tensor_io *io = &h->out[h->nout++];
+  snprintf(io->name, sizeof io->name, "%s", name);
+  io->t = gc_value_dtype(h->g, v);
+  io->numel = gc_shape_numel(gc_value_shape(h->g, v));
+  io->tol = tol;
+  gc_output(h->g, v, name);
+}
+
+/* Marks v as an output and adds sum(v * R) to the loss. */
+static gc_value out(harness *h, gc_value v, double tol) {
+  ck_assert_msg(gc_value_ok(v), "graph error: %s", gc_graph_errmsg(h->g));
+  char name[32];
+  snprintf(name, sizeof name, "o%d", h->nout);
+  add_out(h, v, tol, name);
+  gc_shape s = gc_value_shape(h->g, v);
+  int64_t n = gc_shape_numel(s);
+  float *r = malloc(sizeof *r * (size_t)n);
+  for (int64_t i = 0; i < n; i++) r[i] = (float)(2 * urand(h) - 1);
+  gc_value term = gc_sum(h->g, gc_mul(h->g, v, gc_constant(h->g, GC_F32, s, r)), NULL, 0, 0);
+  free(r);
+  h->loss = h->loss.id < 0 ? term : gc_add(h->g, h->loss, term);
+  return v;
+}
+
+static void watch(harness *h, const char *name, double tol) {
+  gc_value v = gc_find(h->g, name);
+  ck_assert_msg(gc_value_ok(v), "no node %s", name);
+  tensor_io *io = &h->watch[h->nwatch++];
+  snprintf(io->name, sizeof io->name, "%s", name);
+  io->t = gc_value_dtype(h->g, v);
+  io->numel = gc_shape_numel(gc_value_shape(h->g, v));
+  io->tol = tol;
+}
+
+/* The loss and the gradient of every parameter it reaches, as outputs. */
+static void finish(harness *h, double tol) {
+  if (h->no_grads || h->loss.id < 0) return;
+  gc_set_loss(h->g, h->loss);
+  ck_assert_msg(gc_differentiate(h->g) == GC_OK, "%s", gc_last_error());
+  int n = h->g->n;
+  for (int i = 0; i < n; i++) {
+    if (h->g->nodes[i].op != IR_OP_PARAM) continue;
+    gc_value gr = gc_grad(h->g, ir_value(i));
+    if (!gc_value_ok(gr)) continue;
+    char name[64];
+    snprintf(name, sizeof name, "d_%s", h->g->nodes[i].name);
+    add_out(h, gr, tol, name);
+  }
+}
+
+static size_t io_bytes(const tensor_io *io) { return (size_t)io->numel * gc_dtype_size(io->t); }
+
+static double elem(const void *p, gc_dtype t, int64_t i) {
+  return t == GC_I32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
+}
+
+static void run_on(harness *h, gc_device *dev, const gc_compile_options *o, results *r,
+                   const char *what) {
+  ck_assert_msg(gc_graph_status(h->g) == GC_OK, "graph error: %s", gc_graph_errmsg(h->g));
+  gc_program *p = NULL;
+  ck_assert_msg(gc_compile(h->g, dev, o, &p) == GC_OK, "%s: compile: %s", what, gc_last_error());
+  ck_assert_msg(plan_check(p->g, &p->fuse, &p->mem) == GC_OK, "%s: plan_check: %s", what,
+                gc_last_error());
+  gc_session *s = NULL;
+  ck_assert_msg(gc_session_new(p, &s) == GC_OK, "%s: session: %s", what, gc_last_error());
+  for (int k = 0; k < h->runs; k++)
+    ck_assert_msg(gc_session_run(s) == GC_OK, "%s: run: %s", what, gc_last_error());
+  for (int i = 0; i < h->nout; i++) {
+    size_t b = io_bytes(&h->out[i]);
+    r->out[i] = malloc(b ? b : 1);
+    ck_assert_msg(gc_session_get_output(s, h->out[i].name, r->out[i], b) == GC_OK,
+                  "%s: get_output %s: %s", what, h->out[i].name, gc_last_error());
+  }
+  for (int i = 0; i < h->nwatch; i++) {
+    size_t b = io_bytes(&h->watch[i]);
+    r->watch[i] = malloc(b ? b : 1);
+    ck_assert_msg(gc_session_get_param(s, h->watch[i].name, r->watch[i], b) == GC_OK,
+                  "%s: get_param %s: %s", what, h->watch[i].name, gc_last_error());
+  }
+  if (!gc_device_is_reference(dev))
+    ck_assert_msg(cl_session_check_sentinels(s) == GC_OK, "%s: %s", what, gc_last_error());
+  gc_session_free(s);
+  gc_program_free(p);
+}
+
+static void results_free(harness *h, results *r) {
+  for (int i = 0; i < h->nout; i++) free(r->out[i]);
+  for (int i = 0; i < h->nwatch; i++) free(r->watch[i]);
+}
+
+static void compare_set(const tensor_io *ios, int n, void *const *got, void *const *want,
+                        double tol, const char *what) {
+  for (int i = 0; i < n; i++) {
+    const tensor_io *io = &ios[i];
+    double t = tol < 0 ? io->tol : tol;
+    for (int64_t k = 0; k < io->numel; k++) {
+      double a = elem(got[i], io->t, k), b = elem(want[i], io->t, k);
+      ck_assert_msg(isfinite(b), "%s: %s[%lld] is %g on the reference", what, io->name,
+                    (long long)k, b);
+      ck_assert_msg(isfinite(a), "%s: %s[%lld] is %g", what, io->name, (long long)k, a);
+      ck_assert_msg(fabs(a - b) <= t * (1.0 + fabs(b)),
+                    "%s: %s[%lld] = %.9g, want %.9g (|diff| %.3g > tol %.1g x (1 + |want|))", what,
+                    io->name, (long long)k, a, b, fabs(a - b), t);
+    }
+  }
+}
+
+static void check_case(harness *h, gc_device *ref, gc_device *cl) {
+  ck_assert_int_gt(h->nout + h->nwatch, 0);
+  results r_ref = {0}, r_cl = {0}, r_nofuse = {0};
+  gc_compile_options nofuse = {0};
+  nofuse.no_fuse = 1;
+  run_on(h, ref, NULL, &r_ref, "ref");
+  run_on(h, cl, NULL, &r_cl, "opencl");
+  compare_set(h->out, h->nout, r_cl.out, r_ref.out, -1, "opencl vs ref");
+  compare_set(h->watch, h->nwatch, r_cl.watch, r_ref.watch, -1, "opencl vs ref");
+  run_on(h, cl, &nofuse, &r_nofuse, "opencl no_fuse");
+  compare_set(h->out, h->nout, r_nofuse.out, r_cl.out, TOL_FUSE, "no_fuse vs fused");
+  compare_set(h->watch, h->nwatch, r_nofuse.watch, r_cl.watch, TOL_FUSE, "no_fuse vs fused");
+  results_free(h, &r_ref);
+  results_free(h, &r_cl);
+  results_free(h, &r_nofuse);
+}
+
+/* --------------------------------------------------------------- cases */
+
+static gc_conv2d_opts conv_opts(int s, int pt, int pl, int pb, int pr, int d, int groups) {
+  gc_conv2d_opts o = {{0}};
+  o.stride[0] = o.stride[1] = s;
+  o.padding[0] = pt, o.padding[1] = pl, o.padding[2] = pb, o.padding[3] = pr;
+  o.dilation[0] = o.dilation[1] = d;
+  o.groups = groups;
+  return o;
+}
+
+/* x [3, 5, 11, 13] with several kernels, strides, paddings, dilations. */
+static void case_conv2d(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
+  gc_value w33 = prm(h, gc_shape4(7, 5, 3, 3), -0.5, 0.5);
+  gc_value w53 = prm(h, gc_shape4(7, 5, 5, 3), -0.5, 0.5);
+  gc_conv2d_opts o1 = conv_opts(2, 1, 0, 2, 1, 1, 1);
+  out(h, gc_conv2d(h->g, x, w33, &o1), TOL);
+  gc_conv2d_opts o2 = conv_opts(1, 2, 1, 2, 1, 1, 1);
+  out(h, gc_conv2d(h->g, x, w53, &o2), TOL);
+  gc_conv2d_opts o3 = conv_opts(1, 0, 1, 1, 0, 2, 1);
+  out(h, gc_conv2d(h->g, x, w33, &o3), TOL);
+  gc_conv2d_opts o4 = conv_opts(2, 1, 2, 0, 1, 2, 1);
+  out(h, gc_conv2d(h->g, x, w53, &o4), TOL);
+  finish(h, TOL);
+}
+
+/* groups 5 (depthwise, 2 outputs per channel) and 5 with 2 channels per
+ * group, with an epilogue that reads the conv. */
+static void case_conv2d_groups(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
+  gc_value wd = prm(h, gc_shape4(10, 1, 3, 3), -0.5, 0.5);
+  gc_conv2d_opts o = conv_opts(2, 1, 1, 1, 0, 1, 5);
+  gc_value y = gc_conv2d(h->g, x, wd, &o);
+  out(h, gc_tanh(h->g, y), TOL);
+  gc_value x2 = prm(h, gc_shape4(2, 10, 9, 20), -1, 1);
+  gc_value w2 = prm(h, gc_shape4(15, 2, 5, 3), -0.5, 0.5);
+  gc_conv2d_opts o2 = conv_opts(1, 2, 0, 1, 2, 2, 5);
+  out(h, gc_conv2d(h->g, x2, w2, &o2), TOL);
+  /* a layer: bias + relu epilogue */
+  out(h, gc_relu(h->g, gc_conv2d_layer(h->g, x, 4, 3, 3, NULL, GC_GLOROT, "c1")), TOL);
+  finish(h, TOL);
+}
+
+static void case_conv_transpose(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 4, 5, 7), -1, 1);
+  gc_value w = prm(h, gc_shape4(4, 3, 3, 3), -0.5, 0.5);
+  gc_conv2d_opts o = conv_opts(2, 1, 1, 1, 1, 1, 1);
+  o.output_padding[0] = 1;
+  out(h, gc_conv_transpose2d(h->g, x, w, &o), TOL);
+  gc_value w2 = prm(h, gc_shape4(4, 3, 2, 3), -0.5, 0.5);
+  gc_conv2d_opts o2 = conv_opts(3, 0, 1, 1, 0, 1, 2);
+  o2.output_padding[1] = 2;
+  out(h, gc_conv_transpose2d(h->g, x, w2, &o2), TOL);
+  /* conv1d too */
+  gc_value x1 = prm(h, gc_shape3(3, 4, 17), -1, 1);
+  gc_value w1 = prm(h, gc_shape3(6, 2, 5), -0.5, 0.5);
+  gc_conv2d_opts o1 = conv_opts(2, 0, 2, 0, 1, 1, 2);
+  out(h, gc_conv1d(h->g, x1, w1, &o1), TOL);
+  finish(h, TOL);
+}
+
+/* Double backward: the weight gradient node itself, differentiated. */
+static void case_conv_grad_weight(harness *h) {
+  gc_value x = prm(h, gc_shape4(2, 3, 9, 8), -1, 1);
+  gc_value dy = prm(h, gc_shape4(2, 4, 4, 4), -1, 1);
+  ir_attr a = {0};
+  a.win.sh = a.win.sw = 2;
+  a.win.pt = 1, a.win.pl = 0, a.win.pb = 0, a.win.pr = 1;
+  a.shape = gc_shape4(4, 3, 3, 3);
+  int32_t in[2] = {x.id, dy.id};
+  out(h, ir_value(ir_add(h->g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in, &a)), TOL);
+  finish(h, TOL);
+}
+
+static gc_pool2d_opts pool_opts(int k0, int k1, int s, int pt, int pl, int pb, int pr, int ceil,
+                                int cip) {
+  gc_pool2d_opts o = {{0}};
+  o.kernel[0] = k0, o.kernel[1] = k1;
+  o.stride[0] = o.stride[1] = s;
+  o.padding[0] = pt, o.padding[1] = pl, o.padding[2] = pb, o.padding[3] = pr;
+  o.ceil_mode = ceil;
+  o.count_include_pad = cip;
+  return o;
+}
+
+static void case_maxpool(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
+  gc_pool2d_opts o1 = pool_opts(2, 2, 2, 0, 0, 0, 0, 0, 0);
+  out(h, gc_maxpool2d(h->g, x, &o1), TOL);
+  gc_pool2d_opts o2 = pool_opts(3, 3, 2, 1, 1, 1, 0, 1, 0);
+  out(h, gc_maxpool2d(h->g, x, &o2), TOL);
+  gc_pool2d_opts o3 = pool_opts(3, 2, 1, 0, 1, 1, 0, 0, 0);
+  o3.dilation[0] = 2;
+  out(h, gc_maxpool2d(h->g, x, &o3), TOL);
+  out(h, gc_global_maxpool2d(h->g, x), TOL);
+  finish(h, TOL);
+}
+
+static void case_avgpool(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
+  gc_pool2d_opts o1 = pool_opts(2, 2, 2, 0, 0, 0, 0, 0, 0);
+  out(h, gc_avgpool2d(h->g, x, &o1), TOL);
+  gc_pool2d_opts o2 = pool_opts(3, 3, 2, 1, 1, 1, 0, 1, 0);
+  out(h, gc_avgpool2d(h->g, x, &o2), TOL);
+  gc_pool2d_opts o3 = pool_opts(3, 3, 2, 1, 1, 1, 1, 1, 1);
+  out(h, gc_avgpool2d(h->g, x, &o3), TOL);
+  gc_pool2d_opts o4 = pool_opts(4, 3, 3, 2, 0, 1, 1, 0, 1);
+  out(h, gc_avgpool2d(h->g, x, &o4), TOL);
+  out(h, gc_global_avgpool2d(h->g, x), TOL);
+  finish(h, TOL);
+}
+
+/* The avgpool gradient op differentiated (second order). */
+static void case_avgpool_grad(harness *h) {
+  gc_value dy = prm(h, gc_shape4(2, 3, 4, 5), -1, 1);
+  ir_attr a = {0};
+  a.win.kh = a.win.kw = 3;
+  a.win.sh = a.win.sw = 2;
+  a.win.pt = a.win.pl = a.win.pb = a.win.pr = 1;
+  a.shape = gc_shape4(2, 3, 7, 9);
+  out(h, ir_value(ir_add(h->g, IR_OP_AVGPOOL2D_GRAD, 1, &dy.id, &a)), TOL);
+  finish(h, TOL);
+}
+
+static void case_upsample(harness *h) {
+  gc_value x = prm(h, gc_shape4(2, 3, 5, 7), -1, 1);
+  out(h, gc_upsample_nearest2d(h->g, x, 2, 3), TOL);
+  out(h, gc_upsample_bilinear2d(h->g, x, 2, 2, 0), TOL);
+  out(h, gc_upsample_bilinear2d(h->g, x, 3, 2, 1), TOL);
+  out(h, gc_resize_bilinear2d(h->g, x, 3, 4, 0), TOL);
+  out(h, gc_resize_bilinear2d(h->g, x, 4, 11, 1), TOL);
+  finish(h, TOL);
+}
+
+static void case_resize_grad(harness *h) {
+  gc_value dy = prm(h, gc_shape4(2, 3, 9, 8), -1, 1);
+  ir_attr a = {0};
+  a.shape = gc_shape4(2, 3, 4, 5);
+  out(h, ir_value(ir_add(h->g, IR_OP_RESIZE_BILINEAR_GRAD, 1, &dy.id, &a)), TOL);
+  finish(h, TOL);
+}
+
+static void case_batched_matmul(harness *h) {
+  gc_value a = prm(h, gc_shape3(4, 5, 7), -1, 1), b = prm(h, gc_shape3(4, 7, 3), -1, 1);
+  out(h, gc_matmul(h->g, a, b), TOL);
+  gc_value w = prm(h, gc_shape2(7, 6), -1, 1);
+  out(h, gc_relu(h->g, gc_matmul(h->g, a, w)), TOL);
+  gc_value l = prm(h, gc_shape2(3, 5), -1, 1);
+  out(h, gc_matmul(h->g, l, a), TOL);
+  gc_value a4 = prm(h, gc_shape4(2, 3, 5, 7), -1, 1), b4 = prm(h, gc_shape4(2, 3, 9, 7), -1, 1);
+  out(h, ir_value(ir_matmul_t(h->g, a4.id, b4.id, 0, 1)), TOL);
+  gc_value at = prm(h, gc_shape3(4, 7, 5), -1, 1);
+  out(h, ir_value(ir_matmul_t(h->g, at.id, w.id, 1, 0)), TOL);
+  finish(h, TOL);
+}
+
+static void case_norms(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 2);
+  out(h, gc_batch_norm_layer(h->g, x, 1, 0.1f, 1e-5f, "bn"), TOL);
+  gc_value x3 = prm(h, gc_shape3(4, 6, 9), -1, 2);
+  out(h, gc_layer_norm_layer(h->g, x3, 2, 1e-5f, "ln"), TOL);
+  gc_value gm = prm(h, gc_shape1(5), 0.5, 1.5), bt = prm(h, gc_shape1(5), -1, 1);
+  out(h, gc_instance_norm(h->g, x, gm, bt, 1e-5f), TOL);
+  finish(h, 1e-3);
+  watch(h, "bn.running_mean", TOL);
+  watch(h, "bn.running_var", TOL);
+}
+
+static void case_batchnorm_eval(harness *h) {
+  gc_value x = prm(h, gc_shape4(3, 5, 7, 2), -1, 2);
+  gc_value bn = gc_batch_norm_layer(h->g, x, 0, 0.1f, 1e-5f, "bn");
+  float *rv = h->g->nodes[gc_find(h->g, "bn.running_var").id].data;
+  float *rm = h->g->nodes[gc_find(h->g, "bn.running_mean").id].data;
+  for (int i = 0; i < 5; i++) rv[i] = 0.5f + 0.25f * (float)i, rm[i] = 0.1f * (float)i;
+  out(h, bn, TOL);
+  finish(h, TOL);
+}
+
+/* Uniform draws and dropout masks are bit-identical to the reference. */
+static void case_random(harness *h) {
+  h->runs = 3; /* the counter advances: the third step's numbers */
+  h->no_grads = true;
+  out(h, gc_random_uniform(h->g, gc_shape3(3, 7, 11), -2.0f, 3.0f, 77), 0);
+  out(h, gc_random_uniform(h->g, gc_shape2(5, 13), 0.0f, 1.0f, 77), 0);
+  out(h, gc_random_normal(h->g, gc_shape2(5, 13), 1.0f, 2.0f, 5), 1e-5);
+  gc_value x = prm(h, gc_shape2(17, 19), 0.5, 1.5);
+  out(h, gc_dropout(h->g, x, 0.3f, 9), 0);
+  watch(h, "rng.step", 0);
+}
+
+static void case_dropout_grad(harness *h) {
+  gc_value x = prm(h, gc_shape2(17, 19), -1, 1);
+  out(h, gc_dropout(h->g, x, 0.5f, 3), TOL);
+  finish(h, TOL);
+}
+
+static void case_losses(harness *h) {
+  gc_value l = prm(h, gc_shape2(6, 5), -3, 3), p = prm(h, gc_shape2(6, 5), 0, 1);
+  out(h, gc_cross_entropy_soft(h->g, l, gc_softmax(h->g, p, 1)), TOL);
+  gc_value t = prm(h, gc_shape2(6, 5), 0, 1);
+  gc_value big = gc_mul(h->g, l, gc_scalar(h->g, 40.0f)); /* |x| up to 120: stable? */
+  out(h, gc_bce_with_logits(h->g, big, t), TOL);
+  out(h, gc_l1_loss(h->g, l, t), TOL);
+  gc_value mu = prm(h, gc_shape2(6, 4), -1, 1), lv = prm(h, gc_shape2(6, 4), -1, 1);
+  out(h, gc_kl_normal(h->g, mu, lv), TOL);
+  finish(h, TOL);
+}
+
+typedef struct cl_case {
+  const char *name;
+  void (*build)(harness *h);
+} cl_case;
+
+static const cl_case cases[] = {
+    {"conv2d", case_conv2d},
+    {"conv2d_groups", case_conv2d_groups},
+    {"conv_transpose", case_conv_transpose},
+    {"conv_grad_weight", case_conv_grad_weight},
+    {"maxpool", case_maxpool},
+    {"avgpool", case_avgpool},
+    {"avgpool_grad", case_avgpool_grad},
+    {"upsample", case_upsample},
+    {"resize_grad", case_resize_grad},
+    {"batched_matmul", case_batched_matmul},
+    {"norms", case_norms},
+    {"batchnorm_eval", case_batchnorm_eval},
+    {"random", case_random},
+    {"dropout_grad", case_dropout_grad},
+    {"losses", case_losses},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+START_TEST(test_cl_nn_case) {
+  const cl_case *c = &cases[_i];
+  harness h;
+  h_init(&h);
+  c->build(&h);
+  ck_assert_msg(gc_graph_status(h.g) == GC_OK, "%s: %s", c->name, gc_graph_errmsg(h.g));
+  gc_device *ref = NULL, *cl = NULL;
+  ck_assert_int_eq(gc_device_open("ref", &ref), GC_OK);
+  ck_assert_msg(gc_device_open(test_device(), &cl) == GC_OK, "open %s: %s", test_device(),
+                gc_last_error());
+  check_case(&h, ref, cl);
+  gc_device_free(cl);
+  gc_device_free(ref);
+  gc_graph_free(h.g);
+}
+END_TEST
+
+/* Every op of tests/nn_ops.h runs in some case (forward or backward). */
+START_TEST(test_cl_nn_every_op_covered) {
+  bool seen[IR_OP_COUNT] = {0};
+  for (int c = 0; c < NCASES; c++) {
+    harness h;
+    h_init(&h);
+    cases[c].build(&h);
+    ck_assert_msg(gc_graph_status(h.g) == GC_OK, "%s: %s", cases[c].name, gc_graph_errmsg(h.g));
+    for (int i = 0; i < h.g->n; i++) seen[h.g->nodes[i].op] = true;
+    gc_graph_free(h.g);
+  }
+  for (int i = 0; i < NN_NOPS; i++)
+    ck_assert_msg(seen[nn_ops[i]], "op %s is used by no case", ir_ops[nn_ops[i]].name);
+}
+END_TEST
+
+static Suite *cl_nn_suite(void) {
+  Suite *s = suite_create("cl_nn_ops");
+  TCase *tc = tcase_create("ops");
+  tcase_set_timeout(tc, 900);
+  tcase_add_test(tc, test_cl_nn_every_op_covered);
+  tcase_add_loop_test(tc, test_cl_nn_case, 0, NCASES);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  setenv("GRAPHC_DEBUG_SENTINELS", "1", 1);
+  SRunner *sr = srunner_create(cl_nn_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
