@@ -612,6 +612,7 @@ void gc_onnx_info_free(gc_onnx_info *info) { info_free(info); }
 static gc_status value_info(ox_ctx *c, const Onnx__ValueInfoProto *vi, const gc_tensor *bound,
                             gc_onnx_io *io, bool need_shape) {
   const char *nm = vi->name;
+  if (!vi->type && !need_shape) return GC_OK; /* an output's type is optional */
   if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
       !vi->type->tensor_type)
     return ox_unsupported(c, "non-tensor input", "\"%s\" is not a tensor (sequences, maps and "
@@ -734,7 +735,7 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
     if (!op) return ox_unsupported(c, n->op_type, "op type %s is not supported", n->op_type);
     bool done = false;
     if (op->fold) {
-      bool all_static = true;
+      bool all_static = ox_has(c, 0); /* a folder reads input 0 at least */
       for (int k = 0; k < ox_nin(c); k++)
         if (ox_has(c, k) && !ox_static(c, k)) all_static = false;
       if (all_static && (st = op->fold(c, n, &done))) return st;

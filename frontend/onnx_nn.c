@@ -180,8 +180,12 @@ OX_MAP(global_max_pool) { return global_pool(c, true); }
 /* A [rows, cols] f32 constant with ones at (r[i], c[i]). */
 static gc_value select_matrix(ox_ctx *c, int64_t rows, int64_t cols, int64_t r0, int64_t c0,
                               int64_t count) {
+  if (gc_graph_status(c->g)) return (gc_value){-1};
+  if (rows <= 0 || cols <= 0 || rows * cols > ((int64_t)1 << 24))
+    return (gc_value){ir_error(c->g, GC_ERR_UNSUPPORTED, "a %lld x %lld selection is too large",
+                               (long long)rows, (long long)cols)};
   size_t n = (size_t)(rows * cols);
-  float *m = calloc(n ? n : 1, sizeof *m);
+  float *m = calloc(n, sizeof *m);
   if (!m) return (gc_value){ir_error(c->g, GC_ERR_NOMEM, "out of memory")};
   for (int64_t i = 0; i < count; i++) m[(r0 + i) * cols + (c0 + i)] = 1;
   gc_value v = gc_constant(c->g, GC_F32, gc_shape2(rows, cols), m);
@@ -281,6 +285,7 @@ static gc_value initial_state(ox_ctx *c, const rnn_spec *s, int k, int d) {
   gc_graph *g = c->g;
   int64_t B = s->batch, H = s->hidden;
   if (!ox_has(c, k)) {
+    if (B * H > ((int64_t)1 << 24)) return (gc_value){ir_error(g, GC_ERR_UNSUPPORTED, "state too large")};
     float *z = calloc((size_t)(B * H), sizeof *z);
     if (!z) return (gc_value){ir_error(g, GC_ERR_NOMEM, "out of memory")};
     gc_value v = gc_constant(g, GC_F32, gc_shape2(B, H), z);
@@ -315,7 +320,7 @@ static gc_status recurrent(ox_ctx *c, int kind) {
   s.in = xs.dim[2];
   s.hidden = ox_attr_int(c, "hidden_size", 0);
   if (s.hidden <= 0) s.hidden = ox_in_shape(c, 2).dim[2];
-  if (s.hidden <= 0 || s.hidden > (1 << 20)) return ox_err(c, GC_ERR_SHAPE, "bad hidden_size");
+  if (s.hidden <= 0 || s.hidden > 4096) return ox_err(c, GC_ERR_SHAPE, "bad hidden_size");
   if (s.seq > 4096) return ox_unsupported(c, names[kind], "sequences over 4096 steps (unrolled)");
   if (ox_has(c, 4)) {
     const gc_tensor *lens = ox_known(c, 4);

@@ -658,6 +658,12 @@ static gc_status map_constant(ox_ctx *c, const Onnx__NodeProto *n) {
   return ox_unsupported(c, "Constant (sparse/string)", "a Constant without a dense numeric value");
 }
 
+static const gc_tensor *ox_zero_f32(void) {
+  static float zero = 0;
+  static const gc_tensor z = {NULL, GC_F32, {0, {0}}, &zero};
+  return &z;
+}
+
 static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
   int64_t v[GC_MAX_DIMS + 1];
   int cnt;
@@ -676,6 +682,14 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
       gc_tensor_free(val);
       return ox_err(c, GC_ERR_FORMAT, "value must have one element");
     }
+  }
+  if (gc_shape_numel(s) > FOLD_MAX) {
+    /* Too large to hold on the host: a broadcast scalar in the graph. */
+    gc_tensor *one = copy_reshaped(val ? val : ox_zero_f32(), gc_shape0());
+    gc_value v = one ? ox_const_value(c, one) : (gc_value){-1};
+    gc_tensor_free(one);
+    gc_tensor_free(val);
+    return ox_out(c, 0, gc_expand(c->g, v, s), type);
   }
   gc_tensor *r;
   if (gc_tensor_new(NULL, val ? val->dtype : GC_F32, s, NULL, &r)) {
