@@ -66,19 +66,27 @@ void gc_tensor_free(gc_tensor *t) {
 
 static double elem_f(const gc_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case GC_F32: return ((const float *)t->data)[i];
-    case GC_I32: return ((const int32_t *)t->data)[i];
-    case GC_I64: return (double)((const int64_t *)t->data)[i];
-    default: return ((const uint8_t *)t->data)[i] != 0;
+    case GC_F32:
+      return ((const float *)t->data)[i];
+    case GC_I32:
+      return ((const int32_t *)t->data)[i];
+    case GC_I64:
+      return (double)((const int64_t *)t->data)[i];
+    default:
+      return ((const uint8_t *)t->data)[i] != 0;
   }
 }
 
 static int64_t elem_i(const gc_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case GC_F32: return (int64_t)((const float *)t->data)[i];
-    case GC_I32: return ((const int32_t *)t->data)[i];
-    case GC_I64: return ((const int64_t *)t->data)[i];
-    default: return ((const uint8_t *)t->data)[i] != 0;
+    case GC_F32:
+      return (int64_t)((const float *)t->data)[i];
+    case GC_I32:
+      return ((const int32_t *)t->data)[i];
+    case GC_I64:
+      return ((const int64_t *)t->data)[i];
+    default:
+      return ((const uint8_t *)t->data)[i] != 0;
   }
 }
 
@@ -90,9 +98,15 @@ gc_status gc_tensor_convert(const gc_tensor *t, gc_dtype to, gc_tensor **out) {
   int64_t n = gc_shape_numel(t->shape);
   for (int64_t i = 0; i < n; i++) {
     switch (to) {
-      case GC_F32: ((float *)r->data)[i] = (float)elem_f(t, i); break;
-      case GC_I64: ((int64_t *)r->data)[i] = elem_i(t, i); break;
-      case GC_BOOL: ((uint8_t *)r->data)[i] = elem_f(t, i) != 0; break;
+      case GC_F32:
+        ((float *)r->data)[i] = (float)elem_f(t, i);
+        break;
+      case GC_I64:
+        ((int64_t *)r->data)[i] = elem_i(t, i);
+        break;
+      case GC_BOOL:
+        ((uint8_t *)r->data)[i] = elem_f(t, i) != 0;
+        break;
       case GC_I32: {
         int64_t v = elem_i(t, i);
         if (v < INT32_MIN || v > INT32_MAX) {
@@ -105,55 +119,95 @@ gc_status gc_tensor_convert(const gc_tensor *t, gc_dtype to, gc_tensor **out) {
         ((int32_t *)r->data)[i] = (int32_t)v;
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   return GC_OK;
 }
 
 const char *ox_type_name(int t) {
-  static const char *const names[] = {"undefined", "float",  "uint8",   "int8",   "uint16",
-                                      "int16",     "int32",  "int64",   "string", "bool",
-                                      "float16",   "double", "uint32",  "uint64", "complex64",
+  static const char *const names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+                                      "int16",      "int32",   "int64",  "string", "bool",
+                                      "float16",    "double",  "uint32", "uint64", "complex64",
                                       "complex128", "bfloat16"};
   return t >= 0 && t < (int)(sizeof names / sizeof names[0]) ? names[t] : "unknown";
 }
 
 gc_dtype ox_host_dtype(int t) {
   switch (t) {
-    case OX_FLOAT: return GC_F32;
+    case OX_FLOAT:
+      return GC_F32;
     case OX_INT64:
     case OX_UINT32:
     case OX_INT32:
     case OX_INT16:
     case OX_UINT16:
     case OX_INT8:
-    case OX_UINT8: return GC_I64;
-    case OX_BOOL: return GC_BOOL;
-    default: return GC_DTYPE_COUNT;
+    case OX_UINT8:
+      return GC_I64;
+    case OX_BOOL:
+      return GC_BOOL;
+    default:
+      return GC_DTYPE_COUNT;
   }
 }
 
 static size_t onnx_elem_size(int t) {
   switch (t) {
-    case OX_FLOAT: case OX_INT32: case OX_UINT32: return 4;
-    case OX_INT64: case OX_UINT64: case OX_DOUBLE: return 8;
-    case OX_INT16: case OX_UINT16: case OX_FLOAT16: return 2;
-    case OX_INT8: case OX_UINT8: case OX_BOOL: return 1;
-    default: return 0;
+    case OX_FLOAT:
+    case OX_INT32:
+    case OX_UINT32:
+      return 4;
+    case OX_INT64:
+    case OX_UINT64:
+    case OX_DOUBLE:
+      return 8;
+    case OX_INT16:
+    case OX_UINT16:
+    case OX_FLOAT16:
+      return 2;
+    case OX_INT8:
+    case OX_UINT8:
+    case OX_BOOL:
+      return 1;
+    default:
+      return 0;
   }
 }
 
 /* Reads element i of raw little-endian data of ONNX type t as i64. */
 static int64_t raw_int(const uint8_t *p, int t, int64_t i) {
   switch (t) {
-    case OX_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); return v; }
-    case OX_INT32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-    case OX_UINT32: { uint32_t v; memcpy(&v, p + 4 * i, 4); return v; }
-    case OX_INT16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-    case OX_UINT16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return v; }
-    case OX_INT8: return (int8_t)p[i];
-    default: return p[i];
+    case OX_INT64: {
+      int64_t v;
+      memcpy(&v, p + 8 * i, 8);
+      return v;
+    }
+    case OX_INT32: {
+      int32_t v;
+      memcpy(&v, p + 4 * i, 4);
+      return v;
+    }
+    case OX_UINT32: {
+      uint32_t v;
+      memcpy(&v, p + 4 * i, 4);
+      return v;
+    }
+    case OX_INT16: {
+      int16_t v;
+      memcpy(&v, p + 2 * i, 2);
+      return v;
+    }
+    case OX_UINT16: {
+      uint16_t v;
+      memcpy(&v, p + 2 * i, 2);
+      return v;
+    }
+    case OX_INT8:
+      return (int8_t)p[i];
+    default:
+      return p[i];
   }
 }
 
@@ -177,7 +231,8 @@ gc_status ox_tensor_from_proto(const Onnx__TensorProto *tp, const char *what, bo
   }
   if (tp->n_external_data || (tp->has_data_location && tp->data_location))
     return gc_fail(GC_ERR_UNSUPPORTED, "%s: external data is not supported", what);
-  if (tp->segment) return gc_fail(GC_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", what);
+  if (tp->segment)
+    return gc_fail(GC_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", what);
   size_t es = onnx_elem_size(t);
   const uint8_t *raw = NULL;
   size_t have;
@@ -222,9 +277,15 @@ gc_status ox_tensor_from_proto(const Onnx__TensorProto *tp, const char *what, bo
       v = tp->int32_data[i];
     (void)f;
     switch (dt) {
-      case GC_I64: ((int64_t *)x->data)[i] = v; break;
-      case GC_I32: ((int32_t *)x->data)[i] = (int32_t)v; break;
-      default: ((uint8_t *)x->data)[i] = v != 0; break;
+      case GC_I64:
+        ((int64_t *)x->data)[i] = v;
+        break;
+      case GC_I32:
+        ((int32_t *)x->data)[i] = (int32_t)v;
+        break;
+      default:
+        ((uint8_t *)x->data)[i] = v != 0;
+        break;
     }
   }
   return GC_OK;
@@ -235,8 +296,7 @@ static gc_status read_file(const char *path, uint8_t **data, size_t *size) {
   *size = 0;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return gc_fail(errno == ENOENT ? GC_ERR_NOT_FOUND : GC_ERR_IO, "%s: %s", path,
-                   strerror(errno));
+    return gc_fail(errno == ENOENT ? GC_ERR_NOT_FOUND : GC_ERR_IO, "%s: %s", path, strerror(errno));
   size_t cap = 1 << 16, n = 0;
   uint8_t *buf = malloc(cap);
   while (buf) {
@@ -364,7 +424,8 @@ static uint32_t hash_str(const char *s) {
 
 static ox_entry *find_entry(ox_ctx *c, const char *name) {
   if (!c->hcap || !name) return NULL;
-  for (uint32_t i = hash_str(name) & (uint32_t)(c->hcap - 1);; i = (i + 1) & (uint32_t)(c->hcap - 1)) {
+  for (uint32_t i = hash_str(name) & (uint32_t)(c->hcap - 1);;
+       i = (i + 1) & (uint32_t)(c->hcap - 1)) {
     int32_t k = c->hash[i];
     if (k < 0) return NULL;
     if (!strcmp(c->e[k].name, name)) return &c->e[k];
@@ -615,8 +676,10 @@ static gc_status value_info(ox_ctx *c, const Onnx__ValueInfoProto *vi, const gc_
   if (!vi->type && !need_shape) return GC_OK; /* an output's type is optional */
   if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
       !vi->type->tensor_type)
-    return ox_unsupported(c, "non-tensor input", "\"%s\" is not a tensor (sequences, maps and "
-                          "optionals are not supported)", nm);
+    return ox_unsupported(c, "non-tensor input",
+                          "\"%s\" is not a tensor (sequences, maps and "
+                          "optionals are not supported)",
+                          nm);
   const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
   io->onnx_type = tt->has_elem_type ? tt->elem_type : 0;
   gc_dtype dt = ox_host_dtype(io->onnx_type);
@@ -649,7 +712,8 @@ static gc_status value_info(ox_ctx *c, const Onnx__ValueInfoProto *vi, const gc_
     } else if (need_shape) {
       return ox_unsupported(c, "symbolic dims",
                             "\"%s\" dim %zu is symbolic, zero or out of range; graphc needs "
-                            "static shapes (bind a value for it)", nm, i);
+                            "static shapes (bind a value for it)",
+                            nm, i);
     }
   }
   int64_t n;
@@ -673,7 +737,8 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
   /* Initializers: host values; float ones become parameters when used. */
   for (size_t i = 0; i < gp->n_initializer; i++) {
     const Onnx__TensorProto *tp = gp->initializer[i];
-    if (!tp || !tp->name || !*tp->name) return ox_err(c, GC_ERR_FORMAT, "initializer %zu has no name", i);
+    if (!tp || !tp->name || !*tp->name)
+      return ox_err(c, GC_ERR_FORMAT, "initializer %zu has no name", i);
     ox_entry *e;
     if ((st = add_entry(c, tp->name, &e))) return st;
     char what[300];
@@ -696,7 +761,8 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
   if (!info->inputs || !info->outputs) return gc_fail(GC_ERR_NOMEM, "%s: out of memory", c->file);
   for (size_t i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
-    if (!vi || !vi->name || !*vi->name) return ox_err(c, GC_ERR_FORMAT, "graph input %zu has no name", i);
+    if (!vi || !vi->name || !*vi->name)
+      return ox_err(c, GC_ERR_FORMAT, "graph input %zu has no name", i);
     if (find_entry(c, vi->name)) continue; /* an initializer listed as input (IR < 4) */
     gc_onnx_io *io = &info->inputs[info->ninputs];
     if (!(io->name = strdup(vi->name))) return gc_fail(GC_ERR_NOMEM, "%s: out of memory", c->file);
@@ -728,7 +794,8 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
       if (n->input[k] && n->input[k][0] && !find_entry(c, n->input[k]))
         return ox_err(c, GC_ERR_FORMAT,
                       "input %zu \"%s\" is not a graph input, an initializer or an earlier "
-                      "node's output", k, n->input[k]);
+                      "node's output",
+                      k, n->input[k]);
     for (size_t k = 0; k < n->n_output; k++)
       if (!n->output[k]) return ox_err(c, GC_ERR_FORMAT, "output %zu has no name", k);
     const ox_op *op = ox_find_op(n->op_type);
@@ -755,7 +822,8 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
   /* Graph outputs. */
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
-    if (!vi || !vi->name || !*vi->name) return ox_err(c, GC_ERR_FORMAT, "graph output %zu has no name", i);
+    if (!vi || !vi->name || !*vi->name)
+      return ox_err(c, GC_ERR_FORMAT, "graph output %zu has no name", i);
     gc_onnx_io *io = &info->outputs[info->noutputs];
     if (!(io->name = strdup(vi->name))) return gc_fail(GC_ERR_NOMEM, "%s: out of memory", c->file);
     info->noutputs++;
@@ -814,8 +882,7 @@ gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
                           m->opset_import[0]->domain);
     } else if (c.opset < 0) {
       st = gc_fail(GC_ERR_FORMAT, "%s: the model imports no default-domain opset", name);
-    }
-    else if (c.opset > 17)
+    } else if (c.opset > 17)
       st = ox_unsupported(&c, "opset > 17", "opset %lld is newer than graphc knows (7-17)",
                           (long long)c.opset);
   }

@@ -210,7 +210,9 @@ static gc_value rows(ox_ctx *c, gc_value x, int64_t start, int64_t count) {
 typedef enum { ACT_SIGMOID, ACT_TANH, ACT_RELU } act_kind;
 
 static gc_value act(ox_ctx *c, act_kind k, gc_value x) {
-  return k == ACT_SIGMOID ? gc_sigmoid(c->g, x) : k == ACT_TANH ? gc_tanh(c->g, x) : gc_relu(c->g, x);
+  return k == ACT_SIGMOID ? gc_sigmoid(c->g, x)
+         : k == ACT_TANH  ? gc_tanh(c->g, x)
+                          : gc_relu(c->g, x);
 }
 
 enum { RNN_PLAIN, RNN_GRU, RNN_LSTM };
@@ -223,7 +225,8 @@ typedef struct rnn_spec {
 } rnn_spec;
 
 static gc_status rnn_acts(ox_ctx *c, rnn_spec *s) {
-  static const act_kind defaults[3][3] = {{ACT_TANH}, {ACT_SIGMOID, ACT_TANH}, {ACT_SIGMOID, ACT_TANH, ACT_TANH}};
+  static const act_kind defaults[3][3] = {
+      {ACT_TANH}, {ACT_SIGMOID, ACT_TANH}, {ACT_SIGMOID, ACT_TANH, ACT_TANH}};
   for (int d = 0; d < s->ndir; d++)
     for (int i = 0; i < s->nact; i++) s->acts[d * s->nact + i] = defaults[s->kind][i];
   const Onnx__AttributeProto *a = ox_attr(c, "activations");
@@ -238,10 +241,14 @@ static gc_status rnn_acts(ox_ctx *c, rnn_spec *s) {
     size_t len = a->strings[i].len < sizeof nm - 1 ? a->strings[i].len : sizeof nm - 1;
     memcpy(nm, a->strings[i].data, len);
     nm[len] = 0;
-    if (!strcmp(nm, "Sigmoid")) s->acts[i] = ACT_SIGMOID;
-    else if (!strcmp(nm, "Tanh")) s->acts[i] = ACT_TANH;
-    else if (!strcmp(nm, "Relu")) s->acts[i] = ACT_RELU;
-    else return ox_unsupported(c, c->node->op_type, "activation %s", nm);
+    if (!strcmp(nm, "Sigmoid"))
+      s->acts[i] = ACT_SIGMOID;
+    else if (!strcmp(nm, "Tanh"))
+      s->acts[i] = ACT_TANH;
+    else if (!strcmp(nm, "Relu"))
+      s->acts[i] = ACT_RELU;
+    else
+      return ox_unsupported(c, c->node->op_type, "activation %s", nm);
   }
   return GC_OK;
 }
@@ -285,7 +292,8 @@ static gc_value initial_state(ox_ctx *c, const rnn_spec *s, int k, int d) {
   gc_graph *g = c->g;
   int64_t B = s->batch, H = s->hidden;
   if (!ox_has(c, k)) {
-    if (B * H > ((int64_t)1 << 24)) return (gc_value){ir_error(g, GC_ERR_UNSUPPORTED, "state too large")};
+    if (B * H > ((int64_t)1 << 24))
+      return (gc_value){ir_error(g, GC_ERR_UNSUPPORTED, "state too large")};
     float *z = calloc((size_t)(B * H), sizeof *z);
     if (!z) return (gc_value){ir_error(g, GC_ERR_NOMEM, "out of memory")};
     gc_value v = gc_constant(g, GC_F32, gc_shape2(B, H), z);
@@ -303,8 +311,10 @@ static gc_status recurrent(ox_ctx *c, int kind) {
   rnn_spec s = {kind, gates[kind], nacts[kind], 0, 0, 0, 0, 1, {0}};
   char buf[32];
   const char *dir = ox_attr_str(c, "direction", "forward", buf, sizeof buf);
-  if (!strcmp(dir, "bidirectional")) s.ndir = 2;
-  else if (strcmp(dir, "forward") && strcmp(dir, "reverse")) return ox_err(c, GC_ERR_FORMAT, "bad direction %s", dir);
+  if (!strcmp(dir, "bidirectional"))
+    s.ndir = 2;
+  else if (strcmp(dir, "forward") && strcmp(dir, "reverse"))
+    return ox_err(c, GC_ERR_FORMAT, "bad direction %s", dir);
   bool reverse = !strcmp(dir, "reverse");
   if (ox_attr(c, "clip")) return ox_unsupported(c, names[kind], "%s with clip", names[kind]);
   if (kind == RNN_LSTM && ox_attr_int(c, "input_forget", 0))
@@ -390,10 +400,12 @@ static gc_status recurrent(ox_ctx *c, int kind) {
       }
       if (gc_graph_status(g)) return gc_graph_status(g);
     }
-    gc_value hrow = gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, h, gc_shape2(1, B * H)));
+    gc_value hrow =
+        gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, h, gc_shape2(1, B * H)));
     yh = gc_value_ok(yh) ? gc_add(g, yh, hrow) : hrow;
     if (kind == RNN_LSTM) {
-      gc_value crow = gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, cell, gc_shape2(1, B * H)));
+      gc_value crow =
+          gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, cell, gc_shape2(1, B * H)));
       yc = gc_value_ok(yc) ? gc_add(g, yc, crow) : crow;
     }
   }

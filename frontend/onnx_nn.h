@@ -7,8 +7,8 @@
 
 #include "frontend/onnx_internal.h"
 
-gc_value ox_sc(ox_ctx *c, float f);            /* f32 scalar constant */
-gc_value ox_abs(ox_ctx *c, gc_value x);        /* relu(x) + relu(-x) */
+gc_value ox_sc(ox_ctx *c, float f);     /* f32 scalar constant */
+gc_value ox_abs(ox_ctx *c, gc_value x); /* relu(x) + relu(-x) */
 
 #define OX_MAP(name) gc_status ox_map_##name(ox_ctx *c, const Onnx__NodeProto *n)
 OX_MAP(matmul);

@@ -28,26 +28,42 @@ static gc_tensor *tensor_new(gc_dtype t, gc_shape s) {
 
 static double get_f(const gc_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case GC_F32: return ((const float *)t->data)[i];
-    case GC_I32: return ((const int32_t *)t->data)[i];
-    case GC_I64: return (double)((const int64_t *)t->data)[i];
-    default: return ((const uint8_t *)t->data)[i];
+    case GC_F32:
+      return ((const float *)t->data)[i];
+    case GC_I32:
+      return ((const int32_t *)t->data)[i];
+    case GC_I64:
+      return (double)((const int64_t *)t->data)[i];
+    default:
+      return ((const uint8_t *)t->data)[i];
   }
 }
 static int64_t get_i(const gc_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case GC_F32: return (int64_t)((const float *)t->data)[i];
-    case GC_I32: return ((const int32_t *)t->data)[i];
-    case GC_I64: return ((const int64_t *)t->data)[i];
-    default: return ((const uint8_t *)t->data)[i];
+    case GC_F32:
+      return (int64_t)((const float *)t->data)[i];
+    case GC_I32:
+      return ((const int32_t *)t->data)[i];
+    case GC_I64:
+      return ((const int64_t *)t->data)[i];
+    default:
+      return ((const uint8_t *)t->data)[i];
   }
 }
 static void set_f(gc_tensor *t, int64_t i, double v) {
   switch (t->dtype) {
-    case GC_F32: ((float *)t->data)[i] = (float)v; break;
-    case GC_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-    case GC_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
-    default: ((uint8_t *)t->data)[i] = v != 0; break;
+    case GC_F32:
+      ((float *)t->data)[i] = (float)v;
+      break;
+    case GC_I32:
+      ((int32_t *)t->data)[i] = (int32_t)v;
+      break;
+    case GC_I64:
+      ((int64_t *)t->data)[i] = (int64_t)v;
+      break;
+    default:
+      ((uint8_t *)t->data)[i] = v != 0;
+      break;
   }
 }
 static void set_i(gc_tensor *t, int64_t i, int64_t v) {
@@ -84,12 +100,12 @@ static int norm_axis(int64_t a, int r) {
 
 /* ------------------------------------------------------ elementwise ops */
 
-#define UNARY(NAME, EXPR)                                        \
+#define UNARY(NAME, EXPR)                                            \
   static gc_status map_##NAME(ox_ctx *c, const Onnx__NodeProto *n) { \
-    gc_graph *g = c->g;                                          \
-    gc_value x = ox_in(c, 0);                                    \
-    (void)g;                                                     \
-    return out0(c, EXPR);                                        \
+    gc_graph *g = c->g;                                              \
+    gc_value x = ox_in(c, 0);                                        \
+    (void)g;                                                         \
+    return out0(c, EXPR);                                            \
   }
 
 UNARY(relu, gc_relu(g, x))
@@ -317,7 +333,9 @@ static gc_status map_dropout(ox_ctx *c, const Onnx__NodeProto *n) {
 static gc_status map_cast(ox_ctx *c, const Onnx__NodeProto *n) {
   int to = (int)ox_attr_int(c, "to", 0);
   gc_value x = ox_in(c, 0);
-  gc_dtype want = to == OX_FLOAT ? GC_F32 : (to == OX_INT64 || to == OX_INT32) ? GC_I32 : GC_DTYPE_COUNT;
+  gc_dtype want = to == OX_FLOAT                       ? GC_F32
+                  : (to == OX_INT64 || to == OX_INT32) ? GC_I32
+                                                       : GC_DTYPE_COUNT;
   if (want == GC_DTYPE_COUNT) {
     char what[64];
     snprintf(what, sizeof what, "Cast to %s", ox_type_name(to));
@@ -428,14 +446,22 @@ static gc_status reduce(ox_ctx *c, const char *kind) {
     return ox_unsupported(c, what, "reduction of %s data", gc_dtype_name(gc_value_dtype(g, x)));
   }
   gc_value y;
-  if (!strcmp(kind, "Sum")) y = gc_sum(g, x, axes, na, keep);
-  else if (!strcmp(kind, "Mean")) y = gc_mean(g, x, axes, na, keep);
-  else if (!strcmp(kind, "Max")) y = gc_max(g, x, axes, na, keep);
-  else if (!strcmp(kind, "Min")) y = gc_neg(g, gc_max(g, gc_neg(g, x), axes, na, keep));
-  else if (!strcmp(kind, "L1")) y = gc_sum(g, ox_abs(c, x), axes, na, keep);
-  else if (!strcmp(kind, "L2")) y = gc_sqrt(g, gc_sum(g, gc_mul(g, x, x), axes, na, keep));
-  else if (!strcmp(kind, "SumSquare")) y = gc_sum(g, gc_mul(g, x, x), axes, na, keep);
-  else if (!strcmp(kind, "LogSum")) y = gc_log(g, gc_sum(g, x, axes, na, keep));
+  if (!strcmp(kind, "Sum"))
+    y = gc_sum(g, x, axes, na, keep);
+  else if (!strcmp(kind, "Mean"))
+    y = gc_mean(g, x, axes, na, keep);
+  else if (!strcmp(kind, "Max"))
+    y = gc_max(g, x, axes, na, keep);
+  else if (!strcmp(kind, "Min"))
+    y = gc_neg(g, gc_max(g, gc_neg(g, x), axes, na, keep));
+  else if (!strcmp(kind, "L1"))
+    y = gc_sum(g, ox_abs(c, x), axes, na, keep);
+  else if (!strcmp(kind, "L2"))
+    y = gc_sqrt(g, gc_sum(g, gc_mul(g, x, x), axes, na, keep));
+  else if (!strcmp(kind, "SumSquare"))
+    y = gc_sum(g, gc_mul(g, x, x), axes, na, keep);
+  else if (!strcmp(kind, "LogSum"))
+    y = gc_log(g, gc_sum(g, x, axes, na, keep));
   else if (!strcmp(kind, "LogSumExp")) {
     /* max-shifted, as exp overflows for large inputs */
     gc_value m = gc_max(g, x, axes, na, 1);
@@ -447,8 +473,10 @@ static gc_status reduce(ox_ctx *c, const char *kind) {
   return out0(c, y);
 }
 
-#define REDUCE(NAME, KIND) \
-  static gc_status map_reduce_##NAME(ox_ctx *c, const Onnx__NodeProto *n) { return reduce(c, KIND); }
+#define REDUCE(NAME, KIND)                                                  \
+  static gc_status map_reduce_##NAME(ox_ctx *c, const Onnx__NodeProto *n) { \
+    return reduce(c, KIND);                                                 \
+  }
 REDUCE(sum, "Sum")
 REDUCE(mean, "Mean")
 REDUCE(max, "Max")
@@ -535,11 +563,13 @@ static gc_status reshape_target(ox_ctx *c, const char *op, gc_shape s, gc_shape 
     }
     if (cnt > GC_MAX_DIMS) return ox_err(c, GC_ERR_SHAPE, "too many axes");
     int rank = unsq ? s.ndim + cnt : s.ndim;
-    if (rank > GC_MAX_DIMS) return ox_err(c, GC_ERR_SHAPE, "result has more than %d dims", GC_MAX_DIMS);
+    if (rank > GC_MAX_DIMS)
+      return ox_err(c, GC_ERR_SHAPE, "result has more than %d dims", GC_MAX_DIMS);
     unsigned mask = 0;
     for (int i = 0; i < cnt; i++) {
       int a = norm_axis(v[i], rank);
-      if (a < 0 || (mask & (1u << a))) return ox_err(c, GC_ERR_SHAPE, "bad axis %lld", (long long)v[i]);
+      if (a < 0 || (mask & (1u << a)))
+        return ox_err(c, GC_ERR_SHAPE, "bad axis %lld", (long long)v[i]);
       mask |= 1u << a;
     }
     if (unsq) {
@@ -547,7 +577,9 @@ static gc_status reshape_target(ox_ctx *c, const char *op, gc_shape s, gc_shape 
     } else {
       for (int i = 0; i < s.ndim; i++) {
         bool drop = cnt ? (mask >> i) & 1 : s.dim[i] == 1;
-        if (drop && s.dim[i] != 1) return ox_err(c, GC_ERR_SHAPE, "cannot squeeze dim %d of size %lld", i, (long long)s.dim[i]);
+        if (drop && s.dim[i] != 1)
+          return ox_err(c, GC_ERR_SHAPE, "cannot squeeze dim %d of size %lld", i,
+                        (long long)s.dim[i]);
         if (!drop) r.dim[r.ndim++] = s.dim[i];
       }
     }
@@ -587,7 +619,8 @@ static gc_status map_transpose(ox_ctx *c, const Onnx__NodeProto *n) {
   int64_t p[GC_MAX_DIMS + 1];
   int perm[GC_MAX_DIMS];
   int cnt = ox_attr_ints(c, "perm", p, GC_MAX_DIMS);
-  if (cnt >= 0 && cnt != r) return ox_err(c, GC_ERR_SHAPE, "perm has %d entries for rank %d", cnt, r);
+  if (cnt >= 0 && cnt != r)
+    return ox_err(c, GC_ERR_SHAPE, "perm has %d entries for rank %d", cnt, r);
   for (int i = 0; i < r; i++) perm[i] = cnt >= 0 ? (int)p[i] : r - 1 - i;
   return out0(c, gc_transpose(c->g, x, perm));
 }
@@ -636,9 +669,8 @@ static gc_status map_constant(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_status st;
   if ((a = ox_attr(c, "value")) && a->t) {
     if ((st = ox_tensor_from_proto(a->t, "value", true, &t)))
-      return st == GC_ERR_UNSUPPORTED
-                 ? ox_unsupported(c, "Constant (dtype)", "%s", gc_last_error())
-                 : ox_err(c, st, "%s", gc_last_error());
+      return st == GC_ERR_UNSUPPORTED ? ox_unsupported(c, "Constant (dtype)", "%s", gc_last_error())
+                                      : ox_err(c, st, "%s", gc_last_error());
     return ox_out_known(c, 0, t, a->t->data_type);
   }
   if ((a = ox_attr(c, "value_float")) && a->has_f) {
@@ -646,7 +678,8 @@ static gc_status map_constant(ox_ctx *c, const Onnx__NodeProto *n) {
     return ox_out_known(c, 0, t, OX_FLOAT);
   }
   if ((a = ox_attr(c, "value_floats"))) {
-    if (gc_tensor_new(NULL, GC_F32, gc_shape1((int64_t)a->n_floats), a->floats, &t)) return GC_ERR_NOMEM;
+    if (gc_tensor_new(NULL, GC_F32, gc_shape1((int64_t)a->n_floats), a->floats, &t))
+      return GC_ERR_NOMEM;
     return ox_out_known(c, 0, t, OX_FLOAT);
   }
   if ((a = ox_attr(c, "value_int")) && a->has_i)
@@ -676,7 +709,8 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_tensor *val = NULL;
   int type = OX_FLOAT;
   if (a && a->t) {
-    if ((st = ox_tensor_from_proto(a->t, "value", true, &val))) return ox_unsupported(c, "ConstantOfShape (dtype)", "%s", gc_last_error());
+    if ((st = ox_tensor_from_proto(a->t, "value", true, &val)))
+      return ox_unsupported(c, "ConstantOfShape (dtype)", "%s", gc_last_error());
     type = a->t->data_type;
     if (gc_shape_numel(val->shape) != 1) {
       gc_tensor_free(val);
@@ -729,7 +763,8 @@ static gc_status fold_gather(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   int r = x->shape.ndim;
   int ax = norm_axis(ox_attr_int(c, "axis", 0), r);
   if (ax < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
-  if (r - 1 + idx->shape.ndim > GC_MAX_DIMS) return ox_err(c, GC_ERR_SHAPE, "result has too many dims");
+  if (r - 1 + idx->shape.ndim > GC_MAX_DIMS)
+    return ox_err(c, GC_ERR_SHAPE, "result has too many dims");
   gc_shape s = {0, {0}};
   for (int i = 0; i < ax; i++) s.dim[s.ndim++] = x->shape.dim[i];
   for (int i = 0; i < idx->shape.ndim; i++) s.dim[s.ndim++] = idx->shape.dim[i];
@@ -747,10 +782,11 @@ static gc_status fold_gather(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
       if (k < 0) k += na;
       if (k < 0 || k >= na) {
         gc_tensor_free(o);
-        return ox_err(c, GC_ERR_SHAPE, "index %lld out of range [0, %lld)", (long long)get_i(idx, j), (long long)na);
+        return ox_err(c, GC_ERR_SHAPE, "index %lld out of range [0, %lld)",
+                      (long long)get_i(idx, j), (long long)na);
       }
-      memcpy((char *)o->data + ((a * ni + j) * inner) * es, (char *)x->data + ((a * na + k) * inner) * es,
-             (size_t)inner * es);
+      memcpy((char *)o->data + ((a * ni + j) * inner) * es,
+             (char *)x->data + ((a * na + k) * inner) * es, (size_t)inner * es);
     }
   *done = true;
   return ox_out_known(c, 0, o, ox_in_type(c, 0));
@@ -767,9 +803,11 @@ static gc_status fold_concat(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   for (int k = 0; k < ox_nin(c); k++) {
     const gc_tensor *x = ox_known(c, k);
     if (!x) continue;
-    if (x->shape.ndim != r || x->dtype != x0->dtype) return ox_err(c, GC_ERR_SHAPE, "inputs differ in rank or dtype");
+    if (x->shape.ndim != r || x->dtype != x0->dtype)
+      return ox_err(c, GC_ERR_SHAPE, "inputs differ in rank or dtype");
     for (int i = 0; i < r; i++)
-      if (i != ax && x->shape.dim[i] != s.dim[i]) return ox_err(c, GC_ERR_SHAPE, "inputs differ in dim %d", i);
+      if (i != ax && x->shape.dim[i] != s.dim[i])
+        return ox_err(c, GC_ERR_SHAPE, "inputs differ in dim %d", i);
     s.dim[ax] += x->shape.dim[ax];
     if (s.dim[ax] > FOLD_MAX) return GC_OK;
   }
@@ -785,7 +823,8 @@ static gc_status fold_concat(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
     if (!x) continue;
     int64_t w = x->shape.dim[ax] * inner;
     for (int64_t a = 0; a < outer; a++)
-      memcpy((char *)o->data + (a * s.dim[ax] * inner + off) * es, (char *)x->data + a * w * es, (size_t)w * es);
+      memcpy((char *)o->data + (a * s.dim[ax] * inner + off) * es, (char *)x->data + a * w * es,
+             (size_t)w * es);
     off += w;
   }
   *done = true;
@@ -793,7 +832,8 @@ static gc_status fold_concat(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
 }
 
 /* Host slice of x along axes: out[i] = x[start + i * step]. */
-static gc_tensor *slice_host(const gc_tensor *x, const int64_t *start, const int64_t *step, gc_shape s) {
+static gc_tensor *slice_host(const gc_tensor *x, const int64_t *start, const int64_t *step,
+                             gc_shape s) {
   gc_tensor *o = tensor_new(x->dtype, s);
   if (!o) return NULL;
   int64_t xs[GC_MAX_DIMS], total = gc_shape_numel(s);
@@ -813,7 +853,8 @@ static gc_tensor *slice_host(const gc_tensor *x, const int64_t *start, const int
 
 /* Slice parameters (attributes before opset 10, inputs after) resolved
  * against shape xs into per-dim start, step and output shape. */
-static gc_status slice_params(ox_ctx *c, gc_shape xs, int64_t *start, int64_t *step, gc_shape *out) {
+static gc_status slice_params(ox_ctx *c, gc_shape xs, int64_t *start, int64_t *step,
+                              gc_shape *out) {
   int64_t st[GC_MAX_DIMS + 1], en[GC_MAX_DIMS + 1], ax[GC_MAX_DIMS + 1], sp[GC_MAX_DIMS + 1];
   int ns, ne, na = -1, np = -1;
   gc_status e;
@@ -822,7 +863,9 @@ static gc_status slice_params(ox_ctx *c, gc_shape xs, int64_t *start, int64_t *s
     ne = ox_attr_ints(c, "ends", en, GC_MAX_DIMS);
     na = ox_attr_ints(c, "axes", ax, GC_MAX_DIMS);
   } else {
-    if ((e = ox_ints_in(c, 1, st, GC_MAX_DIMS, &ns)) || (e = ox_ints_in(c, 2, en, GC_MAX_DIMS, &ne))) return e;
+    if ((e = ox_ints_in(c, 1, st, GC_MAX_DIMS, &ns)) ||
+        (e = ox_ints_in(c, 2, en, GC_MAX_DIMS, &ne)))
+      return e;
     if (ox_has(c, 3) && (e = ox_ints_in(c, 3, ax, GC_MAX_DIMS, &na))) return e;
     if (ox_has(c, 4) && (e = ox_ints_in(c, 4, sp, GC_MAX_DIMS, &np))) return e;
   }
@@ -882,7 +925,8 @@ static gc_status fold_split(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   }
   int64_t total = 0;
   for (int i = 0; i < cnt; i++) total += sz[i] >= 0 ? sz[i] : -1;
-  if (cnt != no || total != x->shape.dim[ax]) return ox_err(c, GC_ERR_SHAPE, "split sizes do not add up");
+  if (cnt != no || total != x->shape.dim[ax])
+    return ox_err(c, GC_ERR_SHAPE, "split sizes do not add up");
   int64_t start[GC_MAX_DIMS] = {0}, step[GC_MAX_DIMS];
   for (int d = 0; d < GC_MAX_DIMS; d++) step[d] = 1;
   for (int i = 0; i < no; i++) {

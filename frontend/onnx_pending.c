@@ -26,8 +26,8 @@ OX_MAP(concat) { return pending(c, "gc_concat"); }
 OX_MAP(slice) { return pending(c, "gc_slice"); }
 OX_MAP(split) { return pending(c, "gc_slice"); }
 
-#if 0 /* TODO(merge): needs gc_conv2d, gc_conv_transpose2d, gc_max_pool2d,
-       * gc_avg_pool2d, gc_pad, gc_where, gc_erf, gc_upsample_nearest,
+#if 0 /* TODO(merge): needs gc_conv2d, gc_conv_transpose2d, gc_max_pool2d, \
+       * gc_avg_pool2d, gc_pad, gc_where, gc_erf, gc_upsample_nearest,     \
        * gc_gather, gc_concat, gc_slice from the op branches. */
 
 static gc_status out0(ox_ctx *c, gc_value v) { return ox_out(c, 0, v, ox_in_type(c, 0)); }

@@ -83,8 +83,8 @@ static void run_case_ref(const char *dir) {
     ck_assert(gc_tensor_convert(want[i], GC_F32, &w) == GC_OK);
     for (int64_t k = 0; k < gc_shape_numel(f->shape); k++) {
       float a = ((float *)f->data)[k], b = ((float *)w->data)[k];
-      ck_assert_msg(fabsf(a - b) <= 1e-5f + 1e-3f * fabsf(b), "%s output %d[%lld]: %g vs %g",
-                    dir, i, (long long)k, a, b);
+      ck_assert_msg(fabsf(a - b) <= 1e-5f + 1e-3f * fabsf(b), "%s output %d[%lld]: %g vs %g", dir,
+                    i, (long long)k, a, b);
     }
     gc_tensor_free(got);
     gc_tensor_free(f);

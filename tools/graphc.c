@@ -595,8 +595,11 @@ static gc_status run_model(const char *path, gc_device *dev, tensor_list *ins, t
     if (!st)
       st = gc_session_get_output(s, io->name, t->data,
                                  (size_t)gc_shape_numel(t->shape) * gc_dtype_size(t->dtype));
-    gc_dtype want = io->onnx_type == 7 ? GC_I64 : io->onnx_type == 9 ? GC_BOOL
-                    : io->onnx_type == 6 ? GC_I32 : io->onnx_type == 1 ? GC_F32 : io->dtype;
+    gc_dtype want = io->onnx_type == 7   ? GC_I64
+                    : io->onnx_type == 9 ? GC_BOOL
+                    : io->onnx_type == 6 ? GC_I32
+                    : io->onnx_type == 1 ? GC_F32
+                                         : io->dtype;
     if (!st && want != t->dtype) {
       gc_tensor *cv = NULL;
       st = gc_tensor_convert(t, want, &cv);
@@ -630,8 +633,10 @@ static int cmd_run(int argc, char **argv) {
         !strncmp(a, "--device=", 9)) {
       v = strchr(a, '=') + 1;
     } else if (!strcmp(a, "--input") || !strcmp(a, "--output-dir") || !strcmp(a, "--device")) {
-      if (i + 1 >= argc) rc = fail(EXIT_USAGE, "run: option '%s' needs a value", a);
-      else v = argv[++i];
+      if (i + 1 >= argc)
+        rc = fail(EXIT_USAGE, "run: option '%s' needs a value", a);
+      else
+        v = argv[++i];
     } else if (a[0] == '-' && a[1]) {
       rc = fail(EXIT_USAGE, "run: unknown option '%s'", a);
     } else if (model) {
@@ -686,8 +691,10 @@ static int cmd_run(int argc, char **argv) {
         if (*q == '/' || *q == '\\') *q = '_';
       snprintf(path, sizeof path, "%s/%s.pb", outdir, name);
       gc_status st = gc_tensor_write(path, t);
-      if (st) rc = fail(EXIT_RUNTIME, "%s", lib_error(st));
-      else printf("%s: %s%s -> %s\n", t->name, gc_dtype_name(t->dtype), shp, path);
+      if (st)
+        rc = fail(EXIT_RUNTIME, "%s", lib_error(st));
+      else
+        printf("%s: %s%s -> %s\n", t->name, gc_dtype_name(t->dtype), shp, path);
     } else {
       printf("%s: %s%s", t->name, gc_dtype_name(t->dtype), shp);
       int64_t n = gc_shape_numel(t->shape);
@@ -735,12 +742,16 @@ static int tensors_match(const gc_tensor *got, const gc_tensor *want, double *er
         if (isinf(w) && g == w) continue;
         if (!(fabs(g - w) <= 1e-5 + 1e-3 * fabs(w))) ok = 0;
         break;
-      case GC_I32: g = ((const int32_t *)got->data)[i], w = ((const int32_t *)want->data)[i]; break;
+      case GC_I32:
+        g = ((const int32_t *)got->data)[i], w = ((const int32_t *)want->data)[i];
+        break;
       case GC_I64:
         g = (double)((const int64_t *)got->data)[i];
         w = (double)((const int64_t *)want->data)[i];
         break;
-      default: g = ((const uint8_t *)got->data)[i], w = ((const uint8_t *)want->data)[i]; break;
+      default:
+        g = ((const uint8_t *)got->data)[i], w = ((const uint8_t *)want->data)[i];
+        break;
     }
     if (got->dtype != GC_F32 && g != w) ok = 0;
     double d = fabs(g - w);
@@ -863,7 +874,8 @@ static int cmd_onnx_test(int argc, char **argv) {
       ncases++;
     }
   }
-  if (!ncases) return fail(EXIT_USAGE, "onnx-test: which case directories? (each holds model.onnx)");
+  if (!ncases)
+    return fail(EXIT_USAGE, "onnx-test: which case directories? (each holds model.onnx)");
   gc_device *dev;
   int rc = open_device(device, &dev);
   if (rc) return rc;
@@ -896,7 +908,8 @@ static int cmd_onnx_test(int argc, char **argv) {
       const char *what = why + strlen("unsupported: ");
       int k = 0;
       while (k < nskip && strcmp(skips[k].what, what)) k++;
-      if (k == nskip && nskip < 1024) snprintf(skips[nskip++].what, sizeof skips[0].what, "%.63s", what);
+      if (k == nskip && nskip < 1024)
+        snprintf(skips[nskip++].what, sizeof skips[0].what, "%.63s", what);
       if (k < nskip) skips[k].n++;
     }
     fflush(stdout);
