@@ -108,6 +108,21 @@ gc_value gc_param(gc_graph *g, const char *name, gc_shape s, gc_init init) {
   return v;
 }
 
+gc_value gc_param_from_data(gc_graph *g, const char *name, gc_shape s, const float *data) {
+  if (g && !g->status && !name)
+    return ir_value(ir_error(g, GC_ERR_INVALID, "param: a name is required"));
+  if (g && !g->status && !data)
+    return ir_value(ir_error(g, GC_ERR_INVALID, "param \"%s\": data is NULL", name));
+  gc_value v = leaf(g, IR_OP_PARAM, name, GC_F32, s, IR_F_PARAM);
+  if (!gc_value_ok(v)) return v;
+  ir_node *n = &g->nodes[v.id];
+  size_t bytes = ir_node_bytes(n);
+  if (!(n->data = malloc(bytes ? bytes : 1)))
+    return ir_value(ir_error(g, GC_ERR_NOMEM, "param \"%s\": out of memory", name));
+  memcpy(n->data, data, bytes);
+  return v;
+}
+
 gc_value gc_constant(gc_graph *g, gc_dtype t, gc_shape s, const void *data) {
   if (g && !g->status && !data)
     return ir_value(ir_error(g, GC_ERR_INVALID, "constant: data is NULL"));

@@ -136,6 +136,9 @@ typedef struct gc_init {
 /* Leaves. Names must be unique within a graph. */
 gc_value gc_input(gc_graph *g, const char *name, gc_dtype t, gc_shape s);
 gc_value gc_param(gc_graph *g, const char *name, gc_shape s, gc_init init);
+/* A parameter whose initial value is numel(s) floats copied from data (an
+ * imported model's weights, which stay trainable). */
+gc_value gc_param_from_data(gc_graph *g, const char *name, gc_shape s, const float *data);
 /* A constant tensor; data (numel * dtype size bytes) is copied. */
 gc_value gc_constant(gc_graph *g, gc_dtype t, gc_shape s, const void *data);
 gc_value gc_scalar(gc_graph *g, float v); /* f32 constant of shape [] */
@@ -480,6 +483,78 @@ gc_status gc_dataset_gather(const gc_dataset *d, const int64_t *idx, int64_t n, 
                             int32_t *y);
 /* Writes a seeded random permutation of 0..n-1 into perm. */
 void gc_permutation(uint64_t seed, int64_t n, int64_t *perm);
+
+/* ------------------------------------------------------------------- ONNX */
+
+/* A dense host tensor (ONNX TensorProto files, model inputs and outputs).
+ * data holds numel(shape) * gc_dtype_size(dtype) bytes, row-major, owned
+ * by the tensor; name may be NULL. Freed with gc_tensor_free. */
+typedef struct gc_tensor {
+  char *name;
+  gc_dtype dtype;
+  gc_shape shape;
+  void *data;
+} gc_tensor;
+
+/* A new tensor; data (may be NULL: zeros) is copied, name may be NULL. */
+gc_status gc_tensor_new(const char *name, gc_dtype t, gc_shape s, const void *data,
+                        gc_tensor **out);
+void gc_tensor_free(gc_tensor *t);
+/* Reads a serialized onnx.TensorProto (a test_data_set_N/input_K.pb).
+ * float, int64, int32, bool and the smaller int types (widened to i32) are
+ * read; double, float16, strings and others fail with GC_ERR_UNSUPPORTED. */
+gc_status gc_tensor_read(const char *path, gc_tensor **out);
+/* Writes t as a serialized onnx.TensorProto (raw_data, little-endian),
+ * through a temporary file renamed into place. */
+gc_status gc_tensor_write(const char *path, const gc_tensor *t);
+/* A copy of t converted to dtype to (ints to f32 and back, f32 -> i32
+ * truncates, anything -> bool is != 0, i64 -> i32 fails on overflow). */
+gc_status gc_tensor_convert(const gc_tensor *t, gc_dtype to, gc_tensor **out);
+
+/* One graph input or output of an imported model. */
+typedef struct gc_onnx_io {
+  char *name;
+  int onnx_type;  /* ONNX TensorProto.DataType (1 float, 6 int32, 7 int64, 9 bool) */
+  gc_dtype dtype; /* its dtype in the graph (ONNX int64 data becomes i32) */
+  gc_shape shape;
+  int in_graph; /* inputs: 0 when no node reads it as data (constant-bound or unused) */
+} gc_onnx_io;
+
+typedef struct gc_onnx_info {
+  int64_t ir_version, opset; /* opset of the default domain */
+  char *producer;
+  int ninputs, noutputs; /* graph inputs exclude initializers */
+  gc_onnx_io *inputs, *outputs;
+  /* After a failed import, the first ONNX op type (or feature, e.g.
+   * "dtype double") that graphc cannot map; "" otherwise. */
+  char unsupported[64];
+} gc_onnx_info;
+
+typedef struct gc_onnx_options {
+  /* Values of graph inputs known at import time, matched by name (an
+   * unnamed value binds the input at its own position in values): the
+   * importer folds them like constants (ONNX feeds shapes, axes and pads as
+   * inputs in newer opsets; our shapes are static). An input so bound that
+   * no node reads as data has in_graph = 0 and needs no set_input. */
+  const gc_tensor *const *values;
+  int nvalues;
+} gc_onnx_options;
+
+/* Imports an ONNX model (opsets 7-17) into a new graph: graph inputs
+ * become gc_input of the same name (symbolic dims are an error), float
+ * initializers gc_param_from_data (so the model can be fine-tuned), shape
+ * computations are folded into static shapes, graph outputs are gc_output
+ * under their ONNX names. *info (optional; free with gc_onnx_info_free)
+ * describes inputs and outputs; it is also set when the file parsed but an
+ * op is unsupported (GC_ERR_UNSUPPORTED), naming the op. Errors name the
+ * file, the node and its op. */
+gc_status gc_onnx_load(const char *path, gc_graph **out, gc_onnx_info **info);
+gc_status gc_onnx_load_with(const char *path, const gc_onnx_options *opt, gc_graph **out,
+                            gc_onnx_info **info);
+/* The same from a serialized ModelProto in memory (name is for messages). */
+gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
+                              const gc_onnx_options *opt, gc_graph **out, gc_onnx_info **info);
+void gc_onnx_info_free(gc_onnx_info *info);
 
 /* ------------------------------------------------------------------ models */
 

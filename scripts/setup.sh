@@ -7,7 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(build-essential cmake pkg-config git python3
   pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
-  libclblast-dev libopenblas-dev check zlib1g-dev dataset-fashion-mnist)
+  libclblast-dev libopenblas-dev check zlib1g-dev dataset-fashion-mnist
+  libonnx-dev libprotobuf-c-dev protobuf-c-compiler libonnx-testdata)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 /* graphc.c — the `graphc` command line: list devices and models, train a
  * model with a live progress bar, compile a model's graph and print what
- * the compiler made of it. Uses only the public API (include/graphc.h).
+ * the compiler made of it; run ONNX models and ONNX backend test cases.
+ * Uses only the public API (include/graphc.h).
  *
  * Exit status: 0 success, 1 a runtime failure (device, data, library),
  * 2 a usage error. Every error is one line on stderr, "graphc: error: ...". */
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +31,11 @@ static const char usage_text[] =
     "  compile MODEL [options]    compile a model's graph and print its stats\n"
     "      --train (the training step)  --batch B  --device D  --stats  --json\n"
     "      --dump-after=PASS|all  --emit-cl DIR  --no-fuse  --no-plan\n"
+    "  run MODEL.onnx [options]   run an ONNX model; print or write its outputs\n"
+    "      --input NAME=FILE.pb (or FILE.pb, by its tensor name; repeatable)\n"
+    "      --output-dir DIR (outputs as DIR/NAME.pb)  --device D (default pocl)\n"
+    "  onnx-test CASE_DIR...      run ONNX backend test cases (model.onnx +\n"
+    "      test_data_set_*/); PASS/FAIL/SKIP per case  --device D (default pocl)\n"
     "  help, --help               this text\n"
     "  --version                  the version\n"
     "\n"
@@ -519,6 +526,404 @@ static int cmd_compile(int argc, char **argv) {
   return rc;
 }
 
+/* ----------------------------------------------------------------- onnx */
+
+/* Data-set files of a test case, input_0.pb, input_1.pb, ... in order. */
+enum { MAX_TENSORS = 64 };
+
+typedef struct tensor_list {
+  gc_tensor *t[MAX_TENSORS];
+  int n;
+} tensor_list;
+
+static void tensor_list_free(tensor_list *l) {
+  for (int i = 0; i < l->n; i++) gc_tensor_free(l->t[i]);
+  l->n = 0;
+}
+
+/* Reads DIR/PREFIX_0.pb, DIR/PREFIX_1.pb, ... until one is missing. */
+static gc_status read_numbered(const char *dir, const char *prefix, tensor_list *l) {
+  l->n = 0;
+  for (int i = 0; i < MAX_TENSORS; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, i);
+    if (access(path, F_OK) != 0) break;
+    gc_status st = gc_tensor_read(path, &l->t[l->n]);
+    if (st) return st;
+    l->n++;
+  }
+  return GC_OK;
+}
+
+/* Imports, compiles and runs a model on inputs (bound at import so that
+ * shape inputs fold); outs receives one tensor per graph output, with the
+ * ONNX dtype of the model (int64 outputs come back from i32). */
+static gc_status run_model(const char *path, gc_device *dev, tensor_list *ins, tensor_list *outs,
+                           gc_onnx_info **info_out) {
+  gc_graph *g = NULL;
+  gc_onnx_info *info = NULL;
+  gc_program *p = NULL;
+  gc_session *s = NULL;
+  gc_onnx_options opt = {(const gc_tensor *const *)ins->t, ins->n};
+  outs->n = 0;
+  gc_status st = gc_onnx_load_with(path, &opt, &g, &info);
+  if (!st) st = gc_compile(g, dev, NULL, &p);
+  if (!st) st = gc_session_new(p, &s);
+  for (int i = 0; !st && i < info->ninputs; i++) {
+    const gc_onnx_io *io = &info->inputs[i];
+    if (!io->in_graph) continue;
+    const gc_tensor *t = NULL;
+    for (int k = 0; k < ins->n; k++)
+      if (ins->t[k]->name ? !strcmp(ins->t[k]->name, io->name) : k == i) t = ins->t[k];
+    if (!t) {
+      fprintf(stderr, "graphc: error: no value given for input '%s'\n", io->name);
+      st = GC_ERR_NOT_FOUND;
+      break;
+    }
+    gc_tensor *cv = NULL;
+    st = gc_tensor_convert(t, io->dtype, &cv);
+    if (!st)
+      st = gc_session_set_input(s, io->name, cv->data,
+                                (size_t)gc_shape_numel(cv->shape) * gc_dtype_size(cv->dtype));
+    gc_tensor_free(cv);
+  }
+  if (!st) st = gc_session_run(s);
+  for (int i = 0; !st && i < info->noutputs && i < MAX_TENSORS; i++) {
+    const gc_onnx_io *io = &info->outputs[i];
+    gc_tensor *t = NULL;
+    st = gc_tensor_new(io->name, io->dtype, io->shape, NULL, &t);
+    if (!st)
+      st = gc_session_get_output(s, io->name, t->data,
+                                 (size_t)gc_shape_numel(t->shape) * gc_dtype_size(t->dtype));
+    gc_dtype want = io->onnx_type == 7   ? GC_I64
+                    : io->onnx_type == 9 ? GC_BOOL
+                    : io->onnx_type == 6 ? GC_I32
+                    : io->onnx_type == 1 ? GC_F32
+                                         : io->dtype;
+    if (!st && want != t->dtype) {
+      gc_tensor *cv = NULL;
+      st = gc_tensor_convert(t, want, &cv);
+      gc_tensor_free(t);
+      t = cv;
+    }
+    if (st) {
+      gc_tensor_free(t);
+      break;
+    }
+    outs->t[outs->n++] = t;
+  }
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_graph_free(g);
+  if (info_out)
+    *info_out = info;
+  else
+    gc_onnx_info_free(info);
+  return st;
+}
+
+static int cmd_run(int argc, char **argv) {
+  const char *model = NULL, *outdir = NULL, *device = NULL;
+  tensor_list ins = {{0}, 0}, outs = {{0}, 0};
+  int rc = 0;
+  for (int i = 2; i < argc && !rc; i++) {
+    const char *a = argv[i];
+    const char *v = NULL;
+    if (!strncmp(a, "--input=", 8) || !strncmp(a, "--output-dir=", 13) ||
+        !strncmp(a, "--device=", 9)) {
+      v = strchr(a, '=') + 1;
+    } else if (!strcmp(a, "--input") || !strcmp(a, "--output-dir") || !strcmp(a, "--device")) {
+      if (i + 1 >= argc)
+        rc = fail(EXIT_USAGE, "run: option '%s' needs a value", a);
+      else
+        v = argv[++i];
+    } else if (a[0] == '-' && a[1]) {
+      rc = fail(EXIT_USAGE, "run: unknown option '%s'", a);
+    } else if (model) {
+      rc = fail(EXIT_USAGE, "run: unexpected argument '%s'", a);
+    } else {
+      model = a;
+    }
+    if (rc || !v) continue;
+    if (!strncmp(a, "--device", 8)) {
+      device = v;
+    } else if (!strncmp(a, "--output-dir", 12)) {
+      outdir = v;
+    } else {
+      /* NAME=FILE.pb, or FILE.pb named by the tensor's own name */
+      const char *eq = strchr(v, '=');
+      const char *file = eq ? eq + 1 : v;
+      if (ins.n == MAX_TENSORS) {
+        rc = fail(EXIT_USAGE, "run: too many inputs");
+        break;
+      }
+      gc_tensor *t;
+      gc_status st = gc_tensor_read(file, &t);
+      if (st) {
+        rc = fail(EXIT_RUNTIME, "input '%s': %s", file, lib_error(st));
+        break;
+      }
+      if (eq) {
+        free(t->name);
+        t->name = strndup(v, (size_t)(eq - v));
+      }
+      ins.t[ins.n++] = t;
+    }
+  }
+  if (!rc && !model) rc = fail(EXIT_USAGE, "run: which model? (graphc run MODEL.onnx ...)");
+  struct stat sb;
+  if (!rc && outdir && stat(outdir, &sb) != 0 && mkdir(outdir, 0777) != 0)
+    rc = fail(EXIT_RUNTIME, "cannot create --output-dir '%s': %s", outdir, strerror(errno));
+  gc_device *dev = NULL;
+  if (!rc) rc = open_device(device ? device : "pocl", &dev);
+  if (!rc) {
+    gc_status st = run_model(model, dev, &ins, &outs, NULL);
+    if (st) rc = fail(EXIT_RUNTIME, "%s", lib_error(st));
+  }
+  for (int i = 0; !rc && i < outs.n; i++) {
+    gc_tensor *t = outs.t[i];
+    char shp[160];
+    gc_shape_str(t->shape, shp, sizeof shp);
+    if (outdir) {
+      char path[4096], name[256];
+      snprintf(name, sizeof name, "%s", t->name);
+      for (char *q = name; *q; q++)
+        if (*q == '/' || *q == '\\') *q = '_';
+      snprintf(path, sizeof path, "%s/%s.pb", outdir, name);
+      gc_status st = gc_tensor_write(path, t);
+      if (st)
+        rc = fail(EXIT_RUNTIME, "%s", lib_error(st));
+      else
+        printf("%s: %s%s -> %s\n", t->name, gc_dtype_name(t->dtype), shp, path);
+    } else {
+      printf("%s: %s%s", t->name, gc_dtype_name(t->dtype), shp);
+      int64_t n = gc_shape_numel(t->shape);
+      gc_tensor *f = NULL;
+      if (!gc_tensor_convert(t, GC_F32, &f))
+        for (int64_t k = 0; k < n && k < 8; k++) printf(" %g", ((float *)f->data)[k]);
+      gc_tensor_free(f);
+      printf("%s\n", n > 8 ? " ..." : "");
+    }
+  }
+  tensor_list_free(&ins);
+  tensor_list_free(&outs);
+  gc_device_free(dev);
+  return rc;
+}
+
+/* Compares got with want: exact for ints and bools, |d| <= atol + rtol |w|
+ * for floats (NaN matches NaN). *err is the largest absolute error. */
+static int tensors_match(const gc_tensor *got, const gc_tensor *want, double *err, char *why,
+                         size_t n) {
+  *err = 0;
+  char a[160], b[160];
+  if (got->dtype != want->dtype || got->shape.ndim != want->shape.ndim ||
+      gc_shape_numel(got->shape) != gc_shape_numel(want->shape)) {
+    snprintf(why, n, "got %s%s, want %s%s", gc_dtype_name(got->dtype),
+             gc_shape_str(got->shape, a, sizeof a), gc_dtype_name(want->dtype),
+             gc_shape_str(want->shape, b, sizeof b));
+    return 0;
+  }
+  for (int i = 0; i < got->shape.ndim; i++)
+    if (got->shape.dim[i] != want->shape.dim[i]) {
+      snprintf(why, n, "got shape %s, want %s", gc_shape_str(got->shape, a, sizeof a),
+               gc_shape_str(want->shape, b, sizeof b));
+      return 0;
+    }
+  int ok = 1;
+  int64_t cnt = gc_shape_numel(got->shape);
+  for (int64_t i = 0; i < cnt; i++) {
+    double g, w;
+    switch (got->dtype) {
+      case GC_F32:
+        g = ((const float *)got->data)[i];
+        w = ((const float *)want->data)[i];
+        if (isnan(g) && isnan(w)) continue;
+        if (isinf(w) && g == w) continue;
+        if (!(fabs(g - w) <= 1e-5 + 1e-3 * fabs(w))) ok = 0;
+        break;
+      case GC_I32:
+        g = ((const int32_t *)got->data)[i], w = ((const int32_t *)want->data)[i];
+        break;
+      case GC_I64:
+        g = (double)((const int64_t *)got->data)[i];
+        w = (double)((const int64_t *)want->data)[i];
+        break;
+      default:
+        g = ((const uint8_t *)got->data)[i], w = ((const uint8_t *)want->data)[i];
+        break;
+    }
+    if (got->dtype != GC_F32 && g != w) ok = 0;
+    double d = fabs(g - w);
+    if (isnan(d)) d = INFINITY;
+    if (d > *err) *err = d;
+  }
+  if (!ok) snprintf(why, n, "max abs err %g", *err);
+  return ok;
+}
+
+typedef struct skip_count {
+  char what[64];
+  int n;
+} skip_count;
+
+static int by_count(const void *a, const void *b) {
+  const skip_count *x = a, *y = b;
+  return x->n != y->n ? y->n - x->n : strcmp(x->what, y->what);
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum { CASE_PASS, CASE_FAIL, CASE_SKIP };
+
+/* Runs every test_data_set_* of one case directory; why gets the reason
+ * of a FAIL or SKIP. */
+static int run_case(const char *dir, gc_device *dev, char *why, size_t n) {
+  char model[4096];
+  snprintf(model, sizeof model, "%s/model.onnx", dir);
+  if (access(model, R_OK) != 0) {
+    snprintf(why, n, "no model.onnx");
+    return CASE_FAIL;
+  }
+  DIR *d = opendir(dir);
+  if (!d) {
+    snprintf(why, n, "cannot open directory");
+    return CASE_FAIL;
+  }
+  char *sets[256];
+  int nsets = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) && nsets < 256)
+    if (!strncmp(de->d_name, "test_data_set_", 14)) sets[nsets++] = strdup(de->d_name);
+  closedir(d);
+  qsort(sets, (size_t)nsets, sizeof sets[0], by_name);
+  int result = nsets ? CASE_PASS : CASE_FAIL;
+  if (!nsets) snprintf(why, n, "no test_data_set_*");
+  double worst = 0;
+  for (int k = 0; k < nsets && result == CASE_PASS; k++) {
+    char sdir[4096];
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, sets[k]);
+    tensor_list ins = {{0}, 0}, want = {{0}, 0}, got = {{0}, 0};
+    gc_onnx_info *info = NULL;
+    gc_status st = read_numbered(sdir, "input", &ins);
+    if (!st) st = read_numbered(sdir, "output", &want);
+    if (st) {
+      /* Sequence or optional test data: the model says why it is not a
+       * tensor (a SKIP), if it does. */
+      gc_status data_st = st;
+      char data_msg[900];
+      snprintf(data_msg, sizeof data_msg, "%s", lib_error(st));
+      gc_graph *g = NULL;
+      if (gc_onnx_load(model, &g, &info) == GC_ERR_UNSUPPORTED && info && info->unsupported[0]) {
+        snprintf(why, n, "unsupported: %s", info->unsupported);
+        result = CASE_SKIP;
+      } else if (data_st == GC_ERR_UNSUPPORTED) {
+        const char *p = strstr(data_msg, "dtype ");
+        int len = p ? 6 + (int)strcspn(p + 6, " ,") : 9;
+        snprintf(why, n, "unsupported: %.*s", len, p ? p : "test data");
+        result = CASE_SKIP;
+      } else {
+        snprintf(why, n, "test data: %s", data_msg);
+        result = CASE_FAIL;
+      }
+      gc_graph_free(g);
+    } else {
+      st = run_model(model, dev, &ins, &got, &info);
+      if (st == GC_ERR_UNSUPPORTED && info && info->unsupported[0]) {
+        snprintf(why, n, "unsupported: %s", info->unsupported);
+        result = CASE_SKIP;
+      } else if (st) {
+        snprintf(why, n, "%s", lib_error(st));
+        result = CASE_FAIL;
+      } else if (got.n != want.n) {
+        snprintf(why, n, "%d outputs, want %d", got.n, want.n);
+        result = CASE_FAIL;
+      }
+      for (int i = 0; result == CASE_PASS && i < got.n; i++) {
+        double err;
+        char w[256];
+        if (!tensors_match(got.t[i], want.t[i], &err, w, sizeof w)) {
+          snprintf(why, n, "output %d '%s': %s", i, got.t[i]->name, w);
+          result = CASE_FAIL;
+        }
+        if (err > worst) worst = err;
+      }
+    }
+    gc_onnx_info_free(info);
+    tensor_list_free(&ins);
+    tensor_list_free(&want);
+    tensor_list_free(&got);
+  }
+  for (int k = 0; k < nsets; k++) free(sets[k]);
+  return result;
+}
+
+static int cmd_onnx_test(int argc, char **argv) {
+  const char *device = "pocl";
+  int ncases = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+      device = argv[++i];
+    } else if (!strncmp(argv[i], "--device=", 9)) {
+      device = argv[i] + 9;
+    } else if (argv[i][0] == '-') {
+      return fail(EXIT_USAGE, "onnx-test: unknown option '%s'", argv[i]);
+    } else {
+      ncases++;
+    }
+  }
+  if (!ncases)
+    return fail(EXIT_USAGE, "onnx-test: which case directories? (each holds model.onnx)");
+  gc_device *dev;
+  int rc = open_device(device, &dev);
+  if (rc) return rc;
+  int pass = 0, failed = 0, skipped = 0, nskip = 0;
+  static skip_count skips[1024];
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--device")) {
+      i++;
+      continue;
+    }
+    if (argv[i][0] == '-') continue;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", argv[i]);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
+    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    char why[1024] = "";
+    int r = run_case(dir, dev, why, sizeof why);
+    if (r == CASE_PASS) {
+      pass++;
+      printf("%-60s PASS\n", name);
+    } else if (r == CASE_FAIL) {
+      failed++;
+      for (char *q = why; *q; q++)
+        if (*q == '\n') *q = ' ';
+      printf("%-60s FAIL (%s)\n", name, why);
+    } else {
+      skipped++;
+      printf("%-60s SKIP (%s)\n", name, why);
+      const char *what = why + strlen("unsupported: ");
+      int k = 0;
+      while (k < nskip && strcmp(skips[k].what, what)) k++;
+      if (k == nskip && nskip < 1024)
+        snprintf(skips[nskip++].what, sizeof skips[0].what, "%.63s", what);
+      if (k < nskip) skips[k].n++;
+    }
+    fflush(stdout);
+  }
+  gc_device_free(dev);
+  printf("%d passed, %d failed, %d skipped\n", pass, failed, skipped);
+  if (nskip) {
+    qsort(skips, (size_t)nskip, sizeof skips[0], by_count);
+    printf("skipped (first unsupported op type or feature):\n");
+    for (int k = 0; k < nskip; k++) printf("  %-40s %d\n", skips[k].what, skips[k].n);
+  }
+  return failed ? EXIT_RUNTIME : 0;
+}
+
 /* ----------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
@@ -539,5 +944,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "list")) return cmd_list(argc, argv);
   if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
   if (!strcmp(cmd, "compile")) return cmd_compile(argc, argv);
+  if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+  if (!strcmp(cmd, "onnx-test")) return cmd_onnx_test(argc, argv);
   return fail(EXIT_USAGE, "unknown command '%s' (try `graphc help`)", cmd);
 }

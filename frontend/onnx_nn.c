@@ -1,0 +1,433 @@
+/* onnx_nn.c — ONNX mappings of the neural-network ops that existing
+ * builders can express: MatMul/Gemm, inference-mode normalizations, global
+ * pooling, and RNN/GRU/LSTM unrolled over their static sequence length.
+ *
+ * Recurrent layers pick time steps, directions and gates out of runtime
+ * tensors with 0/1 selection matrices (matmuls), exact for finite values,
+ * because the IR has no slice/concat yet; W, R and B may therefore be
+ * parameters (fine-tunable) or runtime inputs alike. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/onnx_nn.h"
+
+static gc_status out0(ox_ctx *c, gc_value v) { return ox_out(c, 0, v, ox_in_type(c, 0)); }
+
+static bool need_f32(ox_ctx *c, gc_value v) { return gc_value_dtype(c->g, v) == GC_F32; }
+
+/* ---------------------------------------------------------------- matmul */
+
+/* MatMul with numpy semantics as far as 2-D matmul reaches: 1-D operands
+ * are promoted and squeezed; a batched A against a 2-D B is one matmul on
+ * A's rows. Batched B needs gc_batch_matmul (TODO after the NN branch). */
+OX_MAP(matmul) {
+  gc_graph *g = c->g;
+  gc_value a = ox_in(c, 0), b = ox_in(c, 1);
+  gc_shape sa = gc_value_shape(g, a), sb = gc_value_shape(g, b);
+  if (!gc_value_ok(a) || !gc_value_ok(b)) return gc_graph_status(g);
+  if (!need_f32(c, a) || !need_f32(c, b))
+    return ox_unsupported(c, "MatMul (int)", "MatMul on integer data");
+  if (sa.ndim == 0 || sb.ndim == 0) return ox_err(c, GC_ERR_SHAPE, "MatMul of a scalar");
+  if (sb.ndim > 2)
+    return ox_unsupported(c, "MatMul (batched)", "batched B needs gc_batch_matmul (TODO)");
+  bool a1 = sa.ndim == 1, b1 = sb.ndim == 1;
+  int64_t k = sa.dim[sa.ndim - 1];
+  int64_t rows = gc_shape_numel(sa) / k;
+  gc_value a2 = gc_reshape(g, a, gc_shape2(rows, k));
+  gc_value b2 = b1 ? gc_reshape(g, b, gc_shape2(sb.dim[0], 1)) : b;
+  gc_value y = gc_matmul(g, a2, b2);
+  int64_t nn = b1 ? 1 : sb.dim[1];
+  gc_shape s = {0, {0}};
+  for (int i = 0; i < sa.ndim - 1; i++) s.dim[s.ndim++] = sa.dim[i];
+  if (a1) s.ndim = 0;
+  if (!b1) s.dim[s.ndim++] = nn;
+  return out0(c, gc_reshape(g, y, s));
+}
+
+/* Gemm: alpha * op(A) op(B) + beta * C (C broadcast). */
+OX_MAP(gemm) {
+  gc_graph *g = c->g;
+  gc_value a = ox_in(c, 0), b = ox_in(c, 1);
+  if (ox_attr_int(c, "transA", 0)) a = gc_transpose(g, a, NULL);
+  if (ox_attr_int(c, "transB", 0)) b = gc_transpose(g, b, NULL);
+  gc_value y = gc_matmul(g, a, b);
+  float alpha = ox_attr_float(c, "alpha", 1), beta = ox_attr_float(c, "beta", 1);
+  if (alpha != 1) y = gc_mul(g, y, ox_sc(c, alpha));
+  if (ox_has(c, 2) && beta != 0) {
+    gc_value cc = ox_in(c, 2);
+    if (beta != 1) cc = gc_mul(g, cc, ox_sc(c, beta));
+    y = gc_add(g, y, cc);
+  }
+  return out0(c, y);
+}
+
+/* ------------------------------------------------------- normalization */
+
+/* [C] -> [C, 1, ..., 1] to broadcast against [N, C, spatial...]. */
+static gc_value per_channel(ox_ctx *c, gc_value v, int rank) {
+  gc_shape s = {rank - 1, {0}};
+  s.dim[0] = gc_shape_numel(gc_value_shape(c->g, v));
+  for (int i = 1; i < rank - 1; i++) s.dim[i] = 1;
+  return gc_reshape(c->g, v, s);
+}
+
+OX_MAP(batch_norm) {
+  gc_graph *g = c->g;
+  if (ox_attr_int(c, "training_mode", 0) || ox_out_wanted(c, 1) || ox_out_wanted(c, 2))
+    return ox_unsupported(c, "BatchNormalization (training)", "training-mode batch norm");
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(g, x).ndim;
+  if (r < 2) return ox_err(c, GC_ERR_SHAPE, "input must be at least 2-D");
+  float eps = ox_attr_float(c, "epsilon", 1e-5f);
+  gc_value scale = per_channel(c, ox_in(c, 1), r), bias = per_channel(c, ox_in(c, 2), r);
+  gc_value mean = per_channel(c, ox_in(c, 3), r), var = per_channel(c, ox_in(c, 4), r);
+  gc_value k = gc_div(g, scale, gc_sqrt(g, gc_add(g, var, ox_sc(c, eps))));
+  return out0(c, gc_add(g, gc_mul(g, gc_sub(g, x, mean), k), bias));
+}
+
+/* (x - mean) / sqrt(var + eps) over axes, keepdims; mean and 1/std out. */
+static gc_value normalize(ox_ctx *c, gc_value x, const int *axes, int na, float eps,
+                          gc_value *mean_out, gc_value *inv_out) {
+  gc_graph *g = c->g;
+  gc_value m = gc_mean(g, x, axes, na, 1);
+  gc_value d = gc_sub(g, x, m);
+  gc_value var = gc_mean(g, gc_mul(g, d, d), axes, na, 1);
+  gc_value inv = gc_div(g, ox_sc(c, 1), gc_sqrt(g, gc_add(g, var, ox_sc(c, eps))));
+  if (mean_out) *mean_out = m;
+  if (inv_out) *inv_out = inv;
+  return gc_mul(g, d, inv);
+}
+
+OX_MAP(instance_norm) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(g, x).ndim, axes[GC_MAX_DIMS], na = 0;
+  if (r < 3) return ox_err(c, GC_ERR_SHAPE, "input must be at least 3-D");
+  for (int i = 2; i < r; i++) axes[na++] = i;
+  gc_value y = normalize(c, x, axes, na, ox_attr_float(c, "epsilon", 1e-5f), NULL, NULL);
+  y = gc_add(g, gc_mul(g, y, per_channel(c, ox_in(c, 1), r)), per_channel(c, ox_in(c, 2), r));
+  return out0(c, y);
+}
+
+OX_MAP(layer_norm) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(g, x).ndim, axes[GC_MAX_DIMS], na = 0;
+  int64_t a = ox_attr_int(c, "axis", -1);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  if (ox_attr_int(c, "stash_type", 1) != 1)
+    return ox_unsupported(c, "LayerNormalization (stash_type)", "stash_type other than float");
+  for (int i = (int)a; i < r; i++) axes[na++] = i;
+  gc_value m, inv;
+  gc_value y = normalize(c, x, axes, na, ox_attr_float(c, "epsilon", 1e-5f), &m, &inv);
+  y = gc_mul(g, y, ox_in(c, 1));
+  if (ox_has(c, 2)) y = gc_add(g, y, ox_in(c, 2));
+  gc_status st = out0(c, y);
+  if (!st && ox_out_wanted(c, 1)) st = ox_out(c, 1, m, OX_FLOAT);
+  if (!st && ox_out_wanted(c, 2)) st = ox_out(c, 2, inv, OX_FLOAT);
+  return st;
+}
+
+/* ONNX's function body: (x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9). */
+OX_MAP(mvn) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(g, x).ndim, axes[GC_MAX_DIMS];
+  int64_t a[GC_MAX_DIMS + 1] = {0, 2, 3};
+  int na = ox_attr_ints(c, "axes", a, GC_MAX_DIMS);
+  if (na < 0) na = 3;
+  for (int i = 0; i < na; i++) {
+    axes[i] = (int)(a[i] < 0 ? a[i] + r : a[i]);
+    if (axes[i] < 0 || axes[i] >= r) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  }
+  gc_value m = gc_mean(g, x, axes, na, 1), d = gc_sub(g, x, m);
+  gc_value sd = gc_sqrt(g, gc_mean(g, gc_mul(g, d, d), axes, na, 1));
+  return out0(c, gc_div(g, d, gc_add(g, sd, ox_sc(c, 1e-9f))));
+}
+
+OX_MAP(lp_norm) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(g, x).ndim;
+  int64_t a = ox_attr_int(c, "axis", -1), p = ox_attr_int(c, "p", 2);
+  if (a < 0) a += r;
+  if (a < 0 || a >= r) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  int ax = (int)a;
+  gc_value nrm;
+  if (p == 1)
+    nrm = gc_sum(g, ox_abs(c, x), &ax, 1, 1);
+  else if (p == 2)
+    nrm = gc_sqrt(g, gc_sum(g, gc_mul(g, x, x), &ax, 1, 1));
+  else
+    return ox_err(c, GC_ERR_FORMAT, "p must be 1 or 2");
+  return out0(c, gc_div(g, x, nrm));
+}
+
+static gc_status global_pool(ox_ctx *c, bool max) {
+  gc_value x = ox_in(c, 0);
+  int r = gc_value_shape(c->g, x).ndim, axes[GC_MAX_DIMS], na = 0;
+  if (r < 3) return ox_err(c, GC_ERR_SHAPE, "input must be at least 3-D");
+  for (int i = 2; i < r; i++) axes[na++] = i;
+  return out0(c, max ? gc_max(c->g, x, axes, na, 1) : gc_mean(c->g, x, axes, na, 1));
+}
+OX_MAP(global_avg_pool) { return global_pool(c, false); }
+OX_MAP(global_max_pool) { return global_pool(c, true); }
+
+/* ------------------------------------------------------ recurrent layers */
+
+/* A [rows, cols] f32 constant with ones at (r[i], c[i]). */
+static gc_value select_matrix(ox_ctx *c, int64_t rows, int64_t cols, int64_t r0, int64_t c0,
+                              int64_t count) {
+  if (gc_graph_status(c->g)) return (gc_value){-1};
+  if (rows <= 0 || cols <= 0 || rows * cols > ((int64_t)1 << 24))
+    return (gc_value){ir_error(c->g, GC_ERR_UNSUPPORTED, "a %lld x %lld selection is too large",
+                               (long long)rows, (long long)cols)};
+  size_t n = (size_t)(rows * cols);
+  float *m = calloc(n, sizeof *m);
+  if (!m) return (gc_value){ir_error(c->g, GC_ERR_NOMEM, "out of memory")};
+  for (int64_t i = 0; i < count; i++) m[(r0 + i) * cols + (c0 + i)] = 1;
+  gc_value v = gc_constant(c->g, GC_F32, gc_shape2(rows, cols), m);
+  free(m);
+  return v;
+}
+
+/* Columns [start, start + count) of a 2-D value. */
+static gc_value cols(ox_ctx *c, gc_value x, int64_t start, int64_t count) {
+  int64_t n = gc_value_shape(c->g, x).dim[1];
+  if (start == 0 && count == n) return x;
+  return gc_matmul(c->g, x, select_matrix(c, n, count, start, 0, count));
+}
+
+/* Rows [start, start + count) of a 2-D value. */
+static gc_value rows(ox_ctx *c, gc_value x, int64_t start, int64_t count) {
+  int64_t n = gc_value_shape(c->g, x).dim[0];
+  if (start == 0 && count == n) return x;
+  return gc_matmul(c->g, select_matrix(c, count, n, 0, start, count), x);
+}
+
+typedef enum { ACT_SIGMOID, ACT_TANH, ACT_RELU } act_kind;
+
+static gc_value act(ox_ctx *c, act_kind k, gc_value x) {
+  return k == ACT_SIGMOID ? gc_sigmoid(c->g, x)
+         : k == ACT_TANH  ? gc_tanh(c->g, x)
+                          : gc_relu(c->g, x);
+}
+
+enum { RNN_PLAIN, RNN_GRU, RNN_LSTM };
+
+typedef struct rnn_spec {
+  int kind, gates, nact; /* gates per direction, activations per direction */
+  int64_t seq, batch, in, hidden;
+  int ndir;
+  act_kind acts[6];
+} rnn_spec;
+
+static gc_status rnn_acts(ox_ctx *c, rnn_spec *s) {
+  static const act_kind defaults[3][3] = {
+      {ACT_TANH}, {ACT_SIGMOID, ACT_TANH}, {ACT_SIGMOID, ACT_TANH, ACT_TANH}};
+  for (int d = 0; d < s->ndir; d++)
+    for (int i = 0; i < s->nact; i++) s->acts[d * s->nact + i] = defaults[s->kind][i];
+  const Onnx__AttributeProto *a = ox_attr(c, "activations");
+  if (!a) return GC_OK;
+  if (a->n_strings != (size_t)(s->nact * s->ndir))
+    return ox_err(c, GC_ERR_FORMAT, "activations lists %zu names, want %d", a->n_strings,
+                  s->nact * s->ndir);
+  if (ox_attr(c, "activation_alpha") || ox_attr(c, "activation_beta"))
+    return ox_unsupported(c, c->node->op_type, "activation_alpha/beta");
+  for (size_t i = 0; i < a->n_strings; i++) {
+    char nm[32];
+    size_t len = a->strings[i].len < sizeof nm - 1 ? a->strings[i].len : sizeof nm - 1;
+    memcpy(nm, a->strings[i].data, len);
+    nm[len] = 0;
+    if (!strcmp(nm, "Sigmoid"))
+      s->acts[i] = ACT_SIGMOID;
+    else if (!strcmp(nm, "Tanh"))
+      s->acts[i] = ACT_TANH;
+    else if (!strcmp(nm, "Relu"))
+      s->acts[i] = ACT_RELU;
+    else
+      return ox_unsupported(c, c->node->op_type, "activation %s", nm);
+  }
+  return GC_OK;
+}
+
+/* One direction's per-gate weights: W_j^T [in, H], R_j^T [H, H], bias
+ * (Wb_j + Rb_j) [1, H] or invalid, Rb_j alone for GRU's linear_before_reset. */
+typedef struct gate_w {
+  gc_value wt, rt, bias, rb;
+} gate_w;
+
+static void rnn_weights(ox_ctx *c, const rnn_spec *s, int d, gate_w *gw, bool split_rb) {
+  gc_graph *g = c->g;
+  int64_t G = s->gates, H = s->hidden, nd = s->ndir;
+  gc_value w2 = gc_reshape(g, ox_in(c, 1), gc_shape2(nd * G * H, s->in));
+  gc_value r2 = gc_reshape(g, ox_in(c, 2), gc_shape2(nd * G * H, H));
+  gc_value b2 = {-1};
+  if (ox_has(c, 3)) b2 = gc_reshape(g, ox_in(c, 3), gc_shape2(1, nd * 2 * G * H));
+  for (int j = 0; j < G; j++) {
+    gw[j].wt = gc_transpose(g, rows(c, w2, (d * G + j) * H, H), NULL);
+    gw[j].rt = gc_transpose(g, rows(c, r2, (d * G + j) * H, H), NULL);
+    gw[j].bias = gw[j].rb = (gc_value){-1};
+    if (!gc_value_ok(b2)) continue;
+    gc_value wb = cols(c, b2, d * 2 * G * H + j * H, H);
+    gc_value rb = cols(c, b2, d * 2 * G * H + G * H + j * H, H);
+    if (split_rb) {
+      gw[j].bias = wb;
+      gw[j].rb = rb;
+    } else {
+      gw[j].bias = gc_add(g, wb, rb);
+    }
+  }
+}
+
+static gc_value add_opt(gc_graph *g, gc_value a, gc_value b) {
+  return gc_value_ok(b) ? gc_add(g, a, b) : a;
+}
+
+/* The initial state [B, H] of direction d from an optional [nd, B, H]
+ * input, else zeros. */
+static gc_value initial_state(ox_ctx *c, const rnn_spec *s, int k, int d) {
+  gc_graph *g = c->g;
+  int64_t B = s->batch, H = s->hidden;
+  if (!ox_has(c, k)) {
+    if (B * H > ((int64_t)1 << 24))
+      return (gc_value){ir_error(g, GC_ERR_UNSUPPORTED, "state too large")};
+    float *z = calloc((size_t)(B * H), sizeof *z);
+    if (!z) return (gc_value){ir_error(g, GC_ERR_NOMEM, "out of memory")};
+    gc_value v = gc_constant(g, GC_F32, gc_shape2(B, H), z);
+    free(z);
+    return v;
+  }
+  gc_value h = gc_reshape(g, ox_in(c, k), gc_shape2(s->ndir, B * H));
+  return gc_reshape(g, rows(c, h, d, 1), gc_shape2(B, H));
+}
+
+static gc_status recurrent(ox_ctx *c, int kind) {
+  gc_graph *g = c->g;
+  static const int gates[] = {1, 3, 4}, nacts[] = {1, 2, 3};
+  static const char *const names[] = {"RNN", "GRU", "LSTM"};
+  rnn_spec s = {kind, gates[kind], nacts[kind], 0, 0, 0, 0, 1, {0}};
+  char buf[32];
+  const char *dir = ox_attr_str(c, "direction", "forward", buf, sizeof buf);
+  if (!strcmp(dir, "bidirectional"))
+    s.ndir = 2;
+  else if (strcmp(dir, "forward") && strcmp(dir, "reverse"))
+    return ox_err(c, GC_ERR_FORMAT, "bad direction %s", dir);
+  bool reverse = !strcmp(dir, "reverse");
+  if (ox_attr(c, "clip")) return ox_unsupported(c, names[kind], "%s with clip", names[kind]);
+  if (kind == RNN_LSTM && ox_attr_int(c, "input_forget", 0))
+    return ox_unsupported(c, names[kind], "LSTM with input_forget");
+  int layout = (int)ox_attr_int(c, "layout", 0);
+  gc_value x = ox_in(c, 0);
+  gc_shape xs = gc_value_shape(g, x);
+  if (!gc_value_ok(x)) return gc_graph_status(g);
+  if (xs.ndim != 3) return ox_err(c, GC_ERR_SHAPE, "X must be 3-D");
+  if (layout) x = gc_transpose(g, x, (const int[]){1, 0, 2});
+  s.seq = layout ? xs.dim[1] : xs.dim[0];
+  s.batch = layout ? xs.dim[0] : xs.dim[1];
+  s.in = xs.dim[2];
+  s.hidden = ox_attr_int(c, "hidden_size", 0);
+  if (s.hidden <= 0) s.hidden = ox_in_shape(c, 2).dim[2];
+  if (s.hidden <= 0 || s.hidden > 4096) return ox_err(c, GC_ERR_SHAPE, "bad hidden_size");
+  if (s.seq > 4096) return ox_unsupported(c, names[kind], "sequences over 4096 steps (unrolled)");
+  if (ox_has(c, 4)) {
+    const gc_tensor *lens = ox_known(c, 4);
+    bool full = lens != NULL;
+    for (int64_t i = 0; lens && i < gc_shape_numel(lens->shape); i++) {
+      int64_t v = lens->dtype == GC_I64 ? ((int64_t *)lens->data)[i] : ((int32_t *)lens->data)[i];
+      if (v != s.seq) full = false;
+    }
+    if (!full) return ox_unsupported(c, names[kind], "sequence_lens shorter than the sequence");
+  }
+  gc_status st = rnn_acts(c, &s);
+  if (st) return st;
+  int64_t B = s.batch, H = s.hidden, T = s.seq, nd = s.ndir;
+  bool lbr = kind == RNN_GRU && ox_attr_int(c, "linear_before_reset", 0);
+  gc_value xf = gc_reshape(g, x, gc_shape2(T, B * s.in));
+  gc_value y = {-1}, yh = {-1}, yc = {-1};
+  for (int d = 0; d < nd; d++) {
+    gate_w w[4];
+    rnn_weights(c, &s, d, w, lbr);
+    const act_kind *a = &s.acts[d * s.nact];
+    gc_value p[3] = {{-1}, {-1}, {-1}}; /* LSTM peepholes i, o, f */
+    if (kind == RNN_LSTM && ox_has(c, 7)) {
+      gc_value p2 = gc_reshape(g, ox_in(c, 7), gc_shape2(1, nd * 3 * H));
+      for (int j = 0; j < 3; j++) p[j] = cols(c, p2, (d * 3 + j) * H, H);
+    }
+    gc_value h = initial_state(c, &s, 5, d);
+    gc_value cell = kind == RNN_LSTM ? initial_state(c, &s, 6, d) : (gc_value){-1};
+    bool back = reverse || d == 1;
+    for (int64_t k = 0; k < T; k++) {
+      int64_t t = back ? T - 1 - k : k;
+      gc_value xt = gc_reshape(g, rows(c, xf, t, 1), gc_shape2(B, s.in));
+      gc_value pre[4];
+      for (int j = 0; j < s.gates; j++) {
+        pre[j] = add_opt(g, gc_matmul(g, xt, w[j].wt), w[j].bias);
+        bool skip_r = kind == RNN_GRU && j == 2; /* GRU's h gate uses r first */
+        if (!skip_r) pre[j] = gc_add(g, pre[j], gc_matmul(g, h, w[j].rt));
+      }
+      if (kind == RNN_PLAIN) {
+        h = act(c, a[0], pre[0]);
+      } else if (kind == RNN_GRU) {
+        gc_value z = act(c, a[0], pre[0]), r = act(c, a[0], pre[1]), hh;
+        if (lbr)
+          hh = gc_add(g, pre[2], gc_mul(g, r, add_opt(g, gc_matmul(g, h, w[2].rt), w[2].rb)));
+        else
+          hh = gc_add(g, pre[2], gc_matmul(g, gc_mul(g, r, h), w[2].rt));
+        hh = act(c, a[1], hh);
+        /* (1 - z) hh + z h = hh + z (h - hh) */
+        h = gc_add(g, hh, gc_mul(g, z, gc_sub(g, h, hh)));
+      } else {
+        /* gate order i, o, f, c */
+        gc_value gi = pre[0], go = pre[1], gf = pre[2];
+        if (gc_value_ok(p[0])) gi = gc_add(g, gi, gc_mul(g, p[0], cell));
+        if (gc_value_ok(p[2])) gf = gc_add(g, gf, gc_mul(g, p[2], cell));
+        gi = act(c, a[0], gi);
+        gf = act(c, a[0], gf);
+        gc_value cc = act(c, a[1], pre[3]);
+        cell = gc_add(g, gc_mul(g, gf, cell), gc_mul(g, gi, cc));
+        if (gc_value_ok(p[1])) go = gc_add(g, go, gc_mul(g, p[1], cell));
+        go = act(c, a[0], go);
+        h = gc_mul(g, go, act(c, a[2], cell));
+      }
+      if (ox_out_wanted(c, 0)) {
+        /* Y[t, d] as a row of [T * nd, B * H]: an outer product places it. */
+        gc_value row = gc_reshape(g, h, gc_shape2(1, B * H));
+        gc_value place = gc_matmul(g, select_matrix(c, T * nd, 1, t * nd + d, 0, 1), row);
+        y = gc_value_ok(y) ? gc_add(g, y, place) : place;
+      }
+      if (gc_graph_status(g)) return gc_graph_status(g);
+    }
+    gc_value hrow =
+        gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, h, gc_shape2(1, B * H)));
+    yh = gc_value_ok(yh) ? gc_add(g, yh, hrow) : hrow;
+    if (kind == RNN_LSTM) {
+      gc_value crow =
+          gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, cell, gc_shape2(1, B * H)));
+      yc = gc_value_ok(yc) ? gc_add(g, yc, crow) : crow;
+    }
+  }
+  int type = ox_in_type(c, 0);
+  if (ox_out_wanted(c, 0)) {
+    y = gc_reshape(g, y, gc_shape4(T, nd, B, H));
+    if (layout) y = gc_transpose(g, y, (const int[]){2, 0, 1, 3});
+    if ((st = ox_out(c, 0, y, type))) return st;
+  }
+  if (ox_out_wanted(c, 1)) {
+    yh = gc_reshape(g, yh, gc_shape3(nd, B, H));
+    if (layout) yh = gc_transpose(g, yh, (const int[]){1, 0, 2});
+    if ((st = ox_out(c, 1, yh, type))) return st;
+  }
+  if (kind == RNN_LSTM && ox_out_wanted(c, 2)) {
+    yc = gc_reshape(g, yc, gc_shape3(nd, B, H));
+    if (layout) yc = gc_transpose(g, yc, (const int[]){1, 0, 2});
+    if ((st = ox_out(c, 2, yc, type))) return st;
+  }
+  return GC_OK;
+}
+
+OX_MAP(rnn) { return recurrent(c, RNN_PLAIN); }
+OX_MAP(gru) { return recurrent(c, RNN_GRU); }
+OX_MAP(lstm) { return recurrent(c, RNN_LSTM); }
