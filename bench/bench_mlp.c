@@ -1,13 +1,15 @@
-/* bench_mlp.c — what one MLP training epoch costs on a device, and where
- * the time goes. Trains the registry's `mlp` (784-256-128-10, Adam, batch
- * 64) for one epoch of Fashion-MNIST and prints seconds per epoch,
+/* bench_mlp.c — what one training epoch costs on a device, and where the
+ * time goes. Trains a registry model (default `mlp`: 784-256-128-10, Adam,
+ * batch 64; `--model cnn` for the CNN) for one epoch of Fashion-MNIST (or
+ * --limit samples of it) and prints seconds per epoch,
  * samples/s, launches per step and arena bytes; then splits a step into
  * host work (batch gathering + input upload), enqueueing, and device time
  * (steps replayed on fixed inputs); then the same with fusion off, as a
  * ratio measured in this one process; and the per-kernel device time of
  * the fused step (OpenCL profiling events).
  *
- *   bench_mlp [--device D] [--data DIR] [--batch B] [--steps N]
+ *   bench_mlp [--model NAME] [--device D] [--data DIR] [--batch B] [--steps N]
+ *             [--limit SAMPLES]
  *
  * Uses only the public API. Timings are printed, never asserted. */
 #include <graphc.h>
@@ -33,10 +35,12 @@ typedef struct run_result {
   float loss;
 } run_result;
 
+static const char *model_name = "mlp";
+
 static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no_fuse,
                       int replay_steps, int print_profile) {
   run_result r = {0};
-  const gc_model *m = gc_model_find("mlp");
+  const gc_model *m = gc_model_find(model_name);
   gc_train_options opt = {0};
   gc_graph *g = gc_graph_new();
   gc_graph_set_seed(g, 0);
@@ -112,13 +116,17 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
 int main(int argc, char **argv) {
   const char *device = "pocl", *data = NULL;
   int batch = 64, replay = 200;
+  long long limit = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
     else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) replay = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_name = argv[++i];
+    else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoll(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_mlp [--device D] [--data DIR] [--batch B] [--steps N]\n");
+      fprintf(stderr, "usage: bench_mlp [--model NAME] [--device D] [--data DIR] [--batch B] "
+                      "[--steps N] [--limit SAMPLES]\n");
       return 2;
     }
   }
@@ -129,14 +137,27 @@ int main(int argc, char **argv) {
   gc_device *dev;
   if (gc_device_open(device, &dev)) die("device");
   gc_dataset *train;
+  if (!gc_model_find(model_name)) {
+    fprintf(stderr, "bench_mlp: no model \"%s\"\n", model_name);
+    return 2;
+  }
   if (gc_dataset_load_mnist(data, 1, &train)) die("data");
+  if (limit > 0 && limit < gc_dataset_size(train)) {
+    int64_t *idx = malloc(sizeof *idx * (size_t)limit);
+    gc_dataset *sub;
+    for (long long i = 0; i < limit; i++) idx[i] = i;
+    if (gc_dataset_subset(train, idx, limit, &sub)) die("subset");
+    free(idx);
+    gc_dataset_free(train);
+    train = sub;
+  }
   printf("device: %s\n", gc_device_name(dev));
   run_result f = run(dev, train, batch, 0, replay, 1);
   run_result u = run(dev, train, batch, 1, replay, 1);
   int64_t steps = gc_dataset_size(train) / batch;
   double sps = (double)(steps * batch) / f.epoch_s;
-  printf("mlp epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n", batch,
-         (long long)steps, f.epoch_s, sps, f.loss);
+  printf("%s epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n",
+         model_name, batch, (long long)steps, f.epoch_s, sps, f.loss);
   printf("launches per step: %d (kernels %d), arena %zu bytes (no-reuse %zu, live lower bound "
          "%zu), persistent %zu bytes\n",
          f.stats.launches_per_run, f.stats.kernels, f.stats.arena_bytes, f.stats.no_reuse_bytes,

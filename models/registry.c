@@ -8,8 +8,10 @@
 extern const gc_model gc_model_perceptron;
 extern const gc_model gc_model_ffnn;
 extern const gc_model gc_model_mlp;
+extern const gc_model gc_model_cnn;
 
-static const gc_model *const models[] = {&gc_model_perceptron, &gc_model_ffnn, &gc_model_mlp};
+static const gc_model *const models[] = {&gc_model_perceptron, &gc_model_ffnn, &gc_model_mlp,
+                                         &gc_model_cnn};
 
 int gc_model_count(void) { return (int)(sizeof models / sizeof models[0]); }
 
