@@ -37,9 +37,9 @@ static const gc_model *model(const char *name) {
 /* ------------------------------------------------------------- registry */
 
 START_TEST(registry_lists_the_models) {
-  ck_assert_int_eq(gc_model_count(), 3);
-  const char *names[] = {"perceptron", "ffnn", "mlp"};
-  for (int i = 0; i < 3; i++) {
+  ck_assert_int_eq(gc_model_count(), 4);
+  const char *names[] = {"perceptron", "ffnn", "mlp", "cnn"};
+  for (int i = 0; i < 4; i++) {
     const gc_model *m = gc_model_at(i);
     ck_assert_ptr_nonnull(m);
     ck_assert_str_eq(m->name, names[i]);
@@ -49,7 +49,7 @@ START_TEST(registry_lists_the_models) {
     ck_assert(m->default_epochs > 0 && m->default_batch > 0 && m->default_lr > 0);
   }
   ck_assert_ptr_null(gc_model_at(-1));
-  ck_assert_ptr_null(gc_model_at(3));
+  ck_assert_ptr_null(gc_model_at(4));
   ck_assert_ptr_null(gc_model_find("resnet"));
   ck_assert_ptr_null(gc_model_find(NULL));
 }
@@ -59,7 +59,7 @@ END_TEST
  * whose "logits" are [batch, classes], at its default batch (batch 0) and
  * at an odd one, with or without options. */
 START_TEST(models_build_their_graphs) {
-  const int64_t classes[] = {1, 3, 10};
+  const int64_t classes[] = {1, 3, 10, 10};
   for (int i = 0; i < gc_model_count(); i++) {
     const gc_model *m = gc_model_at(i);
     int batches[] = {0, 7};

@@ -231,7 +231,7 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     sb_append(body, " = acc;\n");
   }
   for (int k = 0; k < gr->nnodes; k++)
-    if (is_update(G, gr->nodes[k])) cg_update_element(G, body, gr->nodes[k], "gid", "acc");
+    if (is_update(G, gr->nodes[k])) cg_update_element(G, body, gr->nodes[k], "gid", "acc", 1);
   cg_geometry_1d(L, outn);
 }
 
@@ -261,7 +261,7 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
       snprintf(idx, sizeof idx, "gemm_b * %lld + i%d * %lld + i%d", (long long)(mdim * ndim),
                nd - 2, (long long)ndim, nd - 1);
       snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
-      cg_update_element(G, &store, id, idx, gval);
+      cg_update_element(G, &store, id, idx, gval, 1);
     } else {
       member(G, &store, gi, dom, id);
     }
@@ -317,27 +317,6 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
-/* Several parameters' updates of one kind in one launch: the work-items
- * cover the parameters' elements back to back. */
-static void emit_multi_update(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
-  const fuse_group *gr = &G->p->fuse.groups[gi];
-  int64_t start = 0;
-  sb_append(body, "  const int gid = get_global_id(0);\n");
-  for (int k = 0; k < gr->nnodes; k++) {
-    int32_t id = gr->nodes[k];
-    int64_t n = gc_shape_numel(G->g->nodes[id].shape);
-    sb_appendf(body, "  %sif (gid < %lld) {\n    const int e = gid - %lld;\n", k ? "else " : "",
-               (long long)(start + n), (long long)start);
-    strbuf gv = {0};
-    cg_access(G, &gv, G->g->nodes[id].in[1], "e");
-    cg_update_element(G, body, id, "e", sb_str(&gv));
-    sb_free(&gv);
-    sb_append(body, "  }\n");
-    start += n;
-  }
-  cg_geometry_1d(L, start);
-}
-
 static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *root = &G->g->nodes[gr->root];
@@ -362,7 +341,7 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
       break;
     case FUSE_SINGLE:
       if (gr->nnodes > 1) {
-        emit_multi_update(G, gi, L, &body);
+        cg_emit_updates(G, &body, L, gr->nodes, gr->nnodes); /* multi-tensor */
         break;
       }
       /* fall through */

@@ -41,8 +41,12 @@ void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm);
 void cg_geometry_1d(cl_launch *L, int64_t items);
 
 /* Emits the in-place update (assign_add, SGD, Adam) of element idx of node
- * id's target, given the gradient/delta value expression gval. */
-void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval);
+ * id's target (width 1; gval: the gradient/delta expression) or of the 8
+ * elements from idx (width 8; gval NULL: loaded from the node's input 1). */
+void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval,
+                       int width);
+/* One kernel (body + geometry) applying the updates nodes[0..count). */
+void cg_emit_updates(cg_ctx *G, strbuf *body, cl_launch *L, const int32_t *nodes, int count);
 
 /* Body of the kernel of one op that is not fused (softmax, losses,
  * optimizer updates, ...): cl_single.c. GC_ERR_UNSUPPORTED when no

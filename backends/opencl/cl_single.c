@@ -97,66 +97,126 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   sb_free(&yv);
 }
 
-/* The update of one element idx of an in-place writer (assign_add, SGD,
- * Adam) given the gradient or delta value gval: shared by the standalone
- * update kernel and by matmul/reduction epilogues, where the gradient never
- * reaches memory. Locals are u_-prefixed: this text also lands inside the
- * GEMM_STORE(i, j, v) macro, whose parameter names must not be captured. */
-void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval) {
+/* Loads and stores of update operands, scalar (width 1: element idx) or
+ * eight at a time (width 8: elements idx .. idx + 7, vload8/vstore8). */
+static void upd_load(cg_ctx *G, strbuf *sb, int32_t node, const char *idx, int width) {
+  if (width == 1) {
+    cg_access(G, sb, node, idx);
+  } else {
+    sb_appendf(sb, "vload8(0, a%d + %lld + (%s))", cg_param(G, node),
+               (long long)cg_elem_offset(G, node), idx);
+  }
+}
+
+static void upd_store(cg_ctx *G, strbuf *sb, int32_t node, const char *idx, int width,
+                      const char *var) {
+  sb_append(sb, "    ");
+  if (width == 1) {
+    cg_access(G, sb, node, idx);
+    sb_appendf(sb, " = %s;\n", var);
+  } else {
+    sb_appendf(sb, "vstore8(%s, 0, a%d + %lld + (%s));\n", var, cg_param(G, node),
+               (long long)cg_elem_offset(G, node), idx);
+  }
+}
+
+/* Declares "T name = <load of node>;". */
+static void upd_decl(cg_ctx *G, strbuf *sb, const char *name, int32_t node, const char *idx,
+                     int width) {
+  sb_appendf(sb, "    %s %s = ", width == 1 ? "float" : "float8", name);
+  upd_load(G, sb, node, idx, width);
+  sb_append(sb, ";\n");
+}
+
+/* The update (assign_add, SGD, Adam) of element idx — or of the eight
+ * elements from idx when width is 8 — of an in-place writer, given the
+ * gradient or delta: the expression gval (width 1), or NULL to load it
+ * from the node's input 1. Shared by the standalone update kernels and by
+ * matmul/reduction epilogues, where the gradient never reaches memory.
+ * Locals are u_-prefixed: this text also lands inside the GEMM_STORE(i, j,
+ * v) macro, whose parameter names must not be captured. */
+void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, const char *gval,
+                       int width) {
   const ir_node *n = &G->g->nodes[id];
-  strbuf p = {0}, s2 = {0}, s3 = {0}, h0 = {0}, h1 = {0}, h2 = {0};
-  cg_access(G, &p, n->in[0], idx);
+  const char *T = width == 1 ? "float" : "float8";
   sb_append(body, "  {\n");
+  if (gval) {
+    sb_appendf(body, "    %s u_g = %s;\n", T, gval);
+  } else {
+    upd_decl(G, body, "u_g", n->in[1], idx, width);
+  }
+  upd_decl(G, body, "u_p", n->in[0], idx, width);
   if (n->op == IR_OP_ASSIGN_ADD) {
-    sb_appendf(body, "    %s += %s;\n", sb_str(&p), gval);
+    sb_append(body, "    u_p += u_g;\n");
   } else if (n->op == IR_OP_SGD_UPDATE) {
-    cg_access(G, &s2, n->in[2], idx);
-    cg_access(G, &h0, n->in[3], "0");
-    sb_appendf(body, "    const float u_lr = %s;\n    const float u_g = %s + ", sb_str(&h0), gval);
+    sb_append(body, "    const float u_lr = ");
+    cg_access(G, body, n->in[3], "0");
+    sb_append(body, ";\n");
+    upd_decl(G, body, "u_v", n->in[2], idx, width);
+    sb_appendf(body, "    u_g += u_p * ");
     cg_float(body, n->attr.f[1]);
-    sb_appendf(body, " * %s;\n    const float u_v = ", sb_str(&p));
+    sb_append(body, ";\n    u_v = u_v * ");
     cg_float(body, n->attr.f[0]);
-    sb_appendf(body, " * %s + u_g;\n    %s = u_v;\n    %s -= u_lr * u_v;\n", sb_str(&s2), sb_str(&s2),
-               sb_str(&p));
+    sb_append(body, " + u_g;\n    u_p -= u_lr * u_v;\n");
+    upd_store(G, body, n->in[2], idx, width, "u_v");
   } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
-    cg_access(G, &s2, n->in[2], idx);
-    cg_access(G, &s3, n->in[3], idx);
-    cg_access(G, &h0, n->in[4], "0");
-    cg_access(G, &h1, n->in[4], "1");
-    cg_access(G, &h2, n->in[4], "2");
     float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
-    sb_appendf(body, "    const float u_lr = %s, u_bc1 = 1.0f - %s, u_bc2 = 1.0f - %s;\n", sb_str(&h0),
-               sb_str(&h1), sb_str(&h2));
-    sb_appendf(body, "    const float u_g = %s;\n    float u_p = %s;\n", gval, sb_str(&p));
+    sb_append(body, "    const float u_lr = ");
+    cg_access(G, body, n->in[4], "0");
+    sb_append(body, ", u_bc1 = 1.0f - ");
+    cg_access(G, body, n->in[4], "1");
+    sb_append(body, ", u_bc2 = 1.0f - ");
+    cg_access(G, body, n->in[4], "2");
+    sb_append(body, ";\n");
+    upd_decl(G, body, "u_m", n->in[2], idx, width);
+    upd_decl(G, body, "u_v", n->in[3], idx, width);
     if (wd > 0) {
       sb_append(body, "    u_p *= 1.0f - u_lr * ");
       cg_float(body, wd);
       sb_append(body, ";\n");
     }
-    sb_append(body, "    const float u_m = ");
+    sb_append(body, "    u_m = u_m * ");
     cg_float(body, b1);
-    sb_appendf(body, " * %s + ", sb_str(&s2));
+    sb_append(body, " + u_g * ");
     cg_float(body, 1.0 - (double)b1);
-    sb_append(body, " * u_g;\n    const float u_v = ");
+    sb_append(body, ";\n    u_v = u_v * ");
     cg_float(body, b2);
-    sb_appendf(body, " * %s + ", sb_str(&s3));
+    sb_append(body, " + u_g * u_g * ");
     cg_float(body, 1.0 - (double)b2);
-    sb_appendf(body, " * u_g * u_g;\n    %s = u_m;\n    %s = u_v;\n", sb_str(&s2), sb_str(&s3));
-    sb_appendf(body, "    %s = u_p - u_lr * (u_m / u_bc1) / (sqrt(u_v / u_bc2) + ", sb_str(&p));
+    sb_append(body, ";\n    u_p -= u_lr * (u_m / u_bc1) / (sqrt(u_v / u_bc2) + ");
     cg_float(body, eps);
     sb_append(body, ");\n");
+    upd_store(G, body, n->in[2], idx, width, "u_m");
+    upd_store(G, body, n->in[3], idx, width, "u_v");
   }
+  upd_store(G, body, n->in[0], idx, width, "u_p");
   sb_append(body, "  }\n");
-  sb_free(&p);
-  sb_free(&s2);
-  sb_free(&s3);
-  sb_free(&h0);
-  sb_free(&h1);
-  sb_free(&h2);
+}
+
+/* One kernel updating every tensor of nodes[]: each work-item handles
+ * eight consecutive elements with vector loads (PoCL does not vectorize
+ * this branchy code across work-items by itself; explicit float8 runs the
+ * update at memory speed), the last partial eight of a tensor elementwise.
+ * Tensors take consecutive ranges of work-items. */
+void cg_emit_updates(cg_ctx *G, strbuf *body, cl_launch *L, const int32_t *nodes, int count) {
+  int64_t start = 0;
+  sb_append(body, "  const int gid = get_global_id(0);\n");
+  for (int k = 0; k < count; k++) {
+    int64_t n = gc_shape_numel(G->g->nodes[nodes[k]].shape), items = (n + 7) / 8;
+    sb_appendf(body,
+               "  %sif (gid < %lld) {\n  const int e = (gid - %lld) * 8;\n"
+               "  if (e + 8 <= %lld) {\n",
+               k ? "else " : "", (long long)(start + items), (long long)start, (long long)n);
+    cg_update_element(G, body, nodes[k], "e", NULL, 8);
+    sb_appendf(body, "  } else {\n  for (int t = e; t < %lld; t++)\n", (long long)n);
+    cg_update_element(G, body, nodes[k], "t", NULL, 1);
+    sb_append(body, "  }\n  }\n");
+    start += items;
+  }
+  cg_geometry_1d(L, start);
 }
 
 static void emit_update(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
-  int64_t numel = gc_shape_numel(n->shape);
   if (n->op == IR_OP_OPT_TICK) {
     sb_append(body, "  if (get_global_id(0) != 0) return;\n  ");
     cg_access(G, body, id, "1");
@@ -173,13 +233,7 @@ static void emit_update(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, s
     L->global[0] = L->local[0] = 1;
     return;
   }
-  sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
-             (long long)numel);
-  strbuf gv = {0};
-  cg_access(G, &gv, n->in[1], "gid");
-  cg_update_element(G, body, id, "gid", sb_str(&gv));
-  sb_free(&gv);
-  cg_geometry_1d(L, numel);
+  cg_emit_updates(G, body, L, &id, 1);
 }
 
 gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body) {
