@@ -363,10 +363,12 @@ static gc_value c_clip(gc_graph *g) {
   return gc_clip(g, prm(g, "x", gc_shape1(8), v), -0.5f, 0.75f);
 }
 static gc_value c_pow(gc_graph *g) {
-  return gc_pow(g, prm_pos(g, "a", gc_shape2(2, 3), 0.5, 2), prm_rand(g, "b", gc_shape1(3), 0.2, 1.5));
+  return gc_pow(g, prm_pos(g, "a", gc_shape2(2, 3), 0.5, 2),
+                prm_rand(g, "b", gc_shape1(3), 0.2, 1.5));
 }
 static gc_value c_minimum(gc_graph *g) {
-  return gc_minimum(g, prm_rand(g, "a", gc_shape2(3, 4), 0.1, 1), prm_rand(g, "b", gc_shape1(4), 0.1, 1));
+  return gc_minimum(g, prm_rand(g, "a", gc_shape2(3, 4), 0.1, 1),
+                    prm_rand(g, "b", gc_shape1(4), 0.1, 1));
 }
 static gc_value c_maximum(gc_graph *g) {
   return gc_maximum(g, prm_rand(g, "a", gc_shape2(3, 1), 0.1, 1),
