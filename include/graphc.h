@@ -157,9 +157,12 @@ gc_value gc_sigmoid(gc_graph *g, gc_value x);
 gc_value gc_tanh(gc_graph *g, gc_value x);
 /* Heaviside: 1 where x > 0, else 0. Its gradient is zero everywhere. */
 gc_value gc_step(gc_graph *g, gc_value x);
-/* 1 where a == b (broadcast), else 0, as f32. No gradient. */
+/* 1 where a == b (broadcast), else 0, as f32 (a mask to multiply with; see
+ * gc_eq for the bool comparison). No gradient. */
 gc_value gc_equal(gc_graph *g, gc_value a, gc_value b);
-/* Converts between dtypes (f32 <-> i32). No gradient through ints. */
+/* Converts between f32, i32, i64 and bool. Float to int truncates toward
+ * zero and saturates (NaN gives 0); to bool is "!= 0"; int to int wraps.
+ * No gradient through ints or bools. */
 gc_value gc_cast(gc_graph *g, gc_value x, gc_dtype to);
 
 /* Reductions over the listed axes (negative counts from the end; naxes = 0
@@ -188,6 +191,96 @@ gc_value gc_cross_entropy(gc_graph *g, gc_value logits, gc_value labels);
 gc_value gc_mse(gc_graph *g, gc_value pred, gc_value target);
 
 /* ---- more elementwise, movement and reduction ops ---- */
+
+/* Unary f32 math (frontend/ops_elem.c). sign and the activations below
+ * follow PyTorch's definitions; gradients are PyTorch's too (abs' = sign,
+ * clip passes the gradient where lo <= x <= hi). */
+gc_value gc_abs(gc_graph *g, gc_value x);
+gc_value gc_sign(gc_graph *g, gc_value x); /* -1, 0 or 1; no gradient */
+gc_value gc_reciprocal(gc_graph *g, gc_value x);
+gc_value gc_erf(gc_graph *g, gc_value x);
+/* x * Phi(x); approximate_tanh = 1 uses PyTorch's tanh approximation. */
+gc_value gc_gelu(gc_graph *g, gc_value x, int approximate_tanh);
+gc_value gc_leaky_relu(gc_graph *g, gc_value x, float alpha);
+gc_value gc_elu(gc_graph *g, gc_value x, float alpha);
+gc_value gc_selu(gc_graph *g, gc_value x); /* alpha 1.67326..., scale 1.05070... */
+gc_value gc_softplus(gc_graph *g, gc_value x); /* log(1 + exp(x)), computed stably */
+gc_value gc_softsign(gc_graph *g, gc_value x); /* x / (1 + |x|) */
+/* max(0, min(1, alpha x + beta)): ONNX's 0.2/0.5, PyTorch's 1/6, 0.5. */
+gc_value gc_hard_sigmoid(gc_graph *g, gc_value x, float alpha, float beta);
+gc_value gc_clip(gc_graph *g, gc_value x, float lo, float hi);
+
+/* Binary with numpy broadcasting. pow: f32 only. minimum/maximum: any
+ * dtype (both the same); at ties the gradient is split evenly. */
+gc_value gc_pow(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_minimum(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_maximum(gc_graph *g, gc_value a, gc_value b);
+/* Comparisons of two values of one dtype (broadcast), giving GC_BOOL. */
+gc_value gc_eq(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_greater(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_greater_equal(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_less(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_less_equal(gc_graph *g, gc_value a, gc_value b);
+/* Logical ops on GC_BOOL values (broadcast). */
+gc_value gc_logical_and(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_logical_or(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_logical_xor(gc_graph *g, gc_value a, gc_value b);
+gc_value gc_logical_not(gc_graph *g, gc_value x);
+/* cond (GC_BOOL) ? a : b elementwise, all three broadcast; a and b share a
+ * dtype. The gradient goes to a where cond holds, to b elsewhere. */
+gc_value gc_where(gc_graph *g, gc_value cond, gc_value a, gc_value b);
+
+/* Slices the listed axes as ONNX Slice does: starts/ends count from the end
+ * when negative and are clamped; steps (NULL: all 1) may be negative; axes
+ * NULL means 0..n-1. Axes not listed are kept whole. An empty result is an
+ * error. */
+gc_value gc_slice(gc_graph *g, gc_value x, const int64_t *starts, const int64_t *ends,
+                  const int *axes, const int64_t *steps, int n);
+
+typedef enum gc_pad_mode {
+  GC_PAD_CONSTANT = 0, /* the value given */
+  GC_PAD_REFLECT,      /* mirror without the edge (pads < the axis length) */
+  GC_PAD_EDGE          /* repeat the edge element */
+} gc_pad_mode;
+
+/* pads: 2 * ndim entries, every axis' "before" then every axis' "after"
+ * (ONNX's order), each >= 0. */
+gc_value gc_pad(gc_graph *g, gc_value x, const int64_t *pads, gc_pad_mode mode, float value);
+/* Joins n (1..16) values of one dtype along axis; other dims must match. */
+gc_value gc_concat(gc_graph *g, const gc_value *xs, int n, int axis);
+/* Splits x along axis into n parts of sizes[i] (NULL: n equal parts),
+ * written to out[0..n). Returns the graph's status. */
+gc_status gc_split(gc_graph *g, gc_value x, int axis, const int64_t *sizes, int n,
+                   gc_value *out);
+/* Removes the listed size-1 axes (naxes = 0: every size-1 axis). */
+gc_value gc_squeeze(gc_graph *g, gc_value x, const int *axes, int naxes);
+/* Inserts size-1 axes at the listed positions of the result. */
+gc_value gc_unsqueeze(gc_graph *g, gc_value x, const int *axes, int naxes);
+/* [d0 * .. * d(axis-1), d(axis) * .. * d(n-1)], as ONNX Flatten. */
+gc_value gc_flatten(gc_graph *g, gc_value x, int axis);
+/* reps[i] copies along axis i (ndim entries, each >= 1). */
+gc_value gc_tile(gc_graph *g, gc_value x, const int64_t *reps);
+/* Picks slices of data along axis by indices (i32 or i64, any shape): the
+ * result is data.shape[:axis] + indices.shape + data.shape[axis+1:].
+ * Negative indices count from the end; others out of range give 0. The
+ * gradient scatter-adds into data (an embedding's). */
+gc_value gc_gather(gc_graph *g, gc_value data, gc_value indices, int axis);
+/* indices (i32/i64) -> f32 one-hot rows of depth classes on a new last
+ * axis (out-of-range rows are all zero). No gradient. */
+gc_value gc_one_hot(gc_graph *g, gc_value indices, int64_t depth);
+
+/* More reductions, with the axes convention of gc_sum. prod's gradient
+ * assumes nonzero inputs (product / x). */
+gc_value gc_min(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+gc_value gc_prod(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+gc_value gc_logsumexp(gc_graph *g, gc_value x, const int *axes, int naxes, int keepdims);
+/* The i64 index of the max / min along axis; ties give the first index,
+ * or the last with select_last_index. No gradient. */
+gc_value gc_argmax(gc_graph *g, gc_value x, int axis, int keepdims, int select_last_index);
+gc_value gc_argmin(gc_graph *g, gc_value x, int axis, int keepdims, int select_last_index);
+/* Running sum along axis; exclusive leaves out the element itself,
+ * reverse sums from the end. */
+gc_value gc_cumsum(gc_graph *g, gc_value x, int axis, int exclusive, int reverse);
 
 
 

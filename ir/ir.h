@@ -57,7 +57,7 @@ enum ir_flags {
   IR_F_LOSS = 32
 };
 
-#define IR_MAX_INPUTS 6
+#define IR_MAX_INPUTS 16 /* concat takes up to this many */
 
 /* Window of the neural-network ops (conv, pooling, resize, random): see
  * ir/ops.def and ir/shape_rules_nn.c. Zero stride, dilation or groups
@@ -82,8 +82,16 @@ typedef struct ir_attr {
   int trans_a, trans_b;      /* matmul */
   gc_shape shape;            /* reshape, expand target */
   gc_dtype to;               /* cast */
-  float f[4];                /* optimizer hyper-parameters (see ops.def) */
+  float f[4];                /* optimizer hyper-parameters, activation constants (ops.def) */
   ir_window win;             /* neural-network ops */
+  /* elementwise, movement and reduction extensions (see their rows in ops.def) */
+  int64_t starts[GC_MAX_DIMS];   /* slice, slice_grad: first index per axis */
+  int64_t steps[GC_MAX_DIMS];    /* slice, slice_grad: step per axis (nonzero) */
+  int64_t pads[2 * GC_MAX_DIMS]; /* pad: [d] before axis d, [GC_MAX_DIMS + d] after it */
+  int64_t reps[GC_MAX_DIMS];     /* tile: repetitions per axis */
+  int64_t depth;                 /* one_hot: classes */
+  int mode; /* pad: gc_pad_mode; argmax/argmin: 1 = last index of ties;
+               cumsum: bit 0 exclusive, bit 1 reverse */
 } ir_attr;
 
 typedef struct ir_node {

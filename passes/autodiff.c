@@ -69,6 +69,10 @@ static int32_t unbroadcast(ir_graph *g, int32_t dy, gc_shape s) {
   return ir_reshape(g, r, s);
 }
 
+/* For the rules in other files (passes/autodiff_elem.c). */
+int32_t ir_unbroadcast(ir_graph *g, int32_t dy, gc_shape s) { return unbroadcast(g, dy, s); }
+int32_t ir_expand(ir_graph *g, int32_t x, gc_shape s) { return expand_to(g, x, s); }
+
 void grad_none(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   (void)g, (void)y, (void)dy, (void)need, (void)dx;
 }

@@ -220,7 +220,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       int pg = b.group_of[x];
       if (!no_fuse && pg >= 0 && b.groups[pg].kind == FUSE_ELEMWISE &&
           ir_shape_eq(b.groups[pg].domain, g->nodes[x].shape) && b.groups[pg].nnodes > 0 &&
-          g->nodes[b.groups[pg].nodes[0]].op != IR_OP_TRANSPOSE &&
+          ir_ops[g->nodes[b.groups[pg].nodes[0]].op].fusion != IR_FUSE_INJECTIVE &&
           feeds_only(&b, pg, id, users, nusers) && can_join(&b, id, pg)) {
         gi = pg; /* the prologue group becomes this reduction's group */
         b.groups[gi].kind = FUSE_REDUCE;
@@ -257,8 +257,9 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
     for (int u = 0; u < nusers[i] && !m; u++) {
       int32_t user = users[i][u];
       if (b.group_of[user] != b.group_of[i]) m = true;
-      /* a transpose reads its input at permuted indices: it must be stored */
-      if (g->nodes[user].op == IR_OP_TRANSPOSE) m = true;
+      /* a transpose (slice, gather, ...) reads its input at other indices:
+       * it must be stored */
+      if (ir_ops[g->nodes[user].op].fusion == IR_FUSE_INJECTIVE) m = true;
     }
     const fuse_group *gr = &b.groups[b.group_of[i]];
     if (gr->kind == FUSE_SINGLE) m = true;

@@ -21,6 +21,10 @@ int32_t ir_unary(ir_graph *g, ir_op op, int32_t x);
 int32_t ir_binary(ir_graph *g, ir_op op, int32_t a, int32_t b);
 int32_t ir_reshape(ir_graph *g, int32_t x, gc_shape s);
 int32_t ir_const_f32(ir_graph *g, float v);
+/* dy summed over the axes along which a value of shape s was broadcast. */
+int32_t ir_unbroadcast(ir_graph *g, int32_t dy, gc_shape s);
+/* x broadcast to s (x itself when it already has that shape). */
+int32_t ir_expand(ir_graph *g, int32_t x, gc_shape s);
 
 /* ---- schedule (schedule.c): node order honouring in-place writers ---- */
 

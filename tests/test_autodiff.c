@@ -431,6 +431,105 @@ static gc_value c_kl(gc_graph *g) {
                       prm_rand(g, "lv", gc_shape2(3, 2), 0.1, 1));
 }
 
+/* ---- the elementwise, movement and reduction extensions ---- */
+
+static gc_value c_abs(gc_graph *g) { return gc_abs(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 1)); }
+static gc_value c_reciprocal(gc_graph *g) {
+  return gc_reciprocal(g, prm_rand(g, "x", gc_shape1(6), 0.5, 2));
+}
+static gc_value c_erf(gc_graph *g) { return gc_erf(g, prm_rand(g, "x", gc_shape1(6), 0.1, 2)); }
+static gc_value c_gelu(gc_graph *g) {
+  return gc_gelu(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3), 0);
+}
+static gc_value c_gelu_tanh(gc_graph *g) {
+  return gc_gelu(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3), 1);
+}
+static gc_value c_leaky_relu(gc_graph *g) {
+  return gc_leaky_relu(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 2), 0.1f);
+}
+static gc_value c_elu(gc_graph *g) {
+  return gc_elu(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 2), 1.5f);
+}
+static gc_value c_selu(gc_graph *g) { return gc_selu(g, prm_rand(g, "x", gc_shape1(8), 0.1, 2)); }
+static gc_value c_softplus(gc_graph *g) {
+  return gc_softplus(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3));
+}
+static gc_value c_softsign(gc_graph *g) {
+  return gc_softsign(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3));
+}
+/* kinks at -2.5 and 2.5 and at the clip bounds are kept away from */
+static gc_value c_hard_sigmoid(gc_graph *g) {
+  const float v[8] = {-3.5f, -2.2f, -1, -0.3f, 0.4f, 1.7f, 2.3f, 3.1f};
+  return gc_hard_sigmoid(g, prm(g, "x", gc_shape1(8), v), 0.2f, 0.5f);
+}
+static gc_value c_clip(gc_graph *g) {
+  const float v[8] = {-1.5f, -0.7f, -0.3f, 0.1f, 0.2f, 0.6f, 0.9f, 2};
+  return gc_clip(g, prm(g, "x", gc_shape1(8), v), -0.5f, 0.75f);
+}
+static gc_value c_pow(gc_graph *g) {
+  return gc_pow(g, prm_pos(g, "a", gc_shape2(2, 3), 0.5, 2),
+                prm_rand(g, "b", gc_shape1(3), 0.2, 1.5));
+}
+static gc_value c_minimum(gc_graph *g) {
+  return gc_minimum(g, prm_rand(g, "a", gc_shape2(3, 4), 0.1, 1),
+                    prm_rand(g, "b", gc_shape1(4), 0.1, 1));
+}
+static gc_value c_maximum(gc_graph *g) {
+  return gc_maximum(g, prm_rand(g, "a", gc_shape2(3, 1), 0.1, 1),
+                    prm_rand(g, "b", gc_shape2(3, 4), 0.1, 1));
+}
+static gc_value c_where(gc_graph *g) {
+  const uint8_t c[4] = {1, 0, 0, 1};
+  gc_value cond = gc_constant(g, GC_BOOL, gc_shape1(4), c);
+  return gc_where(g, cond, prm_rand(g, "a", gc_shape2(3, 4), 0.1, 1),
+                  prm_rand(g, "b", gc_shape2(3, 1), 0.1, 1));
+}
+static gc_value c_slice(gc_graph *g) {
+  gc_value x = prm_rand(g, "x", gc_shape3(4, 5, 3), 0.1, 1);
+  const int64_t st[2] = {-1, 1}, en[2] = {-100, 5}, sp[2] = {-2, 2};
+  return gc_slice(g, x, st, en, (int[]){1, 0}, sp, 2);
+}
+static gc_value pad_case(gc_graph *g, gc_pad_mode mode) {
+  const int64_t pads[4] = {1, 2, 2, 1};
+  return gc_pad(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 1), pads, mode, 0.5f);
+}
+static gc_value c_pad_constant(gc_graph *g) { return pad_case(g, GC_PAD_CONSTANT); }
+static gc_value c_pad_reflect(gc_graph *g) { return pad_case(g, GC_PAD_REFLECT); }
+static gc_value c_pad_edge(gc_graph *g) { return pad_case(g, GC_PAD_EDGE); }
+static gc_value c_concat(gc_graph *g) {
+  gc_value xs[3] = {prm_rand(g, "a", gc_shape2(2, 3), 0.1, 1),
+                    prm_rand(g, "b", gc_shape2(2, 1), 0.1, 1),
+                    prm_rand(g, "c", gc_shape2(2, 2), 0.1, 1)};
+  return gc_concat(g, xs, 3, -1);
+}
+static gc_value c_tile(gc_graph *g) {
+  return gc_tile(g, prm_rand(g, "x", gc_shape2(2, 3), 0.1, 1), (int64_t[]){3, 2});
+}
+/* an embedding: repeated and negative indices add up */
+static gc_value c_gather(gc_graph *g) {
+  gc_value idx = gc_constant(g, GC_I32, gc_shape2(2, 2), (int32_t[]){1, 3, 1, -1});
+  return gc_gather(g, prm_rand(g, "emb", gc_shape2(5, 3), 0.1, 1), idx, 0);
+}
+static gc_value c_gather_axis1(gc_graph *g) {
+  gc_value idx = gc_constant(g, GC_I64, gc_shape1(3), (int64_t[]){2, 0, 2});
+  return gc_gather(g, prm_rand(g, "x", gc_shape3(2, 4, 2), 0.1, 1), idx, 1);
+}
+static gc_value c_min(gc_graph *g) {
+  return gc_min(g, prm_distinct(g, "x", gc_shape3(2, 3, 4)), (int[]){0, 2}, 2, 1);
+}
+static gc_value c_prod(gc_graph *g) {
+  return gc_prod(g, prm_rand(g, "x", gc_shape2(3, 4), 0.5, 1.5), (int[]){1}, 1, 0);
+}
+static gc_value c_logsumexp(gc_graph *g) {
+  return gc_logsumexp(g, prm_rand(g, "x", gc_shape3(2, 3, 4), 0.1, 2), (int[]){0, 2}, 2, 1);
+}
+static gc_value c_cumsum(gc_graph *g) {
+  return gc_cumsum(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 1), 1, 0, 0);
+}
+static gc_value c_cumsum_excl_rev(gc_graph *g) {
+  return gc_cumsum(g, prm_rand(g, "x", gc_shape2(3, 4), 0.1, 1), 0, 1, 1);
+}
+
 typedef struct fd_case {
   const char *name;
   gc_value (*build)(gc_graph *g);
@@ -497,6 +596,35 @@ static const fd_case cases[] = {
     {"layer_norm", c_layer_norm, 0, 1e-3, COVERS(IR_OP_MEAN, IR_OP_SQRT)},
     {"bce_with_logits", c_bce, 0, H, COVERS(IR_OP_RELU, IR_OP_LOG)},
     {"kl_normal", c_kl, 0, H, COVERS(IR_OP_EXP)},
+    {"abs", c_abs, 0, H, COVERS(IR_OP_ABS)},
+    {"reciprocal", c_reciprocal, 0, 1e-3, COVERS(IR_OP_RECIPROCAL)},
+    {"erf", c_erf, 0, H, COVERS(IR_OP_ERF)},
+    {"gelu", c_gelu, 0, H, COVERS(IR_OP_GELU)},
+    {"gelu_tanh", c_gelu_tanh, 0, H, COVERS(IR_OP_GELU_TANH)},
+    {"leaky_relu", c_leaky_relu, 0, H, COVERS(IR_OP_LEAKY_RELU)},
+    {"elu", c_elu, 0, H, COVERS(IR_OP_ELU)},
+    {"selu", c_selu, 0, H, COVERS(IR_OP_SELU)},
+    {"softplus", c_softplus, 0, H, COVERS(IR_OP_SOFTPLUS)},
+    {"softsign", c_softsign, 0, H, COVERS(IR_OP_SOFTSIGN)},
+    {"hard_sigmoid", c_hard_sigmoid, 0, H, COVERS(IR_OP_HARD_SIGMOID)},
+    {"clip", c_clip, 0, H, COVERS(IR_OP_CLIP)},
+    {"pow", c_pow, 0, 1e-3, COVERS(IR_OP_POW)},
+    {"minimum", c_minimum, 0, 1e-3, COVERS(IR_OP_MINIMUM)},
+    {"maximum", c_maximum, 0, 1e-3, COVERS(IR_OP_MAXIMUM)},
+    {"where", c_where, 0, H, COVERS(IR_OP_WHERE)},
+    {"slice", c_slice, 0, H, COVERS(IR_OP_SLICE)},
+    {"pad_constant", c_pad_constant, 0, H, COVERS(IR_OP_PAD)},
+    {"pad_reflect", c_pad_reflect, 0, H, COVERS(IR_OP_PAD)},
+    {"pad_edge", c_pad_edge, 0, H, COVERS(IR_OP_PAD)},
+    {"concat", c_concat, 0, H, COVERS(IR_OP_CONCAT)},
+    {"tile", c_tile, 0, H, COVERS(IR_OP_TILE)},
+    {"gather", c_gather, 0, H, COVERS(IR_OP_GATHER)},
+    {"gather_axis1", c_gather_axis1, 0, H, COVERS(IR_OP_GATHER)},
+    {"min", c_min, 0, H, COVERS(IR_OP_MIN)},
+    {"prod", c_prod, 0, H, COVERS(IR_OP_PROD)},
+    {"logsumexp", c_logsumexp, 0, H, COVERS(IR_OP_LOGSUMEXP)},
+    {"cumsum", c_cumsum, 0, H, COVERS(IR_OP_CUMSUM)},
+    {"cumsum_excl_rev", c_cumsum_excl_rev, 0, H, COVERS(IR_OP_CUMSUM)},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

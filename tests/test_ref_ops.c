@@ -602,8 +602,11 @@ START_TEST(test_every_op_covered) {
   for (int i = 0; i < NCASES; i++)
     for (int k = 0; k < cases[i].ncovers; k++) seen[cases[i].covers[k]] = true;
   for (int op = 0; op < IR_OP_COUNT; op++) {
-    /* the neural-network ops have theirs in test_ref_nn_ops.c */
-    ck_assert_msg(seen[op] || is_nn_op(op), "op '%s' has no reference test case", ir_ops[op].name);
+    /* the neural-network ops have theirs in test_ref_nn_ops.c; the
+     * elementwise, movement and reduction extensions in test_ref_elem_ops.c,
+     * whose own coverage test fails for any of them without a case */
+    bool elsewhere = is_nn_op(op) || (op >= IR_OP_ABS && op <= IR_OP_CUMSUM);
+    ck_assert_msg(seen[op] || elsewhere, "op '%s' has no reference test case", ir_ops[op].name);
     ck_assert_msg(ref_kernels[op] != NULL, "op '%s' has no reference kernel", ir_ops[op].name);
   }
 }

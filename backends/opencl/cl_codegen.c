@@ -126,6 +126,10 @@ static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
 /* "T v<id> = <expr>;" for an elementwise member (or transpose). */
 static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
   const ir_node *n = &G->g->nodes[id];
+  if (n->op != IR_OP_TRANSPOSE && ir_ops[n->op].fusion == IR_FUSE_INJECTIVE) {
+    cl_emit_injective(G, sb, dom, id); /* slice, pad, gather, ... */
+    return;
+  }
   sb_appendf(sb, "%s v%d = ", cg_ctype(n->dtype), id);
   if (n->op == IR_OP_TRANSPOSE) {
     strbuf idx = {0};
@@ -135,9 +139,14 @@ static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
     sb_append(sb, "; ");
     return;
   }
-  for (const char *c = ir_ops[n->op].cl_expr; *c; c++) {
+  const char *expr = n->op == IR_OP_CAST ? cl_cast_expr(G->g->nodes[n->in[0]].dtype, n->dtype)
+                                          : ir_ops[n->op].cl_expr;
+  for (const char *c = expr; *c; c++) {
     if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
       operand(G, sb, gi, dom, n->in[c[1] - '0']);
+      c++;
+    } else if (*c == '%' && c[1] >= 'a' && c[1] <= 'd') { /* attr.f[0..3] */
+      cg_float(sb, n->attr.f[c[1] - 'a']);
       c++;
     } else if (*c == '%' && c[1] == 'T') {
       sb_append(sb, cg_ctype(n->dtype));
@@ -209,7 +218,13 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
              (long long)outn);
   decompose(body, dom, "gid", keep);
-  sb_appendf(body, "  float acc = %s;\n", r->op == IR_OP_MAX ? "-INFINITY" : "0.0f");
+  const char *init = r->op == IR_OP_MAX    ? "-INFINITY"
+                     : r->op == IR_OP_MIN  ? "INFINITY"
+                     : r->op == IR_OP_PROD ? "1.0f"
+                                           : "0.0f";
+  sb_appendf(body, "  float acc = %s;\n", init);
+  /* logsumexp keeps acc = sum exp(x - m) for the running maximum m */
+  if (r->op == IR_OP_LOGSUMEXP) sb_append(body, "  float m = -INFINITY;\n");
   for (int d = 0; d < dom.ndim; d++)
     if (!keep[d])
       sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
@@ -219,7 +234,15 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
       member(G, body, gi, dom, gr->nodes[k]);
   sb_append(body, "\n    const float x = ");
   operand(G, body, gi, dom, r->in[0]);
-  sb_appendf(body, ";\n    acc = %s;\n  }\n", r->op == IR_OP_MAX ? "fmax(acc, x)" : "acc + x");
+  const char *step = r->op == IR_OP_MAX    ? "acc = fmax(acc, x);"
+                     : r->op == IR_OP_MIN  ? "acc = fmin(acc, x);"
+                     : r->op == IR_OP_PROD ? "acc = acc * x;"
+                     : r->op == IR_OP_LOGSUMEXP
+                         ? "if (x > m) { acc = acc * exp(m - x) + 1.0f; m = x; } "
+                           "else if (m > -INFINITY) acc += exp(x - m); else if (isnan(x)) acc = x;"
+                         : "acc = acc + x;";
+  sb_appendf(body, ";\n    %s\n  }\n", step);
+  if (r->op == IR_OP_LOGSUMEXP) sb_append(body, "  acc = m + log(acc);\n");
   if (r->op == IR_OP_MEAN) {
     sb_append(body, "  acc *= ");
     cg_float(body, 1.0 / (double)count);

@@ -53,4 +53,13 @@ void cg_emit_updates(cg_ctx *G, strbuf *body, cl_launch *L, const int32_t *nodes
  * emitter knows the op. */
 gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 
+/* cl_elem_ops.c: the expression template of a cast (%0 the value, %T the
+ * output type); the statements "T v<id> = ...;" of an injective member
+ * (slice, pad, concat, tile, gather, one_hot, slice_grad) reading its
+ * stored inputs; the kernels of gather_grad, argmax/argmin and cumsum. */
+const char *cl_cast_expr(gc_dtype from, gc_dtype to);
+void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id);
+gc_status cl_emit_elem_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L,
+                              strbuf *body);
+
 #endif

@@ -276,6 +276,11 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
     case IR_OP_RANDOM:
       cl_emit_random(G, n, id, L, body);
       return GC_OK;
+    case IR_OP_GATHER_GRAD:
+    case IR_OP_ARGMAX:
+    case IR_OP_ARGMIN:
+    case IR_OP_CUMSUM:
+      return cl_emit_elem_single(G, n, id, L, body);
     /* ---- more single-kernel ops: add cases above this line ---- */
     default:
       return gc_fail(GC_ERR_UNSUPPORTED, "codegen: no OpenCL kernel for %s",

@@ -127,6 +127,14 @@ static int32_t f32_to_i32(double x) {
   return (int32_t)x;
 }
 
+/* f32 -> i64 as convert_long_sat_rtz. */
+static int64_t f32_to_i64(double x) {
+  if (isnan(x)) return 0;
+  if (x >= 9223372036854775807.0) return INT64_MAX;
+  if (x <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)x;
+}
+
 /* ---------------------------------------------------------- kernels */
 
 /* Leaves own persistent storage that already holds their value. */
@@ -150,8 +158,15 @@ void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in, void 
       continue;
     }
     if (n->op == IR_OP_CAST) {
-      if (n->dtype == GC_I32 && x->dtype == GC_F32)
+      if (n->dtype == GC_BOOL) /* nonzero is true (NaN too) */
+        ((uint8_t *)out)[i] = x->dtype == GC_F32 ? load_f(in[0], x->dtype, ia) != 0
+                                                 : load_i(in[0], x->dtype, ia) != 0;
+      else if (n->dtype == GC_I32 && x->dtype == GC_F32)
         ((int32_t *)out)[i] = f32_to_i32(load_f(in[0], x->dtype, ia));
+      else if (n->dtype == GC_I64 && x->dtype == GC_F32)
+        ((int64_t *)out)[i] = f32_to_i64(load_f(in[0], x->dtype, ia));
+      else if (n->dtype == GC_F32 && x->dtype == GC_I64) /* one rounding, as OpenCL's */
+        ((float *)out)[i] = (float)((const int64_t *)in[0])[ia];
       else if (n->dtype == GC_F32)
         ((float *)out)[i] = (float)load_f(in[0], x->dtype, ia);
       else
@@ -240,7 +255,7 @@ void ref_transpose(const ir_graph *g, const ir_node *n, void *const *in, void *o
   }
 }
 
-/* sum / mean / max over the axes in attr.axes. The output's element order
+/* sum / mean / max / min / prod / logsumexp over the axes in attr.axes. The output's element order
  * is the input's with reduced axes dropped, whether or not they are kept
  * as size 1, so keepdims changes nothing here. Each output element walks
  * its reduced sub-space with an odometer (no scratch memory). */
@@ -266,13 +281,30 @@ void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out)
       lin /= s->dim[kept[k]];
     }
     int64_t idx[GC_MAX_DIMS] = {0};
-    double acc = n->op == IR_OP_MAX ? -INFINITY : 0.0;
+    double acc = n->op == IR_OP_MAX   ? -INFINITY
+                 : n->op == IR_OP_MIN ? INFINITY
+                 : n->op == IR_OP_PROD ? 1.0
+                                       : 0.0;
+    double lse_max = -INFINITY; /* logsumexp: acc = sum exp(v - lse_max), rescaled online */
     for (int64_t r = 0; r < nred; r++) {
       int64_t off = base;
       for (int k = 0; k < nr; k++) off += idx[k] * st[red[k]];
       double v = src[off];
       if (n->op == IR_OP_MAX) {
         if (v > acc || isnan(v)) acc = isnan(acc) ? acc : v;
+      } else if (n->op == IR_OP_MIN) {
+        if (v < acc || isnan(v)) acc = isnan(acc) ? acc : v;
+      } else if (n->op == IR_OP_PROD) {
+        acc *= v;
+      } else if (n->op == IR_OP_LOGSUMEXP) {
+        if (v > lse_max) {
+          acc = acc * exp(lse_max - v) + 1.0;
+          lse_max = v;
+        } else if (lse_max > -INFINITY) {
+          acc += exp(v - lse_max);
+        } else if (isnan(v)) {
+          acc = v;
+        }
       } else {
         acc += v;
       }
@@ -282,6 +314,7 @@ void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out)
       }
     }
     if (n->op == IR_OP_MEAN) acc /= (double)nred;
+    if (n->op == IR_OP_LOGSUMEXP) acc = lse_max + log(acc);
     ((float *)out)[o] = (float)acc;
   }
 }
