@@ -70,9 +70,13 @@ static void dump_groups(const gc_program *p, FILE *out) {
     if (gr->kind == FUSE_NONE) continue;
     fprintf(out, "kernel %d: %s, root %%%d, nodes", i, kinds[gr->kind], gr->root);
     for (int k = 0; k < gr->nnodes; k++)
-      fprintf(out, " %%%d%s", gr->nodes[k], p->fuse.materialized[gr->nodes[k]] ? "*" : "");
+      fprintf(out, " %%%d%s", gr->nodes[k],
+              p->fuse.materialized[gr->nodes[k]] ? "*"
+              : p->fuse.inlined[gr->nodes[k]]    ? "~"
+                                                 : "");
     fprintf(out, "\n");
   }
+  fprintf(out, "(* stored, ~ recomputed by its readers)\n");
 }
 
 static void dump_plan(const gc_program *p, FILE *out) {

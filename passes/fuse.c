@@ -13,7 +13,8 @@
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
  * node is materialized (stored) when something outside its group reads it
- * or it is an output; everything else lives in registers. */
+ * or it is an output; everything else lives in registers, and cheap
+ * producers are recomputed by their readers rather than stored. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,70 @@ static bool merge_updates(builder *b) {
   return true;
 }
 
+/* Must node i be stored, ignoring its reader `except`? When something
+ * outside its group reads it, when it is an output or persistent, when a
+ * movement op reads it (at other indices), or when its kernel is a single
+ * op's. */
+static bool stored(builder *b, int32_t i, int32_t except, int32_t **users, const int *nusers) {
+  const ir_node *nd = &b->g->nodes[i];
+  if ((ir_ops[nd->op].props & (IR_P_LEAF | IR_P_VIEW | IR_P_INPLACE)) ||
+      (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->groups[b->group_of[i]].kind == FUSE_SINGLE)
+    return true;
+  for (int u = 0; u < nusers[i]; u++) {
+    int32_t user = users[i][u];
+    if (user == except) continue;
+    if (b->group_of[user] != b->group_of[i]) return true;
+    if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE) return true;
+  }
+  return false;
+}
+
+/* Cheap: an expression without transcendental or other library calls
+ * (exp, log, tanh, erf, pow, sqrt...), so recomputing it per reader costs
+ * less than a tensor's store and load. */
+static bool is_cheap(const ir_node *n) {
+  const char *e = ir_ops[n->op].cl_expr;
+  if (!e) return false;
+  static const char *const costly[] = {"exp", "log", "tanh", "erf", "pow", "sqrt", "sin", "cos"};
+  for (size_t k = 0; k < sizeof costly / sizeof costly[0]; k++)
+    if (strstr(e, costly[k])) return false;
+  return true;
+}
+
+/* Cheap producers are recomputed rather than stored: an elementwise node
+ * whose every reader is in other kernels that evaluate operands as
+ * expressions (elementwise members, epilogues, reduction inputs), and
+ * whose own inputs are stored anyway, costs a few flops per reader but
+ * saves a tensor's memory and its write and read. (The ReLU mask
+ * step(relu(x)) of a training step is the typical case: relu(x) is kept
+ * for the weight gradient anyway.) The node stays in its group, so kernel
+ * dependencies are unchanged; it is just no longer stored there. */
+static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users,
+                      const int *nusers) {
+  const ir_graph *g = b->g;
+  const ir_node *nd = &g->nodes[e];
+  if (!is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
+      (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || nusers[e] == 0)
+    return false;
+  int gi = b->group_of[e];
+  if (b->groups[gi].kind != FUSE_ELEMWISE && b->groups[gi].kind != FUSE_MATMUL) return false;
+  for (int u = 0; u < nusers[e]; u++) {
+    int32_t user = users[e][u];
+    const fuse_group *ug = &b->groups[b->group_of[user]];
+    if (b->group_of[user] == gi) return false;
+    bool as_expression =
+        (ug->kind == FUSE_ELEMWISE && is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_MATMUL && user != ug->root && is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_REDUCE && (user == ug->root || is_elementwise(&g->nodes[user])));
+    if (!as_expression) return false;
+  }
+  for (int k = 0; k < nd->nin; k++) {
+    int32_t x = nd->in[k];
+    if (f->inlined[x] || !stored(b, x, e, users, nusers)) return false;
+  }
+  return true;
+}
+
 static gc_status order_groups(builder *b, fuse_plan *out);
 
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
@@ -246,25 +311,18 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
   }
   /* Materialization. */
   out->materialized = calloc((size_t)(n ? n : 1), sizeof *out->materialized);
-  if (!out->materialized) {
+  out->inlined = calloc((size_t)(n ? n : 1), sizeof *out->inlined);
+  if (!out->materialized || !out->inlined) {
     st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
     goto done;
   }
-  for (int i = 0; i < n; i++) {
-    const ir_node *nd = &g->nodes[i];
-    bool m = (ir_ops[nd->op].props & (IR_P_LEAF | IR_P_VIEW | IR_P_INPLACE)) ||
-             (nd->flags & (IR_F_OUTPUT | IR_F_LOSS));
-    for (int u = 0; u < nusers[i] && !m; u++) {
-      int32_t user = users[i][u];
-      if (b.group_of[user] != b.group_of[i]) m = true;
-      /* a transpose (slice, gather, ...) reads its input at other indices:
-       * it must be stored */
-      if (ir_ops[g->nodes[user].op].fusion == IR_FUSE_INJECTIVE) m = true;
-    }
-    const fuse_group *gr = &b.groups[b.group_of[i]];
-    if (gr->kind == FUSE_SINGLE) m = true;
-    out->materialized[i] = m;
-  }
+  for (int i = 0; i < n; i++) out->materialized[i] = stored(&b, i, -1, users, nusers);
+  if (!no_fuse)
+    for (int oi = 0; oi < n; oi++)
+      if (recompute(&b, order[oi], out, users, nusers)) {
+        out->inlined[order[oi]] = true;
+        out->materialized[order[oi]] = false;
+      }
   st = order_groups(&b, out);
 done:
   for (int i = 0; users && i < n; i++) free(users[i]);
@@ -277,6 +335,7 @@ done:
     free(b.groups);
     free(b.group_of);
     free(out->materialized);
+    free(out->inlined);
     memset(out, 0, sizeof *out);
   }
   return st;
@@ -346,5 +405,6 @@ void fuse_plan_free(fuse_plan *p) {
   free(p->groups);
   free(p->group_of);
   free(p->materialized);
+  free(p->inlined);
   memset(p, 0, sizeof *p);
 }

@@ -72,6 +72,8 @@ typedef struct fuse_plan {
   int32_t *group_of;  /* node -> group index */
   bool *materialized; /* node's value is stored (read outside its group,
                          an output, persistent, or a kernel result) */
+  bool *inlined;      /* not stored: readers in other kernels recompute it
+                         from its inputs (which are stored) */
 } fuse_plan;
 
 /* Groups the scheduled nodes; no_fuse puts every node in its own group. */

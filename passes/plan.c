@@ -19,6 +19,18 @@ typedef struct tensor {
 
 static size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
+/* Kernel gi reads x: x's storage lives until gi; reading a recomputed
+ * node reads its inputs instead. */
+static void mark_read(const ir_graph *g, const fuse_plan *f, const mem_plan *m, tensor *t,
+                      const int32_t *idx, int32_t x, int gi) {
+  if (f->inlined && f->inlined[x]) {
+    for (int k = 0; k < g->nodes[x].nin; k++) mark_read(g, f, m, t, idx, g->nodes[x].in[k], gi);
+    return;
+  }
+  int32_t r = m->root[x];
+  if (idx[r] >= 0 && t[idx[r]].last < gi) t[idx[r]].last = gi;
+}
+
 /* Liveness of every arena root: def = its group, last = the latest group
  * reading it directly or through a view. */
 static gc_status liveness(const ir_graph *g, const fuse_plan *f, const mem_plan *m, tensor **out,
@@ -40,14 +52,9 @@ static gc_status liveness(const ir_graph *g, const fuse_plan *f, const mem_plan 
     t[c].def = t[c].last = f->group_of[i];
     c++;
   }
-  for (int i = 0; i < n; i++) {
-    const ir_node *nd = &g->nodes[i];
-    int gi = f->group_of[i];
-    for (int k = 0; k < nd->nin; k++) {
-      int32_t r = m->root[nd->in[k]];
-      if (idx[r] >= 0 && t[idx[r]].last < gi) t[idx[r]].last = gi;
-    }
-  }
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      mark_read(g, f, m, t, idx, g->nodes[i].in[k], f->group_of[i]);
   *out = t;
   *count = c;
   *index_of = idx;
@@ -59,6 +66,61 @@ static int by_def_then_size(const void *a, const void *b) {
   if (x->def != y->def) return x->def < y->def ? -1 : 1;
   if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
   return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* Places tensors t[order[0..count)] one by one at the best-fitting gap
+ * (smallest gap that holds it) among the already placed tensors whose
+ * lifetimes overlap its own; writes offsets (by tensor index) and returns
+ * the arena size. O(count^2), fine at graph sizes. */
+static size_t place(const tensor *t, int count, const int *order, size_t alignment, size_t *off) {
+  int *placed = malloc(sizeof *placed * (size_t)(count ? count : 1)); /* sorted by offset */
+  int np = 0;
+  size_t arena = 0;
+  if (!placed) return (size_t)-1;
+  for (int oi = 0; oi < count; oi++) {
+    int i = order[oi];
+    size_t need = align_up(t[i].bytes, alignment);
+    size_t best = (size_t)-1, best_gap = (size_t)-1, cursor = 0;
+    for (int k = 0; k < np; k++) {
+      const tensor *o = &t[placed[k]];
+      /* overlapping lifetimes only; a kernel's inputs and outputs are live
+       * together since both ranges include that kernel */
+      if (o->last < t[i].def || o->def > t[i].last) continue;
+      size_t ooff = off[placed[k]];
+      if (ooff >= cursor + need && ooff - cursor < best_gap) {
+        best_gap = ooff - cursor;
+        best = cursor;
+      }
+      size_t end = ooff + align_up(o->bytes, alignment);
+      if (end > cursor) cursor = end;
+    }
+    if (best == (size_t)-1) best = cursor;
+    off[i] = best;
+    if (best + need > arena) arena = best + need;
+    int pos = np;
+    while (pos > 0 && off[placed[pos - 1]] > best) {
+      placed[pos] = placed[pos - 1];
+      pos--;
+    }
+    placed[pos] = i;
+    np++;
+  }
+  free(placed);
+  return arena;
+}
+
+/* Sort key of the largest-first order (no global state: compiles may run
+ * in several threads). */
+typedef struct size_key {
+  size_t bytes;
+  int def, index;
+} size_key;
+
+static int larger_first(const void *a, const void *b) {
+  const size_key *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+  if (x->def != y->def) return x->def < y->def ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
 }
 
 gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
@@ -117,45 +179,48 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
     }
     m->arena_bytes = off;
   } else {
-    /* Placed tensors sorted by offset; a tensor occupies its range while
-     * live. Best fit among the gaps left by tensors live over its span. */
-    int *placed = calloc(count > 0 ? (size_t)count : 1u, sizeof *placed);
-    int np = 0;
-    if (!placed) {
+    /* Two greedy orders, keep the smaller arena: tensors by birth (the
+     * order kernels create them) and largest first over all lifetimes
+     * (TFLite's greedy-by-size; better when big tensors have long,
+     * interleaved lives). */
+    size_t *off_birth = malloc(sizeof *off_birth * (size_t)(count ? count : 1));
+    size_t *off_size = malloc(sizeof *off_size * (size_t)(count ? count : 1));
+    int *by_size = malloc(sizeof *by_size * (size_t)(count ? count : 1));
+    if (!off_birth || !off_size || !by_size) {
+      free(off_birth);
+      free(off_size);
+      free(by_size);
       free(t);
       free(index_of);
       mem_plan_free(m);
       return gc_fail(GC_ERR_NOMEM, "plan: out of memory");
     }
-    for (int i = 0; i < count; i++) {
-      size_t need = align_up(t[i].bytes, alignment);
-      size_t best = (size_t)-1, best_gap = (size_t)-1, cursor = 0;
-      for (int k = 0; k < np; k++) {
-        const tensor *o = &t[placed[k]];
-        /* overlapping lifetimes only; a kernel's inputs and outputs are
-         * live together since both ranges include that kernel */
-        if (o->last < t[i].def || o->def > t[i].last) continue;
-        size_t ooff = m->offset[o->node];
-        if (ooff >= cursor + need && ooff - cursor < best_gap) {
-          best_gap = ooff - cursor;
-          best = cursor;
-        }
-        size_t end = ooff + align_up(o->bytes, alignment);
-        if (end > cursor) cursor = end;
-      }
-      if (best == (size_t)-1) best = cursor;
-      m->offset[t[i].node] = best;
-      if (best + need > m->arena_bytes) m->arena_bytes = best + need;
-      /* insert into placed keeping offset order */
-      int pos = np;
-      while (pos > 0 && m->offset[t[placed[pos - 1]].node] > best) {
-        placed[pos] = placed[pos - 1];
-        pos--;
-      }
-      placed[pos] = i;
-      np++;
+    for (int i = 0; i < count; i++) by_size[i] = i; /* first: birth order */
+    size_t a1 = place(t, count, by_size, alignment, off_birth);
+    size_key *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
+    size_t a2 = (size_t)-1;
+    if (keys) {
+      for (int i = 0; i < count; i++) keys[i] = (size_key){t[i].bytes, t[i].def, i};
+      qsort(keys, (size_t)count, sizeof *keys, larger_first);
+      for (int i = 0; i < count; i++) by_size[i] = keys[i].index;
+      a2 = place(t, count, by_size, alignment, off_size);
+      free(keys);
     }
-    free(placed);
+    if (a1 == (size_t)-1 && a2 == (size_t)-1) {
+      free(off_birth);
+      free(off_size);
+      free(by_size);
+      free(t);
+      free(index_of);
+      mem_plan_free(m);
+      return gc_fail(GC_ERR_NOMEM, "plan: out of memory");
+    }
+    const size_t *off = a2 < a1 ? off_size : off_birth;
+    m->arena_bytes = a2 < a1 ? a2 : a1;
+    for (int i = 0; i < count; i++) m->offset[t[i].node] = off[i];
+    free(off_birth);
+    free(off_size);
+    free(by_size);
   }
   for (int i = 0; i < n; i++)
     if (m->kind[i] == STORE_ARENA && m->root[i] != i) m->offset[i] = m->offset[m->root[i]];

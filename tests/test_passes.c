@@ -172,7 +172,7 @@ START_TEST(simplify_drops_dead_nodes) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(4, 3));
   gc_value unused_in = gc_input(g, "unused", GC_F32, gc_shape1(2));
-  gc_value dead1 = gc_exp(g, x);                       /* dead */
+  gc_value dead1 = gc_exp(g, x); /* dead */
   gc_value dead2 = gc_set_name(g, gc_neg(g, dead1), "dead");
   gc_value y = gc_input(g, "y", GC_I32, gc_shape1(4));
   gc_value logits = gc_linear(g, x, 5, GC_GLOROT, "fc");
@@ -313,6 +313,38 @@ START_TEST(fuse_matmul_epilogue_and_reduce_prologue) {
 }
 END_TEST
 
+/* The ReLU masks of a training step (step(relu(z)), read by the backward
+ * kernels) are recomputed there rather than stored: relu(z) is stored
+ * anyway for the weight gradient. Costly producers (exp) stay stored. */
+START_TEST(fuse_recomputes_cheap_producers) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(8, 12));
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(8));
+  gc_value h = gc_relu(g, gc_linear(g, x, 16, GC_HE, "fc1"));
+  gc_value e = gc_exp(g, gc_linear(g, h, 4, GC_HE, "fc2"));
+  gc_set_loss(g, gc_cross_entropy(g, gc_add(g, e, gc_mul(g, e, e)), y));
+  gc_sgd sgd = {.lr = 0.1f};
+  ck_assert_int_eq(gc_optimize_sgd(g, &sgd), GC_OK);
+  fused f;
+  fuse_graph(g, false, &f);
+  int steps = 0, exps = 0;
+  for (int i = 0; i < g->n; i++) {
+    const ir_node *n = &g->nodes[i];
+    if (n->op == IR_OP_STEP) {
+      steps++;
+      ck_assert(f.f.inlined[i] && !f.f.materialized[i]);
+      ck_assert(f.f.materialized[n->in[0]]); /* its input is stored anyway */
+    }
+    if (n->op == IR_OP_EXP && f.f.materialized[i]) exps++;
+    if (n->op == IR_OP_EXP) ck_assert(!f.f.inlined[i]);
+  }
+  ck_assert_int_eq(steps, 1);
+  ck_assert_int_ge(exps, 1);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
 START_TEST(fuse_refuses_cycles_and_other_domains) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
@@ -328,7 +360,8 @@ START_TEST(fuse_refuses_cycles_and_other_domains) {
   ck_assert(!same_group(&f, z, y));
   ck_assert(!same_group(&f, s, y));
   ck_assert(f.f.group_of[y.id] < f.f.group_of[s.id] && f.f.group_of[s.id] < f.f.group_of[z.id]);
-  ck_assert(f.f.materialized[y.id] && f.f.materialized[s.id]);
+  /* y = relu(x) of a stored input is cheap: recomputed by its readers */
+  ck_assert(f.f.inlined[y.id] && !f.f.materialized[y.id] && f.f.materialized[s.id]);
   ck_assert(!same_group(&f, v2, u));
   ck_assert(f.f.materialized[v2.id]);
   fused_free(&f);
@@ -477,6 +510,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, fuse_elementwise_chain);
   tcase_add_test(tc, fuse_matmul_epilogue_and_reduce_prologue);
   tcase_add_test(tc, fuse_refuses_cycles_and_other_domains);
+  tcase_add_test(tc, fuse_recomputes_cheap_producers);
   tcase_add_test(tc, fuse_movement_and_single_ops);
   tcase_add_test(tc, fuse_in_place_updates);
   suite_add_tcase(s, tc);

@@ -112,9 +112,17 @@ static bool in_group(const cg_ctx *G, int gi, int32_t node) {
 }
 
 /* The value of input x of a member as seen at the domain index. */
+static void expression(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id);
+
 static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
   if (in_group(G, gi, x)) {
     sb_appendf(sb, "v%d", x);
+    return;
+  }
+  if (G->p->fuse.inlined[x]) { /* recomputed here rather than stored */
+    sb_append(sb, "(");
+    expression(G, sb, gi, dom, x);
+    sb_append(sb, ")");
     return;
   }
   strbuf idx = {0};
@@ -139,8 +147,16 @@ static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
     sb_append(sb, "; ");
     return;
   }
+  expression(G, sb, gi, dom, id);
+  sb_append(sb, "; ");
+}
+
+/* The scalar expression of an elementwise node (ops.def's OpenCL column)
+ * at the domain index, its inputs as operands. */
+static void expression(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
+  const ir_node *n = &G->g->nodes[id];
   const char *expr = n->op == IR_OP_CAST ? cl_cast_expr(G->g->nodes[n->in[0]].dtype, n->dtype)
-                                          : ir_ops[n->op].cl_expr;
+                                         : ir_ops[n->op].cl_expr;
   for (const char *c = expr; *c; c++) {
     if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
       operand(G, sb, gi, dom, n->in[c[1] - '0']);
@@ -155,7 +171,6 @@ static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
       sb_appendn(sb, c, 1);
     }
   }
-  sb_append(sb, "; ");
 }
 
 /* Declares i0..i(n-1) from linear index var over shape dom (dims with
