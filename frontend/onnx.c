@@ -540,6 +540,11 @@ const gc_tensor *ox_known(ox_ctx *c, int k) {
   return e ? e->known : NULL;
 }
 
+const gc_tensor *ox_host_value(ox_ctx *c, int k) {
+  ox_entry *e = ox_input_entry(c, k);
+  return !e ? NULL : e->known ? e->known : e->bound;
+}
+
 bool ox_static(ox_ctx *c, int k) {
   ox_entry *e = ox_input_entry(c, k);
   return e && e->known && !e->is_param;
@@ -781,6 +786,9 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
       if (!ir_shape_eq(b->shape, io->shape))
         return ox_err(c, GC_ERR_SHAPE, "bound value of \"%s\" has the wrong shape", vi->name);
     }
+    if (b && b->dtype == GC_F32 && ir_shape_eq(b->shape, io->shape) &&
+        (st = gc_tensor_convert(b, GC_F32, &e->bound)))
+      return st;
   }
   /* Nodes, in order (ONNX requires a topological order). */
   for (size_t i = 0; i < gp->n_node; i++) {
@@ -887,7 +895,10 @@ gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
                           (long long)c.opset);
   }
   if (!st) st = import_graph(&c, m->graph, opt);
-  for (int i = 0; i < c.ne; i++) gc_tensor_free(c.e[i].known);
+  for (int i = 0; i < c.ne; i++) {
+    gc_tensor_free(c.e[i].known);
+    gc_tensor_free(c.e[i].bound);
+  }
   free(c.e);
   free(c.hash);
   onnx__model_proto__free_unpacked(m, NULL);

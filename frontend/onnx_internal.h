@@ -36,6 +36,8 @@ typedef struct ox_entry {
   int onnx_type;    /* its ONNX element type (0 when not known) */
   gc_value v;       /* graph value, invalid until materialized */
   gc_tensor *known; /* host value known at import time, or NULL */
+  gc_tensor *bound; /* a bound float input's value (the graph still reads it
+                     * as data), for parameters that must be static */
   bool is_param;    /* a float initializer: becomes a parameter */
   bool runtime;     /* a graph input: known only through gc_onnx_options */
   int input;        /* index into info->inputs for a graph input, else -1 */
@@ -88,6 +90,10 @@ ox_entry *ox_input_entry(ox_ctx *c, int k); /* NULL when absent */
 gc_value ox_in(ox_ctx *c, int k);
 /* The host value of input k if known (static or bound), else NULL. */
 const gc_tensor *ox_known(ox_ctx *c, int k);
+/* The known value, else the value a float graph input was bound to at
+ * import: for inputs the op needs on the host (Resize scales, Dropout
+ * ratio) that ONNX passes as tensors. NULL if neither. */
+const gc_tensor *ox_host_value(ox_ctx *c, int k);
 /* Known and foldable: not a parameter. */
 bool ox_static(ox_ctx *c, int k);
 /* Input k as a list of integers, required to be known ("axes", "shape"). */

@@ -18,9 +18,10 @@ static bool need_f32(ox_ctx *c, gc_value v) { return gc_value_dtype(c->g, v) == 
 
 /* ---------------------------------------------------------------- matmul */
 
-/* MatMul with numpy semantics as far as 2-D matmul reaches: 1-D operands
- * are promoted and squeezed; a batched A against a 2-D B is one matmul on
- * A's rows. Batched B needs gc_batch_matmul (TODO after the NN branch). */
+/* MatMul with numpy semantics: 1-D operands are promoted and squeezed; a
+ * batched A against a 2-D B is one matmul on A's rows; otherwise the batch
+ * axes broadcast (gc_expand) to a common shape, which gc_matmul then
+ * batches over (a 2-D A is shared by every batch as it is). */
 OX_MAP(matmul) {
   gc_graph *g = c->g;
   gc_value a = ox_in(c, 0), b = ox_in(c, 1);
@@ -29,9 +30,33 @@ OX_MAP(matmul) {
   if (!need_f32(c, a) || !need_f32(c, b))
     return ox_unsupported(c, "MatMul (int)", "MatMul on integer data");
   if (sa.ndim == 0 || sb.ndim == 0) return ox_err(c, GC_ERR_SHAPE, "MatMul of a scalar");
-  if (sb.ndim > 2)
-    return ox_unsupported(c, "MatMul (batched)", "batched B needs gc_batch_matmul (TODO)");
   bool a1 = sa.ndim == 1, b1 = sb.ndim == 1;
+  if (sb.ndim > 2) {
+    /* promote, broadcast the batch axes, multiply, squeeze */
+    if (a1) a = gc_reshape(g, a, gc_shape2(1, sa.dim[0])), sa = gc_value_shape(g, a);
+    int nb = (sa.ndim > sb.ndim ? sa.ndim : sb.ndim) - 2;
+    gc_shape bs = {nb, {0}};
+    for (int i = 0; i < nb; i++) {
+      int ia = i - (nb - (sa.ndim - 2)), ib = i - (nb - (sb.ndim - 2));
+      int64_t da = ia >= 0 ? sa.dim[ia] : 1, db = ib >= 0 ? sb.dim[ib] : 1;
+      if (da != db && da != 1 && db != 1)
+        return ox_err(c, GC_ERR_SHAPE, "MatMul batch axes do not broadcast");
+      bs.dim[i] = da == 1 ? db : da;
+    }
+    gc_shape ea = bs, eb = bs;
+    ea.dim[ea.ndim++] = sa.dim[sa.ndim - 2], ea.dim[ea.ndim++] = sa.dim[sa.ndim - 1];
+    eb.dim[eb.ndim++] = sb.dim[sb.ndim - 2], eb.dim[eb.ndim++] = sb.dim[sb.ndim - 1];
+    if (sa.ndim > 2 && !ir_shape_eq(sa, ea)) a = gc_expand(g, a, ea);
+    if (!ir_shape_eq(sb, eb)) b = gc_expand(g, b, eb);
+    gc_value y = gc_matmul(g, a, b);
+    if (a1) {
+      gc_shape ys = gc_value_shape(g, y), s = {0, {0}};
+      for (int i = 0; i < ys.ndim; i++)
+        if (i != ys.ndim - 2) s.dim[s.ndim++] = ys.dim[i];
+      y = gc_reshape(g, y, s);
+    }
+    return out0(c, y);
+  }
   int64_t k = sa.dim[sa.ndim - 1];
   int64_t rows = gc_shape_numel(sa) / k;
   gc_value a2 = gc_reshape(g, a, gc_shape2(rows, k));
@@ -72,16 +97,42 @@ static gc_value per_channel(ox_ctx *c, gc_value v, int rank) {
   return gc_reshape(c->g, v, s);
 }
 
+/* Inference uses the given statistics. training_mode = 1 (opset 14+)
+ * normalizes with the batch's and returns the updated running ones as
+ * outputs 1 and 2, ONNX's way: momentum weighs the old value and the
+ * variance is the biased one. Nothing updates in place: an imported
+ * graph is a function of its inputs. */
 OX_MAP(batch_norm) {
   gc_graph *g = c->g;
-  if (ox_attr_int(c, "training_mode", 0) || ox_out_wanted(c, 1) || ox_out_wanted(c, 2))
-    return ox_unsupported(c, "BatchNormalization (training)", "training-mode batch norm");
+  bool training = c->opset >= 14 && ox_attr_int(c, "training_mode", 0);
+  if (!training &&
+      (ox_out_wanted(c, 1) || ox_out_wanted(c, 2) || ox_out_wanted(c, 3) || ox_out_wanted(c, 4)))
+    return ox_unsupported(c, "BatchNormalization (saved statistics)",
+                          "the statistics outputs of opset < 14 batch norm");
   gc_value x = ox_in(c, 0);
   int r = gc_value_shape(g, x).ndim;
   if (r < 2) return ox_err(c, GC_ERR_SHAPE, "input must be at least 2-D");
   float eps = ox_attr_float(c, "epsilon", 1e-5f);
   gc_value scale = per_channel(c, ox_in(c, 1), r), bias = per_channel(c, ox_in(c, 2), r);
   gc_value mean = per_channel(c, ox_in(c, 3), r), var = per_channel(c, ox_in(c, 4), r);
+  if (training) {
+    int axes[GC_MAX_DIMS], na = 0;
+    for (int i = 0; i < r; i++)
+      if (i != 1) axes[na++] = i;
+    gc_value bm = gc_mean(g, x, axes, na, 1), d = gc_sub(g, x, bm);
+    gc_value bv = gc_mean(g, gc_mul(g, d, d), axes, na, 1);
+    gc_value y = gc_div(g, d, gc_sqrt(g, gc_add(g, bv, ox_sc(c, eps))));
+    gc_status st = out0(c, gc_add(g, gc_mul(g, y, scale), bias));
+    float mom = ox_attr_float(c, "momentum", 0.9f);
+    gc_shape cs = ox_in_shape(c, 3);
+    gc_value rm = gc_add(g, gc_mul(g, ox_in(c, 3), ox_sc(c, mom)),
+                         gc_mul(g, gc_reshape(g, bm, cs), ox_sc(c, 1 - mom)));
+    gc_value rv = gc_add(g, gc_mul(g, ox_in(c, 4), ox_sc(c, mom)),
+                         gc_mul(g, gc_reshape(g, bv, cs), ox_sc(c, 1 - mom)));
+    if (!st && ox_out_wanted(c, 1)) st = ox_out(c, 1, rm, ox_in_type(c, 3));
+    if (!st && ox_out_wanted(c, 2)) st = ox_out(c, 2, rv, ox_in_type(c, 4));
+    return st;
+  }
   gc_value k = gc_div(g, scale, gc_sqrt(g, gc_add(g, var, ox_sc(c, eps))));
   return out0(c, gc_add(g, gc_mul(g, gc_sub(g, x, mean), k), bias));
 }
@@ -431,3 +482,85 @@ static gc_status recurrent(ox_ctx *c, int kind) {
 OX_MAP(rnn) { return recurrent(c, RNN_PLAIN); }
 OX_MAP(gru) { return recurrent(c, RNN_GRU); }
 OX_MAP(lstm) { return recurrent(c, RNN_LSTM); }
+
+/* ---------------------------------------------------------------- losses */
+
+/* NegativeLogLikelihoodLoss of log-probabilities logp [N, C, d...] and
+ * int targets [N, d...] (input kt), optional class weights [C] (input
+ * kw), as ONNX defines it: loss = -logp[n, t, d] w[t], zero where t ==
+ * ignore_index; reduction mean divides by the sum of the weights used.
+ * The pick is a one-hot (equal against a class iota), so no gather is
+ * needed and every target outside [0, C) simply picks nothing. */
+static gc_status nll(ox_ctx *c, gc_value logp, int kt, int kw, gc_value *out) {
+  gc_graph *g = c->g;
+  gc_shape ls = gc_value_shape(g, logp), ts = ox_in_shape(c, kt);
+  if (!gc_value_ok(logp)) return gc_graph_status(g);
+  if (ls.ndim < 2 || ts.ndim != ls.ndim - 1 || ts.dim[0] != ls.dim[0])
+    return ox_err(c, GC_ERR_SHAPE, "want input [N, C, d...] and target [N, d...]");
+  for (int i = 1; i < ts.ndim; i++)
+    if (ts.dim[i] != ls.dim[i + 1]) return ox_err(c, GC_ERR_SHAPE, "target shape mismatch");
+  int64_t C = ls.dim[1];
+  if (C > ((int64_t)1 << 24)) return ox_unsupported(c, c->node->op_type, "too many classes");
+  char buf[16];
+  const char *red = ox_attr_str(c, "reduction", "mean", buf, sizeof buf);
+  int kind = !strcmp(red, "none") ? 0 : !strcmp(red, "sum") ? 1 : !strcmp(red, "mean") ? 2 : -1;
+  if (kind < 0) return ox_err(c, GC_ERR_FORMAT, "unknown reduction %s", red);
+  gc_value t = ox_in(c, kt);
+  if (gc_value_ok(t) && gc_value_dtype(g, t) != GC_I32)
+    return ox_err(c, GC_ERR_SHAPE, "target must be integers");
+  /* t [N, 1, d...] against iota [C, 1, ..., 1] -> one-hot [N, C, d...] */
+  gc_shape t1 = ls, is = {ls.ndim - 1, {0}};
+  t1.dim[1] = 1;
+  is.dim[0] = C;
+  for (int i = 1; i < is.ndim; i++) is.dim[i] = 1;
+  int32_t *iota = malloc(sizeof *iota * (size_t)C);
+  if (!iota) return ox_err(c, GC_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < C; i++) iota[i] = (int32_t)i;
+  gc_value onehot = gc_equal(g, gc_reshape(g, t, t1), gc_constant(g, GC_I32, is, iota));
+  free(iota);
+  int ax = 1;
+  gc_value picked = gc_sum(g, gc_mul(g, logp, onehot), &ax, 1, 0);
+  gc_value wt = {-1}; /* per-element weight, invalid for all ones */
+  if (ox_has(c, kw)) wt = gc_sum(g, gc_mul(g, onehot, gc_reshape(g, ox_in(c, kw), is)), &ax, 1, 0);
+  const Onnx__AttributeProto *ii = ox_attr(c, "ignore_index");
+  if (ii && ii->i >= INT32_MIN && ii->i <= INT32_MAX) {
+    int32_t iv = (int32_t)ii->i;
+    gc_value keep =
+        gc_sub(g, ox_sc(c, 1), gc_equal(g, t, gc_constant(g, GC_I32, gc_shape0(), &iv)));
+    wt = gc_value_ok(wt) ? gc_mul(g, wt, keep) : keep;
+  }
+  gc_value loss = gc_neg(g, picked);
+  if (gc_value_ok(wt)) loss = gc_mul(g, loss, wt);
+  if (kind == 1) loss = gc_sum(g, loss, NULL, 0, 0);
+  if (kind == 2)
+    loss = gc_value_ok(wt) ? gc_div(g, gc_sum(g, loss, NULL, 0, 0), gc_sum(g, wt, NULL, 0, 0))
+                           : gc_mean(g, loss, NULL, 0, 0);
+  *out = loss;
+  return gc_graph_status(g);
+}
+
+static gc_status need_float_in(ox_ctx *c, int k) {
+  if (ox_in_type(c, k) == OX_FLOAT) return GC_OK;
+  char what[64];
+  snprintf(what, sizeof what, "%s (%s)", c->node->op_type, ox_type_name(ox_in_type(c, k)));
+  return ox_unsupported(c, what, "%s on %s data", c->node->op_type, ox_type_name(ox_in_type(c, k)));
+}
+
+OX_MAP(nll_loss) {
+  gc_value loss;
+  gc_status st = need_float_in(c, 0);
+  if (!st) st = nll(c, ox_in(c, 0), 1, 2, &loss);
+  return st ? st : ox_out(c, 0, loss, OX_FLOAT);
+}
+
+/* SoftmaxCrossEntropyLoss: NLL of log_softmax over axis 1; output 1 is
+ * the log-probabilities. */
+OX_MAP(sce_loss) {
+  gc_status st = need_float_in(c, 0);
+  if (st) return st;
+  gc_value logp = gc_log_softmax(c->g, ox_in(c, 0), 1), loss;
+  if ((st = nll(c, logp, 1, 2, &loss))) return st;
+  st = ox_out(c, 0, loss, OX_FLOAT);
+  if (!st && ox_out_wanted(c, 1)) st = ox_out(c, 1, logp, OX_FLOAT);
+  return st;
+}

@@ -1,6 +1,7 @@
 /* onnx_nn.h — mapping functions of the ONNX importer that live outside the
- * table's file (onnx_nn.c: matmul, normalization, pooling, recurrent
- * layers; onnx_pending.c: ops whose builders land with the op branches),
+ * table's file (onnx_nn.c: matmul, normalization, global pooling, recurrent
+ * layers, losses; onnx_conv.c: conv, pooling, resize; onnx_pending.c:
+ * ops whose builders land with the elementwise/movement op branch),
  * and small helpers they share with onnx_ops.c. */
 #ifndef GC_FRONTEND_ONNX_NN_H
 #define GC_FRONTEND_ONNX_NN_H
@@ -23,15 +24,18 @@ OX_MAP(global_max_pool);
 OX_MAP(rnn);
 OX_MAP(gru);
 OX_MAP(lstm);
-/* onnx_pending.c */
+OX_MAP(nll_loss);
+OX_MAP(sce_loss);
+/* onnx_conv.c */
 OX_MAP(conv);
 OX_MAP(conv_transpose);
 OX_MAP(max_pool);
 OX_MAP(avg_pool);
+OX_MAP(resize);
+/* onnx_pending.c */
 OX_MAP(pad);
 OX_MAP(where);
 OX_MAP(erf);
-OX_MAP(resize);
 OX_MAP(gather);
 OX_MAP(concat);
 OX_MAP(slice);

@@ -321,6 +321,14 @@ static gc_status map_dropout(ox_ctx *c, const Onnx__NodeProto *n) {
     training = get_i(t, 0) != 0;
   }
   if (c->opset < 7 && !ox_attr_int(c, "is_test", 0)) training = true;
+  /* ratio 0 keeps everything even in training; any other ratio draws a
+   * mask no reference output can be compared with */
+  if (training && c->opset >= 12) {
+    const gc_tensor *r = ox_has(c, 1) ? ox_host_value(c, 1) : NULL;
+    if (r && r->dtype == GC_F32 && gc_shape_numel(r->shape) == 1 &&
+        ((const float *)r->data)[0] == 0)
+      training = false;
+  }
   if (training) return ox_unsupported(c, "Dropout (training)", "training-mode dropout");
   gc_status st = map_identity(c, n);
   if (st || !ox_out_wanted(c, 1)) return st;
@@ -1029,6 +1037,8 @@ static const ox_op table[] = {
     {"RNN", ox_map_rnn, NULL},
     {"GRU", ox_map_gru, NULL},
     {"LSTM", ox_map_lstm, NULL},
+    {"NegativeLogLikelihoodLoss", ox_map_nll_loss, NULL},
+    {"SoftmaxCrossEntropyLoss", ox_map_sce_loss, NULL},
     /* mapped against builders that land with the op branches */
     {"Conv", ox_map_conv, NULL},
     {"ConvTranspose", ox_map_conv_transpose, NULL},

@@ -311,7 +311,7 @@ gc_value gc_conv_transpose2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2
 typedef struct gc_pool2d_opts {
   int kernel[2];         /* required: kh, kw */
   int stride[2];         /* 0: the kernel size */
-  int padding[4];        /* top, left, bottom, right; each at most half the kernel */
+  int padding[4];        /* top, left, bottom, right; every window must keep an input element */
   int dilation[2];       /* max pooling only */
   int ceil_mode;         /* round the output size up (PyTorch's ceil_mode) */
   int count_include_pad; /* average pooling: divide by the padded window size */

@@ -21,6 +21,19 @@ static inline int64_t nn_out_len(int64_t in, int64_t k, int s, int d, int p0, in
   return out;
 }
 
+/* Whether each of the out windows along one axis (start o s - p0, taps d
+ * apart) has a tap inside [0, in): pooling needs one element per window.
+ * PyTorch's sufficient rule (pads at most half the kernel) is stricter
+ * than this; ONNX allows any padding. */
+static inline int nn_windows_nonempty(int64_t in, int64_t k, int s, int d, int p0, int64_t out) {
+  for (int64_t o = 0; o < out; o++) {
+    int64_t start = o * s - p0;
+    int64_t j = start >= 0 ? 0 : (-start + d - 1) / d; /* first tap at or after 0 */
+    if (j >= k || start + j * d >= in) return 0;
+  }
+  return 1;
+}
+
 /* Every size of a conv2d (or pooling, with o = c and g = 1). */
 typedef struct nn_conv {
   int64_t n, c, h, w; /* input */

@@ -101,15 +101,18 @@ static gc_status pool_geometry(gc_shape xs, ir_window *win, bool avg, nn_conv *o
     return gc_fail(GC_ERR_SHAPE, "pooling kernel %dx%d must be at least 1x1", win->kh, win->kw);
   if (avg && (win->dh != 1 || win->dw != 1))
     return gc_fail(GC_ERR_UNSUPPORTED, "average pooling has no dilation");
-  /* PyTorch's rule: every window then holds at least one input element. */
-  if (2 * win->pt > win->kh || 2 * win->pb > win->kh || 2 * win->pl > win->kw ||
-      2 * win->pr > win->kw)
-    return gc_fail(GC_ERR_SHAPE, "padding (%d, %d, %d, %d) exceeds half the %dx%d kernel", win->pt,
-                   win->pl, win->pb, win->pr, win->kh, win->kw);
   nn_conv c = nn_pool_of(xs, *win);
   if (c.oh < 1 || c.ow < 1)
     return gc_fail(GC_ERR_SHAPE, "input %s is smaller than the %dx%d pooling window", SHP(xs),
                    win->kh, win->kw);
+  /* Every window must hold an input element (a max or mean of padding
+   * alone is undefined): PyTorch's pads <= kernel / 2 guarantees it, ONNX's
+   * larger pads often still do. */
+  if (!nn_windows_nonempty(c.h, c.kh, win->sh, win->dh, win->pt, c.oh) ||
+      !nn_windows_nonempty(c.w, c.kw, win->sw, win->dw, win->pl, c.ow))
+    return gc_fail(GC_ERR_SHAPE,
+                   "padding (%d, %d, %d, %d) leaves a %dx%d pooling window of %s without input",
+                   win->pt, win->pl, win->pb, win->pr, win->kh, win->kw, SHP(xs));
   *out = c;
   return GC_OK;
 }

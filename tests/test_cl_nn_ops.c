@@ -302,6 +302,9 @@ static void case_maxpool(harness *h) {
   gc_pool2d_opts o3 = pool_opts(3, 2, 1, 0, 1, 1, 0, 0, 0);
   o3.dilation[0] = 2;
   out(h, gc_maxpool2d(h->g, x, &o3), TOL);
+  /* pads over half the kernel, as ONNX allows */
+  gc_pool2d_opts o4 = pool_opts(3, 3, 1, 2, 2, 2, 1, 0, 0);
+  out(h, gc_maxpool2d(h->g, x, &o4), TOL);
   out(h, gc_global_maxpool2d(h->g, x), TOL);
   finish(h, TOL);
 }
@@ -316,6 +319,10 @@ static void case_avgpool(harness *h) {
   out(h, gc_avgpool2d(h->g, x, &o3), TOL);
   gc_pool2d_opts o4 = pool_opts(4, 3, 3, 2, 0, 1, 1, 0, 1);
   out(h, gc_avgpool2d(h->g, x, &o4), TOL);
+  gc_pool2d_opts o5 = pool_opts(3, 3, 2, 2, 2, 2, 2, 0, 1);
+  out(h, gc_avgpool2d(h->g, x, &o5), TOL);
+  gc_pool2d_opts o6 = pool_opts(3, 3, 1, 2, 1, 2, 2, 0, 0);
+  out(h, gc_avgpool2d(h->g, x, &o6), TOL);
   out(h, gc_global_avgpool2d(h->g, x), TOL);
   finish(h, TOL);
 }

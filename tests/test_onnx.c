@@ -112,6 +112,12 @@ static const char *const ref_cases[] = {
     DATA "/pytorch-converted/test_Linear",
     DATA "/pytorch-operator/test_operator_view",
     DATA "/simple/test_single_relu_model",
+    DATA "/pytorch-converted/test_Conv2d_depthwise_padded",
+    DATA "/node/test_convtranspose_output_shape",
+    DATA "/node/test_averagepool_2d_pads_count_include_pad",
+    DATA "/node/test_resize_upsample_scales_linear",
+    DATA "/node/test_sce_mean_weight_ii_3d_log_prob",
+    DATA "/node/test_batchnorm_example_training_mode",
 };
 
 START_TEST(test_ref_cases) {
@@ -196,6 +202,12 @@ static const char *const fuzz_models[] = {
     DATA "/node/test_constantofshape_float_ones/model.onnx",
     DATA "/node/test_layer_normalization_4d_axis1/model.onnx",
     DATA "/pytorch-operator/test_operator_view/model.onnx",
+    /* windowed ops: flipped bits land in kernel/stride/pad/group attributes */
+    DATA "/pytorch-converted/test_Conv2d_depthwise_padded/model.onnx",
+    DATA "/node/test_conv_with_strides_and_asymmetric_padding/model.onnx",
+    DATA "/node/test_convtranspose_output_shape/model.onnx",
+    DATA "/node/test_maxpool_2d_ceil/model.onnx",
+    DATA "/node/test_resize_upsample_scales_nearest/model.onnx",
 };
 
 START_TEST(test_truncated_and_flipped) {

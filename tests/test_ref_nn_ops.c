@@ -186,6 +186,25 @@ START_TEST(test_pooling_hand) {
   r = eval(g, cm);
   near(r, (float[]){31 / 9.0f, 24 / 6.0f, 21 / 6.0f, 18 / 4.0f}, 4, 1e-7);
   free(r);
+  /* pads over half the kernel (ONNX allows them): every window still
+   * holds an input element. 2x2 input, kernel 3, stride 1, pads 2: rows
+   * of the windows {0}, {0,1}, {0,1}, {1}. */
+  gc_value x2 = cf(g, gc_shape4(1, 1, 2, 2), (float[]){1, 2, 3, 4});
+  gc_pool2d_opts wide = {{3, 3}, {1, 1}, {2, 2, 2, 2}, {0, 0}, 0, 0};
+  r = eval(g, gc_maxpool2d(g, x2, &wide));
+  near(r, (float[]){1, 2, 2, 2, 3, 4, 4, 4, 3, 4, 4, 4, 3, 4, 4, 4}, 16, 0);
+  free(r);
+  r = eval(g, gc_avgpool2d(g, x2, &wide));
+  near(r, (float[]){1, 1.5f, 1.5f, 2, 2, 2.5f, 2.5f, 3, 2, 2.5f, 2.5f, 3, 3, 3.5f, 3.5f, 4}, 16,
+       1e-7);
+  free(r);
+  wide.count_include_pad = 1;
+  r = eval(g, gc_avgpool2d(g, x2, &wide));
+  near(r,
+       (float[]){1 / 9.0f, 3 / 9.0f, 3 / 9.0f, 2 / 9.0f, 4 / 9.0f, 10 / 9.0f, 10 / 9.0f, 6 / 9.0f,
+                 4 / 9.0f, 10 / 9.0f, 10 / 9.0f, 6 / 9.0f, 3 / 9.0f, 7 / 9.0f, 7 / 9.0f, 4 / 9.0f},
+       16, 1e-7);
+  free(r);
   /* max gradient: dy of each window to its first maximum */
   float dy[4] = {1, 2, 3, 4};
   int32_t in[2] = {xv.id, cf(g, gc_shape4(1, 1, 2, 2), dy).id};
@@ -316,6 +335,7 @@ START_TEST(test_shape_errors) {
   gc_graph_free(g);
   g = gc_graph_new();
   x = gc_input(g, "x", GC_F32, gc_shape4(2, 6, 8, 8));
+  /* kernel 2, stride 2, top pad 2: the first window row is all padding */
   gc_pool2d_opts p = {{2, 2}, {0, 0}, {2, 0, 0, 0}, {0, 0}, 0, 0};
   ck_assert(!gc_value_ok(gc_maxpool2d(g, x, &p)));
   ck_assert_msg(strstr(gc_graph_errmsg(g), "maxpool2d") && strstr(gc_graph_errmsg(g), "padding"),

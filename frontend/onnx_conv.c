@@ -1,0 +1,445 @@
+/* onnx_conv.c — ONNX mappings of the windowed image ops: Conv,
+ * ConvTranspose, MaxPool, AveragePool (1-D and 2-D; 1-D runs as 2-D with
+ * H = 1) and Resize/Upsample onto gc_upsample_nearest2d-style broadcasts
+ * and gc_resize_bilinear2d.
+ *
+ * Our kernels follow PyTorch; ONNX differs in corners (pooling windows
+ * wholly inside the padding, ceil_mode windows starting past it, resize
+ * coordinate conventions). Each mapping checks that the case at hand is
+ * one where both agree and reports GC_ERR_UNSUPPORTED naming the feature
+ * otherwise, so a SKIP never hides a wrong answer. */
+#include <math.h>
+#include <string.h>
+
+#include "frontend/onnx_nn.h"
+#include "ir/nn_geom.h"
+
+/* Sizes beyond this are malformed for our int window fields. */
+#define WIN_MAX (1 << 20)
+
+static gc_status out_typed(ox_ctx *c, gc_value v) { return ox_out(c, 0, v, ox_in_type(c, 0)); }
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* One conv/pool window over 1 or 2 spatial axes, held as 2-D (a 1-D
+ * window is H = 1 with unit stride/dilation and no padding along H). */
+typedef struct win2 {
+  int nsp;                  /* spatial axes in the ONNX tensor: 1 or 2 */
+  int64_t in[2];            /* input H, W */
+  int64_t k[2], s[2], d[2]; /* kernel, stride, dilation (H, W) */
+  int64_t p[4];             /* top, left, bottom, right */
+} win2;
+
+/* Reads an ints attribute of nsp entries (or 2 nsp for pads) into the
+ * 2-D slots: for 1-D the value goes to W. Returns false if it is present
+ * with the wrong length. */
+static bool attr_sp(ox_ctx *c, const char *name, int nsp, int64_t *dst2, int per) {
+  int64_t v[8];
+  int n = ox_attr_ints(c, name, v, 8);
+  if (n < 0) return true;
+  if (n != nsp * per) return false;
+  for (int j = 0; j < per; j++)
+    for (int i = 0; i < nsp; i++) dst2[j * 2 + (2 - nsp) + i] = v[j * nsp + i];
+  return true;
+}
+
+/* Strides, dilations, pads and auto_pad of a forward window (Conv and the
+ * pools): SAME_UPPER/SAME_LOWER put the odd pad unit at the end/start. */
+static gc_status read_window(ox_ctx *c, gc_shape xs, const int64_t *kernel, win2 *w) {
+  w->nsp = xs.ndim - 2;
+  for (int i = 0; i < 2; i++) {
+    w->in[i] = 1, w->k[i] = 1, w->s[i] = 1, w->d[i] = 1;
+    w->p[i] = w->p[i + 2] = 0;
+  }
+  for (int i = 0; i < w->nsp; i++) {
+    w->in[2 - w->nsp + i] = xs.dim[2 + i];
+    w->k[2 - w->nsp + i] = kernel[i];
+  }
+  if (!attr_sp(c, "strides", w->nsp, w->s, 1) || !attr_sp(c, "dilations", w->nsp, w->d, 1) ||
+      !attr_sp(c, "pads", w->nsp, w->p, 2))
+    return ox_err(c, GC_ERR_FORMAT, "strides, dilations or pads has the wrong length");
+  char buf[32];
+  const char *ap = ox_attr_str(c, "auto_pad", "NOTSET", buf, sizeof buf);
+  bool upper = !strcmp(ap, "SAME_UPPER");
+  if (upper || !strcmp(ap, "SAME_LOWER")) {
+    for (int i = 0; i < 2; i++) {
+      if (w->s[i] < 1) break; /* rejected below */
+      int64_t out = (w->in[i] + w->s[i] - 1) / w->s[i];
+      int64_t total = (out - 1) * w->s[i] + (w->k[i] - 1) * w->d[i] + 1 - w->in[i];
+      if (total < 0) total = 0;
+      w->p[i] = upper ? total / 2 : total - total / 2;
+      w->p[i + 2] = total - w->p[i];
+    }
+  } else if (!strcmp(ap, "VALID")) {
+    for (int i = 0; i < 4; i++) w->p[i] = 0;
+  } else if (strcmp(ap, "NOTSET")) {
+    return ox_err(c, GC_ERR_FORMAT, "unknown auto_pad %s", ap);
+  }
+  for (int i = 0; i < 2; i++)
+    if (w->k[i] < 1 || w->k[i] > WIN_MAX || w->s[i] < 1 || w->s[i] > WIN_MAX || w->d[i] < 1 ||
+        w->d[i] > WIN_MAX)
+      return ox_err(c, GC_ERR_FORMAT, "kernel, stride or dilation out of range");
+  for (int i = 0; i < 4; i++)
+    if (w->p[i] < 0 || w->p[i] > WIN_MAX) return ox_err(c, GC_ERR_FORMAT, "pads out of range");
+  return GC_OK;
+}
+
+/* [N, C, L] -> [N, C, 1, L]; 2-D images pass through. */
+static gc_value to_4d(ox_ctx *c, gc_value x) {
+  gc_shape s = gc_value_shape(c->g, x);
+  if (s.ndim != 3) return x;
+  return gc_reshape(c->g, x, gc_shape4(s.dim[0], s.dim[1], 1, s.dim[2]));
+}
+
+/* Back to the ONNX rank: [N, C, 1, L] -> [N, C, L] for 1-D. */
+static gc_value from_4d(ox_ctx *c, gc_value y, int nsp) {
+  gc_shape s = gc_value_shape(c->g, y);
+  if (nsp != 1 || !gc_value_ok(y)) return y;
+  return gc_reshape(c->g, y, gc_shape3(s.dim[0], s.dim[1], s.dim[3]));
+}
+
+static gc_value add_bias(ox_ctx *c, gc_value y, int k) {
+  if (!ox_has(c, k)) return y;
+  gc_shape ys = gc_value_shape(c->g, y);
+  return gc_add(c->g, y, gc_reshape(c->g, ox_in(c, k), gc_shape3(ys.dim[1], 1, 1)));
+}
+
+/* Rank and dtype checks shared by the windowed ops: f32, 1-D or 2-D. */
+static gc_status need_image(ox_ctx *c, gc_shape xs, const char *op) {
+  char what[64];
+  if (xs.ndim < 3) return ox_err(c, GC_ERR_SHAPE, "%s input must be [N, C, spatial...]", op);
+  if (xs.ndim > 4) {
+    snprintf(what, sizeof what, "%s (%d-D)", op, xs.ndim - 2);
+    return ox_unsupported(c, what, "%s over %d spatial axes (only 1-D and 2-D)", op, xs.ndim - 2);
+  }
+  return GC_OK;
+}
+
+static gc_status need_float(ox_ctx *c, int k, const char *op) {
+  if (ox_in_type(c, k) == OX_FLOAT) return GC_OK;
+  char what[64];
+  snprintf(what, sizeof what, "%s (%s)", op, ox_type_name(ox_in_type(c, k)));
+  return ox_unsupported(c, what, "%s on %s data", op, ox_type_name(ox_in_type(c, k)));
+}
+
+/* ------------------------------------------------------------------ conv */
+
+static gc_conv2d_opts conv_opts(const win2 *w, int64_t groups) {
+  gc_conv2d_opts o = {{0}};
+  for (int i = 0; i < 2; i++) o.stride[i] = (int)w->s[i], o.dilation[i] = (int)w->d[i];
+  for (int i = 0; i < 4; i++) o.padding[i] = (int)w->p[i];
+  o.groups = (int)groups;
+  return o;
+}
+
+static gc_status kernel_of(ox_ctx *c, gc_shape xs, gc_shape ws, int64_t *k) {
+  if (ws.ndim != xs.ndim) return ox_err(c, GC_ERR_SHAPE, "weight rank differs from the input's");
+  int nsp = xs.ndim - 2;
+  for (int i = 0; i < nsp; i++) k[i] = ws.dim[2 + i];
+  int64_t ka[8];
+  int n = ox_attr_ints(c, "kernel_shape", ka, 8);
+  if (n >= 0 && (n != nsp || memcmp(ka, k, sizeof ka[0] * (size_t)nsp)))
+    return ox_err(c, GC_ERR_SHAPE, "kernel_shape does not match the weight");
+  return GC_OK;
+}
+
+static gc_status group_of(ox_ctx *c, int64_t *groups) {
+  *groups = ox_attr_int(c, "group", 1);
+  if (*groups < 1 || *groups > WIN_MAX) return ox_err(c, GC_ERR_FORMAT, "bad group");
+  return GC_OK;
+}
+
+OX_MAP(conv) {
+  gc_shape xs = ox_in_shape(c, 0), ws = ox_in_shape(c, 1);
+  gc_status st;
+  int64_t k[2], groups;
+  win2 w;
+  if ((st = need_image(c, xs, "Conv")) || (st = need_float(c, 0, "Conv")) ||
+      (st = kernel_of(c, xs, ws, k)) || (st = group_of(c, &groups)) ||
+      (st = read_window(c, xs, k, &w)))
+    return st;
+  gc_conv2d_opts o = conv_opts(&w, groups);
+  gc_value y = gc_conv2d(c->g, to_4d(c, ox_in(c, 0)), to_4d(c, ox_in(c, 1)), &o);
+  return out_typed(c, from_4d(c, add_bias(c, y, 2), w.nsp));
+}
+
+/* ConvTranspose: pads come from pads/auto_pad/output_shape as the ONNX
+ * spec computes them (total = s (in - 1) + output_padding + (k - 1) d + 1
+ * - out, split at the start for SAME_UPPER, at the end otherwise). A
+ * negative end pad lengthens the output, which is output_padding to us. */
+OX_MAP(conv_transpose) {
+  gc_shape xs = ox_in_shape(c, 0), ws = ox_in_shape(c, 1);
+  gc_status st;
+  int64_t k[2], groups;
+  win2 w;
+  if ((st = need_image(c, xs, "ConvTranspose")) || (st = need_float(c, 0, "ConvTranspose")) ||
+      (st = kernel_of(c, xs, ws, k)) || (st = group_of(c, &groups)))
+    return st;
+  /* read_window's SAME rule is the forward one; redo it for the adjoint */
+  char buf[32];
+  const char *ap = ox_attr_str(c, "auto_pad", "NOTSET", buf, sizeof buf);
+  bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+  bool upper = !strcmp(ap, "SAME_UPPER");
+  if ((st = read_window(c, xs, k, &w))) return st;
+  int64_t op[2] = {0, 0}, oshape[2] = {0, 0};
+  if (!attr_sp(c, "output_padding", w.nsp, op, 1))
+    return ox_err(c, GC_ERR_FORMAT, "output_padding has the wrong length");
+  int64_t osv[8];
+  int nos = ox_attr_ints(c, "output_shape", osv, 8);
+  if (nos >= 0) {
+    if (nos != w.nsp && nos != w.nsp + 2)
+      return ox_err(c, GC_ERR_FORMAT, "output_shape has the wrong length");
+    for (int i = 0; i < w.nsp; i++) oshape[2 - w.nsp + i] = osv[nos - w.nsp + i];
+    if (w.nsp == 1) oshape[0] = 1;
+  }
+  if (nos >= 0 || same) {
+    for (int i = 0; i < 2; i++) {
+      int64_t out = nos >= 0 ? oshape[i] : w.in[i] * w.s[i];
+      int64_t total = w.s[i] * (w.in[i] - 1) + op[i] + (w.k[i] - 1) * w.d[i] + 1 - out;
+      int64_t lo = upper ? floor_div(total, 2) : total - floor_div(total, 2);
+      int64_t hi = total - lo;
+      if (hi < 0) op[i] -= hi, hi = 0;
+      if (lo < 0)
+        return ox_unsupported(c, "ConvTranspose (output_shape)",
+                              "output_shape needs a negative pad");
+      w.p[i] = lo, w.p[i + 2] = hi;
+    }
+  } else if (!strcmp(ap, "VALID")) {
+    for (int i = 0; i < 4; i++) w.p[i] = 0;
+  }
+  for (int i = 0; i < 2; i++)
+    if (op[i] < 0 || (op[i] >= w.s[i] && op[i] >= w.d[i]))
+      return ox_unsupported(c, "ConvTranspose (output_padding)",
+                            "output padding %lld not below the stride %lld", (long long)op[i],
+                            (long long)w.s[i]);
+  gc_conv2d_opts o = conv_opts(&w, groups);
+  o.output_padding[0] = (int)op[0], o.output_padding[1] = (int)op[1];
+  gc_value y = gc_conv_transpose2d(c->g, to_4d(c, ox_in(c, 0)), to_4d(c, ox_in(c, 1)), &o);
+  return out_typed(c, from_4d(c, add_bias(c, y, 2), w.nsp));
+}
+
+/* --------------------------------------------------------------- pooling */
+
+/* ONNX's output length: floor or ceil of (in + pads - (k - 1) d - 1) / s
+ * + 1, with no rule against a last window starting in the end padding. */
+static int64_t onnx_out_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1,
+                            bool ceil_mode) {
+  int64_t span = in + p0 + p1 - (k - 1) * d - 1;
+  if (span < 0) return 0;
+  return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+}
+
+static gc_status pool(ox_ctx *c, bool max) {
+  const char *op = max ? "MaxPool" : "AveragePool";
+  gc_shape xs = ox_in_shape(c, 0);
+  gc_status st = need_image(c, xs, op);
+  if (st) return st;
+  int nsp = xs.ndim - 2;
+  int64_t k[8];
+  if (ox_attr_ints(c, "kernel_shape", k, 8) != nsp)
+    return ox_err(c, GC_ERR_FORMAT, "kernel_shape must have %d entries", nsp);
+  if (max && ox_out_wanted(c, 1))
+    return ox_unsupported(c, "MaxPool (Indices)", "the Indices output of MaxPool");
+  int t = ox_in_type(c, 0);
+  /* small integers survive a round trip through f32 exactly */
+  bool via_f32 = max && (t == OX_UINT8 || t == OX_INT8 || t == OX_UINT16 || t == OX_INT16);
+  if (!via_f32 && (st = need_float(c, 0, op))) return st;
+  win2 w;
+  if ((st = read_window(c, xs, k, &w))) return st;
+  bool ceil_mode = ox_attr_int(c, "ceil_mode", 0) != 0;
+  bool cip = !max && ox_attr_int(c, "count_include_pad", 0) != 0;
+  if (!max && (w.d[0] != 1 || w.d[1] != 1))
+    return ox_unsupported(c, "AveragePool (dilations)", "dilated average pooling");
+  for (int i = 0; i < 2; i++) {
+    int64_t ours = nn_out_len(w.in[i], w.k[i], (int)w.s[i], (int)w.d[i], (int)w.p[i],
+                              (int)w.p[i + 2], ceil_mode);
+    /* a window of padding alone: -inf or 0/0 in ONNX, refused by our op */
+    if (!nn_windows_nonempty(w.in[i], w.k[i], (int)w.s[i], (int)w.d[i], (int)w.p[i], ours))
+      return ox_unsupported(c, "pooling (window of padding only)",
+                            "a pooling window that holds no input element");
+    int64_t theirs = onnx_out_len(w.in[i], w.k[i], w.s[i], w.d[i], w.p[i], w.p[i + 2], ceil_mode);
+    if (ours != theirs)
+      return ox_unsupported(c, "pooling (ceil_mode window in the padding)",
+                            "a ceil_mode window that starts in the end padding");
+    /* PyTorch divides a ceil_mode window that overhangs the padding by
+     * its clipped length; ONNX's reference does not agree on it */
+    if (cip && ceil_mode && (ours - 1) * w.s[i] + w.k[i] > w.in[i] + w.p[i] + w.p[i + 2])
+      return ox_unsupported(c, "AveragePool (ceil_mode with count_include_pad)",
+                            "a ceil_mode window past the padding with count_include_pad");
+  }
+  gc_pool2d_opts o = {{0}};
+  for (int i = 0; i < 2; i++) {
+    o.kernel[i] = (int)w.k[i], o.stride[i] = (int)w.s[i], o.dilation[i] = (int)w.d[i];
+  }
+  for (int i = 0; i < 4; i++) o.padding[i] = (int)w.p[i];
+  o.ceil_mode = ceil_mode;
+  o.count_include_pad = cip;
+  gc_value x = ox_in(c, 0);
+  gc_dtype dt = gc_value_dtype(c->g, x);
+  if (via_f32) x = gc_cast(c->g, x, GC_F32);
+  x = to_4d(c, x);
+  gc_value y = max ? gc_maxpool2d(c->g, x, &o) : gc_avgpool2d(c->g, x, &o);
+  y = from_4d(c, y, nsp);
+  if (via_f32) y = gc_cast(c->g, y, dt);
+  return out_typed(c, y);
+}
+
+OX_MAP(max_pool) { return pool(c, true); }
+OX_MAP(avg_pool) { return pool(c, false); }
+
+/* ---------------------------------------------------------------- resize */
+
+/* Nearest upsampling by integer factors along any axes: each scaled axis
+ * d becomes [d, 1] broadcast to [d, f] and merged, so it fuses like
+ * gc_upsample_nearest2d. */
+static gc_value upsample_nearest(ox_ctx *c, gc_value x, const int64_t *f) {
+  gc_shape s = gc_value_shape(c->g, x), r = {0, {0}}, e = {0, {0}}, o = {0, {0}};
+  for (int i = 0; i < s.ndim; i++) {
+    r.dim[r.ndim++] = s.dim[i], e.dim[e.ndim++] = s.dim[i];
+    if (f[i] > 1) r.dim[r.ndim++] = 1, e.dim[e.ndim++] = f[i];
+    o.dim[o.ndim++] = s.dim[i] * f[i];
+  }
+  if (ir_shape_eq(s, o)) return x;
+  return gc_reshape(c->g, gc_expand(c->g, gc_reshape(c->g, x, r), e), o);
+}
+
+/* Whether nearest sampling with coordinate mode ctm and rounding mode nm
+ * picks source index o / f for every output o of an integer factor f > 1.
+ * half_pixel puts the source at k + (j + 0.5) / f - 0.5 (j = o mod f),
+ * strictly inside (k - 0.5, k + 0.5); asymmetric at k + j / f; the
+ * tf_half_pixel_for_nn convention at k + (j + 0.5) / f. */
+static bool nearest_is_repeat(const char *ctm, const char *nm, int64_t f) {
+  bool half = !strcmp(ctm, "half_pixel") || !strcmp(ctm, "pytorch_half_pixel");
+  bool rounds = !strcmp(nm, "round_prefer_floor") || !strcmp(nm, "round_prefer_ceil");
+  if (half) return rounds;
+  if (!strcmp(ctm, "asymmetric"))
+    return !strcmp(nm, "floor") || (!strcmp(nm, "round_prefer_floor") && f <= 2);
+  if (!strcmp(ctm, "tf_half_pixel_for_nn")) return !strcmp(nm, "floor");
+  return false;
+}
+
+OX_MAP(resize) {
+  gc_graph *g = c->g;
+  bool upsample = !strcmp(c->node->op_type, "Upsample");
+  bool v10 = upsample || c->opset < 11; /* Upsample semantics: asymmetric, floor */
+  char mb[32], cb[32], nb[32], kb[32];
+  const char *mode = ox_attr_str(c, "mode", "nearest", mb, sizeof mb);
+  const char *ctm =
+      v10 ? "asymmetric"
+          : ox_attr_str(c, "coordinate_transformation_mode", "half_pixel", cb, sizeof cb);
+  const char *nm =
+      v10 ? "floor" : ox_attr_str(c, "nearest_mode", "round_prefer_floor", nb, sizeof nb);
+  bool linear = !strcmp(mode, "linear") || !strcmp(mode, "bilinear");
+  if (!linear && strcmp(mode, "nearest")) {
+    char what[64];
+    snprintf(what, sizeof what, "Resize (%s)", mode);
+    return ox_unsupported(c, what, "mode %s", mode);
+  }
+  gc_status st = need_float(c, 0, c->node->op_type);
+  if (st) return st;
+  gc_shape xs = ox_in_shape(c, 0);
+  int r = xs.ndim;
+  int64_t axes[GC_MAX_DIMS];
+  int na = ox_attr_ints(c, "axes", axes, GC_MAX_DIMS);
+  if (na < 0)
+    for (na = 0; na < r; na++) axes[na] = na;
+  for (int i = 0; i < na; i++) {
+    if (axes[i] < 0) axes[i] += r;
+    if (axes[i] < 0 || axes[i] >= r) return ox_err(c, GC_ERR_FORMAT, "axes out of range");
+  }
+  /* the scales (opset 7-8: attribute; Upsample-9 and Resize-10: input 1;
+   * Resize-11+: input 2) or the sizes (Resize-11+: input 3) */
+  double sc[GC_MAX_DIMS];
+  int64_t out[GC_MAX_DIMS];
+  bool have_sizes = false;
+  for (int i = 0; i < r; i++) sc[i] = 1, out[i] = xs.dim[i];
+  const gc_tensor *t = NULL;
+  if (upsample && c->opset < 9) {
+    float f[GC_MAX_DIMS];
+    if (ox_attr_floats(c, "scales", f, GC_MAX_DIMS) != r)
+      return ox_err(c, GC_ERR_FORMAT, "scales must have %d entries", r);
+    for (int i = 0; i < r; i++) sc[i] = f[i];
+  } else {
+    int ks = v10 ? 1 : 2;
+    if (ox_has(c, ks)) {
+      if (!(t = ox_host_value(c, ks)))
+        return ox_unsupported(c, "Resize (runtime scales)", "scales must be known");
+      if (gc_shape_numel(t->shape) == 0) t = NULL;
+    }
+    if (t) {
+      if (t->dtype != GC_F32 || gc_shape_numel(t->shape) != na)
+        return ox_err(c, GC_ERR_FORMAT, "scales must be %d floats", na);
+      for (int i = 0; i < na; i++) sc[axes[i]] = ((const float *)t->data)[i];
+    } else if (!v10 && ox_has(c, 3)) {
+      const gc_tensor *sz = ox_host_value(c, 3);
+      if (!sz) return ox_unsupported(c, "Resize (runtime sizes)", "sizes must be known");
+      if (sz->dtype != GC_I64 || gc_shape_numel(sz->shape) != na)
+        return ox_err(c, GC_ERR_FORMAT, "sizes must be %d integers", na);
+      const char *kp = ox_attr_str(c, "keep_aspect_ratio_policy", "stretch", kb, sizeof kb);
+      if (strcmp(kp, "stretch"))
+        return ox_unsupported(c, "Resize (keep_aspect_ratio_policy)", "policy %s", kp);
+      for (int i = 0; i < na; i++) out[axes[i]] = ((const int64_t *)sz->data)[i];
+      have_sizes = true;
+    } else {
+      return ox_err(c, GC_ERR_FORMAT, "neither scales nor sizes given");
+    }
+  }
+  for (int i = 0; i < r; i++) {
+    if (!have_sizes) {
+      if (!(sc[i] > 0) || sc[i] * (double)xs.dim[i] > (double)WIN_MAX * 64)
+        return ox_err(c, GC_ERR_FORMAT, "bad scale %g", sc[i]);
+      /* the ONNX coordinate rules use the scale, ours out / in: they
+       * agree when in * scale lands on an integer */
+      double o = (double)xs.dim[i] * sc[i];
+      out[i] = (int64_t)floor(o);
+      if ((double)out[i] != o)
+        return ox_unsupported(c, "Resize (fractional output size)",
+                              "in * scale not an integer along axis %d", i);
+    }
+    if (out[i] < 1 || out[i] > (int64_t)WIN_MAX * 64)
+      return ox_err(c, GC_ERR_FORMAT, "bad output size along axis %d", i);
+  }
+  gc_value x = ox_in(c, 0);
+  if (!linear) {
+    int64_t f[GC_MAX_DIMS];
+    int extra = 0;
+    for (int i = 0; i < r; i++) {
+      f[i] = out[i] / xs.dim[i];
+      if (out[i] != f[i] * xs.dim[i])
+        return ox_unsupported(c, "Resize (nearest, non-integer factor)",
+                              "nearest resize by a non-integer factor");
+      if (f[i] > 1 && !nearest_is_repeat(ctm, nm, f[i]))
+        return ox_unsupported(c, "Resize (nearest mode)", "nearest with %s and %s", ctm, nm);
+      extra += f[i] > 1;
+    }
+    if (r + extra > GC_MAX_DIMS)
+      return ox_unsupported(c, "Resize (rank)", "too many upsampled axes for rank %d", r);
+    return out_typed(c, upsample_nearest(c, x, f));
+  }
+  /* linear: the last two axes at most, the bilinear kernel's conventions */
+  for (int i = 0; i < r - 2; i++)
+    if (out[i] != xs.dim[i])
+      return ox_unsupported(c, "Resize (linear, leading axes)", "linear resize of a leading axis");
+  if (r < 2) return ox_unsupported(c, "Resize (linear, 1-D)", "linear resize of a 1-D tensor");
+  bool ac = !strcmp(ctm, "align_corners");
+  if (ox_attr_int(c, "antialias", 0))
+    for (int i = r - 2; i < r; i++)
+      if (out[i] < xs.dim[i])
+        return ox_unsupported(c, "Resize (antialias)", "antialiased downsampling");
+  for (int i = r - 2; i < r; i++) {
+    if (out[i] == xs.dim[i] && !ac) continue; /* identity along this axis in every mode */
+    bool ok = ac || !strcmp(ctm, "half_pixel") ||
+              (!strcmp(ctm, "pytorch_half_pixel") && (out[i] > 1 || xs.dim[i] == 1));
+    if (!ok) {
+      char what[80];
+      snprintf(what, sizeof what, "Resize (linear, %s)", ctm);
+      return ox_unsupported(c, what, "linear resize with %s", ctm);
+    }
+  }
+  int64_t lead = 1;
+  for (int i = 0; i < r - 2; i++) lead *= xs.dim[i];
+  gc_value x4 = gc_reshape(g, x, gc_shape4(lead, 1, xs.dim[r - 2], xs.dim[r - 1]));
+  gc_value y = gc_resize_bilinear2d(g, x4, out[r - 2], out[r - 1], ac);
+  gc_shape os = gc_shapen(r, out);
+  return out_typed(c, gc_reshape(g, y, os));
+}
