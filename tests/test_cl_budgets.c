@@ -1,0 +1,185 @@
+/* test_cl_budgets.c — the fusion and memory-planning budgets of the models,
+ * as deterministic figures with 10% slack so a regression fails, and the
+ * fused program equal to the unfused one on every model of the registry.
+ *
+ * Budgets (issue "fusion and memory planning"): the MLP training step
+ * launches at most 4 kernels per dense layer plus 3 (15); inference arenas
+ * are at most 1.10x the live-set lower bound; the CNN training arena is at
+ * most 50% of the no-reuse sum; every training arena is at most 1.10x its
+ * live-set lower bound. (The MLP training arena is 91% of its no-reuse
+ * sum: its few stored tensors — mostly the weight gradients, which the
+ * multi-tensor Adam reads at the end — all live at once; that figure is
+ * printed, not asserted.)
+ *
+ * OpenCL objects are created inside the tests (Check forks). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "graphc.h"
+
+static gc_device *open_cl(void) {
+  const char *d = getenv("GRAPHC_DEVICE");
+  gc_device *dev = NULL;
+  ck_assert_msg(gc_device_open(d && *d && strcmp(d, "ref") ? d : "pocl", &dev) == GC_OK, "%s",
+                gc_last_error());
+  return dev;
+}
+
+static gc_program *build_compile(const char *model, int batch, int train, gc_device *dev,
+                                 int no_fuse) {
+  const gc_model *m = gc_model_find(model);
+  ck_assert_ptr_nonnull(m);
+  gc_graph *g = gc_graph_new();
+  gc_graph_set_seed(g, 3);
+  gc_train_options o = {0};
+  ck_assert_msg(m->build(g, batch, train, &o) == GC_OK, "%s: %s", model, gc_graph_errmsg(g));
+  gc_compile_options co = {0};
+  co.no_fuse = no_fuse;
+  gc_program *p = NULL;
+  ck_assert_msg(gc_compile(g, dev, &co, &p) == GC_OK, "%s: %s", model, gc_last_error());
+  gc_graph_free(g);
+  return p;
+}
+
+static gc_program_stats stats(const gc_program *p) {
+  gc_program_stats s;
+  ck_assert_int_eq(gc_program_stats_get(p, &s), GC_OK);
+  return s;
+}
+
+START_TEST(mlp_training_step_budget) {
+  gc_device *dev = open_cl();
+  gc_program *p = build_compile("mlp", 64, 1, dev, 0);
+  gc_program_stats s = stats(p);
+  printf("mlp train: %d launches, arena %zu, no-reuse %zu (%.0f%%), lower bound %zu\n",
+         s.launches_per_run, s.arena_bytes, s.no_reuse_bytes,
+         100.0 * (double)s.arena_bytes / (double)s.no_reuse_bytes, s.live_lower_bound_bytes);
+  ck_assert_int_le(s.launches_per_run, 15); /* 3 dense layers x 4 + 3 */
+  ck_assert(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes);
+  ck_assert(s.arena_bytes <= s.no_reuse_bytes);
+  gc_program *u = build_compile("mlp", 64, 1, dev, 1);
+  gc_program_stats su = stats(u);
+  ck_assert_int_gt(su.launches_per_run, s.launches_per_run); /* fusion does something */
+  gc_program_free(u);
+  gc_program_free(p);
+  gc_device_free(dev);
+}
+END_TEST
+
+START_TEST(cnn_training_arena_budget) {
+  gc_device *dev = open_cl();
+  gc_program *p = build_compile("cnn", 64, 1, dev, 0);
+  gc_program_stats s = stats(p);
+  printf("cnn train: %d launches, arena %zu, no-reuse %zu (%.1f%%), lower bound %zu\n",
+         s.launches_per_run, s.arena_bytes, s.no_reuse_bytes,
+         100.0 * (double)s.arena_bytes / (double)s.no_reuse_bytes, s.live_lower_bound_bytes);
+  ck_assert(s.arena_bytes <= 0.50 * 1.10 * (double)s.no_reuse_bytes);
+  ck_assert(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes);
+  gc_program_free(p);
+  gc_device_free(dev);
+}
+END_TEST
+
+START_TEST(inference_arena_budget) {
+  const char *models[] = {"mlp", "cnn"};
+  gc_device *dev = open_cl();
+  for (int i = 0; i < 2; i++) {
+    gc_program *p = build_compile(models[i], 64, 0, dev, 0);
+    gc_program_stats s = stats(p);
+    printf("%s inference: arena %zu, lower bound %zu\n", models[i], s.arena_bytes,
+           s.live_lower_bound_bytes);
+    ck_assert_msg(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes, "%s", models[i]);
+    gc_program_free(p);
+  }
+  gc_device_free(dev);
+}
+END_TEST
+
+/* Deterministic inputs: floats in [0, 1), integers 0/1 (a valid label of
+ * every classifier). */
+static void set_inputs(gc_session *s, const gc_program *p) {
+  const ir_graph *g = p->g;
+  for (int i = 0; i < g->n; i++) {
+    const ir_node *n = &g->nodes[i];
+    if (n->op != IR_OP_INPUT) continue;
+    int64_t count = gc_shape_numel(n->shape);
+    void *buf = malloc(ir_node_bytes(n));
+    for (int64_t k = 0; k < count; k++) {
+      if (n->dtype == GC_F32)
+        ((float *)buf)[k] = (float)((k * 7919 % 1000) / 1000.0);
+      else
+        ((int32_t *)buf)[k] = (int32_t)(k % 2);
+    }
+    ck_assert_msg(gc_session_set_input(s, n->name, buf, ir_node_bytes(n)) == GC_OK, "%s",
+                  gc_last_error());
+    free(buf);
+  }
+}
+
+/* Every output and every parameter after two training steps, fused vs
+ * unfused, relative 1e-5. */
+START_TEST(fused_equals_unfused_on_every_model) {
+  gc_device *dev = open_cl();
+  for (int mi = 0; mi < gc_model_count(); mi++) {
+    const gc_model *m = gc_model_at(mi);
+    int batch = !strcmp(m->name, "perceptron") ? 1 : 8;
+    gc_program *p[2];
+    gc_session *s[2];
+    for (int k = 0; k < 2; k++) {
+      p[k] = build_compile(m->name, batch, 1, dev, k);
+      ck_assert_int_eq(gc_session_new(p[k], &s[k]), GC_OK);
+      for (int step = 0; step < 2; step++) {
+        set_inputs(s[k], p[k]);
+        ck_assert_int_eq(gc_session_run(s[k]), GC_OK);
+      }
+    }
+    const ir_graph *g = p[0]->g;
+    int compared = 0;
+    for (int i = 0; i < g->n; i++) {
+      const ir_node *n = &g->nodes[i];
+      bool out = (n->flags & (IR_F_OUTPUT | IR_F_LOSS)) && n->dtype == GC_F32;
+      if (!out && n->op != IR_OP_PARAM) continue;
+      size_t bytes = ir_node_bytes(n);
+      float *a = malloc(bytes), *b = malloc(bytes);
+      const char *name = out && n->out_name ? n->out_name : n->name;
+      for (int k = 0; k < 2; k++) {
+        gc_status st = out ? gc_session_get_output(s[k], name, k ? b : a, bytes)
+                           : gc_session_get_param(s[k], name, k ? b : a, bytes);
+        ck_assert_msg(st == GC_OK, "%s %s: %s", m->name, name, gc_last_error());
+      }
+      for (size_t e = 0; e < bytes / sizeof(float); e++)
+        ck_assert_msg(fabsf(a[e] - b[e]) <= 1e-5f * (1.0f + fabsf(b[e])),
+                      "%s: %s[%zu] fused %.9g vs unfused %.9g", m->name, name, e, a[e], b[e]);
+      compared++;
+      free(a);
+      free(b);
+    }
+    ck_assert_int_gt(compared, 1);
+    for (int k = 0; k < 2; k++) {
+      gc_session_free(s[k]);
+      gc_program_free(p[k]);
+    }
+  }
+  gc_device_free(dev);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("budgets");
+  TCase *tc = tcase_create("budgets");
+  tcase_set_timeout(tc, 900);
+  tcase_add_test(tc, mlp_training_step_budget);
+  tcase_add_test(tc, cnn_training_arena_budget);
+  tcase_add_test(tc, inference_arena_budget);
+  tcase_add_test(tc, fused_equals_unfused_on_every_model);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
