@@ -21,13 +21,13 @@ struct gc_device {
 
 struct gc_program {
   const gc_backend *be;
-  gc_device *dev;     /* not owned; must outlive the program */
-  ir_graph *g;        /* the compiled graph, owned */
-  int32_t *order;     /* schedule: every node id, in execution order */
-  fuse_plan fuse;     /* groups in launch order */
-  mem_plan mem;       /* storage of every node */
+  gc_device *dev; /* not owned; must outlive the program */
+  ir_graph *g;    /* the compiled graph, owned */
+  int32_t *order; /* schedule: every node id, in execution order */
+  fuse_plan fuse; /* groups in launch order */
+  mem_plan mem;   /* storage of every node */
   gc_program_stats stats;
-  void *impl;         /* the backend's compiled state */
+  void *impl; /* the backend's compiled state */
 };
 
 struct gc_session {

@@ -96,9 +96,10 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
     if (gc_session_profile(s, prof, 256, &nk)) die("profile");
     double total = 0;
     for (int i = 0; i < nk && i < 256; i++) total += prof[i].seconds;
-    printf("kernel time per step %.1f us of %.1f us device-only step (the rest is launch "
-           "overhead and gaps between kernels):\n",
-           1e6 * total / replay_steps, 1e6 * r.device_step_s);
+    printf(
+        "kernel time per step %.1f us of %.1f us device-only step (the rest is launch "
+        "overhead and gaps between kernels):\n",
+        1e6 * total / replay_steps, 1e6 * r.device_step_s);
     for (int i = 0; i < nk && i < 256; i++)
       printf("  %-4s %7.1f us  %5.1f%%  %s\n", prof[i].name, 1e6 * prof[i].seconds / replay_steps,
              total > 0 ? 100 * prof[i].seconds / total : 0, prof[i].what);
@@ -118,15 +119,22 @@ int main(int argc, char **argv) {
   int batch = 64, replay = 200;
   long long limit = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
-    else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--steps") && i + 1 < argc) replay = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_name = argv[++i];
-    else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoll(argv[++i]);
+    if (!strcmp(argv[i], "--device") && i + 1 < argc)
+      device = argv[++i];
+    else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+      data = argv[++i];
+    else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+      batch = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+      replay = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+      model_name = argv[++i];
+    else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+      limit = atoll(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_mlp [--model NAME] [--device D] [--data DIR] [--batch B] "
-                      "[--steps N] [--limit SAMPLES]\n");
+      fprintf(stderr,
+              "usage: bench_mlp [--model NAME] [--device D] [--data DIR] [--batch B] "
+              "[--steps N] [--limit SAMPLES]\n");
       return 2;
     }
   }
@@ -156,20 +164,23 @@ int main(int argc, char **argv) {
   run_result u = run(dev, train, batch, 1, replay, 1);
   int64_t steps = gc_dataset_size(train) / batch;
   double sps = (double)(steps * batch) / f.epoch_s;
-  printf("%s epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n",
-         model_name, batch, (long long)steps, f.epoch_s, sps, f.loss);
-  printf("launches per step: %d (kernels %d), arena %zu bytes (no-reuse %zu, live lower bound "
-         "%zu), persistent %zu bytes\n",
-         f.stats.launches_per_run, f.stats.kernels, f.stats.arena_bytes, f.stats.no_reuse_bytes,
-         f.stats.live_lower_bound_bytes, f.stats.persistent_bytes);
-  printf("per step: %.1f us = host batch gathering %.1f us + upload/enqueue/back-pressure %.1f "
-         "us; device-only replay %.1f us/step\n",
-         1e6 * f.epoch_s / steps, 1e6 * f.host_s / steps, 1e6 * f.enqueue_s / steps,
-         1e6 * f.device_step_s);
-  printf("no-fuse: %d launches, epoch %.2f s, device step %.1f us; fusion speed-up %.2fx "
-         "(epoch), %.2fx (device step)\n",
-         u.stats.launches_per_run, u.epoch_s, 1e6 * u.device_step_s, u.epoch_s / f.epoch_s,
-         u.device_step_s / f.device_step_s);
+  printf("%s epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n", model_name,
+         batch, (long long)steps, f.epoch_s, sps, f.loss);
+  printf(
+      "launches per step: %d (kernels %d), arena %zu bytes (no-reuse %zu, live lower bound "
+      "%zu), persistent %zu bytes\n",
+      f.stats.launches_per_run, f.stats.kernels, f.stats.arena_bytes, f.stats.no_reuse_bytes,
+      f.stats.live_lower_bound_bytes, f.stats.persistent_bytes);
+  printf(
+      "per step: %.1f us = host batch gathering %.1f us + upload/enqueue/back-pressure %.1f "
+      "us; device-only replay %.1f us/step\n",
+      1e6 * f.epoch_s / steps, 1e6 * f.host_s / steps, 1e6 * f.enqueue_s / steps,
+      1e6 * f.device_step_s);
+  printf(
+      "no-fuse: %d launches, epoch %.2f s, device step %.1f us; fusion speed-up %.2fx "
+      "(epoch), %.2fx (device step)\n",
+      u.stats.launches_per_run, u.epoch_s, 1e6 * u.device_step_s, u.epoch_s / f.epoch_s,
+      u.device_step_s / f.device_step_s);
   gc_dataset_free(train);
   gc_device_free(dev);
   return 0;

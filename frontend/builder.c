@@ -26,9 +26,7 @@ static gc_value binary(gc_graph *g, ir_op op, gc_value a, gc_value b) {
   return add_node(g, op, 2, in, NULL);
 }
 
-static bool name_taken(gc_graph *g, const char *name) {
-  return name && ir_find_name(g, name) >= 0;
-}
+static bool name_taken(gc_graph *g, const char *name) { return name && ir_find_name(g, name) >= 0; }
 
 /* Leaves carry their dtype and shape in attr.to / attr.shape. */
 static gc_value leaf(gc_graph *g, ir_op op, const char *name, gc_dtype t, gc_shape s,
@@ -36,8 +34,8 @@ static gc_value leaf(gc_graph *g, ir_op op, const char *name, gc_dtype t, gc_sha
   if (!g || g->status) return BAD;
   if (name && !*name) name = NULL;
   if (name_taken(g, name))
-    return ir_value(ir_error(g, GC_ERR_INVALID, "%s \"%s\": the name is already used",
-                             ir_ops[op].name, name));
+    return ir_value(
+        ir_error(g, GC_ERR_INVALID, "%s \"%s\": the name is already used", ir_ops[op].name, name));
   ir_attr a = {0};
   a.to = t;
   a.shape = s;
@@ -45,7 +43,8 @@ static gc_value leaf(gc_graph *g, ir_op op, const char *name, gc_dtype t, gc_sha
   if (id < 0) return BAD;
   ir_node *n = &g->nodes[id];
   n->flags |= flags;
-  if (name && !(n->name = strdup(name))) return ir_value(ir_error(g, GC_ERR_NOMEM, "out of memory"));
+  if (name && !(n->name = strdup(name)))
+    return ir_value(ir_error(g, GC_ERR_NOMEM, "out of memory"));
   return ir_value(id);
 }
 
@@ -86,17 +85,29 @@ gc_value gc_param(gc_graph *g, const char *name, gc_shape s, gc_init init) {
   for (int64_t i = 0; i < count; i++) {
     double x;
     switch (init.kind) {
-      case GC_INIT_ZEROS: x = 0; break;
-      case GC_INIT_ONES: x = 1; break;
-      case GC_INIT_CONST: x = init.a; break;
-      case GC_INIT_UNIFORM: x = init.a + (init.b - init.a) * ir_rand_uniform(g); break;
-      case GC_INIT_NORMAL: x = init.a + init.b * ir_rand_normal(g); break;
+      case GC_INIT_ZEROS:
+        x = 0;
+        break;
+      case GC_INIT_ONES:
+        x = 1;
+        break;
+      case GC_INIT_CONST:
+        x = init.a;
+        break;
+      case GC_INIT_UNIFORM:
+        x = init.a + (init.b - init.a) * ir_rand_uniform(g);
+        break;
+      case GC_INIT_NORMAL:
+        x = init.a + init.b * ir_rand_normal(g);
+        break;
       case GC_INIT_GLOROT: {
         double lim = sqrt(6.0 / (fi + fo));
         x = -lim + 2 * lim * ir_rand_uniform(g);
         break;
       }
-      case GC_INIT_HE: x = sqrt(2.0 / fi) * ir_rand_normal(g); break;
+      case GC_INIT_HE:
+        x = sqrt(2.0 / fi) * ir_rand_normal(g);
+        break;
       default:
         free(d);
         return ir_value(ir_error(g, GC_ERR_INVALID, "param \"%s\": unknown initializer %d", name,
@@ -172,8 +183,7 @@ static gc_value reduce(gc_graph *g, ir_op op, gc_value x, const int *axes, int n
     int ax = axes ? ir_axis(axes[i], nd) : -1;
     if (ax < 0)
       return ir_value(ir_error(g, GC_ERR_SHAPE, "%s: axis %d out of range for %d-D input %s",
-                               ir_ops[op].name, axes ? axes[i] : 0, nd,
-                               ir_node_label(g, x.id)));
+                               ir_ops[op].name, axes ? axes[i] : 0, nd, ir_node_label(g, x.id)));
     a.axes |= 1u << ax;
   }
   int32_t in[1] = {x.id};
@@ -269,8 +279,8 @@ gc_value gc_output(gc_graph *g, gc_value v, const char *name) {
                              ir_node_label(g, other)));
   ir_node *n = &g->nodes[v.id];
   if (ir_ops[n->op].props & IR_P_INPLACE)
-    return ir_value(ir_error(g, GC_ERR_INVALID, "output \"%s\": %s is an update, not a value",
-                             name, ir_node_label(g, v.id)));
+    return ir_value(ir_error(g, GC_ERR_INVALID, "output \"%s\": %s is an update, not a value", name,
+                             ir_node_label(g, v.id)));
   char *copy = strdup(name);
   if (!copy) return ir_value(ir_error(g, GC_ERR_NOMEM, "out of memory"));
   free(n->out_name);
@@ -289,8 +299,8 @@ gc_value gc_set_loss(gc_graph *g, gc_value v) {
                              ir_node_label(g, v.id), gc_dtype_name(n->dtype),
                              gc_shape_str(n->shape, buf, sizeof buf)));
   if (g->loss >= 0 && g->loss != v.id)
-    return ir_value(ir_error(g, GC_ERR_INVALID, "the loss is already set (%s)",
-                             ir_node_label(g, g->loss)));
+    return ir_value(
+        ir_error(g, GC_ERR_INVALID, "the loss is already set (%s)", ir_node_label(g, g->loss)));
   g->loss = v.id;
   n->flags |= IR_F_LOSS;
   if (!(n->flags & IR_F_OUTPUT)) return gc_output(g, v, "loss");

@@ -203,7 +203,7 @@ gc_value gc_erf(gc_graph *g, gc_value x);
 gc_value gc_gelu(gc_graph *g, gc_value x, int approximate_tanh);
 gc_value gc_leaky_relu(gc_graph *g, gc_value x, float alpha);
 gc_value gc_elu(gc_graph *g, gc_value x, float alpha);
-gc_value gc_selu(gc_graph *g, gc_value x); /* alpha 1.67326..., scale 1.05070... */
+gc_value gc_selu(gc_graph *g, gc_value x);     /* alpha 1.67326..., scale 1.05070... */
 gc_value gc_softplus(gc_graph *g, gc_value x); /* log(1 + exp(x)), computed stably */
 gc_value gc_softsign(gc_graph *g, gc_value x); /* x / (1 + |x|) */
 /* max(0, min(1, alpha x + beta)): ONNX's 0.2/0.5, PyTorch's 1/6, 0.5. */
@@ -250,8 +250,7 @@ gc_value gc_pad(gc_graph *g, gc_value x, const int64_t *pads, gc_pad_mode mode, 
 gc_value gc_concat(gc_graph *g, const gc_value *xs, int n, int axis);
 /* Splits x along axis into n parts of sizes[i] (NULL: n equal parts),
  * written to out[0..n). Returns the graph's status. */
-gc_status gc_split(gc_graph *g, gc_value x, int axis, const int64_t *sizes, int n,
-                   gc_value *out);
+gc_status gc_split(gc_graph *g, gc_value x, int axis, const int64_t *sizes, int n, gc_value *out);
 /* Removes the listed size-1 axes (naxes = 0: every size-1 axis). */
 gc_value gc_squeeze(gc_graph *g, gc_value x, const int *axes, int naxes);
 /* Inserts size-1 axes at the listed positions of the result. */
@@ -281,8 +280,6 @@ gc_value gc_argmin(gc_graph *g, gc_value x, int axis, int keepdims, int select_l
 /* Running sum along axis; exclusive leaves out the element itself,
  * reverse sums from the end. */
 gc_value gc_cumsum(gc_graph *g, gc_value x, int axis, int exclusive, int reverse);
-
-
 
 /* ---- neural-network ops ---- */
 
@@ -326,8 +323,7 @@ gc_value gc_global_maxpool2d(gc_graph *g, gc_value x);
 gc_value gc_upsample_nearest2d(gc_graph *g, gc_value x, int sh, int sw);
 /* Bilinear resize to [N, C, oh, ow]; align_corners = 0 is PyTorch's
  * default (half-pixel centres, clamped at the border). */
-gc_value gc_resize_bilinear2d(gc_graph *g, gc_value x, int64_t oh, int64_t ow,
-                              int align_corners);
+gc_value gc_resize_bilinear2d(gc_graph *g, gc_value x, int64_t oh, int64_t ow, int align_corners);
 /* Bilinear upsampling by integer factors. */
 gc_value gc_upsample_bilinear2d(gc_graph *g, gc_value x, int sh, int sw, int align_corners);
 
@@ -338,8 +334,8 @@ gc_value gc_upsample_bilinear2d(gc_graph *g, gc_value x, int sh, int sw, int ali
  * variance unbiased, as PyTorch); training = 0 uses the running ones. The
  * running statistics must be parameters (or state) that no loss reaches. */
 gc_value gc_batch_norm(gc_graph *g, gc_value x, gc_value gamma, gc_value beta,
-                       gc_value running_mean, gc_value running_var, int training,
-                       float momentum, float eps);
+                       gc_value running_mean, gc_value running_var, int training, float momentum,
+                       float eps);
 /* Layer normalization over the last k axes of x; gamma and beta have
  * the shape of those axes. */
 gc_value gc_layer_norm(gc_graph *g, gc_value x, int k, gc_value gamma, gc_value beta, float eps);
@@ -380,8 +376,6 @@ gc_value gc_batch_norm_layer(gc_graph *g, gc_value x, int training, float moment
                              const char *name);
 /* layer_norm_layer: "<name>.gamma" (ones), "<name>.beta" (zeros) over the last k axes. */
 gc_value gc_layer_norm_layer(gc_graph *g, gc_value x, int k, float eps, const char *name);
-
-
 
 /* Layers (frontend/layers.c), built from the primitives above.
  * linear: x [N, in] -> x W + b, W "<name>.w" [in, out], b "<name>.b" [out]. */
@@ -463,29 +457,28 @@ int gc_device_is_reference(const gc_device *d);
 typedef struct gc_program gc_program;
 
 typedef struct gc_compile_options {
-  int no_fuse;            /* one kernel per node */
-  int no_plan;            /* every intermediate gets its own arena slot */
-  const char *dump_after; /* a pass name, or "all": print IR after it */
-  FILE *dump_to;          /* where dumps go (default stderr) */
+  int no_fuse;             /* one kernel per node */
+  int no_plan;             /* every intermediate gets its own arena slot */
+  const char *dump_after;  /* a pass name, or "all": print IR after it */
+  FILE *dump_to;           /* where dumps go (default stderr) */
   const char *emit_cl_dir; /* write each kernel's source into this dir */
 } gc_compile_options;
 
 /* Runs the pass pipeline on a copy of g and builds it for dev. The program
  * stands alone: g may be freed or changed afterwards. */
-gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
-                     gc_program **out);
+gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt, gc_program **out);
 void gc_program_free(gc_program *p);
 
 /* Names of the passes in pipeline order, NULL-terminated. */
 const char *const *gc_pass_names(void);
 
 typedef struct gc_program_stats {
-  int nodes_before;      /* nodes in the graph handed to gc_compile */
-  int nodes_after;       /* nodes after simplification */
-  int kernels;           /* distinct kernels in the program */
-  int launches_per_run;  /* kernel launches of one gc_session_run */
-  size_t arena_bytes;    /* planned arena for intermediates */
-  size_t no_reuse_bytes; /* sum of all intermediates, no reuse */
+  int nodes_before;              /* nodes in the graph handed to gc_compile */
+  int nodes_after;               /* nodes after simplification */
+  int kernels;                   /* distinct kernels in the program */
+  int launches_per_run;          /* kernel launches of one gc_session_run */
+  size_t arena_bytes;            /* planned arena for intermediates */
+  size_t no_reuse_bytes;         /* sum of all intermediates, no reuse */
   size_t live_lower_bound_bytes; /* largest live set at any kernel */
   size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */
   double compile_seconds;        /* passes + OpenCL build */
@@ -663,13 +656,13 @@ typedef struct gc_progress {
 } gc_progress;
 
 typedef struct gc_train_options {
-  int epochs;            /* 0: the model's default */
-  int batch;             /* 0: default */
-  float lr;              /* 0: default */
+  int epochs; /* 0: the model's default */
+  int batch;  /* 0: default */
+  float lr;   /* 0: default */
   uint64_t seed;
-  const char *device;    /* gc_device_open spec */
-  const char *data_dir;  /* NULL: the model's default */
-  int64_t train_limit;   /* > 0: use only this many training samples */
+  const char *device;   /* gc_device_open spec */
+  const char *data_dir; /* NULL: the model's default */
+  int64_t train_limit;  /* > 0: use only this many training samples */
   void (*progress)(const gc_progress *p, void *user);
   void *user;
   FILE *report; /* model-specific tables (e.g. per-gate results); may be NULL */
@@ -705,11 +698,11 @@ typedef struct gc_model {
  * single-layer perceptron on AND, OR and XOR, out[3] a two-layer net on XOR.
  * Its train() runs this and prints the table to opt->report. */
 typedef struct gc_gate_result {
-  const char *gate;   /* "AND", "OR", "XOR", "XOR (2-layer)" */
-  double accuracy;    /* on the 4 rows of the truth table after the last epoch */
+  const char *gate;     /* "AND", "OR", "XOR", "XOR (2-layer)" */
+  double accuracy;      /* on the 4 rows of the truth table after the last epoch */
   double best_accuracy; /* the best seen after any epoch */
-  int epochs;         /* epochs run: the first with 100% accuracy, or the max */
-  int solved;         /* reached 100% */
+  int epochs;           /* epochs run: the first with 100% accuracy, or the max */
+  int solved;           /* reached 100% */
 } gc_gate_result;
 
 gc_status gc_perceptron_run(const gc_train_options *opt, gc_gate_result out[4]);

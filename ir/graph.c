@@ -17,11 +17,16 @@ const ir_op_info ir_ops[IR_OP_COUNT] = {
 
 size_t gc_dtype_size(gc_dtype t) {
   switch (t) {
-    case GC_F32: return 4;
-    case GC_I32: return 4;
-    case GC_I64: return 8;
-    case GC_BOOL: return 1;
-    default: return 0;
+    case GC_F32:
+      return 4;
+    case GC_I32:
+      return 4;
+    case GC_I64:
+      return 8;
+    case GC_BOOL:
+      return 1;
+    default:
+      return 0;
   }
 }
 

@@ -52,7 +52,7 @@ enum ir_flags {
   IR_F_INPUT = 1,
   IR_F_PARAM = 2,
   IR_F_CONST = 4,
-  IR_F_STATE = 8,  /* optimizer state, zero-initialized, persistent */
+  IR_F_STATE = 8, /* optimizer state, zero-initialized, persistent */
   IR_F_OUTPUT = 16,
   IR_F_LOSS = 32
 };
@@ -70,28 +70,28 @@ typedef struct ir_window {
   int oph, opw;       /* output padding (conv_transpose2d) */
   int groups;
   int ceil_mode, count_include_pad, align_corners;
-  int dist;                 /* random: 0 uniform [f0, f1), 1 normal (mean f0, std f1) */
+  int dist;                  /* random: 0 uniform [f0, f1), 1 normal (mean f0, std f1) */
   uint32_t seed_lo, seed_hi; /* random */
 } ir_window;
 
 typedef struct ir_attr {
   uint32_t axes; /* reductions: bit i set = reduce axis i */
   int keepdims;
-  int axis;                  /* softmax, log_softmax */
-  int perm[GC_MAX_DIMS];     /* transpose */
-  int trans_a, trans_b;      /* matmul */
-  gc_shape shape;            /* reshape, expand target */
-  gc_dtype to;               /* cast */
-  float f[4];                /* optimizer hyper-parameters, activation constants (ops.def) */
-  ir_window win;             /* neural-network ops */
+  int axis;              /* softmax, log_softmax */
+  int perm[GC_MAX_DIMS]; /* transpose */
+  int trans_a, trans_b;  /* matmul */
+  gc_shape shape;        /* reshape, expand target */
+  gc_dtype to;           /* cast */
+  float f[4];            /* optimizer hyper-parameters, activation constants (ops.def) */
+  ir_window win;         /* neural-network ops */
   /* elementwise, movement and reduction extensions (see their rows in ops.def) */
   int64_t starts[GC_MAX_DIMS];   /* slice, slice_grad: first index per axis */
   int64_t steps[GC_MAX_DIMS];    /* slice, slice_grad: step per axis (nonzero) */
   int64_t pads[2 * GC_MAX_DIMS]; /* pad: [d] before axis d, [GC_MAX_DIMS + d] after it */
   int64_t reps[GC_MAX_DIMS];     /* tile: repetitions per axis */
   int64_t depth;                 /* one_hot: classes */
-  int mode; /* pad: gc_pad_mode; argmax/argmin: 1 = last index of ties;
-               cumsum: bit 0 exclusive, bit 1 reverse */
+  int mode;                      /* pad: gc_pad_mode; argmax/argmin: 1 = last index of ties;
+                                    cumsum: bit 0 exclusive, bit 1 reverse */
 } ir_attr;
 
 typedef struct ir_node {
@@ -113,10 +113,10 @@ struct gc_graph {
   gc_status status;
   char err[1024];
   uint64_t seed, rng;
-  int32_t loss;     /* node id or -1 */
-  int32_t *grad;    /* grad[i]: node id of d loss / d node i, or -1 */
-  int ngrad;        /* entries in grad (nodes that existed at differentiate) */
-  int32_t hyper;    /* optimizer hyper-parameter state node, or -1 */
+  int32_t loss;  /* node id or -1 */
+  int32_t *grad; /* grad[i]: node id of d loss / d node i, or -1 */
+  int ngrad;     /* entries in grad (nodes that existed at differentiate) */
+  int32_t hyper; /* optimizer hyper-parameter state node, or -1 */
 };
 typedef struct gc_graph ir_graph;
 

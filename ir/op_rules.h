@@ -11,8 +11,8 @@
 
 #include "ir/ir.h"
 
-#define OP(E, name, imin, imax, fuse, props, shape, grad, ref, expr)           \
-  gc_status shape(const ir_graph *g, ir_node *n);                              \
+#define OP(E, name, imin, imax, fuse, props, shape, grad, ref, expr)            \
+  gc_status shape(const ir_graph *g, ir_node *n);                               \
   void grad(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx); \
   void ref(const ir_graph *g, const ir_node *n, void *const *in, void *out);
 #include "ir/ops.def"

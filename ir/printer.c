@@ -17,7 +17,9 @@ static void print_attrs(const ir_node *n, FILE *out) {
         fprintf(out, " trans_a=%d trans_b=%d", n->attr.trans_a, n->attr.trans_b);
       break;
     case IR_OP_SOFTMAX:
-    case IR_OP_LOG_SOFTMAX: fprintf(out, " axis=%d", n->attr.axis); break;
+    case IR_OP_LOG_SOFTMAX:
+      fprintf(out, " axis=%d", n->attr.axis);
+      break;
     case IR_OP_TRANSPOSE:
       fprintf(out, " perm=");
       for (int i = 0; i < n->shape.ndim; i++) fprintf(out, "%s%d", i ? "," : "", n->attr.perm[i]);
@@ -27,7 +29,8 @@ static void print_attrs(const ir_node *n, FILE *out) {
     case IR_OP_OPT_TICK:
       fprintf(out, " hyper=%g,%g,%g,%g", n->attr.f[0], n->attr.f[1], n->attr.f[2], n->attr.f[3]);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -39,8 +39,7 @@ static gc_status check_shape(gc_shape s, const char *what) {
   if (s.ndim < 0 || s.ndim > GC_MAX_DIMS)
     return gc_fail(GC_ERR_SHAPE, "%s has %d dims (at most %d)", what, s.ndim, GC_MAX_DIMS);
   for (int i = 0; i < s.ndim; i++)
-    if (s.dim[i] <= 0)
-      return gc_fail(GC_ERR_SHAPE, "%s %s has a dimension <= 0", what, SHP(s));
+    if (s.dim[i] <= 0) return gc_fail(GC_ERR_SHAPE, "%s %s has a dimension <= 0", what, SHP(s));
   return GC_OK;
 }
 

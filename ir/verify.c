@@ -33,8 +33,8 @@ gc_status ir_verify(const ir_graph *g) {
     if (n->name)
       for (int j = 0; j < i; j++)
         if (g->nodes[j].name && !strcmp(g->nodes[j].name, n->name))
-          return gc_fail(GC_ERR_INTERNAL, "verify: name \"%s\" used by nodes %d and %d", n->name,
-                         j, i);
+          return gc_fail(GC_ERR_INTERNAL, "verify: name \"%s\" used by nodes %d and %d", n->name, j,
+                         i);
   }
   if (g->loss >= g->n) return gc_fail(GC_ERR_INTERNAL, "verify: loss id out of range");
   return GC_OK;

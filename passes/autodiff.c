@@ -227,8 +227,7 @@ void grad_log_softmax(ir_graph *g, int32_t y, int32_t dy, const bool *need, int3
   dx[0] = ir_binary(g, IR_OP_SUB, dy, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, y), s));
 }
 
-void grad_cross_entropy(ir_graph *g, int32_t y, int32_t dy, const bool *need,
-                               int32_t *dx) {
+void grad_cross_entropy(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   if (!need[0]) return;
   int32_t in[3] = {X(0), X(1), dy};
   dx[0] = ir_add(g, IR_OP_CROSS_ENTROPY_GRAD, 3, in, NULL);

@@ -32,7 +32,7 @@ int32_t ir_expand(ir_graph *g, int32_t x, gc_shape s);
  * other node that reads the value it overwrites (they must run first), plus
  * earlier writers of the same storage. CSR layout. */
 typedef struct sched_deps {
-  int *start;     /* n + 1 entries */
+  int *start; /* n + 1 entries */
   int32_t *list;
 } sched_deps;
 
@@ -49,21 +49,21 @@ gc_status pass_schedule(const ir_graph *g, int32_t *order);
 /* ---- fusion (fuse.c) ---- */
 
 typedef enum fuse_kind {
-  FUSE_NONE,      /* no kernel: a leaf or a view */
-  FUSE_ELEMWISE,  /* elementwise/broadcast/injective nodes over one domain */
-  FUSE_REDUCE,    /* a reduction with an elementwise prologue */
-  FUSE_MATMUL,    /* a matmul with an elementwise epilogue */
-  FUSE_SINGLE     /* one node with its own kernel (softmax, updates, ...) */
+  FUSE_NONE,     /* no kernel: a leaf or a view */
+  FUSE_ELEMWISE, /* elementwise/broadcast/injective nodes over one domain */
+  FUSE_REDUCE,   /* a reduction with an elementwise prologue */
+  FUSE_MATMUL,   /* a matmul with an elementwise epilogue */
+  FUSE_SINGLE    /* one node with its own kernel (softmax, updates, ...) */
 } fuse_kind;
 
 typedef struct fuse_group {
   fuse_kind kind;
-  int32_t root;     /* the reduction / matmul / single node; for ELEMWISE
-                       the last node */
-  int32_t *nodes;   /* members in schedule order */
+  int32_t root;   /* the reduction / matmul / single node; for ELEMWISE
+                     the last node */
+  int32_t *nodes; /* members in schedule order */
   int nnodes;
-  gc_shape domain;  /* iteration space: output shape (ELEMWISE, MATMUL) or
-                       the reduction input's shape (REDUCE) */
+  gc_shape domain; /* iteration space: output shape (ELEMWISE, MATMUL) or
+                      the reduction input's shape (REDUCE) */
 } fuse_group;
 
 typedef struct fuse_plan {

@@ -46,12 +46,12 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
         return gc_fail(GC_ERR_NOMEM, "schedule: out of memory");
       }
     }
-#define EDGE(to, from)                                                 \
-  do {                                                                 \
-    if (pass == 0)                                                     \
-      count[to]++;                                                     \
-    else                                                               \
-      out->list[out->start[to] + fill[to]++] = (from);                 \
+#define EDGE(to, from)                                 \
+  do {                                                 \
+    if (pass == 0)                                     \
+      count[to]++;                                     \
+    else                                               \
+      out->list[out->start[to] + fill[to]++] = (from); \
   } while (0)
     for (int i = 0; i < n; i++) {
       const ir_node *nd = &g->nodes[i];

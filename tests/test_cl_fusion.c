@@ -97,8 +97,8 @@ static void fill(float *x, int64_t n, uint64_t seed, float lo, float hi) {
 
 static void near(const float *got, const float *want, int64_t n, double tol, const char *what) {
   for (int64_t i = 0; i < n; i++) {
-    ck_assert_msg(isfinite(got[i]) && isfinite(want[i]), "%s[%lld]: %g vs %g", what,
-                  (long long)i, got[i], want[i]);
+    ck_assert_msg(isfinite(got[i]) && isfinite(want[i]), "%s[%lld]: %g vs %g", what, (long long)i,
+                  got[i], want[i]);
     double d = fabs((double)got[i] - (double)want[i]);
     ck_assert_msg(d <= tol * (1.0 + fabs((double)want[i])), "%s[%lld]: got %.9g want %.9g", what,
                   (long long)i, got[i], want[i]);
@@ -358,10 +358,11 @@ START_TEST(mlp_step_matches_reference) {
   gc_program *p[2] = {compile(g, cl, NULL), compile(g, ref, NULL)};
   gc_program_stats st;
   gc_program_stats_get(p[0], &st);
-  printf("mlp step on %s: %d kernels, %d launches per run, arena %zu (no reuse %zu, live "
-         "bound %zu)\n",
-         test_device(), st.kernels, st.launches_per_run, st.arena_bytes, st.no_reuse_bytes,
-         st.live_lower_bound_bytes);
+  printf(
+      "mlp step on %s: %d kernels, %d launches per run, arena %zu (no reuse %zu, live "
+      "bound %zu)\n",
+      test_device(), st.kernels, st.launches_per_run, st.arena_bytes, st.no_reuse_bytes,
+      st.live_lower_bound_bytes);
   gc_session *s[2];
   float loss[2][2];
   float *grads[2][6];

@@ -42,8 +42,8 @@ static const char *test_device(void) {
 /* ------------------------------------------------------------ harness */
 
 #define MAXV 64
-#define TOL_EW 1e-5  /* elementwise */
-#define TOL_RED 1e-4 /* matmul, reductions, softmax, losses */
+#define TOL_EW 1e-5   /* elementwise */
+#define TOL_RED 1e-4  /* matmul, reductions, softmax, losses */
 #define TOL_FUSE 1e-5 /* fused vs unfused, planned vs not */
 
 typedef struct tensor_io {
@@ -182,9 +182,7 @@ static gc_value state(harness *h, const char *name, gc_shape s, const float *ini
   return gc_set_name(h->g, ir_value(id), name);
 }
 
-static gc_value un(harness *h, ir_op op, gc_value x) {
-  return ir_value(ir_unary(h->g, op, x.id));
-}
+static gc_value un(harness *h, ir_op op, gc_value x) { return ir_value(ir_unary(h->g, op, x.id)); }
 static gc_value bin(harness *h, ir_op op, gc_value a, gc_value b) {
   return ir_value(ir_binary(h->g, op, a.id, b.id));
 }
@@ -194,9 +192,7 @@ static double elem(const void *p, gc_dtype t, int64_t i) {
   return t == GC_I32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
 }
 
-static size_t io_bytes(const tensor_io *io) {
-  return (size_t)io->numel * gc_dtype_size(io->t);
-}
+static size_t io_bytes(const tensor_io *io) { return (size_t)io->numel * gc_dtype_size(io->t); }
 
 /* Compiles part pt's graph for dev with options o, runs it runs times and
  * reads every output and watched tensor into r (caller frees). */
@@ -256,8 +252,8 @@ static void compare_set(const tensor_io *ios, int n, void *const *got, void *con
                     (long long)k, b);
       ck_assert_msg(isfinite(a), "%s: %s[%lld] is %g", what, io->name, (long long)k, a);
       ck_assert_msg(fabs(a - b) <= t * (1.0 + fabs(b)),
-                    "%s: %s[%lld] = %.9g, want %.9g (|diff| %.3g > tol %.1g x (1 + |want|))",
-                    what, io->name, (long long)k, a, b, fabs(a - b), t);
+                    "%s: %s[%lld] = %.9g, want %.9g (|diff| %.3g > tol %.1g x (1 + |want|))", what,
+                    io->name, (long long)k, a, b, fabs(a - b), t);
     }
   }
 }
@@ -313,10 +309,14 @@ static const gc_shape *odd_shapes(int *n) {
  * fused chain (prologue and epilogue). b values come from [blo, bhi). */
 static void binary_case(harness *h, ir_op op, double blo, double bhi) {
   const gc_shape pairs[][2] = {
-      {gc_shape3(5, 7, 11), gc_shape3(5, 7, 11)}, {gc_shape3(5, 1, 11), gc_shape2(7, 1)},
-      {gc_shape2(3, 13), gc_shape1(13)},          {gc_shape0(), gc_shape2(3, 13)},
-      {gc_shape2(3, 13), gc_shape0()},            {gc_shape2(1, 13), gc_shape2(1, 13)},
-      {gc_shape0(), gc_shape0()},                 {gc_shape1(13), gc_shape2(3, 1)},
+      {gc_shape3(5, 7, 11), gc_shape3(5, 7, 11)},
+      {gc_shape3(5, 1, 11), gc_shape2(7, 1)},
+      {gc_shape2(3, 13), gc_shape1(13)},
+      {gc_shape0(), gc_shape2(3, 13)},
+      {gc_shape2(3, 13), gc_shape0()},
+      {gc_shape2(1, 13), gc_shape2(1, 13)},
+      {gc_shape0(), gc_shape0()},
+      {gc_shape1(13), gc_shape2(3, 1)},
   };
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
     gc_value a = in_f(h, pairs[i][0], -2, 2, 0), b = in_f(h, pairs[i][1], blo, bhi, 0);
@@ -339,10 +339,12 @@ static void case_div(harness *h) { binary_case(h, IR_OP_DIV, 0.5, 2); }
 
 static void case_equal(harness *h) {
   /* whole numbers in {0, 1, 2} so that both outcomes occur */
-  out(h, bin(h, IR_OP_EQUAL, in_f(h, gc_shape3(5, 7, 11), 0, 3, 1),
-             in_f(h, gc_shape3(5, 7, 11), 0, 3, 1)),
+  out(h,
+      bin(h, IR_OP_EQUAL, in_f(h, gc_shape3(5, 7, 11), 0, 3, 1),
+          in_f(h, gc_shape3(5, 7, 11), 0, 3, 1)),
       TOL_EW);
-  out(h, bin(h, IR_OP_EQUAL, in_f(h, gc_shape3(5, 1, 11), 0, 3, 1), in_f(h, gc_shape2(7, 1), 0, 3, 1)),
+  out(h,
+      bin(h, IR_OP_EQUAL, in_f(h, gc_shape3(5, 1, 11), 0, 3, 1), in_f(h, gc_shape2(7, 1), 0, 3, 1)),
       TOL_EW);
   out(h, bin(h, IR_OP_EQUAL, in_f(h, gc_shape2(3, 13), 0, 3, 1), in_f(h, gc_shape0(), 0, 3, 1)),
       TOL_EW);
@@ -367,7 +369,8 @@ static void unary_case(harness *h, ir_op op, int positive) {
   gc_value y = un(h, op, pro);
   out(h, bin(h, IR_OP_ADD, bin(h, IR_OP_MUL, y, sc(h, 2.0f)), x), TOL_EW);
   /* broadcast input into the op: op(a [3,1] + b [13]) */
-  gc_value a = in_f(h, gc_shape2(3, 1), lo, hi, 0), b = in_f(h, gc_shape1(13), positive ? 0 : -1, 1, 0);
+  gc_value a = in_f(h, gc_shape2(3, 1), lo, hi, 0),
+           b = in_f(h, gc_shape1(13), positive ? 0 : -1, 1, 0);
   out(h, un(h, op, bin(h, IR_OP_ADD, a, b)), TOL_EW);
 }
 
@@ -405,7 +408,8 @@ static void case_expand(harness *h) {
   out(h, gc_expand(h->g, in_f(h, gc_shape2(7, 1), -2, 2, 0), gc_shape3(5, 7, 11)), TOL_EW);
   chains(h);
   /* expand a computed value, then use it */
-  gc_value e = gc_expand(h->g, un(h, IR_OP_EXP, in_f(h, gc_shape2(3, 1), -1, 1, 0)), gc_shape2(3, 13));
+  gc_value e =
+      gc_expand(h->g, un(h, IR_OP_EXP, in_f(h, gc_shape2(3, 1), -1, 1, 0)), gc_shape2(3, 13));
   out(h, bin(h, IR_OP_MUL, e, in_f(h, gc_shape2(3, 13), -1, 1, 0)), TOL_EW);
 }
 
@@ -447,8 +451,9 @@ static void case_transpose(harness *h) {
 /* Reductions over every axis set of 5x7x11 with and without keepdims, on
  * 3x13, batch 1 and a scalar, with fused prologues; lo/hi the inputs. */
 static void reduce_case(harness *h, ir_op op, double lo, double hi) {
-  gc_value (*fn)(gc_graph *, gc_value, const int *, int, int) =
-      op == IR_OP_SUM ? gc_sum : op == IR_OP_MEAN ? gc_mean : gc_max;
+  gc_value (*fn)(gc_graph *, gc_value, const int *, int, int) = op == IR_OP_SUM    ? gc_sum
+                                                                : op == IR_OP_MEAN ? gc_mean
+                                                                                   : gc_max;
   gc_value x = in_f(h, gc_shape3(5, 7, 11), lo, hi, 0);
   const int sets[][3] = {{0}, {1}, {2}, {0, 2}, {1, 2}, {0, 1}, {-1}};
   const int lens[] = {1, 1, 1, 2, 2, 2, 1};
@@ -527,8 +532,9 @@ static void case_cross_entropy(harness *h) {
       TOL_RED);
   /* labels outside [0, C) contribute 0 (the reference's convention) */
   const int32_t bad[3] = {-1, 13, 2};
-  out(h, gc_cross_entropy(h->g, in_f(h, gc_shape2(3, 13), -5, 5, 0),
-                          gc_constant(h->g, GC_I32, gc_shape1(3), bad)),
+  out(h,
+      gc_cross_entropy(h->g, in_f(h, gc_shape2(3, 13), -5, 5, 0),
+                       gc_constant(h->g, GC_I32, gc_shape1(3), bad)),
       TOL_RED);
   chains(h);
   /* computed logits */
@@ -543,13 +549,17 @@ static gc_value ce_grad(harness *h, gc_value l, gc_value y, gc_value dl) {
 
 static void case_cross_entropy_grad(harness *h) {
   gc_value dl = in_f(h, gc_shape0(), 0.5, 2, 0);
-  out(h, ce_grad(h, in_f(h, gc_shape2(3, 13), -5, 5, 0), in_i(h, gc_shape1(3), 0, 12), dl), TOL_RED);
-  out(h, ce_grad(h, in_f(h, gc_shape2(1, 13), -5, 5, 0), in_i(h, gc_shape1(1), 0, 12), dl), TOL_RED);
-  out(h, ce_grad(h, in_f(h, gc_shape2(64, 10), -5, 5, 0), in_i(h, gc_shape1(64), 0, 9), sc(h, 1.0f)),
+  out(h, ce_grad(h, in_f(h, gc_shape2(3, 13), -5, 5, 0), in_i(h, gc_shape1(3), 0, 12), dl),
+      TOL_RED);
+  out(h, ce_grad(h, in_f(h, gc_shape2(1, 13), -5, 5, 0), in_i(h, gc_shape1(1), 0, 12), dl),
+      TOL_RED);
+  out(h,
+      ce_grad(h, in_f(h, gc_shape2(64, 10), -5, 5, 0), in_i(h, gc_shape1(64), 0, 9), sc(h, 1.0f)),
       TOL_RED);
   const int32_t bad[3] = {-1, 13, 2};
-  out(h, ce_grad(h, in_f(h, gc_shape2(3, 13), -5, 5, 0), gc_constant(h->g, GC_I32, gc_shape1(3), bad),
-                 dl),
+  out(h,
+      ce_grad(h, in_f(h, gc_shape2(3, 13), -5, 5, 0), gc_constant(h->g, GC_I32, gc_shape1(3), bad),
+              dl),
       TOL_RED);
   /* computed logits and a consumer of the gradient */
   chains(h);
@@ -756,8 +766,7 @@ START_TEST(every_op_is_covered) {
     cases[c](&h);
     for (int k = 0; k < 2; k++) {
       const gc_graph *g = h.parts[k].g;
-      ck_assert_msg(gc_graph_status(g) == GC_OK, "case %s: %s", ir_ops[c].name,
-                    gc_graph_errmsg(g));
+      ck_assert_msg(gc_graph_status(g) == GC_OK, "case %s: %s", ir_ops[c].name, gc_graph_errmsg(g));
       for (int i = 0; i < g->n; i++) covered[g->nodes[i].op] = true;
     }
     h_free(&h);

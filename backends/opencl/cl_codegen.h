@@ -17,15 +17,15 @@ typedef struct cl_launch {
   cl_uint work_dim;
   size_t global[3], local[3];
   int nargs;
-  int *args; /* buffer indices, in kernel parameter order */
+  int *args;    /* buffer indices, in kernel parameter order */
   char *source; /* this kernel's text alone (for --emit-cl) */
 } cl_launch;
 
 typedef struct cl_codegen {
-  char *source;     /* the whole program */
+  char *source; /* the whole program */
   cl_launch *launches;
   int nlaunches;
-  int nbuffers;     /* arena + persistent roots */
+  int nbuffers;         /* arena + persistent roots */
   int32_t *buffer_node; /* buffer index -> root node (-1 for the arena) */
   int32_t *buffer_of;   /* node -> buffer index (-1 if not stored) */
 } cl_codegen;

@@ -59,7 +59,6 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
  * stored inputs; the kernels of gather_grad, argmax/argmin and cumsum. */
 const char *cl_cast_expr(gc_dtype from, gc_dtype to);
 void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id);
-gc_status cl_emit_elem_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L,
-                              strbuf *body);
+gc_status cl_emit_elem_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 
 #endif

@@ -281,8 +281,8 @@ void ref_reduce(const ir_graph *g, const ir_node *n, void *const *in, void *out)
       lin /= s->dim[kept[k]];
     }
     int64_t idx[GC_MAX_DIMS] = {0};
-    double acc = n->op == IR_OP_MAX   ? -INFINITY
-                 : n->op == IR_OP_MIN ? INFINITY
+    double acc = n->op == IR_OP_MAX    ? -INFINITY
+                 : n->op == IR_OP_MIN  ? INFINITY
                  : n->op == IR_OP_PROD ? 1.0
                                        : 0.0;
     double lse_max = -INFINITY; /* logsumexp: acc = sum exp(v - lse_max), rescaled online */
@@ -398,8 +398,7 @@ void ref_cross_entropy(const ir_graph *g, const ir_node *n, void *const *in, voi
 
 /* dloss * (softmax(row) - onehot(label)) / N; rows with a label out of
  * range get a zero gradient, matching their zero loss. */
-void ref_cross_entropy_grad(const ir_graph *g, const ir_node *n, void *const *in,
-                                   void *out) {
+void ref_cross_entropy_grad(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   const ir_node *l = IN(0);
   int64_t rows = l->shape.dim[0], c = l->shape.dim[1];
   const float *x = in[0];
