@@ -22,28 +22,11 @@ static gc_status cnn_build(gc_graph *g, int batch, int train, const gc_train_opt
   h = gc_reshape(g, h, gc_shape2(batch, -1));
   h = gc_relu(g, gc_linear(g, h, CNN_HIDDEN, GC_HE, "fc1"));
   gc_value logits = gc_linear(g, h, CNN_CLASSES, GC_GLOROT, "fc2");
-  if (!train) {
-    gc_output(g, logits, "logits");
-    return gc_graph_status(g);
-  }
-  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(batch));
-  gc_set_loss(g, gc_cross_entropy(g, logits, y));
-  if (gc_graph_status(g)) return gc_graph_status(g);
-  gc_adam adam = {.lr = opt && opt->lr > 0 ? opt->lr : gc_model_cnn.default_lr};
-  return gc_optimize_adam(g, &adam);
+  return mt_classifier_head(g, logits, batch, train, opt, &gc_model_cnn);
 }
 
 static gc_status cnn_train(const gc_train_options *opt, gc_train_result *out) {
-  gc_train_options o;
-  mt_resolve(opt, &gc_model_cnn, &o);
-  gc_dataset *train = NULL, *test = NULL;
-  gc_status st = gc_dataset_load_mnist(o.data_dir, 1, &train);
-  if (!st) st = gc_dataset_load_mnist(o.data_dir, 0, &test);
-  mt_recipe r = {cnn_build, CNN_EVAL_BATCH, "train"};
-  if (!st) st = mt_train_classifier(&r, &o, train, test, out);
-  gc_dataset_free(train);
-  gc_dataset_free(test);
-  return st;
+  return mt_train_mnist(opt, &gc_model_cnn, cnn_build, CNN_EVAL_BATCH, out);
 }
 
 const gc_model gc_model_cnn = {

@@ -19,15 +19,7 @@ static gc_status ffnn_build(gc_graph *g, int batch, int train, const gc_train_op
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(batch, FFNN_FEATURES));
   gc_value h = gc_tanh(g, gc_linear(g, x, FFNN_HIDDEN, GC_GLOROT, "fc1"));
   gc_value logits = gc_linear(g, h, FFNN_CLASSES, GC_GLOROT, "fc2");
-  if (!train) {
-    gc_output(g, logits, "logits");
-    return gc_graph_status(g);
-  }
-  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(batch));
-  gc_set_loss(g, gc_cross_entropy(g, logits, y));
-  if (gc_graph_status(g)) return gc_graph_status(g);
-  gc_adam adam = {.lr = opt && opt->lr > 0 ? opt->lr : gc_model_ffnn.default_lr};
-  return gc_optimize_adam(g, &adam);
+  return mt_classifier_head(g, logits, batch, train, opt, &gc_model_ffnn);
 }
 
 static gc_status ffnn_train(const gc_train_options *opt, gc_train_result *out) {

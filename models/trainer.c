@@ -214,3 +214,30 @@ gc_status mt_train_classifier(const mt_recipe *r, const gc_train_options *opt,
   free(x);
   return st;
 }
+
+gc_status mt_classifier_head(gc_graph *g, gc_value logits, int batch, int train,
+                             const gc_train_options *opt, const gc_model *m) {
+  if (!train) {
+    gc_output(g, logits, "logits");
+    return gc_graph_status(g);
+  }
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(batch));
+  gc_set_loss(g, gc_cross_entropy(g, logits, y));
+  if (gc_graph_status(g)) return gc_graph_status(g);
+  gc_adam adam = {.lr = opt && opt->lr > 0 ? opt->lr : m->default_lr};
+  return gc_optimize_adam(g, &adam);
+}
+
+gc_status mt_train_mnist(const gc_train_options *opt, const gc_model *m, mt_build_fn build,
+                         int eval_batch, gc_train_result *out) {
+  gc_train_options o;
+  mt_resolve(opt, m, &o);
+  gc_dataset *train = NULL, *test = NULL;
+  gc_status st = gc_dataset_load_mnist(o.data_dir, 1, &train);
+  if (!st) st = gc_dataset_load_mnist(o.data_dir, 0, &test);
+  mt_recipe r = {build, eval_batch, "train"};
+  if (!st) st = mt_train_classifier(&r, &o, train, test, out);
+  gc_dataset_free(train);
+  gc_dataset_free(test);
+  return st;
+}

@@ -33,6 +33,19 @@ gc_status mt_train_classifier(const mt_recipe *r, const gc_train_options *opt,
                               const gc_dataset *train, const gc_dataset *test,
                               gc_train_result *out);
 
+/* The head every classifier here shares: in an inference graph (train 0)
+ * logits become the output "logits"; in a training graph the labels input
+ * "y" [batch] i32, the cross-entropy loss and Adam at opt->lr (or the
+ * model's default) are added. Returns the graph's status. */
+gc_status mt_classifier_head(gc_graph *g, gc_value logits, int batch, int train,
+                             const gc_train_options *opt, const gc_model *m);
+
+/* The whole recipe of a Fashion-MNIST classifier: loads the training and
+ * test sets from opt->data_dir (or the default) and trains with
+ * mt_train_classifier. */
+gc_status mt_train_mnist(const gc_train_options *opt, const gc_model *m, mt_build_fn build,
+                         int eval_batch, gc_train_result *out);
+
 /* A well-mixed 64-bit seed from a base seed and a stream number (epoch,
  * gate...), so that nearby seeds give unrelated shuffles. */
 uint64_t mt_seed(uint64_t base, uint64_t stream);
