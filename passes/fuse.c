@@ -245,6 +245,24 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   return true;
 }
 
+/* The gradient of a cross-entropy joins the loss's kernel, which then
+ * computes both in one pass over the logits — for small problems only,
+ * since that kernel is one work-item. Returns the group or -1. */
+static int cross_entropy_pair(builder *b, int32_t id) {
+  const ir_graph *g = b->g;
+  const ir_node *nd = &g->nodes[id];
+  if (nd->op != IR_OP_CROSS_ENTROPY_GRAD || gc_shape_numel(nd->shape) > 16384) return -1;
+  for (int gi = 0; gi < b->ngroups; gi++) {
+    const fuse_group *gr = &b->groups[gi];
+    if (gr->kind != FUSE_SINGLE || gr->nnodes != 1) continue;
+    const ir_node *loss = &g->nodes[gr->root];
+    if (loss->op == IR_OP_CROSS_ENTROPY && loss->in[0] == nd->in[0] && loss->in[1] == nd->in[1] &&
+        can_join(b, id, gi))
+      return gi;
+  }
+  return -1;
+}
+
 static gc_status order_groups(builder *b, fuse_plan *out);
 
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
@@ -293,6 +311,8 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       } else {
         gi = group_new(&b, FUSE_REDUCE, id, g->nodes[x].shape);
       }
+    } else if (!no_fuse && (gi = cross_entropy_pair(&b, id)) >= 0) {
+      /* forward and backward of the loss in one kernel */
     } else if (!no_fuse && (gi = update_epilogue(&b, id, users, nusers)) >= 0) {
       /* the gradient is consumed where it is computed */
     } else if (info->fusion == IR_FUSE_COMPLEX) {

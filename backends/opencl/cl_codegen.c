@@ -378,6 +378,10 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
       emit_reduce(G, gi, L, &body);
       break;
     case FUSE_SINGLE:
+      if (gr->nnodes == 2 && root->op == IR_OP_CROSS_ENTROPY) {
+        cg_emit_cross_entropy_pair(G, gr->nodes[0], gr->nodes[1], L, &body);
+        break;
+      }
       if (gr->nnodes > 1) {
         cg_emit_updates(G, &body, L, gr->nodes, gr->nnodes); /* multi-tensor */
         break;

@@ -48,6 +48,11 @@ void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, con
 /* One kernel (body + geometry) applying the updates nodes[0..count). */
 void cg_emit_updates(cg_ctx *G, strbuf *body, cl_launch *L, const int32_t *nodes, int count);
 
+/* One kernel computing a cross-entropy loss and its gradient (the pair that
+ * passes/fuse.c groups). */
+void cg_emit_cross_entropy_pair(cg_ctx *G, int32_t loss_id, int32_t grad_id, cl_launch *L,
+                                strbuf *body);
+
 /* Body of the kernel of one op that is not fused (softmax, losses,
  * optimizer updates, ...): cl_single.c. GC_ERR_UNSUPPORTED when no
  * emitter knows the op. */

@@ -36,61 +36,63 @@ static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
 
 /* Row loss = logsumexp(row) - row[label]; labels outside [0, C) add 0 (as
  * the reference does). */
-static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body,
-                               bool grad) {
+/* Cross-entropy over rows: the loss (one work-item sums the rows), the
+ * gradient (one work-item per row), or both in one kernel (loss_id and
+ * grad_id >= 0: the fused forward and backward of a training step, one
+ * work-item; passes/fuse.c pairs them only for small batches). Row loss =
+ * logsumexp(row) - row[label]; labels outside [0, C) add no loss and get
+ * no gradient, as in the reference. */
+static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int32_t grad_id,
+                               cl_launch *L, strbuf *body) {
   const ir_node *x = &G->g->nodes[n->in[0]];
   int64_t rows = x->shape.dim[0], cols = x->shape.dim[1];
+  bool per_row = loss_id < 0; /* gradient alone: one work-item per row */
   strbuf xv = {0}, yv = {0};
-  cg_access(G, &xv, n->in[0],
-            "row * "
-            "COLS"
-            " + k");
+  cg_access(G, &xv, n->in[0], "row * COLS + k");
   cg_access(G, &yv, n->in[1], "row");
   sb_appendf(body, "#define COLS %lld\n", (long long)cols);
-  if (grad) {
-    sb_appendf(body,
-               "  const int row = get_global_id(0);\n  if (row >= %lld) return;\n"
-               "  const float scale = ",
+  if (per_row)
+    sb_appendf(body, "  const int row = get_global_id(0);\n  if (row >= %lld) return;\n",
                (long long)rows);
-    cg_access(G, body, n->in[2], "0");
-    sb_append(body, " * ");
-    cg_float(body, 1.0 / (double)rows);
-    sb_append(body, ";\n");
-  } else {
+  else
     sb_appendf(body,
                "  if (get_global_id(0) != 0) return;\n  float total = 0.0f;\n"
                "  for (int row = 0; row < %lld; row++) {\n",
                (long long)rows);
-  }
   sb_appendf(body,
              "  const int label = %s;\n"
+             "  const bool in_range = label >= 0 && label < COLS; /* else no loss: no grad */\n"
              "  float m = -INFINITY, s = 0.0f;\n"
              "  for (int k = 0; k < COLS; k++) m = fmax(m, %s);\n"
              "  for (int k = 0; k < COLS; k++) s += exp(%s - m);\n",
              sb_str(&yv), sb_str(&xv), sb_str(&xv));
-  if (grad) {
+  if (grad_id >= 0) {
+    const ir_node *gn = &G->g->nodes[grad_id];
     strbuf ov = {0};
-    cg_access(G, &ov, id, "row * COLS + k");
+    cg_access(G, &ov, grad_id, "row * COLS + k");
+    sb_append(body, "  const float scale = ");
+    cg_access(G, body, gn->in[2], "0");
+    sb_append(body, " * ");
+    cg_float(body, 1.0 / (double)rows);
     sb_appendf(body,
-               "  const float inv = 1.0f / s;\n"
-               "  const bool in_range = label >= 0 && label < COLS; /* else no loss: no grad */\n"
+               ", inv = 1.0f / s;\n"
                "  for (int k = 0; k < COLS; k++)\n"
                "    %s = in_range ? scale * (exp(%s - m) * inv - (k == label ? 1.0f : 0.0f)) "
                ": 0.0f;\n",
                sb_str(&ov), sb_str(&xv));
     sb_free(&ov);
-    cg_geometry_1d(L, rows);
-  } else {
-    sb_appendf(body,
-               "  if (label >= 0 && label < COLS) { const int k = label; total += m + log(s) - "
-               "%s; }\n  }\n  ",
+  }
+  if (loss_id >= 0) {
+    sb_appendf(body, "  if (in_range) { const int k = label; total += m + log(s) - %s; }\n  }\n  ",
                sb_str(&xv));
-    cg_access(G, body, id, "0");
+    cg_access(G, body, loss_id, "0");
     sb_append(body, " = total * ");
     cg_float(body, 1.0 / (double)rows);
     sb_append(body, ";\n");
     L->work_dim = 1;
     L->global[0] = L->local[0] = 1;
+  } else {
+    cg_geometry_1d(L, rows);
   }
   sb_append(body, "#undef COLS\n");
   sb_free(&xv);
@@ -243,10 +245,10 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
       emit_softmax(G, n, id, L, body);
       return GC_OK;
     case IR_OP_CROSS_ENTROPY:
-      emit_cross_entropy(G, n, id, L, body, false);
+      emit_cross_entropy(G, n, id, -1, L, body);
       return GC_OK;
     case IR_OP_CROSS_ENTROPY_GRAD:
-      emit_cross_entropy(G, n, id, L, body, true);
+      emit_cross_entropy(G, n, -1, id, L, body);
       return GC_OK;
     case IR_OP_ASSIGN_ADD:
     case IR_OP_OPT_TICK:
@@ -286,4 +288,9 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
       return gc_fail(GC_ERR_UNSUPPORTED, "codegen: no OpenCL kernel for %s",
                      ir_node_label(G->g, id));
   }
+}
+
+void cg_emit_cross_entropy_pair(cg_ctx *G, int32_t loss_id, int32_t grad_id, cl_launch *L,
+                                strbuf *body) {
+  emit_cross_entropy(G, &G->g->nodes[loss_id], loss_id, grad_id, L, body);
 }
