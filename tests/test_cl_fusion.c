@@ -625,11 +625,53 @@ START_TEST(emit_cl_writes_kernel_files) {
 }
 END_TEST
 
+/* Profiling: per-kernel device time over the runs since it was switched
+ * on, one entry per kernel with its launch count; not on "ref". */
+START_TEST(profiling_reports_every_kernel) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(16, 8));
+  gc_value h = gc_relu(g, gc_linear(g, x, 4, GC_HE, "fc"));
+  gc_output(g, gc_sum(g, h, NULL, 0, 0), "s");
+  gc_program *p = compile(g, cl, NULL), *pr = compile(g, ref, NULL);
+  gc_session *s, *sr;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  ck_assert_int_eq(gc_session_new(pr, &sr), GC_OK);
+  ck_assert_int_eq(gc_session_set_profiling(sr, 1), GC_ERR_UNSUPPORTED);
+  float xv[128];
+  fill(xv, 128, 3, -1, 1);
+  ck_assert_int_eq(gc_session_set_input(s, "x", xv, sizeof xv), GC_OK);
+  ck_assert_int_eq(gc_session_set_profiling(s, 1), GC_OK);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(gc_session_run(s), GC_OK);
+  gc_kernel_profile prof[16];
+  int count = 0;
+  ck_assert_int_eq(gc_session_profile(s, prof, 16, &count), GC_OK);
+  ck_assert_int_eq(count, kernels_of(p));
+  for (int i = 0; i < count; i++) {
+    ck_assert_int_eq(prof[i].launches, 3);
+    ck_assert(prof[i].seconds >= 0 && prof[i].seconds < 10);
+    ck_assert(prof[i].name[0] && prof[i].what[0]);
+  }
+  ck_assert_int_eq(gc_session_set_profiling(s, 0), GC_OK);
+  ck_assert_int_eq(gc_session_run(s), GC_OK); /* not counted */
+  ck_assert_int_eq(gc_session_profile(s, prof, 16, &count), GC_OK);
+  ck_assert_int_eq(prof[0].launches, 3);
+  gc_session_free(s);
+  gc_session_free(sr);
+  gc_program_free(p);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
 static Suite *cl_fusion_suite(void) {
   Suite *s = suite_create("cl_fusion");
   TCase *tc = tcase_create("fusion");
   tcase_set_timeout(tc, 900);
   tcase_add_test(tc, elementwise_chain_is_one_kernel);
+  tcase_add_test(tc, profiling_reports_every_kernel);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);
