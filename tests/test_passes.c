@@ -313,6 +313,38 @@ START_TEST(fuse_matmul_epilogue_and_reduce_prologue) {
 }
 END_TEST
 
+/* CSE: the same op on the same inputs, and equal constants, become one
+ * node; outputs keep their own nodes; the results do not change. */
+START_TEST(simplify_merges_common_subexpressions) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(2, 3));
+  gc_value a = gc_mul(g, gc_exp(g, x), gc_scalar(g, 2.0f));
+  gc_value b = gc_mul(g, gc_exp(g, x), gc_scalar(g, 2.0f)); /* same value as a */
+  gc_value c = gc_mul(g, gc_exp(g, x), gc_scalar(g, 3.0f)); /* not the same */
+  gc_output(g, gc_add(g, gc_add(g, a, b), c), "y");
+  gc_device *ref = NULL;
+  ck_assert_int_eq(gc_device_open("ref", &ref), GC_OK);
+  gc_program *p = NULL;
+  ck_assert_int_eq(gc_compile(g, ref, NULL, &p), GC_OK);
+  gc_program_stats st;
+  gc_program_stats_get(p, &st);
+  /* x, exp, 2, 3, mul(2), mul(3), add, add = 8 of 12 */
+  ck_assert_int_eq(st.nodes_before, 12);
+  ck_assert_int_eq(st.nodes_after, 8);
+  gc_session *s = NULL;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  float xv[6] = {0, 1, -1, 0.5f, 2, -2}, y[6];
+  ck_assert_int_eq(gc_session_set_input(s, "x", xv, sizeof xv), GC_OK);
+  ck_assert_int_eq(gc_session_run(s), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "y", y, sizeof y), GC_OK);
+  for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(y[i], 7.0f * expf(xv[i]), 1e-4f * (1 + y[i]));
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_device_free(ref);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* The ReLU masks of a training step (step(relu(z)), read by the backward
  * kernels) are recomputed there rather than stored: relu(z) is stored
  * anyway for the weight gradient. Costly producers (exp) stay stored. */
@@ -511,6 +543,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, fuse_matmul_epilogue_and_reduce_prologue);
   tcase_add_test(tc, fuse_refuses_cycles_and_other_domains);
   tcase_add_test(tc, fuse_recomputes_cheap_producers);
+  tcase_add_test(tc, simplify_merges_common_subexpressions);
   tcase_add_test(tc, fuse_movement_and_single_ops);
   tcase_add_test(tc, fuse_in_place_updates);
   suite_add_tcase(s, tc);
