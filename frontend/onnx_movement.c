@@ -64,7 +64,7 @@ OX_MAP(pad) {
   } else {
     if ((st = ox_ints_in(c, 1, p, 2 * GC_MAX_DIMS, &np))) return st;
     if (ox_has(c, 2)) {
-      const gc_tensor *v = ox_known(c, 2);
+      const gc_tensor *v = ox_host_value(c, 2);
       if (!v) return ox_unsupported(c, "Pad (runtime value)", "constant_value must be known");
       value = (float)known_f(v, 0);
     }
@@ -227,7 +227,7 @@ OX_MAP(tile) {
  * values = [off, on], moved to axis. Negative indices count from depth. */
 OX_MAP(one_hot) {
   gc_graph *g = c->g;
-  const gc_tensor *dt = ox_known(c, 1);
+  const gc_tensor *dt = ox_host_value(c, 1);
   if (!dt) return ox_unsupported(c, "OneHot (runtime depth)", "depth must be known");
   int64_t depth = (int64_t)known_f(dt, 0);
   if (depth <= 0) return empty(c);
@@ -308,4 +308,109 @@ OX_MAP(trilu) {
   gc_tensor_free(m);
   gc_value x = ox_in(c, 0);
   return out0(c, gc_where(g, mask, x, ox_scalar_like(c, x, 0)));
+}
+
+/* Hardmax: the one-hot of the first maximum along axis (before opset 13,
+ * of the input coerced to 2-D at axis). */
+OX_MAP(hardmax) {
+  gc_graph *g = c->g;
+  gc_shape xs = ox_in_shape(c, 0);
+  gc_value x = ox_in(c, 0);
+  int a;
+  if (c->opset < 13) {
+    int ax = xs.ndim ? norm_axis(ox_attr_int(c, "axis", 1), xs.ndim) : -1;
+    if (ax < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < xs.ndim; i++) *(i < ax ? &outer : &inner) *= xs.dim[i];
+    x = gc_reshape(g, x, gc_shape2(outer, inner));
+    a = 1;
+  } else if ((a = norm_axis(ox_attr_int(c, "axis", -1), xs.ndim)) < 0) {
+    return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  }
+  gc_shape s = gc_value_shape(g, x);
+  gc_value y = gc_one_hot(g, gc_argmax(g, x, a, 0, 0), s.dim[a]);
+  if (a != s.ndim - 1) {
+    int perm[GC_MAX_DIMS];
+    for (int i = 0, k = 0; i < s.ndim; i++) perm[i] = i == a ? s.ndim - 1 : k++;
+    y = gc_transpose(g, y, perm);
+  }
+  return out0(c, gc_reshape(g, y, xs));
+}
+
+/* DepthToSpace / SpaceToDepth on NCHW as a 6-D reshape, transpose,
+ * reshape. */
+static gc_status depth_space(ox_ctx *c, bool to_space) {
+  gc_graph *g = c->g;
+  gc_shape xs = ox_in_shape(c, 0);
+  int64_t b = ox_attr_int(c, "blocksize", 0);
+  if (xs.ndim != 4 || b <= 0) return ox_err(c, GC_ERR_SHAPE, "needs 4-D input and blocksize > 0");
+  int64_t N = xs.dim[0], C = xs.dim[1], H = xs.dim[2], W = xs.dim[3];
+  gc_value x = ox_in(c, 0);
+  if (to_space) {
+    if (C % (b * b)) return ox_err(c, GC_ERR_SHAPE, "channels not divisible by blocksize^2");
+    char buf[8];
+    bool crd = !strcmp(ox_attr_str(c, "mode", "DCR", buf, sizeof buf), "CRD");
+    int64_t c2 = C / (b * b);
+    int64_t d6[6] = {N, b, b, c2, H, W}, d6c[6] = {N, c2, b, b, H, W};
+    static const int pd[6] = {0, 3, 4, 1, 5, 2}, pc[6] = {0, 1, 4, 2, 5, 3};
+    x = gc_reshape(g, x, gc_shapen(6, crd ? d6c : d6));
+    x = gc_transpose(g, x, crd ? pc : pd);
+    return out0(c, gc_reshape(g, x, gc_shape4(N, c2, H * b, W * b)));
+  }
+  if (H % b || W % b) return ox_err(c, GC_ERR_SHAPE, "H, W not divisible by blocksize");
+  int64_t d6[6] = {N, C, H / b, b, W / b, b};
+  static const int p[6] = {0, 3, 5, 1, 2, 4};
+  x = gc_transpose(g, gc_reshape(g, x, gc_shapen(6, d6)), p);
+  return out0(c, gc_reshape(g, x, gc_shape4(N, C * b * b, H / b, W / b)));
+}
+OX_MAP(depth_to_space) { return depth_space(c, true); }
+OX_MAP(space_to_depth) { return depth_space(c, false); }
+
+/* Compress with a condition known at import: a gather of the picked
+ * indices (of the flattened input when axis is absent). */
+OX_MAP(compress) {
+  gc_graph *g = c->g;
+  const gc_tensor *cond = ox_host_value(c, 1);
+  if (!cond) return ox_unsupported(c, "Compress (runtime condition)", "condition must be known");
+  gc_shape xs = ox_in_shape(c, 0);
+  gc_value x = ox_in(c, 0);
+  int a = 0;
+  if (ox_attr(c, "axis")) {
+    if ((a = norm_axis(ox_attr_int(c, "axis", 0), xs.ndim)) < 0)
+      return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  } else {
+    x = gc_reshape(g, x, gc_shape1(gc_shape_numel(xs)));
+    xs = gc_shape1(gc_shape_numel(xs));
+  }
+  int64_t nc = gc_shape_numel(cond->shape), k = 0;
+  if (nc > xs.dim[a]) nc = xs.dim[a];
+  gc_tensor *idx;
+  gc_status st = gc_tensor_new(NULL, GC_I32, gc_shape1(nc ? nc : 1), NULL, &idx);
+  if (st) return st;
+  for (int64_t i = 0; i < nc; i++)
+    if (known_f(cond, i) != 0) ((int32_t *)idx->data)[k++] = (int32_t)i;
+  idx->shape = gc_shape1(k);
+  gc_value iv = k ? gc_constant(g, GC_I32, idx->shape, idx->data) : (gc_value){-1};
+  gc_tensor_free(idx);
+  if (!k) return empty(c);
+  return out0(c, gc_gather(g, x, iv, a));
+}
+
+OX_MAP(eye_like) {
+  gc_shape s = ox_in_shape(c, 0);
+  if (s.ndim != 2) return ox_err(c, GC_ERR_SHAPE, "input must be 2-D");
+  if (!gc_shape_numel(s)) return empty(c);
+  int to = ox_attr(c, "dtype") ? (int)ox_attr_int(c, "dtype", 1) : ox_in_type(c, 0);
+  gc_dtype t = ox_host_dtype(to);
+  if (t == GC_DTYPE_COUNT) return ox_unsupported(c, "EyeLike (dtype)", "dtype %d", to);
+  int64_t k = ox_attr_int(c, "k", 0);
+  gc_tensor *e, *r;
+  gc_status st = gc_tensor_new(NULL, GC_F32, s, NULL, &e);
+  if (st) return st;
+  for (int64_t i = 0; i < s.dim[0]; i++)
+    for (int64_t j = 0; j < s.dim[1]; j++) ((float *)e->data)[i * s.dim[1] + j] = j - i == k;
+  st = gc_tensor_convert(e, t, &r);
+  gc_tensor_free(e);
+  if (st) return st;
+  return ox_out_known(c, 0, r, to);
 }

@@ -55,5 +55,10 @@ OX_MAP(argmax);
 OX_MAP(argmin);
 OX_MAP(cumsum);
 OX_MAP(trilu);
+OX_MAP(hardmax);
+OX_MAP(depth_to_space);
+OX_MAP(space_to_depth);
+OX_MAP(compress);
+OX_MAP(eye_like);
 
 #endif

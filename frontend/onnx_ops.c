@@ -277,6 +277,64 @@ static gc_status map_clip(ox_ctx *c, const Onnx__NodeProto *n) {
   return out0(c, y);
 }
 
+/* Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
+static gc_status map_shrink(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  if (!is_f32(c, x)) return ox_unsupported(c, "Shrink (int)", "Shrink of integer data");
+  float l = ox_attr_float(c, "lambd", 0.5f), b = ox_attr_float(c, "bias", 0);
+  gc_value y = gc_where(g, gc_greater(g, x, ox_sc(c, l)), gc_sub(g, x, ox_sc(c, b)), ox_sc(c, 0));
+  return out0(c, gc_where(g, gc_less(g, x, ox_sc(c, -l)), gc_add(g, x, ox_sc(c, b)), y));
+}
+
+static gc_status map_isnan(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_value x = ox_in(c, 0);
+  return ox_out(c, 0, gc_logical_not(c->g, gc_eq(c->g, x, x)), OX_BOOL);
+}
+
+static gc_status map_isinf(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  bool pos = ox_attr_int(c, "detect_positive", 1) != 0;
+  bool neg = ox_attr_int(c, "detect_negative", 1) != 0;
+  gc_value p = gc_eq(g, x, ox_sc(c, INFINITY)), m = gc_eq(g, x, ox_sc(c, -INFINITY));
+  gc_value y = pos && neg ? gc_logical_or(g, p, m) : pos ? p : neg ? m : gc_logical_and(g, p, m);
+  return ox_out(c, 0, y, OX_BOOL);
+}
+
+/* Floor, Ceil and Round through an i32 cast (truncation); floats of
+ * magnitude >= 2^23 are integers already and pass unchanged. */
+static gc_value rounding(ox_ctx *c, gc_value x, int kind) {
+  gc_graph *g = c->g;
+  gc_value t = gc_cast(g, gc_cast(g, x, GC_I32), GC_F32);
+  gc_value one = ox_sc(c, 1), zero = ox_sc(c, 0);
+  gc_value fl = gc_sub(g, t, gc_where(g, gc_greater(g, t, x), one, zero));
+  gc_value y = fl;
+  if (kind == 1) y = gc_add(g, t, gc_where(g, gc_less(g, t, x), one, zero));
+  if (kind == 2) {
+    /* half to even: up when the fraction is over 1/2, or exactly 1/2
+     * with an odd floor */
+    gc_value d = gc_sub(g, x, fl), half = ox_sc(c, 0.5f);
+    gc_value h = gc_mul(g, fl, half);
+    gc_value odd = gc_logical_not(g, gc_eq(g, gc_cast(g, gc_cast(g, h, GC_I32), GC_F32), h));
+    gc_value up =
+        gc_logical_or(g, gc_greater(g, d, half), gc_logical_and(g, gc_eq(g, d, half), odd));
+    /* h of a negative odd floor truncates towards 0: still unequal */
+    y = gc_add(g, fl, gc_where(g, up, one, zero));
+  }
+  gc_value big = gc_greater_equal(g, gc_abs(g, x), ox_sc(c, 8388608.0f));
+  return gc_where(g, gc_logical_or(g, big, gc_logical_not(g, gc_eq(g, x, x))), x, y);
+}
+static gc_status map_floor(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 0));
+}
+static gc_status map_ceil(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 1));
+}
+static gc_status map_round(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 2));
+}
+
 typedef gc_value (*binary_fn)(gc_graph *, gc_value, gc_value);
 
 static gc_status binary(ox_ctx *c, binary_fn f) {
@@ -834,7 +892,7 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
 }
 
 static gc_status map_range(ox_ctx *c, const Onnx__NodeProto *n) {
-  const gc_tensor *a = ox_known(c, 0), *b = ox_known(c, 1), *d = ox_known(c, 2);
+  const gc_tensor *a = ox_host_value(c, 0), *b = ox_host_value(c, 1), *d = ox_host_value(c, 2);
   if (!a || !b || !d) return ox_unsupported(c, "Range", "start, limit and delta must be constants");
   double s = get_f(a, 0), l = get_f(b, 0), dl = get_f(d, 0);
   if (dl == 0) return ox_err(c, GC_ERR_SHAPE, "delta is 0");
@@ -1084,6 +1142,12 @@ static const ox_op table[] = {
     {"Mod", map_mod, NULL},
     {"Erf", map_erf, NULL},
     {"Gelu", map_gelu, NULL},
+    {"Shrink", map_shrink, NULL},
+    {"IsNaN", map_isnan, NULL},
+    {"IsInf", map_isinf, NULL},
+    {"Floor", map_floor, NULL},
+    {"Ceil", map_ceil, NULL},
+    {"Round", map_round, NULL},
     {"Max", map_max, NULL},
     {"Min", map_min, NULL},
     {"Sum", map_sum, NULL},
@@ -1131,6 +1195,11 @@ static const ox_op table[] = {
     {"ArgMin", ox_map_argmin, NULL},
     {"CumSum", ox_map_cumsum, NULL},
     {"Trilu", ox_map_trilu, NULL},
+    {"Hardmax", ox_map_hardmax, NULL},
+    {"DepthToSpace", ox_map_depth_to_space, NULL},
+    {"SpaceToDepth", ox_map_space_to_depth, NULL},
+    {"Compress", ox_map_compress, NULL},
+    {"EyeLike", ox_map_eye_like, NULL},
     /* neural-network ops (onnx_nn.c) */
     {"MatMul", ox_map_matmul, NULL},
     {"Gemm", ox_map_gemm, NULL},
