@@ -3,9 +3,8 @@
  * pooling, and RNN/GRU/LSTM unrolled over their static sequence length.
  *
  * Recurrent layers pick time steps, directions and gates out of runtime
- * tensors with 0/1 selection matrices (matmuls), exact for finite values,
- * because the IR has no slice/concat yet; W, R and B may therefore be
- * parameters (fine-tunable) or runtime inputs alike. */
+ * tensors with slices and assemble their outputs with concats, so W, R
+ * and B may be parameters (fine-tunable) or runtime inputs alike. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,34 +227,33 @@ OX_MAP(global_max_pool) { return global_pool(c, true); }
 
 /* ------------------------------------------------------ recurrent layers */
 
-/* A [rows, cols] f32 constant with ones at (r[i], c[i]). */
-static gc_value select_matrix(ox_ctx *c, int64_t rows, int64_t cols, int64_t r0, int64_t c0,
-                              int64_t count) {
-  if (gc_graph_status(c->g)) return (gc_value){-1};
-  if (rows <= 0 || cols <= 0 || rows * cols > ((int64_t)1 << 24))
-    return (gc_value){ir_error(c->g, GC_ERR_UNSUPPORTED, "a %lld x %lld selection is too large",
-                               (long long)rows, (long long)cols)};
-  size_t n = (size_t)(rows * cols);
-  float *m = calloc(n, sizeof *m);
-  if (!m) return (gc_value){ir_error(c->g, GC_ERR_NOMEM, "out of memory")};
-  for (int64_t i = 0; i < count; i++) m[(r0 + i) * cols + (c0 + i)] = 1;
-  gc_value v = gc_constant(c->g, GC_F32, gc_shape2(rows, cols), m);
-  free(m);
-  return v;
-}
-
 /* Columns [start, start + count) of a 2-D value. */
 static gc_value cols(ox_ctx *c, gc_value x, int64_t start, int64_t count) {
-  int64_t n = gc_value_shape(c->g, x).dim[1];
+  int64_t n = gc_value_shape(c->g, x).dim[1], end = start + count;
   if (start == 0 && count == n) return x;
-  return gc_matmul(c->g, x, select_matrix(c, n, count, start, 0, count));
+  return gc_slice(c->g, x, &start, &end, (const int[]){1}, NULL, 1);
 }
 
 /* Rows [start, start + count) of a 2-D value. */
 static gc_value rows(ox_ctx *c, gc_value x, int64_t start, int64_t count) {
-  int64_t n = gc_value_shape(c->g, x).dim[0];
+  int64_t n = gc_value_shape(c->g, x).dim[0], end = start + count;
   if (start == 0 && count == n) return x;
-  return gc_matmul(c->g, select_matrix(c, count, n, 0, start, count), x);
+  return gc_slice(c->g, x, &start, &end, NULL, NULL, 1);
+}
+
+/* Concat of n values along axis 0, in groups the IR takes at once (xs is
+ * overwritten). */
+static gc_value concat_rows(ox_ctx *c, gc_value *xs, int64_t n) {
+  enum { GROUP = 16 };
+  while (n > 1) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i += GROUP) {
+      int k = (int)(n - i < GROUP ? n - i : GROUP);
+      xs[m++] = k == 1 ? xs[i] : gc_concat(c->g, xs + i, k, 0);
+    }
+    n = m;
+  }
+  return xs[0];
 }
 
 typedef enum { ACT_SIGMOID, ACT_TANH, ACT_RELU } act_kind;
@@ -397,7 +395,10 @@ static gc_status recurrent(ox_ctx *c, int kind) {
   int64_t B = s.batch, H = s.hidden, T = s.seq, nd = s.ndir;
   bool lbr = kind == RNN_GRU && ox_attr_int(c, "linear_before_reset", 0);
   gc_value xf = gc_reshape(g, x, gc_shape2(T, B * s.in));
-  gc_value y = {-1}, yh = {-1}, yc = {-1};
+  gc_value y = {-1}, yh = {-1}, yc = {-1}, hs[2], cs[2];
+  /* Y's rows [1, B * H] in (t, d) order */
+  gc_value *ys = ox_out_wanted(c, 0) ? malloc(sizeof *ys * (size_t)(T * nd)) : NULL;
+  if (ox_out_wanted(c, 0) && !ys) return gc_fail(GC_ERR_NOMEM, "out of memory");
   for (int d = 0; d < nd; d++) {
     gate_w w[4];
     rnn_weights(c, &s, d, w, lbr);
@@ -443,23 +444,19 @@ static gc_status recurrent(ox_ctx *c, int kind) {
         go = act(c, a[0], go);
         h = gc_mul(g, go, act(c, a[2], cell));
       }
-      if (ox_out_wanted(c, 0)) {
-        /* Y[t, d] as a row of [T * nd, B * H]: an outer product places it. */
-        gc_value row = gc_reshape(g, h, gc_shape2(1, B * H));
-        gc_value place = gc_matmul(g, select_matrix(c, T * nd, 1, t * nd + d, 0, 1), row);
-        y = gc_value_ok(y) ? gc_add(g, y, place) : place;
+      if (ys) ys[t * nd + d] = gc_reshape(g, h, gc_shape2(1, B * H));
+      if (gc_graph_status(g)) {
+        free(ys);
+        return gc_graph_status(g);
       }
-      if (gc_graph_status(g)) return gc_graph_status(g);
     }
-    gc_value hrow =
-        gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, h, gc_shape2(1, B * H)));
-    yh = gc_value_ok(yh) ? gc_add(g, yh, hrow) : hrow;
-    if (kind == RNN_LSTM) {
-      gc_value crow =
-          gc_matmul(g, select_matrix(c, nd, 1, d, 0, 1), gc_reshape(g, cell, gc_shape2(1, B * H)));
-      yc = gc_value_ok(yc) ? gc_add(g, yc, crow) : crow;
-    }
+    hs[d] = gc_reshape(g, h, gc_shape2(1, B * H));
+    if (kind == RNN_LSTM) cs[d] = gc_reshape(g, cell, gc_shape2(1, B * H));
   }
+  if (ys) y = concat_rows(c, ys, T * nd);
+  free(ys);
+  yh = concat_rows(c, hs, nd);
+  if (kind == RNN_LSTM) yc = concat_rows(c, cs, nd);
   int type = ox_in_type(c, 0);
   if (ox_out_wanted(c, 0)) {
     y = gc_reshape(g, y, gc_shape4(T, nd, B, H));

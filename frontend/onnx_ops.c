@@ -4,8 +4,8 @@
  * Slice, Unsqueeze, Cast, small integer arithmetic...) so that
  * Shape -> Gather -> Concat -> Reshape chains end as static shapes.
  * Mapping an op later is one function and one table row; mappings whose
- * builder has not landed yet wait in onnx_pending.c. The neural-network
- * mappings (Gemm, norms, recurrent layers) are in onnx_nn.c. */
+ * The neural-network mappings (Gemm, norms, recurrent layers) are in
+ * onnx_nn.c, data movement on runtime tensors in onnx_movement.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,7 @@
 /* ------------------------------------------------------------- helpers */
 
 gc_value ox_sc(ox_ctx *c, float f) { return gc_scalar(c->g, f); }
-gc_value ox_abs(ox_ctx *c, gc_value x) {
-  return gc_add(c->g, gc_relu(c->g, x), gc_relu(c->g, gc_neg(c->g, x)));
-}
+gc_value ox_abs(ox_ctx *c, gc_value x) { return gc_abs(c->g, x); }
 
 static gc_status out0(ox_ctx *c, gc_value v) { return ox_out(c, 0, v, ox_in_type(c, 0)); }
 
@@ -114,16 +112,53 @@ UNARY(tanh, gc_tanh(g, x))
 UNARY(exp, gc_exp(g, x))
 UNARY(log, gc_log(g, x))
 UNARY(sqrt, gc_sqrt(g, x))
-UNARY(abs, ox_abs(c, x))
-UNARY(reciprocal, gc_div(g, ox_sc(c, 1), x))
-UNARY(sign, gc_sub(g, gc_step(g, x), gc_step(g, gc_neg(g, x))))
-UNARY(softplus, gc_log(g, gc_add(g, gc_exp(g, x), ox_sc(c, 1))))
-UNARY(softsign, gc_div(g, x, gc_add(g, ox_sc(c, 1), ox_abs(c, x))))
+UNARY(reciprocal, gc_reciprocal(g, x))
+UNARY(erf, gc_erf(g, x))
+UNARY(softplus, gc_softplus(g, x))
+UNARY(softsign, gc_softsign(g, x))
+
+/* The f32 builders of the unary math ops reject integer data, which ONNX
+ * allows for Abs, Neg and Sign: those are spelled with integer-safe ops. */
+static bool is_f32(ox_ctx *c, gc_value x) { return gc_value_dtype(c->g, x) == GC_F32; }
+
+/* A scalar constant of x's dtype. */
+gc_value ox_scalar_like(ox_ctx *c, gc_value x, double v) {
+  gc_dtype t = gc_value_dtype(c->g, x);
+  union {
+    float f;
+    int32_t i;
+    int64_t l;
+    uint8_t b;
+  } u;
+  if (t == GC_F32) u.f = (float)v;
+  if (t == GC_I32) u.i = (int32_t)v;
+  if (t == GC_I64) u.l = (int64_t)v;
+  if (t == GC_BOOL) u.b = v != 0;
+  return gc_constant(c->g, t, gc_shape0(), &u);
+}
+
+static gc_value neg_any(ox_ctx *c, gc_value x) {
+  if (is_f32(c, x)) return gc_neg(c->g, x);
+  return gc_sub(c->g, ox_scalar_like(c, x, 0), x);
+}
 
 static gc_status map_neg(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, neg_any(c, ox_in(c, 0)));
+}
+
+static gc_status map_abs(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_value x = ox_in(c, 0);
-  if (gc_value_dtype(c->g, x) != GC_F32) return out0(c, gc_sub(c->g, gc_sub(c->g, x, x), x));
-  return out0(c, gc_neg(c->g, x));
+  if (is_f32(c, x)) return out0(c, gc_abs(c->g, x));
+  return out0(c, gc_maximum(c->g, x, neg_any(c, x)));
+}
+
+static gc_status map_sign(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  if (is_f32(c, x)) return out0(c, gc_sign(g, x));
+  gc_value z = ox_scalar_like(c, x, 0);
+  gc_dtype t = gc_value_dtype(g, x);
+  return out0(c, gc_sub(g, gc_cast(g, gc_greater(g, x, z), t), gc_cast(g, gc_less(g, x, z), t)));
 }
 
 /* min(x, 0) = -relu(-x) */
@@ -132,10 +167,7 @@ static gc_value neg_part(ox_ctx *c, gc_value x) {
 }
 
 static gc_status map_leaky_relu(ox_ctx *c, const Onnx__NodeProto *n) {
-  gc_graph *g = c->g;
-  gc_value x = ox_in(c, 0);
-  float a = ox_attr_float(c, "alpha", 0.01f);
-  return out0(c, gc_add(g, gc_relu(g, x), gc_mul(g, ox_sc(c, a), neg_part(c, x))));
+  return out0(c, gc_leaky_relu(c->g, ox_in(c, 0), ox_attr_float(c, "alpha", 0.01f)));
 }
 
 static gc_status map_prelu(ox_ctx *c, const Onnx__NodeProto *n) {
@@ -161,8 +193,7 @@ static gc_value exp_branch(ox_ctx *c, gc_value x, float alpha, float s) {
 }
 
 static gc_status map_elu(ox_ctx *c, const Onnx__NodeProto *n) {
-  gc_value x = ox_in(c, 0);
-  return out0(c, gc_add(c->g, gc_relu(c->g, x), exp_branch(c, x, ox_attr_float(c, "alpha", 1), 1)));
+  return out0(c, gc_elu(c->g, ox_in(c, 0), ox_attr_float(c, "alpha", 1)));
 }
 
 static gc_status map_celu(ox_ctx *c, const Onnx__NodeProto *n) {
@@ -171,10 +202,14 @@ static gc_status map_celu(ox_ctx *c, const Onnx__NodeProto *n) {
   return out0(c, gc_add(c->g, gc_relu(c->g, x), exp_branch(c, x, a, a)));
 }
 
+/* gc_selu has the standard constants; other alpha/gamma need the spelled
+ * form. */
 static gc_status map_selu(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_value x = ox_in(c, 0);
   float a = ox_attr_float(c, "alpha", 1.67326319217681884765625f);
   float gm = ox_attr_float(c, "gamma", 1.05070102214813232421875f);
+  if (a == 1.67326319217681884765625f && gm == 1.05070102214813232421875f)
+    return out0(c, gc_selu(c->g, x));
   gc_value y = gc_add(c->g, gc_relu(c->g, x), exp_branch(c, x, a, 1));
   return out0(c, gc_mul(c->g, ox_sc(c, gm), y));
 }
@@ -185,48 +220,119 @@ static gc_status map_thresholded_relu(ox_ctx *c, const Onnx__NodeProto *n) {
   return out0(c, gc_mul(c->g, x, gc_step(c->g, gc_sub(c->g, x, ox_sc(c, a)))));
 }
 
-/* clamp(t, 0, 1) = relu(t) - relu(t - 1) */
-static gc_value hard_sigmoid(ox_ctx *c, gc_value x, float alpha, float beta) {
-  gc_graph *g = c->g;
-  gc_value t = gc_add(g, gc_mul(g, ox_sc(c, alpha), x), ox_sc(c, beta));
-  return gc_sub(g, gc_relu(g, t), gc_relu(g, gc_sub(g, t, ox_sc(c, 1))));
-}
-
 static gc_status map_hard_sigmoid(ox_ctx *c, const Onnx__NodeProto *n) {
-  return out0(c, hard_sigmoid(c, ox_in(c, 0), ox_attr_float(c, "alpha", 0.2f),
-                              ox_attr_float(c, "beta", 0.5f)));
+  return out0(c, gc_hard_sigmoid(c->g, ox_in(c, 0), ox_attr_float(c, "alpha", 0.2f),
+                                 ox_attr_float(c, "beta", 0.5f)));
 }
 
 static gc_status map_hard_swish(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_value x = ox_in(c, 0);
-  return out0(c, gc_mul(c->g, x, hard_sigmoid(c, x, 1.0f / 6, 0.5f)));
+  return out0(c, gc_mul(c->g, x, gc_hard_sigmoid(c->g, x, 1.0f / 6, 0.5f)));
 }
 
-/* Clip: min/max are attributes before opset 11, optional inputs after;
- * lo + relu(x - lo) - relu(x - hi) needs no min/max op. */
+static gc_status map_gelu(ox_ctx *c, const Onnx__NodeProto *n) {
+  char buf[16];
+  const char *a = ox_attr_str(c, "approximate", "none", buf, sizeof buf);
+  if (strcmp(a, "none") && strcmp(a, "tanh"))
+    return ox_err(c, GC_ERR_FORMAT, "unknown approximate \"%s\"", a);
+  return out0(c, gc_gelu(c->g, ox_in(c, 0), !strcmp(a, "tanh")));
+}
+
+/* Clip: min/max are attributes before opset 11, optional inputs after.
+ * Constant bounds (the usual case) use gc_clip; runtime ones, and integer
+ * data, gc_maximum/gc_minimum. */
 static gc_status map_clip(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_graph *g = c->g;
   gc_value x = ox_in(c, 0), lo = {-1}, hi = {-1};
+  float a = -INFINITY, b = INFINITY;
+  bool host = true;
   if (c->opset < 11) {
-    float a = ox_attr_float(c, "min", -INFINITY), b = ox_attr_float(c, "max", INFINITY);
+    a = ox_attr_float(c, "min", -INFINITY), b = ox_attr_float(c, "max", INFINITY);
+  } else {
+    for (int k = 1; k <= 2; k++) {
+      if (!ox_has(c, k)) continue;
+      const gc_tensor *t = ox_known(c, k);
+      if (!t || t->dtype != GC_F32 || ox_in_type(c, k) != OX_FLOAT)
+        host = false;
+      else
+        *(k == 1 ? &a : &b) = ((const float *)t->data)[0];
+    }
+  }
+  if (host && is_f32(c, x)) {
+    if (a > b) /* ONNX: every element becomes max */
+      return out0(c, gc_mul(g, gc_add(g, gc_mul(g, x, ox_sc(c, 0)), ox_sc(c, 1)), ox_sc(c, b)));
+    return out0(c, gc_clip(g, x, a, b));
+  }
+  if (c->opset < 11) {
     if (isfinite(a)) lo = ox_sc(c, a);
     if (isfinite(b)) hi = ox_sc(c, b);
   } else {
     if (ox_has(c, 1)) lo = ox_in(c, 1);
     if (ox_has(c, 2)) hi = ox_in(c, 2);
   }
-  if (gc_value_dtype(g, x) != GC_F32)
-    return ox_unsupported(c, "Clip (int)", "Clip on %s data", gc_dtype_name(gc_value_dtype(g, x)));
   gc_value y = x;
-  if (gc_value_ok(lo) && gc_value_ok(hi))
-    y = gc_sub(g, gc_add(g, lo, gc_relu(g, gc_sub(g, x, lo))), gc_relu(g, gc_sub(g, x, hi)));
-  else if (gc_value_ok(lo))
-    y = gc_add(g, lo, gc_relu(g, gc_sub(g, x, lo)));
-  else if (gc_value_ok(hi))
-    y = gc_sub(g, x, gc_relu(g, gc_sub(g, x, hi)));
-  else
-    y = gc_expand(g, x, gc_value_shape(g, x));
+  if (gc_value_ok(lo)) y = gc_maximum(g, y, lo);
+  if (gc_value_ok(hi)) y = gc_minimum(g, y, hi);
+  if (!gc_value_ok(lo) && !gc_value_ok(hi)) y = gc_expand(g, x, gc_value_shape(g, x));
   return out0(c, y);
+}
+
+/* Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
+static gc_status map_shrink(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  if (!is_f32(c, x)) return ox_unsupported(c, "Shrink (int)", "Shrink of integer data");
+  float l = ox_attr_float(c, "lambd", 0.5f), b = ox_attr_float(c, "bias", 0);
+  gc_value y = gc_where(g, gc_greater(g, x, ox_sc(c, l)), gc_sub(g, x, ox_sc(c, b)), ox_sc(c, 0));
+  return out0(c, gc_where(g, gc_less(g, x, ox_sc(c, -l)), gc_add(g, x, ox_sc(c, b)), y));
+}
+
+static gc_status map_isnan(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_value x = ox_in(c, 0);
+  return ox_out(c, 0, gc_logical_not(c->g, gc_eq(c->g, x, x)), OX_BOOL);
+}
+
+static gc_status map_isinf(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  bool pos = ox_attr_int(c, "detect_positive", 1) != 0;
+  bool neg = ox_attr_int(c, "detect_negative", 1) != 0;
+  gc_value p = gc_eq(g, x, ox_sc(c, INFINITY)), m = gc_eq(g, x, ox_sc(c, -INFINITY));
+  gc_value y = pos && neg ? gc_logical_or(g, p, m) : pos ? p : neg ? m : gc_logical_and(g, p, m);
+  return ox_out(c, 0, y, OX_BOOL);
+}
+
+/* Floor, Ceil and Round through an i32 cast (truncation); floats of
+ * magnitude >= 2^23 are integers already and pass unchanged. */
+static gc_value rounding(ox_ctx *c, gc_value x, int kind) {
+  gc_graph *g = c->g;
+  gc_value t = gc_cast(g, gc_cast(g, x, GC_I32), GC_F32);
+  gc_value one = ox_sc(c, 1), zero = ox_sc(c, 0);
+  gc_value fl = gc_sub(g, t, gc_where(g, gc_greater(g, t, x), one, zero));
+  gc_value y = fl;
+  if (kind == 1) y = gc_add(g, t, gc_where(g, gc_less(g, t, x), one, zero));
+  if (kind == 2) {
+    /* half to even: up when the fraction is over 1/2, or exactly 1/2
+     * with an odd floor */
+    gc_value d = gc_sub(g, x, fl), half = ox_sc(c, 0.5f);
+    gc_value h = gc_mul(g, fl, half);
+    gc_value odd = gc_logical_not(g, gc_eq(g, gc_cast(g, gc_cast(g, h, GC_I32), GC_F32), h));
+    gc_value up =
+        gc_logical_or(g, gc_greater(g, d, half), gc_logical_and(g, gc_eq(g, d, half), odd));
+    /* h of a negative odd floor truncates towards 0: still unequal */
+    y = gc_add(g, fl, gc_where(g, up, one, zero));
+  }
+  gc_value big = gc_greater_equal(g, gc_abs(g, x), ox_sc(c, 8388608.0f));
+  return gc_where(g, gc_logical_or(g, big, gc_logical_not(g, gc_eq(g, x, x))), x, y);
+}
+static gc_status map_floor(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 0));
+}
+static gc_status map_ceil(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 1));
+}
+static gc_status map_round(ox_ctx *c, const Onnx__NodeProto *n) {
+  return out0(c, rounding(c, ox_in(c, 0), 2));
 }
 
 typedef gc_value (*binary_fn)(gc_graph *, gc_value, gc_value);
@@ -240,70 +346,93 @@ static gc_status map_sub(ox_ctx *c, const Onnx__NodeProto *n) { return binary(c,
 static gc_status map_mul(ox_ctx *c, const Onnx__NodeProto *n) { return binary(c, gc_mul); }
 static gc_status map_div(ox_ctx *c, const Onnx__NodeProto *n) { return binary(c, gc_div); }
 
-static gc_status map_equal(ox_ctx *c, const Onnx__NodeProto *n) {
-  /* Our equal gives f32 0/1; the value is ONNX bool (converted on read). */
-  return ox_out(c, 0, gc_equal(c->g, ox_in(c, 0), ox_in(c, 1)), OX_BOOL);
+/* Comparisons and logic give real bool tensors. */
+static gc_status bool_binary(ox_ctx *c, binary_fn f) {
+  return ox_out(c, 0, f(c->g, ox_in(c, 0), ox_in(c, 1)), OX_BOOL);
 }
+static gc_status map_equal(ox_ctx *c, const Onnx__NodeProto *n) { return bool_binary(c, gc_eq); }
 static gc_status map_greater(ox_ctx *c, const Onnx__NodeProto *n) {
-  return ox_out(c, 0, gc_step(c->g, gc_sub(c->g, ox_in(c, 0), ox_in(c, 1))), OX_BOOL);
+  return bool_binary(c, gc_greater);
 }
-static gc_status map_less(ox_ctx *c, const Onnx__NodeProto *n) {
-  return ox_out(c, 0, gc_step(c->g, gc_sub(c->g, ox_in(c, 1), ox_in(c, 0))), OX_BOOL);
+static gc_status map_greater_equal(ox_ctx *c, const Onnx__NodeProto *n) {
+  return bool_binary(c, gc_greater_equal);
+}
+static gc_status map_less(ox_ctx *c, const Onnx__NodeProto *n) { return bool_binary(c, gc_less); }
+static gc_status map_less_equal(ox_ctx *c, const Onnx__NodeProto *n) {
+  return bool_binary(c, gc_less_equal);
+}
+static gc_status map_and(ox_ctx *c, const Onnx__NodeProto *n) {
+  return bool_binary(c, gc_logical_and);
+}
+static gc_status map_or(ox_ctx *c, const Onnx__NodeProto *n) {
+  return bool_binary(c, gc_logical_or);
+}
+static gc_status map_xor(ox_ctx *c, const Onnx__NodeProto *n) {
+  return bool_binary(c, gc_logical_xor);
+}
+static gc_status map_not(ox_ctx *c, const Onnx__NodeProto *n) {
+  return ox_out(c, 0, gc_logical_not(c->g, ox_in(c, 0)), OX_BOOL);
 }
 
-/* Max, Min, Sum, Mean: variadic with broadcasting. */
-static gc_status variadic(ox_ctx *c, int kind) {
+/* Max, Min, Sum, Mean: variadic with broadcasting, any dtype. */
+static gc_status variadic(ox_ctx *c, binary_fn f, bool mean) {
   gc_graph *g = c->g;
   gc_value acc = ox_in(c, 0);
-  if (kind < 2 && gc_value_ok(acc) && gc_value_dtype(g, acc) != GC_F32) {
-    char what[64];
-    snprintf(what, sizeof what, "%s (int)", c->node->op_type);
-    return ox_unsupported(c, what, "%s on integer data", c->node->op_type);
-  }
   int cnt = 1;
   for (int k = 1; k < ox_nin(c); k++) {
     if (!ox_has(c, k)) continue;
-    gc_value b = ox_in(c, k);
+    acc = f(g, acc, ox_in(c, k));
     cnt++;
-    if (kind == 0) acc = gc_add(g, acc, gc_relu(g, gc_sub(g, b, acc))); /* max */
-    if (kind == 1) acc = gc_sub(g, acc, gc_relu(g, gc_sub(g, acc, b))); /* min */
-    if (kind >= 2) acc = gc_add(g, acc, b);
   }
-  if (kind == 3 && cnt > 1) acc = gc_div(g, acc, ox_sc(c, (float)cnt));
+  if (mean && cnt > 1) acc = gc_div(g, acc, ox_scalar_like(c, acc, cnt));
   if (cnt == 1) acc = gc_expand(g, acc, gc_value_shape(g, acc));
   return out0(c, acc);
 }
-static gc_status map_max(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, 0); }
-static gc_status map_min(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, 1); }
-static gc_status map_sum(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, 2); }
-static gc_status map_mean(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, 3); }
+static gc_status map_max(ox_ctx *c, const Onnx__NodeProto *n) {
+  return variadic(c, gc_maximum, false);
+}
+static gc_status map_min(ox_ctx *c, const Onnx__NodeProto *n) {
+  return variadic(c, gc_minimum, false);
+}
+static gc_status map_sum(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, gc_add, false); }
+static gc_status map_mean(ox_ctx *c, const Onnx__NodeProto *n) { return variadic(c, gc_add, true); }
 
-/* Pow with a constant small exponent, spelled with mul/sqrt/div. */
+/* Pow: gc_pow is f32 only, so integer bases and exponents go through f32
+ * (exact for the small integers ONNX models raise), the result in the
+ * base's dtype. */
 static gc_status map_pow(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_graph *g = c->g;
-  const gc_tensor *e = ox_static(c, 1) ? ox_known(c, 1) : NULL;
-  int64_t cnt = e ? gc_shape_numel(e->shape) : 0;
-  double p = cnt ? get_f(e, 0) : NAN;
-  for (int64_t i = 1; i < cnt; i++)
-    if (get_f(e, i) != p) p = NAN;
-  gc_value x = ox_in(c, 0), y;
-  if (p == 1)
-    y = gc_expand(g, x, gc_value_shape(g, x));
-  else if (p == 2)
-    y = gc_mul(g, x, x);
-  else if (p == 3)
-    y = gc_mul(g, gc_mul(g, x, x), x);
-  else if (p == 0.5)
-    y = gc_sqrt(g, x);
-  else if (p == -1)
-    y = gc_div(g, ox_sc(c, 1), x);
-  else
-    return ox_unsupported(c, "Pow", "Pow with a non-constant exponent needs gc_pow (TODO)");
-  gc_shape s;
-  if (e && ir_broadcast_shapes(gc_value_shape(g, y), e->shape, &s) &&
-      !ir_shape_eq(s, gc_value_shape(g, y)))
-    y = gc_expand(g, y, s);
-  return out0(c, y);
+  gc_value x = ox_in(c, 0), e = ox_in(c, 1);
+  gc_dtype t = gc_value_dtype(g, x);
+  if (t == GC_BOOL || gc_value_dtype(g, e) == GC_BOOL)
+    return ox_unsupported(c, "Pow (bool)", "Pow of bool data");
+  gc_value xf = t == GC_F32 ? x : gc_cast(g, x, GC_F32);
+  gc_value ef = is_f32(c, e) ? e : gc_cast(g, e, GC_F32);
+  gc_value y = gc_pow(g, xf, ef);
+  return out0(c, t == GC_F32 ? y : gc_cast(g, y, t));
+}
+
+/* Mod: fmod = 1 takes the dividend's sign (C fmod), fmod = 0 the
+ * divisor's (Python %). Integers: a - b * trunc(a / b) with C division,
+ * then shifted by b where the signs disagree. */
+static gc_status map_mod(ox_ctx *c, const Onnx__NodeProto *n) {
+  gc_graph *g = c->g;
+  gc_value a = ox_in(c, 0), b = ox_in(c, 1);
+  bool fmod = ox_attr_int(c, "fmod", 0) != 0;
+  gc_dtype t = gc_value_dtype(g, a);
+  if (t == GC_BOOL) return ox_unsupported(c, "Mod (bool)", "Mod of bool data");
+  if (t == GC_F32 && !fmod) return ox_err(c, GC_ERR_FORMAT, "float Mod needs fmod = 1");
+  gc_value q = gc_div(g, a, b);
+  /* f32: truncate through i32 (|a / b| < 2^31 in any sane model) */
+  if (t == GC_F32) q = gc_cast(g, gc_cast(g, q, GC_I32), GC_F32);
+  gc_value r = gc_sub(g, a, gc_mul(g, b, q));
+  if (!fmod) {
+    gc_value z = ox_scalar_like(c, r, 0);
+    gc_value fix = gc_logical_and(g, gc_logical_not(g, gc_eq(g, r, z)),
+                                  gc_logical_xor(g, gc_less(g, r, z), gc_less(g, b, z)));
+    r = gc_where(g, fix, gc_add(g, r, b), r);
+  }
+  return out0(c, r);
 }
 
 /* Identity, and Dropout in inference (its mask, when asked for, is all
@@ -337,13 +466,25 @@ static gc_status map_dropout(ox_ctx *c, const Onnx__NodeProto *n) {
   return ox_out_known(c, 1, mask, OX_BOOL);
 }
 
-/* Cast: int64 lives as i32 in the graph; bool only on the host. */
-static gc_status map_cast(ox_ctx *c, const Onnx__NodeProto *n) {
-  int to = (int)ox_attr_int(c, "to", 0);
-  gc_value x = ox_in(c, 0);
-  gc_dtype want = to == OX_FLOAT                       ? GC_F32
-                  : (to == OX_INT64 || to == OX_INT32) ? GC_I32
-                                                       : GC_DTYPE_COUNT;
+/* The graph dtype of ONNX type t: int64 lives as i32 in the graph (most
+ * integer data are indices and shapes; a constant or input that does not
+ * fit fails with a message naming it), GC_DTYPE_COUNT if not supported. */
+static gc_dtype graph_dtype(int t) {
+  switch (t) {
+    case OX_FLOAT:
+      return GC_F32;
+    case OX_INT32:
+    case OX_INT64:
+      return GC_I32;
+    case OX_BOOL:
+      return GC_BOOL;
+    default:
+      return GC_DTYPE_COUNT;
+  }
+}
+
+static gc_status cast_to(ox_ctx *c, gc_value x, int to) {
+  gc_dtype want = graph_dtype(to);
   if (want == GC_DTYPE_COUNT) {
     char what[64];
     snprintf(what, sizeof what, "Cast to %s", ox_type_name(to));
@@ -352,6 +493,14 @@ static gc_status map_cast(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_dtype have = gc_value_dtype(c->g, x);
   if (have == want) return ox_out(c, 0, gc_expand(c->g, x, gc_value_shape(c->g, x)), to);
   return ox_out(c, 0, gc_cast(c->g, x, want), to);
+}
+
+static gc_status map_cast(ox_ctx *c, const Onnx__NodeProto *n) {
+  return cast_to(c, ox_in(c, 0), (int)ox_attr_int(c, "to", 0));
+}
+
+static gc_status map_cast_like(ox_ctx *c, const Onnx__NodeProto *n) {
+  return cast_to(c, ox_in(c, 0), ox_in_type(c, 1));
 }
 
 static gc_status fold_cast(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
@@ -461,23 +610,19 @@ static gc_status reduce(ox_ctx *c, const char *kind) {
   else if (!strcmp(kind, "Max"))
     y = gc_max(g, x, axes, na, keep);
   else if (!strcmp(kind, "Min"))
-    y = gc_neg(g, gc_max(g, gc_neg(g, x), axes, na, keep));
+    y = gc_min(g, x, axes, na, keep);
   else if (!strcmp(kind, "L1"))
-    y = gc_sum(g, ox_abs(c, x), axes, na, keep);
+    y = gc_sum(g, gc_abs(g, x), axes, na, keep);
   else if (!strcmp(kind, "L2"))
     y = gc_sqrt(g, gc_sum(g, gc_mul(g, x, x), axes, na, keep));
   else if (!strcmp(kind, "SumSquare"))
     y = gc_sum(g, gc_mul(g, x, x), axes, na, keep);
   else if (!strcmp(kind, "LogSum"))
     y = gc_log(g, gc_sum(g, x, axes, na, keep));
-  else if (!strcmp(kind, "LogSumExp")) {
-    /* max-shifted, as exp overflows for large inputs */
-    gc_value m = gc_max(g, x, axes, na, 1);
-    y = gc_add(g, gc_log(g, gc_sum(g, gc_exp(g, gc_sub(g, x, m)), axes, na, 1)), m);
-    if (!keep) y = gc_sum(g, y, axes, na, 0);
-  } else {
-    return ox_unsupported(c, "ReduceProd", "ReduceProd needs gc_prod (TODO)");
-  }
+  else if (!strcmp(kind, "LogSumExp"))
+    y = gc_logsumexp(g, x, axes, na, keep);
+  else
+    y = gc_prod(g, x, axes, na, keep);
   return out0(c, y);
 }
 
@@ -747,7 +892,7 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
 }
 
 static gc_status map_range(ox_ctx *c, const Onnx__NodeProto *n) {
-  const gc_tensor *a = ox_known(c, 0), *b = ox_known(c, 1), *d = ox_known(c, 2);
+  const gc_tensor *a = ox_host_value(c, 0), *b = ox_host_value(c, 1), *d = ox_host_value(c, 2);
   if (!a || !b || !d) return ox_unsupported(c, "Range", "start, limit and delta must be constants");
   double s = get_f(a, 0), l = get_f(b, 0), dl = get_f(d, 0);
   if (dl == 0) return ox_err(c, GC_ERR_SHAPE, "delta is 0");
@@ -861,8 +1006,7 @@ static gc_tensor *slice_host(const gc_tensor *x, const int64_t *start, const int
 
 /* Slice parameters (attributes before opset 10, inputs after) resolved
  * against shape xs into per-dim start, step and output shape. */
-static gc_status slice_params(ox_ctx *c, gc_shape xs, int64_t *start, int64_t *step,
-                              gc_shape *out) {
+gc_status ox_slice_params(ox_ctx *c, gc_shape xs, int64_t *start, int64_t *step, gc_shape *out) {
   int64_t st[GC_MAX_DIMS + 1], en[GC_MAX_DIMS + 1], ax[GC_MAX_DIMS + 1], sp[GC_MAX_DIMS + 1];
   int ns, ne, na = -1, np = -1;
   gc_status e;
@@ -907,10 +1051,35 @@ static gc_status fold_slice(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   const gc_tensor *x = ox_known(c, 0);
   int64_t start[GC_MAX_DIMS], step[GC_MAX_DIMS];
   gc_shape s;
-  gc_status st = slice_params(c, x->shape, start, step, &s);
+  gc_status st = ox_slice_params(c, x->shape, start, step, &s);
   if (st) return st;
   *done = true;
   return ox_out_known(c, 0, slice_host(x, start, step, s), ox_in_type(c, 0));
+}
+
+/* Split sizes along an axis of length len for the node's outputs: the
+ * "split" attribute before opset 13, input 1 after; equal parts if
+ * absent (opset 18's num_outputs gives the last part the remainder). */
+gc_status ox_split_sizes(ox_ctx *c, int64_t len, int64_t *sz, int max) {
+  int cnt = -1, no = ox_nout(c);
+  if (no > max) return ox_err(c, GC_ERR_FORMAT, "too many outputs");
+  gc_status st;
+  if (c->opset >= 13 && ox_has(c, 1)) {
+    if ((st = ox_ints_in(c, 1, sz, max, &cnt))) return st;
+  } else if (c->opset < 13) {
+    cnt = ox_attr_ints(c, "split", sz, max);
+  }
+  if (cnt < 0) {
+    if (!no) return ox_err(c, GC_ERR_SHAPE, "no outputs");
+    int64_t part = (len + no - 1) / no;
+    if (c->opset < 18 && len % no) return ox_err(c, GC_ERR_SHAPE, "cannot split evenly");
+    for (int i = 0; i < no; i++) sz[i] = part * (i + 1) <= len ? part : len - part * i;
+    cnt = no;
+  }
+  int64_t total = 0;
+  for (int i = 0; i < cnt; i++) total += sz[i] >= 0 ? sz[i] : -1;
+  if (cnt != no || total != len) return ox_err(c, GC_ERR_SHAPE, "split sizes do not add up");
+  return GC_OK;
 }
 
 static gc_status fold_split(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
@@ -918,26 +1087,11 @@ static gc_status fold_split(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   int ax = norm_axis(ox_attr_int(c, "axis", 0), x->shape.ndim);
   if (ax < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
   int64_t sz[64];
-  int cnt = -1, no = ox_nout(c);
-  if (no > 64) return ox_err(c, GC_ERR_FORMAT, "too many outputs");
-  gc_status st;
-  if (c->opset >= 13 && ox_has(c, 1)) {
-    if ((st = ox_ints_in(c, 1, sz, 64, &cnt))) return st;
-  } else if (c->opset < 13) {
-    cnt = ox_attr_ints(c, "split", sz, 64);
-  }
-  if (cnt < 0) {
-    if (!no || x->shape.dim[ax] % no) return ox_err(c, GC_ERR_SHAPE, "cannot split evenly");
-    for (int i = 0; i < no; i++) sz[i] = x->shape.dim[ax] / no;
-    cnt = no;
-  }
-  int64_t total = 0;
-  for (int i = 0; i < cnt; i++) total += sz[i] >= 0 ? sz[i] : -1;
-  if (cnt != no || total != x->shape.dim[ax])
-    return ox_err(c, GC_ERR_SHAPE, "split sizes do not add up");
+  gc_status st = ox_split_sizes(c, x->shape.dim[ax], sz, 64);
+  if (st) return st;
   int64_t start[GC_MAX_DIMS] = {0}, step[GC_MAX_DIMS];
   for (int d = 0; d < GC_MAX_DIMS; d++) step[d] = 1;
-  for (int i = 0; i < no; i++) {
+  for (int i = 0; i < ox_nout(c); i++) {
     gc_shape s = x->shape;
     s.dim[ax] = sz[i];
     if ((st = ox_out_known(c, i, slice_host(x, start, step, s), ox_in_type(c, 0)))) return st;
@@ -945,12 +1099,6 @@ static gc_status fold_split(ox_ctx *c, const Onnx__NodeProto *n, bool *done) {
   }
   *done = true;
   return GC_OK;
-}
-
-/* Data movement on runtime tensors that waits for its builder. */
-static gc_status map_needs_builder(ox_ctx *c, const Onnx__NodeProto *n) {
-  return ox_unsupported(c, n->op_type, "%s on non-constant data needs a builder graphc lacks yet",
-                        n->op_type);
 }
 
 /* ------------------------------------------------------------ the table */
@@ -984,7 +1132,22 @@ static const ox_op table[] = {
     {"Div", map_div, fold_arith},
     {"Equal", map_equal, fold_arith},
     {"Greater", map_greater, NULL},
+    {"GreaterOrEqual", map_greater_equal, NULL},
     {"Less", map_less, NULL},
+    {"LessOrEqual", map_less_equal, NULL},
+    {"And", map_and, NULL},
+    {"Or", map_or, NULL},
+    {"Xor", map_xor, NULL},
+    {"Not", map_not, NULL},
+    {"Mod", map_mod, NULL},
+    {"Erf", map_erf, NULL},
+    {"Gelu", map_gelu, NULL},
+    {"Shrink", map_shrink, NULL},
+    {"IsNaN", map_isnan, NULL},
+    {"IsInf", map_isinf, NULL},
+    {"Floor", map_floor, NULL},
+    {"Ceil", map_ceil, NULL},
+    {"Round", map_round, NULL},
     {"Max", map_max, NULL},
     {"Min", map_min, NULL},
     {"Sum", map_sum, NULL},
@@ -993,6 +1156,7 @@ static const ox_op table[] = {
     {"Identity", map_identity, fold_identity},
     {"Dropout", map_dropout, NULL},
     {"Cast", map_cast, fold_cast},
+    {"CastLike", map_cast_like, NULL},
     /* reductions, softmax */
     {"ReduceSum", map_reduce_sum, NULL},
     {"ReduceMean", map_reduce_mean, NULL},
@@ -1013,8 +1177,8 @@ static const ox_op table[] = {
     {"Unsqueeze", map_reshape_like, fold_reshape_like},
     {"Transpose", map_transpose, NULL},
     {"Expand", map_expand, NULL},
-    /* shape computations: host values; on runtime data they need builders
-     * (onnx_pending.c) */
+    /* shape computations: host values, folded; the runtime-data mappings
+     * of Gather..Split are in onnx_movement.c */
     {"Shape", map_shape, NULL},
     {"Size", map_size, NULL},
     {"Constant", map_constant, NULL},
@@ -1024,6 +1188,18 @@ static const ox_op table[] = {
     {"Concat", ox_map_concat, fold_concat},
     {"Slice", ox_map_slice, fold_slice},
     {"Split", ox_map_split, fold_split},
+    {"GatherElements", ox_map_gather_elements, NULL},
+    {"Tile", ox_map_tile, NULL},
+    {"OneHot", ox_map_one_hot, NULL},
+    {"ArgMax", ox_map_argmax, NULL},
+    {"ArgMin", ox_map_argmin, NULL},
+    {"CumSum", ox_map_cumsum, NULL},
+    {"Trilu", ox_map_trilu, NULL},
+    {"Hardmax", ox_map_hardmax, NULL},
+    {"DepthToSpace", ox_map_depth_to_space, NULL},
+    {"SpaceToDepth", ox_map_space_to_depth, NULL},
+    {"Compress", ox_map_compress, NULL},
+    {"EyeLike", ox_map_eye_like, NULL},
     /* neural-network ops (onnx_nn.c) */
     {"MatMul", ox_map_matmul, NULL},
     {"Gemm", ox_map_gemm, NULL},
@@ -1046,10 +1222,8 @@ static const ox_op table[] = {
     {"AveragePool", ox_map_avg_pool, NULL},
     {"Pad", ox_map_pad, NULL},
     {"Where", ox_map_where, NULL},
-    {"Erf", ox_map_erf, NULL},
     {"Upsample", ox_map_resize, NULL},
     {"Resize", ox_map_resize, NULL},
-    {"Tile", map_needs_builder, NULL},
 };
 
 const ox_op *ox_find_op(const char *type) {

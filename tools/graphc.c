@@ -610,11 +610,14 @@ static gc_status run_model(const char *path, gc_device *dev, tensor_list *ins, t
     if (!st)
       st = gc_session_get_output(s, io->name, t->data,
                                  (size_t)gc_shape_numel(t->shape) * gc_dtype_size(t->dtype));
-    gc_dtype want = io->onnx_type == 7   ? GC_I64
-                    : io->onnx_type == 9 ? GC_BOOL
-                    : io->onnx_type == 6 ? GC_I32
-                    : io->onnx_type == 1 ? GC_F32
-                                         : io->dtype;
+    /* the dtype gc_tensor_read gives the reference data: int64 and
+     * uint32 as i64, narrower ints as i32 */
+    int ot = io->onnx_type;
+    gc_dtype want = ot == 7 || ot == 12               ? GC_I64
+                    : ot == 9                         ? GC_BOOL
+                    : ot == 6 || (ot >= 2 && ot <= 5) ? GC_I32
+                    : ot == 1                         ? GC_F32
+                                                      : io->dtype;
     if (!st && want != t->dtype) {
       gc_tensor *cv = NULL;
       st = gc_tensor_convert(t, want, &cv);
