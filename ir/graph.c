@@ -104,6 +104,17 @@ int32_t ir_find_name(const ir_graph *g, const char *name) {
   return -1;
 }
 
+bool ir_reserve(ir_graph *g, int extra) {
+  if (g->n + extra <= g->cap) return true;
+  int cap = g->cap ? g->cap : 64;
+  while (cap < g->n + extra) cap *= 2;
+  ir_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+  if (!nodes) return false;
+  g->nodes = nodes;
+  g->cap = cap;
+  return true;
+}
+
 int32_t ir_add(ir_graph *g, ir_op op, int nin, const int32_t *in, const ir_attr *attr) {
   if (!g || g->status) return -1;
   const ir_op_info *info = &ir_ops[op];
@@ -114,13 +125,8 @@ int32_t ir_add(ir_graph *g, ir_op op, int nin, const int32_t *in, const ir_attr 
     if (in[i] < 0 || in[i] >= g->n)
       return ir_error(g, GC_ERR_INVALID, "op '%s': input %d is not a value of this graph (id %d)",
                       info->name, i, in[i]);
-  if (g->n == g->cap) {
-    int cap = g->cap ? g->cap * 2 : 64;
-    ir_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
-    if (!nodes) return ir_error(g, GC_ERR_NOMEM, "out of memory adding op '%s'", info->name);
-    g->nodes = nodes;
-    g->cap = cap;
-  }
+  if (g->n == g->cap && !ir_reserve(g, 1))
+    return ir_error(g, GC_ERR_NOMEM, "out of memory adding op '%s'", info->name);
   ir_node *n = &g->nodes[g->n];
   memset(n, 0, sizeof *n);
   n->op = op;

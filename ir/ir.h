@@ -132,6 +132,11 @@ static inline gc_value ir_value(int32_t id) { return (gc_value){id}; }
  * and returns its id. On error (bad inputs, shape rule failure, the graph
  * already failed) sets the graph's sticky error and returns -1. */
 int32_t ir_add(ir_graph *g, ir_op op, int nin, const int32_t *in, const ir_attr *attr);
+/* Makes room for `extra` more nodes now, so that the next `extra` ir_add
+ * calls do not move g->nodes: code that reads node fields in the same
+ * expression as a call that adds nodes (the argument evaluation order is
+ * unspecified) relies on it. Returns false when out of memory. */
+bool ir_reserve(ir_graph *g, int extra);
 /* Sets the sticky error (first one wins); returns -1 for convenience. */
 int32_t ir_error(ir_graph *g, gc_status s, const char *fmt, ...) GC_PRINTF(3, 4);
 /* A label for messages: "op 'add' (node 12 \"fc1.b\")". Static per thread. */

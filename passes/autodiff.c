@@ -50,6 +50,11 @@ int32_t ir_const_f32(ir_graph *g, float v) { return gc_scalar(g, v).id; }
 
 /* ---- gradient rules: dx[k] for each input k with need[k] ---- */
 
+/* A rule adds at most RULE_MAX_NODES nodes: the pass reserves that much
+ * room before each rule, so g->nodes does not move while a rule runs and
+ * rules may read node fields (SHAPE(x)) in the same expression as calls
+ * that add nodes. */
+enum { RULE_MAX_NODES = 256 };
 typedef void (*grad_rule)(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx);
 
 #define X(k) (g->nodes[y].in[k])
@@ -266,7 +271,11 @@ gc_status gc_differentiate(gc_graph *g) {
   adj[loss] = ir_const_f32(g, 1.0f);
   for (int i = loss; i >= 0 && !g->status; i--) {
     if (adj[i] < 0 || !needs[i]) continue;
-    const ir_node *nd = &g->nodes[i];
+    if (!ir_reserve(g, RULE_MAX_NODES)) {
+      ir_error(g, GC_ERR_NOMEM, "differentiate: out of memory");
+      break;
+    }
+    const ir_node *nd = &g->nodes[i]; /* stable until the rule has run */
     if (ir_ops[nd->op].props & (IR_P_NODIFF | IR_P_LEAF)) continue;
     bool need[IR_MAX_INPUTS] = {0};
     int32_t dx[IR_MAX_INPUTS];
@@ -274,7 +283,11 @@ gc_status gc_differentiate(gc_graph *g) {
       need[k] = needs[nd->in[k]];
       dx[k] = -1;
     }
+    int before = g->n;
     rules[nd->op](g, i, adj[i], need, dx);
+    if (g->n - before > RULE_MAX_NODES && !g->status)
+      ir_error(g, GC_ERR_INTERNAL, "differentiate: the rule of %s added %d nodes (max %d)",
+               ir_node_label(g, i), g->n - before, (int)RULE_MAX_NODES);
     for (int k = 0; k < g->nodes[i].nin; k++) {
       int32_t x = g->nodes[i].in[k];
       if (!need[k] || dx[k] < 0) continue;

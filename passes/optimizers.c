@@ -48,9 +48,11 @@ gc_status gc_optimize_sgd(gc_graph *g, const gc_sgd *opt) {
   if (st) return st;
   int n = g->ngrad;
   for (int i = 0; i < n && !g->status; i++) {
-    const ir_node *p = &g->nodes[i];
-    if (p->op != IR_OP_PARAM || g->grad[i] < 0) continue;
-    int32_t vel = state(g, p->name ? p->name : "param", ".velocity", p->shape, NULL);
+    if (g->nodes[i].op != IR_OP_PARAM || g->grad[i] < 0) continue;
+    /* copies: adding nodes may move g->nodes */
+    const char *base = g->nodes[i].name ? g->nodes[i].name : "param";
+    gc_shape shape = g->nodes[i].shape;
+    int32_t vel = state(g, base, ".velocity", shape, NULL);
     ir_attr a = {0};
     a.f[0] = opt->momentum;
     a.f[1] = opt->weight_decay;
@@ -72,11 +74,12 @@ gc_status gc_optimize_adam(gc_graph *g, const gc_adam *opt) {
   int32_t tick = ir_add(g, IR_OP_OPT_TICK, 1, &g->hyper, &ta);
   int n = g->ngrad;
   for (int i = 0; i < n && !g->status; i++) {
-    const ir_node *p = &g->nodes[i];
-    if (p->op != IR_OP_PARAM || g->grad[i] < 0) continue;
-    const char *base = p->name ? p->name : "param";
-    int32_t m = state(g, base, ".adam_m", p->shape, NULL);
-    int32_t v = state(g, base, ".adam_v", p->shape, NULL);
+    if (g->nodes[i].op != IR_OP_PARAM || g->grad[i] < 0) continue;
+    /* copies: adding nodes may move g->nodes (the name string stays put) */
+    const char *base = g->nodes[i].name ? g->nodes[i].name : "param";
+    gc_shape shape = g->nodes[i].shape;
+    int32_t m = state(g, base, ".adam_m", shape, NULL);
+    int32_t v = state(g, base, ".adam_v", shape, NULL);
     ir_attr a = {0};
     a.f[0] = b1;
     a.f[1] = b2;
