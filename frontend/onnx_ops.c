@@ -116,6 +116,17 @@ UNARY(reciprocal, gc_reciprocal(g, x))
 UNARY(erf, gc_erf(g, x))
 UNARY(softplus, gc_softplus(g, x))
 UNARY(softsign, gc_softsign(g, x))
+UNARY(sin, gc_sin(g, x))
+UNARY(cos, gc_cos(g, x))
+UNARY(tan, gc_tan(g, x))
+UNARY(asin, gc_asin(g, x))
+UNARY(acos, gc_acos(g, x))
+UNARY(atan, gc_atan(g, x))
+UNARY(sinh, gc_sinh(g, x))
+UNARY(cosh, gc_cosh(g, x))
+UNARY(asinh, gc_asinh(g, x))
+UNARY(acosh, gc_acosh(g, x))
+UNARY(atanh, gc_atanh(g, x))
 
 /* The f32 builders of the unary math ops reject integer data, which ONNX
  * allows for Abs, Neg and Sign: those are spelled with integer-safe ops. */
@@ -1117,6 +1128,17 @@ static const ox_op table[] = {
     {"Sign", map_sign, NULL},
     {"Softplus", map_softplus, NULL},
     {"Softsign", map_softsign, NULL},
+    {"Sin", map_sin, NULL},
+    {"Cos", map_cos, NULL},
+    {"Tan", map_tan, NULL},
+    {"Asin", map_asin, NULL},
+    {"Acos", map_acos, NULL},
+    {"Atan", map_atan, NULL},
+    {"Sinh", map_sinh, NULL},
+    {"Cosh", map_cosh, NULL},
+    {"Asinh", map_asinh, NULL},
+    {"Acosh", map_acosh, NULL},
+    {"Atanh", map_atanh, NULL},
     {"LeakyRelu", map_leaky_relu, NULL},
     {"PRelu", map_prelu, NULL},
     {"Elu", map_elu, NULL},
