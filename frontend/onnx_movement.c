@@ -1,6 +1,6 @@
 /* onnx_movement.c — ONNX mappings of data movement and index ops on runtime
- * data (Pad, Where, Gather, GatherElements, Concat, Slice, Split, Tile,
- * OneHot, ArgMax/ArgMin, CumSum, Trilu). Their host-folding twins for shape
+ * data (Pad, Where, Gather, GatherElements, GatherND, Concat, Slice, Split,
+ * Tile, OneHot, ArgMax/ArgMin, CumSum, Trilu). Their host-folding twins for shape
  * computations stay in onnx_ops.c; the mappings here run when an input is
  * only known at run time.
  *
@@ -155,6 +155,66 @@ OX_MAP(gather_elements) {
   gc_value flat = gc_add(g, b, gc_mul(g, idx, sv));
   gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape1(dn));
   return out0(c, gc_gather(g, data, flat, 0));
+}
+
+/* GatherND as one gather of rows from data reshaped to [rows, rest]: the
+ * first batch_dims + m axes (m = the indices' last dim) become the row,
+ * whose number is a constant (the batch's first row) plus each index
+ * coordinate times its stride; the remaining axes are the row's contents. */
+OX_MAP(gather_nd) {
+  gc_graph *g = c->g;
+  gc_shape ds = ox_in_shape(c, 0), is = ox_in_shape(c, 1);
+  int64_t b = ox_attr_int(c, "batch_dims", 0);
+  int q = is.ndim;
+  if (q < 1) return ox_err(c, GC_ERR_SHAPE, "indices must have rank >= 1");
+  int64_t m = is.dim[q - 1];
+  if (b < 0 || b >= q || m < 1 || b + m > ds.ndim)
+    return ox_err(c, GC_ERR_SHAPE, "batch_dims %lld and index depth %lld do not fit rank %d",
+                  (long long)b, (long long)m, ds.ndim);
+  for (int d = 0; d < b; d++)
+    if (is.dim[d] != ds.dim[d]) return ox_err(c, GC_ERR_SHAPE, "batch dims differ");
+  int64_t total = gc_shape_numel(is) / m, dn = gc_shape_numel(ds);
+  if (!total) return empty(c);
+  if (dn > INT32_MAX) return ox_unsupported(c, "GatherND (large)", "data too large");
+  int64_t per_batch = 1, rest = 1, batches = 1;
+  for (int d = (int)b; d < b + m; d++) per_batch *= ds.dim[d];
+  for (int d = (int)(b + m); d < ds.ndim; d++) rest *= ds.dim[d];
+  for (int d = 0; d < b; d++) batches *= ds.dim[d];
+  /* indices.shape[:-1] + [1]: the row numbers keep a trailing 1 so that a
+   * single index tuple still gathers with a non-scalar index */
+  gc_shape rs = is;
+  rs.dim[q - 1] = 1;
+  gc_tensor *base;
+  gc_status st = gc_tensor_new(NULL, GC_I32, rs, NULL, &base);
+  if (st) return st;
+  int64_t per_tuple_batch = total / batches;
+  for (int64_t i = 0; i < total; i++)
+    ((int32_t *)base->data)[i] = (int32_t)(i / per_tuple_batch * per_batch);
+  gc_value row = ox_const_value(c, base);
+  gc_tensor_free(base);
+  gc_value idx = index_value(c, 1);
+  if (gc_value_ok(idx) && gc_value_dtype(g, idx) != GC_I32) idx = gc_cast(g, idx, GC_I32);
+  int32_t zero = 0;
+  gc_value z = gc_constant(g, GC_I32, gc_shape0(), &zero);
+  int64_t stride = per_batch;
+  for (int j = 0; j < m; j++) {
+    int32_t len = (int32_t)ds.dim[b + j];
+    stride /= len;
+    int32_t sj = (int32_t)stride;
+    int64_t start = j, end = j + 1;
+    int ax = q - 1;
+    gc_value ij = gc_slice(g, idx, &start, &end, &ax, NULL, 1);
+    gc_value l = gc_constant(g, GC_I32, gc_shape0(), &len);
+    /* negative indices count from the end of their axis */
+    ij = gc_where(g, gc_less(g, ij, z), gc_add(g, ij, l), ij);
+    row =
+        gc_add(g, row, stride == 1 ? ij : gc_mul(g, ij, gc_constant(g, GC_I32, gc_shape0(), &sj)));
+  }
+  gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape2(dn / rest, rest));
+  gc_shape os = {0};
+  for (int d = 0; d < q - 1; d++) os.dim[os.ndim++] = is.dim[d];
+  for (int d = (int)(b + m); d < ds.ndim; d++) os.dim[os.ndim++] = ds.dim[d];
+  return out0(c, gc_reshape(g, gc_gather(g, data, row, 0), os));
 }
 
 /* Concat of any number of inputs, in groups the IR takes at once. */

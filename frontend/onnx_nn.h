@@ -46,6 +46,7 @@ OX_MAP(pad);
 OX_MAP(where);
 OX_MAP(gather);
 OX_MAP(gather_elements);
+OX_MAP(gather_nd);
 OX_MAP(concat);
 OX_MAP(slice);
 OX_MAP(split);

@@ -1211,6 +1211,7 @@ static const ox_op table[] = {
     {"Slice", ox_map_slice, fold_slice},
     {"Split", ox_map_split, fold_split},
     {"GatherElements", ox_map_gather_elements, NULL},
+    {"GatherND", ox_map_gather_nd, NULL},
     {"Tile", ox_map_tile, NULL},
     {"OneHot", ox_map_one_hot, NULL},
     {"ArgMax", ox_map_argmax, NULL},
