@@ -47,6 +47,7 @@ OX_MAP(where);
 OX_MAP(gather);
 OX_MAP(gather_elements);
 OX_MAP(gather_nd);
+OX_MAP(scatter_elements);
 OX_MAP(concat);
 OX_MAP(slice);
 OX_MAP(split);

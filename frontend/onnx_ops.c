@@ -1212,6 +1212,8 @@ static const ox_op table[] = {
     {"Split", ox_map_split, fold_split},
     {"GatherElements", ox_map_gather_elements, NULL},
     {"GatherND", ox_map_gather_nd, NULL},
+    {"ScatterElements", ox_map_scatter_elements, NULL},
+    {"Scatter", ox_map_scatter_elements, NULL},
     {"Tile", ox_map_tile, NULL},
     {"OneHot", ox_map_one_hot, NULL},
     {"ArgMax", ox_map_argmax, NULL},
