@@ -28,6 +28,7 @@ OX_MAP(instance_norm);
 OX_MAP(layer_norm);
 OX_MAP(mvn);
 OX_MAP(lp_norm);
+OX_MAP(lrn);
 OX_MAP(global_avg_pool);
 OX_MAP(global_max_pool);
 OX_MAP(rnn);

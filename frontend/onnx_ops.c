@@ -1233,6 +1233,7 @@ static const ox_op table[] = {
     {"LayerNormalization", ox_map_layer_norm, NULL},
     {"MeanVarianceNormalization", ox_map_mvn, NULL},
     {"LpNormalization", ox_map_lp_norm, NULL},
+    {"LRN", ox_map_lrn, NULL},
     {"GlobalAveragePool", ox_map_global_avg_pool, NULL},
     {"GlobalMaxPool", ox_map_global_max_pool, NULL},
     {"RNN", ox_map_rnn, NULL},
