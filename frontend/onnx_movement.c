@@ -1,8 +1,8 @@
 /* onnx_movement.c — ONNX mappings of data movement and index ops on runtime
- * data (Pad, Where, Gather, GatherElements, Concat, Slice, Split, Tile,
- * OneHot, ArgMax/ArgMin, CumSum, Trilu). Their host-folding twins for shape
- * computations stay in onnx_ops.c; the mappings here run when an input is
- * only known at run time.
+ * data (Pad, Where, Gather, GatherElements, GatherND, ScatterElements,
+ * Concat, Slice, Split, Tile, OneHot, ArgMax/ArgMin, CumSum, Trilu). Their
+ * host-folding twins for shape computations stay in onnx_ops.c; the
+ * mappings here run when an input is only known at run time.
  *
  * Integer data: ONNX int64 lives as i32 in the graph (ox_const_value), so
  * ops that produce i64 (argmax) are cast to i32 to keep one index dtype. */
@@ -117,22 +117,16 @@ OX_MAP(gather) {
   return out0(c, gc_gather(c->g, ox_in(c, 0), index_value(c, 1), a));
 }
 
-/* GatherElements as one gather from the flattened data: the flat index is
+/* The flat position in data (shape ds) of each element of indices (shape
+ * is) taken along axis a, as GatherElements and ScatterElements read them:
  * a constant (the coordinates off the axis) plus index * stride(axis). */
-OX_MAP(gather_elements) {
+static gc_value flat_elem_index(ox_ctx *c, gc_shape ds, gc_shape is, int a) {
   gc_graph *g = c->g;
-  gc_shape ds = ox_in_shape(c, 0), is = ox_in_shape(c, 1);
-  if (ds.ndim != is.ndim) return ox_err(c, GC_ERR_SHAPE, "data and indices differ in rank");
-  int a = norm_axis(ox_attr_int(c, "axis", 0), ds.ndim);
-  if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
-  int64_t total = gc_shape_numel(is), dn = gc_shape_numel(ds);
-  if (!total) return empty(c);
-  if (dn > INT32_MAX) return ox_unsupported(c, "GatherElements (large)", "data too large");
-  int64_t dst[GC_MAX_DIMS], k = 1;
+  int64_t dst[GC_MAX_DIMS], k = 1, total = gc_shape_numel(is);
   for (int d = ds.ndim - 1; d >= 0; d--) dst[d] = k, k *= ds.dim[d];
   gc_tensor *base;
   gc_status st = gc_tensor_new(NULL, GC_I32, is, NULL, &base);
-  if (st) return st;
+  if (st) return ir_value(ir_error(g, st, "%s", gc_last_error()));
   for (int64_t i = 0; i < total; i++) {
     int64_t rem = i, off = 0;
     for (int d = is.ndim - 1; d >= 0; d--) {
@@ -152,9 +146,126 @@ OX_MAP(gather_elements) {
   gc_value sv = gc_constant(g, GC_I32, gc_shape0(), &stride);
   /* negative indices count from the end of the axis */
   idx = gc_where(g, gc_less(g, idx, z), gc_add(g, idx, l), idx);
-  gc_value flat = gc_add(g, b, gc_mul(g, idx, sv));
+  return gc_add(g, b, gc_mul(g, idx, sv));
+}
+
+/* GatherElements as one gather from the flattened data. */
+OX_MAP(gather_elements) {
+  gc_graph *g = c->g;
+  gc_shape ds = ox_in_shape(c, 0), is = ox_in_shape(c, 1);
+  if (ds.ndim != is.ndim) return ox_err(c, GC_ERR_SHAPE, "data and indices differ in rank");
+  int a = norm_axis(ox_attr_int(c, "axis", 0), ds.ndim);
+  if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  int64_t dn = gc_shape_numel(ds);
+  if (!gc_shape_numel(is)) return empty(c);
+  if (dn > INT32_MAX) return ox_unsupported(c, "GatherElements (large)", "data too large");
+  gc_value flat = flat_elem_index(c, ds, is, a);
   gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape1(dn));
   return out0(c, gc_gather(g, data, flat, 0));
+}
+
+/* ScatterElements (and the older Scatter) on the flattened data: the
+ * gather's gradient op scatter-adds updates at the flat positions, which
+ * is reduction "add" as it stands; "none" takes the scattered values where
+ * any update landed (ONNX leaves duplicate indices undefined there). */
+OX_MAP(scatter_elements) {
+  gc_graph *g = c->g;
+  char buf[16];
+  const char *red = ox_attr_str(c, "reduction", "none", buf, sizeof buf);
+  bool add = !strcmp(red, "add");
+  if (!add && strcmp(red, "none"))
+    return ox_unsupported(c, "ScatterElements (mul/min/max)", "reduction %s", red);
+  gc_shape ds = ox_in_shape(c, 0), is = ox_in_shape(c, 1);
+  if (ds.ndim != is.ndim) return ox_err(c, GC_ERR_SHAPE, "data and indices differ in rank");
+  if (!ir_shape_eq(is, ox_in_shape(c, 2)))
+    return ox_err(c, GC_ERR_SHAPE, "updates and indices differ in shape");
+  int a = norm_axis(ox_attr_int(c, "axis", 0), ds.ndim);
+  if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  int64_t dn = gc_shape_numel(ds);
+  if (!gc_shape_numel(is)) return out0(c, ox_in(c, 0));
+  if (dn > INT32_MAX) return ox_unsupported(c, "ScatterElements (large)", "data too large");
+  gc_value data = ox_in(c, 0), upd = ox_in(c, 2);
+  /* the scatter-add op takes f32 only */
+  if (gc_value_ok(data) && gc_value_dtype(g, data) != GC_F32)
+    return ox_unsupported(c, "ScatterElements (integer data)", "data is not f32");
+  gc_value flat = flat_elem_index(c, ds, is, a);
+  ir_attr at = {0};
+  at.axis = 0;
+  at.shape = gc_shape1(dn);
+  int32_t in[2] = {upd.id, flat.id};
+  gc_value sum = ir_value(ir_add(g, IR_OP_GATHER_GRAD, 2, in, &at));
+  data = gc_reshape(g, data, gc_shape1(dn));
+  gc_value r;
+  if (add) {
+    r = gc_add(g, data, sum);
+  } else {
+    float one = 1, zero = 0;
+    in[0] = gc_expand(g, gc_constant(g, GC_F32, gc_shape0(), &one), is).id;
+    gc_value hits = ir_value(ir_add(g, IR_OP_GATHER_GRAD, 2, in, &at));
+    gc_value z = gc_constant(g, GC_F32, gc_shape0(), &zero);
+    r = gc_where(g, gc_greater(g, hits, z), sum, data);
+  }
+  return out0(c, gc_reshape(g, r, ds));
+}
+
+/* GatherND as one gather of rows from data reshaped to [rows, rest]: the
+ * first batch_dims + m axes (m = the indices' last dim) become the row,
+ * whose number is a constant (the batch's first row) plus each index
+ * coordinate times its stride; the remaining axes are the row's contents. */
+OX_MAP(gather_nd) {
+  gc_graph *g = c->g;
+  gc_shape ds = ox_in_shape(c, 0), is = ox_in_shape(c, 1);
+  int64_t b = ox_attr_int(c, "batch_dims", 0);
+  int q = is.ndim;
+  if (q < 1) return ox_err(c, GC_ERR_SHAPE, "indices must have rank >= 1");
+  int64_t m = is.dim[q - 1];
+  if (b < 0 || b >= q || m < 1 || b + m > ds.ndim)
+    return ox_err(c, GC_ERR_SHAPE, "batch_dims %lld and index depth %lld do not fit rank %d",
+                  (long long)b, (long long)m, ds.ndim);
+  for (int d = 0; d < b; d++)
+    if (is.dim[d] != ds.dim[d]) return ox_err(c, GC_ERR_SHAPE, "batch dims differ");
+  int64_t total = gc_shape_numel(is) / m, dn = gc_shape_numel(ds);
+  if (!total) return empty(c);
+  if (dn > INT32_MAX) return ox_unsupported(c, "GatherND (large)", "data too large");
+  int64_t per_batch = 1, rest = 1, batches = 1;
+  for (int d = (int)b; d < b + m; d++) per_batch *= ds.dim[d];
+  for (int d = (int)(b + m); d < ds.ndim; d++) rest *= ds.dim[d];
+  for (int d = 0; d < b; d++) batches *= ds.dim[d];
+  /* indices.shape[:-1] + [1]: the row numbers keep a trailing 1 so that a
+   * single index tuple still gathers with a non-scalar index */
+  gc_shape rs = is;
+  rs.dim[q - 1] = 1;
+  gc_tensor *base;
+  gc_status st = gc_tensor_new(NULL, GC_I32, rs, NULL, &base);
+  if (st) return st;
+  int64_t per_tuple_batch = total / batches;
+  for (int64_t i = 0; i < total; i++)
+    ((int32_t *)base->data)[i] = (int32_t)(i / per_tuple_batch * per_batch);
+  gc_value row = ox_const_value(c, base);
+  gc_tensor_free(base);
+  gc_value idx = index_value(c, 1);
+  if (gc_value_ok(idx) && gc_value_dtype(g, idx) != GC_I32) idx = gc_cast(g, idx, GC_I32);
+  int32_t zero = 0;
+  gc_value z = gc_constant(g, GC_I32, gc_shape0(), &zero);
+  int64_t stride = per_batch;
+  for (int j = 0; j < m; j++) {
+    int32_t len = (int32_t)ds.dim[b + j];
+    stride /= len;
+    int32_t sj = (int32_t)stride;
+    int64_t start = j, end = j + 1;
+    int ax = q - 1;
+    gc_value ij = gc_slice(g, idx, &start, &end, &ax, NULL, 1);
+    gc_value l = gc_constant(g, GC_I32, gc_shape0(), &len);
+    /* negative indices count from the end of their axis */
+    ij = gc_where(g, gc_less(g, ij, z), gc_add(g, ij, l), ij);
+    row =
+        gc_add(g, row, stride == 1 ? ij : gc_mul(g, ij, gc_constant(g, GC_I32, gc_shape0(), &sj)));
+  }
+  gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape2(dn / rest, rest));
+  gc_shape os = {0};
+  for (int d = 0; d < q - 1; d++) os.dim[os.ndim++] = is.dim[d];
+  for (int d = (int)(b + m); d < ds.ndim; d++) os.dim[os.ndim++] = ds.dim[d];
+  return out0(c, gc_reshape(g, gc_gather(g, data, row, 0), os));
 }
 
 /* Concat of any number of inputs, in groups the IR takes at once. */

@@ -1,5 +1,5 @@
 /* onnx_nn.c — ONNX mappings of the neural-network ops that existing
- * builders can express: MatMul/Gemm, inference-mode normalizations, global
+ * builders can express: MatMul/Gemm, inference-mode normalizations, LRN, global
  * pooling, and RNN/GRU/LSTM unrolled over their static sequence length.
  *
  * Recurrent layers pick time steps, directions and gates out of runtime
@@ -213,6 +213,38 @@ OX_MAP(lp_norm) {
   else
     return ox_err(c, GC_ERR_FORMAT, "p must be 1 or 2");
   return out0(c, gc_div(g, x, nrm));
+}
+
+/* LRN: x / (bias + alpha / size * sum of x^2 over a window of channels)^beta,
+ * the window reaching floor((size-1)/2) channels down and ceil((size-1)/2)
+ * up. The window sum is size shifted slices of the zero-padded squares. */
+OX_MAP(lrn) {
+  gc_graph *g = c->g;
+  gc_value x = ox_in(c, 0);
+  gc_shape xs = gc_value_shape(g, x);
+  if (!gc_value_ok(x)) return gc_graph_status(g);
+  if (xs.ndim < 3) return ox_err(c, GC_ERR_SHAPE, "input must be at least 3-D");
+  if (!need_f32(c, x)) return ox_unsupported(c, "LRN (int)", "LRN on integer data");
+  int64_t size = ox_attr_int(c, "size", 0);
+  if (size < 1) return ox_err(c, GC_ERR_FORMAT, "size must be >= 1");
+  float alpha = ox_attr_float(c, "alpha", 1e-4f), beta = ox_attr_float(c, "beta", 0.75f);
+  float bias = ox_attr_float(c, "bias", 1.0f);
+  int64_t pads[2 * GC_MAX_DIMS] = {0}, ch = xs.dim[1];
+  pads[1] = (size - 1) / 2;
+  pads[xs.ndim + 1] = size / 2;
+  gc_value sq = gc_mul(g, x, x);
+  gc_value padded = size > 1 ? gc_pad(g, sq, pads, GC_PAD_CONSTANT, 0) : sq;
+  gc_value sum = sq;
+  if (size > 1) {
+    int ax = 1;
+    for (int64_t k = 0; k < size; k++) {
+      int64_t start = k, end = k + ch;
+      gc_value part = gc_slice(g, padded, &start, &end, &ax, NULL, 1);
+      sum = k ? gc_add(g, sum, part) : part;
+    }
+  }
+  gc_value base = gc_add(g, gc_mul(g, sum, ox_sc(c, alpha / (float)size)), ox_sc(c, bias));
+  return out0(c, gc_div(g, x, gc_pow(g, base, ox_sc(c, beta))));
 }
 
 static gc_status global_pool(ox_ctx *c, bool max) {

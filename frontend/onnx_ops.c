@@ -116,6 +116,17 @@ UNARY(reciprocal, gc_reciprocal(g, x))
 UNARY(erf, gc_erf(g, x))
 UNARY(softplus, gc_softplus(g, x))
 UNARY(softsign, gc_softsign(g, x))
+UNARY(sin, gc_sin(g, x))
+UNARY(cos, gc_cos(g, x))
+UNARY(tan, gc_tan(g, x))
+UNARY(asin, gc_asin(g, x))
+UNARY(acos, gc_acos(g, x))
+UNARY(atan, gc_atan(g, x))
+UNARY(sinh, gc_sinh(g, x))
+UNARY(cosh, gc_cosh(g, x))
+UNARY(asinh, gc_asinh(g, x))
+UNARY(acosh, gc_acosh(g, x))
+UNARY(atanh, gc_atanh(g, x))
 
 /* The f32 builders of the unary math ops reject integer data, which ONNX
  * allows for Abs, Neg and Sign: those are spelled with integer-safe ops. */
@@ -1117,6 +1128,17 @@ static const ox_op table[] = {
     {"Sign", map_sign, NULL},
     {"Softplus", map_softplus, NULL},
     {"Softsign", map_softsign, NULL},
+    {"Sin", map_sin, NULL},
+    {"Cos", map_cos, NULL},
+    {"Tan", map_tan, NULL},
+    {"Asin", map_asin, NULL},
+    {"Acos", map_acos, NULL},
+    {"Atan", map_atan, NULL},
+    {"Sinh", map_sinh, NULL},
+    {"Cosh", map_cosh, NULL},
+    {"Asinh", map_asinh, NULL},
+    {"Acosh", map_acosh, NULL},
+    {"Atanh", map_atanh, NULL},
     {"LeakyRelu", map_leaky_relu, NULL},
     {"PRelu", map_prelu, NULL},
     {"Elu", map_elu, NULL},
@@ -1189,6 +1211,9 @@ static const ox_op table[] = {
     {"Slice", ox_map_slice, fold_slice},
     {"Split", ox_map_split, fold_split},
     {"GatherElements", ox_map_gather_elements, NULL},
+    {"GatherND", ox_map_gather_nd, NULL},
+    {"ScatterElements", ox_map_scatter_elements, NULL},
+    {"Scatter", ox_map_scatter_elements, NULL},
     {"Tile", ox_map_tile, NULL},
     {"OneHot", ox_map_one_hot, NULL},
     {"ArgMax", ox_map_argmax, NULL},
@@ -1208,6 +1233,7 @@ static const ox_op table[] = {
     {"LayerNormalization", ox_map_layer_norm, NULL},
     {"MeanVarianceNormalization", ox_map_mvn, NULL},
     {"LpNormalization", ox_map_lp_norm, NULL},
+    {"LRN", ox_map_lrn, NULL},
     {"GlobalAveragePool", ox_map_global_avg_pool, NULL},
     {"GlobalMaxPool", ox_map_global_max_pool, NULL},
     {"RNN", ox_map_rnn, NULL},

@@ -65,6 +65,17 @@ gc_value gc_selu(gc_graph *g, gc_value x) {
 }
 gc_value gc_softplus(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_SOFTPLUS, x, 0, 0); }
 gc_value gc_softsign(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_SOFTSIGN, x, 0, 0); }
+gc_value gc_sin(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_SIN, x, 0, 0); }
+gc_value gc_cos(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_COS, x, 0, 0); }
+gc_value gc_tan(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_TAN, x, 0, 0); }
+gc_value gc_asin(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ASIN, x, 0, 0); }
+gc_value gc_acos(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ACOS, x, 0, 0); }
+gc_value gc_atan(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ATAN, x, 0, 0); }
+gc_value gc_sinh(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_SINH, x, 0, 0); }
+gc_value gc_cosh(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_COSH, x, 0, 0); }
+gc_value gc_asinh(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ASINH, x, 0, 0); }
+gc_value gc_acosh(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ACOSH, x, 0, 0); }
+gc_value gc_atanh(gc_graph *g, gc_value x) { return unary_f(g, IR_OP_ATANH, x, 0, 0); }
 gc_value gc_hard_sigmoid(gc_graph *g, gc_value x, float alpha, float beta) {
   return unary_f(g, IR_OP_HARD_SIGMOID, x, alpha, beta);
 }

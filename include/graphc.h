@@ -209,6 +209,20 @@ gc_value gc_softsign(gc_graph *g, gc_value x); /* x / (1 + |x|) */
 /* max(0, min(1, alpha x + beta)): ONNX's 0.2/0.5, PyTorch's 1/6, 0.5. */
 gc_value gc_hard_sigmoid(gc_graph *g, gc_value x, float alpha, float beta);
 gc_value gc_clip(gc_graph *g, gc_value x, float lo, float hi);
+/* Trigonometric and hyperbolic functions and their inverses (radians).
+ * Outside their domains (|x| > 1 for asin, acos; x < 1 for acosh; |x| >= 1
+ * for atanh) the result is NaN or infinite, as in C. */
+gc_value gc_sin(gc_graph *g, gc_value x);
+gc_value gc_cos(gc_graph *g, gc_value x);
+gc_value gc_tan(gc_graph *g, gc_value x);
+gc_value gc_asin(gc_graph *g, gc_value x);
+gc_value gc_acos(gc_graph *g, gc_value x);
+gc_value gc_atan(gc_graph *g, gc_value x);
+gc_value gc_sinh(gc_graph *g, gc_value x);
+gc_value gc_cosh(gc_graph *g, gc_value x);
+gc_value gc_asinh(gc_graph *g, gc_value x);
+gc_value gc_acosh(gc_graph *g, gc_value x);
+gc_value gc_atanh(gc_graph *g, gc_value x);
 
 /* Binary with numpy broadcasting. pow: f32 only. minimum/maximum: any
  * dtype (both the same); at ties the gradient is split evenly. */

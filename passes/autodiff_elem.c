@@ -120,6 +120,72 @@ void grad_clip(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx
   dx[0] = keep_if(g, in, dy);
 }
 
+static int32_t un(ir_graph *g, ir_op op, int32_t x) { return ir_unary(g, op, x); }
+static int32_t div_(ir_graph *g, int32_t a, int32_t b) { return ir_binary(g, IR_OP_DIV, a, b); }
+
+void grad_sin(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = mul(g, dy, un(g, IR_OP_COS, X(0)));
+}
+
+void grad_cos(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = un(g, IR_OP_NEG, mul(g, dy, un(g, IR_OP_SIN, X(0))));
+}
+
+/* tan' = 1 + tan^2, read off the output */
+void grad_tan(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = mul(g, dy, add(g, k(g, 1), mul(g, y, y)));
+}
+
+/* asin' = 1 / sqrt(1 - x^2) */
+void grad_asin(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = div_(g, dy, un(g, IR_OP_SQRT, sub(g, k(g, 1), mul(g, x, x))));
+}
+
+/* acos' = -asin' */
+void grad_acos(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = un(g, IR_OP_NEG, div_(g, dy, un(g, IR_OP_SQRT, sub(g, k(g, 1), mul(g, x, x)))));
+}
+
+/* atan' = 1 / (1 + x^2) */
+void grad_atan(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = div_(g, dy, add(g, k(g, 1), mul(g, x, x)));
+}
+
+void grad_sinh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = mul(g, dy, un(g, IR_OP_COSH, X(0)));
+}
+
+void grad_cosh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (need[0]) dx[0] = mul(g, dy, un(g, IR_OP_SINH, X(0)));
+}
+
+/* asinh' = 1 / sqrt(x^2 + 1) */
+void grad_asinh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = div_(g, dy, un(g, IR_OP_SQRT, add(g, mul(g, x, x), k(g, 1))));
+}
+
+/* acosh' = 1 / sqrt(x^2 - 1) */
+void grad_acosh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = div_(g, dy, un(g, IR_OP_SQRT, sub(g, mul(g, x, x), k(g, 1))));
+}
+
+/* atanh' = 1 / (1 - x^2) */
+void grad_atanh(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
+  if (!need[0]) return;
+  int32_t x = X(0);
+  dx[0] = div_(g, dy, sub(g, k(g, 1), mul(g, x, x)));
+}
+
 /* d a^b / da = b a^(b-1), d a^b / db = a^b log a */
 void grad_pow(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
   int32_t a = X(0), b = X(1);

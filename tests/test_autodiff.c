@@ -466,6 +466,20 @@ static gc_value c_clip(gc_graph *g) {
   const float v[8] = {-1.5f, -0.7f, -0.3f, 0.1f, 0.2f, 0.6f, 0.9f, 2};
   return gc_clip(g, prm(g, "x", gc_shape1(8), v), -0.5f, 0.75f);
 }
+/* inputs inside each domain, away from the poles of the derivatives */
+static gc_value c_sin(gc_graph *g) { return gc_sin(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3)); }
+static gc_value c_cos(gc_graph *g) { return gc_cos(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3)); }
+static gc_value c_tan(gc_graph *g) { return gc_tan(g, prm_rand(g, "x", gc_shape1(8), 0.1, 1.2)); }
+static gc_value c_asin(gc_graph *g) { return gc_asin(g, prm_rand(g, "x", gc_shape1(8), 0.1, 0.8)); }
+static gc_value c_acos(gc_graph *g) { return gc_acos(g, prm_rand(g, "x", gc_shape1(8), 0.1, 0.8)); }
+static gc_value c_atan(gc_graph *g) { return gc_atan(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3)); }
+static gc_value c_sinh(gc_graph *g) { return gc_sinh(g, prm_rand(g, "x", gc_shape1(8), 0.1, 2)); }
+static gc_value c_cosh(gc_graph *g) { return gc_cosh(g, prm_rand(g, "x", gc_shape1(8), 0.1, 2)); }
+static gc_value c_asinh(gc_graph *g) { return gc_asinh(g, prm_rand(g, "x", gc_shape1(8), 0.1, 3)); }
+static gc_value c_acosh(gc_graph *g) { return gc_acosh(g, prm_pos(g, "x", gc_shape1(8), 1.2, 3)); }
+static gc_value c_atanh(gc_graph *g) {
+  return gc_atanh(g, prm_rand(g, "x", gc_shape1(8), 0.1, 0.8));
+}
 static gc_value c_pow(gc_graph *g) {
   return gc_pow(g, prm_pos(g, "a", gc_shape2(2, 3), 0.5, 2),
                 prm_rand(g, "b", gc_shape1(3), 0.2, 1.5));
@@ -608,6 +622,17 @@ static const fd_case cases[] = {
     {"softsign", c_softsign, 0, H, COVERS(IR_OP_SOFTSIGN)},
     {"hard_sigmoid", c_hard_sigmoid, 0, H, COVERS(IR_OP_HARD_SIGMOID)},
     {"clip", c_clip, 0, H, COVERS(IR_OP_CLIP)},
+    {"sin", c_sin, 0, H, COVERS(IR_OP_SIN)},
+    {"cos", c_cos, 0, H, COVERS(IR_OP_COS)},
+    {"tan", c_tan, 0, H, COVERS(IR_OP_TAN)},
+    {"asin", c_asin, 0, H, COVERS(IR_OP_ASIN)},
+    {"acos", c_acos, 0, H, COVERS(IR_OP_ACOS)},
+    {"atan", c_atan, 0, H, COVERS(IR_OP_ATAN)},
+    {"sinh", c_sinh, 0, H, COVERS(IR_OP_SINH)},
+    {"cosh", c_cosh, 0, H, COVERS(IR_OP_COSH)},
+    {"asinh", c_asinh, 0, H, COVERS(IR_OP_ASINH)},
+    {"acosh", c_acosh, 0, H, COVERS(IR_OP_ACOSH)},
+    {"atanh", c_atanh, 0, H, COVERS(IR_OP_ATANH)},
     {"pow", c_pow, 0, 1e-3, COVERS(IR_OP_POW)},
     {"minimum", c_minimum, 0, 1e-3, COVERS(IR_OP_MINIMUM)},
     {"maximum", c_maximum, 0, 1e-3, COVERS(IR_OP_MAXIMUM)},

@@ -303,6 +303,19 @@ static void case_softsign(harness *h) { unary_case(h, IR_OP_SOFTSIGN, 0, 0, -5, 
 static void case_hard_sigmoid(harness *h) { unary_case(h, IR_OP_HARD_SIGMOID, 0.2f, 0.5f, -4, 4); }
 static void case_clip(harness *h) { unary_case(h, IR_OP_CLIP, -0.5f, 1.25f, -2, 2); }
 
+/* inside the domains, with the broadcast sum's headroom (hi + (hi-lo)/8) */
+static void case_sin(harness *h) { unary_case(h, IR_OP_SIN, 0, 0, -6, 6); }
+static void case_cos(harness *h) { unary_case(h, IR_OP_COS, 0, 0, -6, 6); }
+static void case_tan(harness *h) { unary_case(h, IR_OP_TAN, 0, 0, -1, 1); }
+static void case_asin(harness *h) { unary_case(h, IR_OP_ASIN, 0, 0, -0.8, 0.8); }
+static void case_acos(harness *h) { unary_case(h, IR_OP_ACOS, 0, 0, -0.8, 0.8); }
+static void case_atan(harness *h) { unary_case(h, IR_OP_ATAN, 0, 0, -5, 5); }
+static void case_sinh(harness *h) { unary_case(h, IR_OP_SINH, 0, 0, -3, 3); }
+static void case_cosh(harness *h) { unary_case(h, IR_OP_COSH, 0, 0, -3, 3); }
+static void case_asinh(harness *h) { unary_case(h, IR_OP_ASINH, 0, 0, -5, 5); }
+static void case_acosh(harness *h) { unary_case(h, IR_OP_ACOSH, 0, 0, 1.1, 4); }
+static void case_atanh(harness *h) { unary_case(h, IR_OP_ATANH, 0, 0, -0.7, 0.7); }
+
 /* Binary f32 ops over the broadcast pairs of test_cl_ops.c, in a chain,
  * and with a stored intermediate. */
 static void binary_case(harness *h, ir_op op, double alo, double ahi, double blo, double bhi,
@@ -633,6 +646,17 @@ static const case_fn cases[IR_OP_COUNT] = {
     [IR_OP_SOFTSIGN] = case_softsign,
     [IR_OP_HARD_SIGMOID] = case_hard_sigmoid,
     [IR_OP_CLIP] = case_clip,
+    [IR_OP_SIN] = case_sin,
+    [IR_OP_COS] = case_cos,
+    [IR_OP_TAN] = case_tan,
+    [IR_OP_ASIN] = case_asin,
+    [IR_OP_ACOS] = case_acos,
+    [IR_OP_ATAN] = case_atan,
+    [IR_OP_SINH] = case_sinh,
+    [IR_OP_COSH] = case_cosh,
+    [IR_OP_ASINH] = case_asinh,
+    [IR_OP_ACOSH] = case_acosh,
+    [IR_OP_ATANH] = case_atanh,
     [IR_OP_POW] = case_pow,
     [IR_OP_MINIMUM] = case_minimum,
     [IR_OP_MAXIMUM] = case_maximum,

@@ -122,6 +122,35 @@ static void case_activations(void) {
   gc_graph_free(g);
 }
 
+/* sin .. atanh at points inside every domain (acosh: x >= 1), and the
+ * inverses' NaN outside theirs. */
+static void case_trig(void) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = cf(g, gc_shape1(4), F(-0.5f, 0, 0.25f, 0.75f));
+  expect_f(g, gc_sin(g, x), F(-0.479425539f, 0, 0.247403959f, 0.68163876f), 4, TOL);
+  expect_f(g, gc_cos(g, x), F(0.877582562f, 1, 0.968912422f, 0.731688869f), 4, TOL);
+  expect_f(g, gc_tan(g, x), F(-0.54630249f, 0, 0.255341921f, 0.93159646f), 4, TOL);
+  expect_f(g, gc_asin(g, x), F(-0.523598776f, 0, 0.252680255f, 0.848062079f), 4, TOL);
+  expect_f(g, gc_acos(g, x), F(2.0943951f, 1.57079633f, 1.31811607f, 0.722734248f), 4, TOL);
+  expect_f(g, gc_atan(g, x), F(-0.463647609f, 0, 0.244978663f, 0.643501109f), 4, TOL);
+  expect_f(g, gc_sinh(g, x), F(-0.521095305f, 0, 0.252612317f, 0.822316732f), 4, TOL);
+  expect_f(g, gc_cosh(g, x), F(1.12762597f, 1, 1.0314131f, 1.29468328f), 4, TOL);
+  expect_f(g, gc_asinh(g, x), F(-0.481211825f, 0, 0.247466462f, 0.693147181f), 4, TOL);
+  expect_f(g, gc_atanh(g, x), F(-0.549306144f, 0, 0.255412812f, 0.972955075f), 4, TOL);
+  expect_f(g, gc_acosh(g, cf(g, gc_shape1(4), F(1, 1.5f, 2, 4))),
+           F(0, 0.96242365f, 1.3169579f, 2.06343707f), 4, TOL);
+  float nan3[3];
+  gc_value out_of_domain = cf(g, gc_shape1(3), F(-2, 2, 0.5f));
+  gc_value bad[3] = {gc_asin(g, out_of_domain), gc_acos(g, out_of_domain),
+                     gc_acosh(g, out_of_domain)};
+  for (int b = 0; b < 3; b++) {
+    eval(g, bad[b], nan3, sizeof nan3);
+    ck_assert(isnan(nan3[0]));
+    ck_assert(b < 2 ? isnan(nan3[1]) && !isnan(nan3[2]) : !isnan(nan3[1]) && isnan(nan3[2]));
+  }
+  gc_graph_free(g);
+}
+
 static void case_pow_minmax(void) {
   gc_graph *g = gc_graph_new();
   expect_f(g, gc_pow(g, cf(g, gc_shape1(3), F(2, 4, 9)), cf(g, gc_shape1(3), F(3, 0.5f, -0.5f))),
@@ -414,6 +443,9 @@ static const op_case cases[] = {
     {"activations", case_activations,
      COVERS(IR_OP_LEAKY_RELU, IR_OP_ELU, IR_OP_SELU, IR_OP_SOFTPLUS, IR_OP_SOFTSIGN,
             IR_OP_HARD_SIGMOID, IR_OP_CLIP)},
+    {"trig", case_trig,
+     COVERS(IR_OP_SIN, IR_OP_COS, IR_OP_TAN, IR_OP_ASIN, IR_OP_ACOS, IR_OP_ATAN, IR_OP_SINH,
+            IR_OP_COSH, IR_OP_ASINH, IR_OP_ACOSH, IR_OP_ATANH)},
     {"pow_minmax", case_pow_minmax, COVERS(IR_OP_POW, IR_OP_MINIMUM, IR_OP_MAXIMUM)},
     {"compare", case_compare,
      COVERS(IR_OP_EQ, IR_OP_GREATER, IR_OP_GREATER_EQUAL, IR_OP_LESS, IR_OP_LESS_EQUAL)},

@@ -123,6 +123,28 @@ static double unary_f(const ir_node *n, double a) {
       return fmax(0.0, fmin(1.0, (double)f[0] * a + (double)f[1]));
     case IR_OP_CLIP:
       return fmin(fmax(a, (double)f[0]), (double)f[1]);
+    case IR_OP_SIN:
+      return sin(a);
+    case IR_OP_COS:
+      return cos(a);
+    case IR_OP_TAN:
+      return tan(a);
+    case IR_OP_ASIN:
+      return asin(a);
+    case IR_OP_ACOS:
+      return acos(a);
+    case IR_OP_ATAN:
+      return atan(a);
+    case IR_OP_SINH:
+      return sinh(a);
+    case IR_OP_COSH:
+      return cosh(a);
+    case IR_OP_ASINH:
+      return asinh(a);
+    case IR_OP_ACOSH:
+      return acosh(a);
+    case IR_OP_ATANH:
+      return atanh(a);
     default:
       return NAN; /* an op routed here by mistake shows up as NaN */
   }
