@@ -281,6 +281,11 @@ gc_value gc_output(gc_graph *g, gc_value v, const char *name) {
   if (ir_ops[n->op].props & IR_P_INPLACE)
     return ir_value(ir_error(g, GC_ERR_INVALID, "output \"%s\": %s is an update, not a value", name,
                              ir_node_label(g, v.id)));
+  if ((n->flags & IR_F_OUTPUT) && n->out_name && strcmp(n->out_name, name))
+    return ir_value(ir_error(g, GC_ERR_INVALID,
+                             "output \"%s\": %s is already the output \"%s\" (one name per "
+                             "value; gc_expand(x, shape) makes a copy)",
+                             name, ir_node_label(g, v.id), n->out_name));
   char *copy = strdup(name);
   if (!copy) return ir_value(ir_error(g, GC_ERR_NOMEM, "out of memory"));
   free(n->out_name);

@@ -77,7 +77,41 @@ static bool depends_on(builder *b, int from, int target) {
 }
 
 /* May node join group gi without creating a cycle between kernels? */
+/* Buffers a kernel may take: each persistent tensor (leaf or output) it
+ * touches is one argument, all arena tensors share one. The code generator
+ * allows 64; a margin keeps it clear of that and of small devices. */
+enum { MAX_KERNEL_BUFFERS = 48 };
+
+static bool persistent_root(const ir_graph *g, int32_t r) {
+  return (ir_ops[g->nodes[r].op].props & IR_P_LEAF) ||
+         (g->nodes[r].flags & (IR_F_OUTPUT | IR_F_LOSS));
+}
+
+/* Adds the storage roots node touches (itself, its inputs) to roots[]. */
+static void add_roots(const ir_graph *g, int32_t node, int32_t *roots, int *n, int cap) {
+  const ir_node *nd = &g->nodes[node];
+  for (int k = -1; k < nd->nin && *n < cap; k++) {
+    int32_t r = ir_storage_root(g, k < 0 ? node : nd->in[k]);
+    if (!persistent_root(g, r)) r = -1; /* the arena */
+    bool seen = false;
+    for (int i = 0; i < *n && !seen; i++) seen = roots[i] == r;
+    if (!seen) roots[(*n)++] = r;
+  }
+}
+
+/* Would group gi plus node still fit the kernel argument budget? */
+static bool fits(builder *b, int gi, int32_t node) {
+  int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
+  int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
+  const fuse_group *gr = &b->groups[gi];
+  for (int i = 0; i < gr->nnodes && n <= MAX_KERNEL_BUFFERS; i++)
+    add_roots(b->g, gr->nodes[i], roots, &n, cap);
+  add_roots(b->g, node, roots, &n, cap);
+  return n <= MAX_KERNEL_BUFFERS;
+}
+
 static bool can_join(builder *b, int32_t node, int gi) {
+  if (!fits(b, gi, node)) return false;
   b->epoch++;
   for (int e = b->deps.start[node]; e < b->deps.start[node + 1]; e++) {
     int h = b->group_of[b->deps.list[e]];
@@ -155,9 +189,34 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
   return can_join(b, id, gi) ? gi : -1;
 }
 
+/* Does update u write storage root (its target or optimizer state)? */
+static bool update_writes(const ir_graph *g, int32_t u, int32_t root) {
+  const ir_node *n = &g->nodes[u];
+  int nwritten = n->op == IR_OP_ADAM_UPDATE ? 4 : n->op == IR_OP_SGD_UPDATE ? 3 : 1;
+  for (int k = 0; k < nwritten; k++)
+    if (k != 1 && ir_storage_root(g, n->in[k]) == root) return true;
+  return false;
+}
+
+/* Updates in one kernel run concurrently: none may write what another
+ * reads or writes (two assign_adds to one parameter, or one updating the
+ * other's delta). */
+static bool independent_updates(const ir_graph *g, const fuse_group *lead, int32_t u) {
+  for (int i = 0; i < lead->nnodes; i++) {
+    int32_t l = lead->nodes[i];
+    const ir_node *un = &g->nodes[u], *ln = &g->nodes[l];
+    for (int k = 0; k < un->nin; k++)
+      if (update_writes(g, l, ir_storage_root(g, un->in[k]))) return false;
+    for (int k = 0; k < ln->nin; k++)
+      if (update_writes(g, u, ir_storage_root(g, ln->in[k]))) return false;
+  }
+  return true;
+}
+
 /* The updates left standalone (their gradient was not a matmul or
  * reduction root) of one kind — same op, same hyper-parameter input and
- * constants — become ONE multi-tensor kernel. Nothing reads an update, so
+ * constants — become ONE multi-tensor kernel, within the argument budget
+ * and only when they touch disjoint storage. Nothing reads an update, so
  * merging their groups cannot create a cycle. */
 static bool merge_updates(builder *b) {
   const ir_graph *g = b->g;
@@ -170,7 +229,8 @@ static bool merge_updates(builder *b) {
       if (lead->kind != FUSE_SINGLE || !is_update(&g->nodes[lead->root])) continue;
       const ir_node *l = &g->nodes[lead->root];
       if (l->op != u->op || l->in[l->nin - 1] != u->in[u->nin - 1] ||
-          memcmp(l->attr.f, u->attr.f, sizeof l->attr.f))
+          memcmp(l->attr.f, u->attr.f, sizeof l->attr.f) || !fits(b, li, gr->root) ||
+          !independent_updates(g, lead, gr->root))
         continue;
       if (!group_push(b, li, gr->root)) return false;
       gr->kind = FUSE_NONE; /* an empty group: no kernel */
@@ -205,7 +265,7 @@ static bool stored(builder *b, int32_t i, int32_t except, int32_t **users, const
 static bool is_cheap(const ir_node *n) {
   const char *e = ir_ops[n->op].cl_expr;
   if (!e) return false;
-  static const char *const costly[] = {"exp", "log", "tanh", "erf", "pow", "sqrt", "sin", "cos"};
+  static const char *const costly[] = {"exp", "log", "tan", "erf", "pow", "sqrt", "sin", "cos"};
   for (size_t k = 0; k < sizeof costly / sizeof costly[0]; k++)
     if (strstr(e, costly[k])) return false;
   return true;
@@ -241,6 +301,14 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   for (int k = 0; k < nd->nin; k++) {
     int32_t x = nd->in[k];
     if (f->inlined[x] || !stored(b, x, e, users, nusers)) return false;
+    /* readers run later than e would: an in-place writer of x's storage
+     * could run in between (the schedule only orders it after e) */
+    int32_t r = ir_storage_root(g, x);
+    for (int w = 0; w < g->n; w++)
+      if ((ir_ops[g->nodes[w].op].props & IR_P_INPLACE) && w != e &&
+          (ir_storage_root(g, g->nodes[w].in[0]) == r ||
+           (is_update(&g->nodes[w]) && update_writes(g, w, r))))
+        return false;
   }
   return true;
 }

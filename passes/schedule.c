@@ -34,9 +34,12 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
     int *fill = NULL;
     if (pass == 1) {
       out->start = malloc(sizeof *out->start * ((size_t)n + 1));
-      out->start[0] = 0;
-      for (int i = 0; i < n; i++) out->start[i + 1] = out->start[i] + count[i];
-      out->list = malloc(sizeof *out->list * (size_t)(out->start[n] ? out->start[n] : 1));
+      out->list = NULL;
+      if (out->start) {
+        out->start[0] = 0;
+        for (int i = 0; i < n; i++) out->start[i + 1] = out->start[i] + count[i];
+        out->list = malloc(sizeof *out->list * (size_t)(out->start[n] ? out->start[n] : 1));
+      }
       fill = calloc((size_t)n + 1, sizeof *fill);
       if (!out->start || !out->list || !fill) {
         free(fill);
@@ -64,9 +67,10 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
           if (r < i) EDGE(i, r);
           continue;
         }
-        if (is_writer(g, r)) continue;
         const ir_node *rn = &g->nodes[r];
-        for (int k = 0; k < rn->nin; k++) {
+        /* a writer's own target (input 0) is not a read of tgt, its other
+         * inputs (a delta, a gradient) are */
+        for (int k = is_writer(g, r) ? 1 : 0; k < rn->nin; k++) {
           int32_t x = rn->in[k];
           while (x != tgt && (ir_ops[g->nodes[x].op].props & IR_P_VIEW)) x = g->nodes[x].in[0];
           if (x == tgt) {

@@ -119,14 +119,17 @@ gc_status pass_simplify(ir_graph *g) {
     for (int i = 0; i < g->ngrad; i++) g->grad[i] = g->grad[i] >= 0 ? map[g->grad[i]] : -1;
     /* grad is indexed by old ids: rebuild it over the new ones */
     int32_t *ng = malloc(sizeof *ng * (size_t)(m ? m : 1));
-    if (ng) {
-      for (int i = 0; i < m; i++) ng[i] = -1;
-      for (int i = 0; i < g->ngrad && i < n; i++)
-        if (map[i] >= 0) ng[map[i]] = g->grad[i];
+    for (int i = 0; ng && i < m; i++) ng[i] = -1;
+    for (int i = 0; ng && i < g->ngrad && i < n; i++)
+      if (map[i] >= 0) ng[map[i]] = g->grad[i];
+    if (!ng) {
+      free(live);
+      free(map);
+      return gc_fail(GC_ERR_NOMEM, "simplify: out of memory");
     }
     free(g->grad);
     g->grad = ng;
-    g->ngrad = ng ? m : 0;
+    g->ngrad = m;
   }
   free(live);
   free(map);

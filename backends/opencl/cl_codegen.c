@@ -368,7 +368,12 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
                n->name ? n->name : "", n->name ? "\"" : "");
   }
   sb_append(text, " */\n");
-  if (gr->kind == FUSE_MATMUL) return emit_matmul(G, gi, L, text);
+  if (gr->kind == FUSE_MATMUL) {
+    gc_status st = emit_matmul(G, gi, L, text);
+    if (!st && G->overflow)
+      st = gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
+    return st;
+  }
   strbuf body = {0};
   switch (gr->kind) {
     case FUSE_ELEMWISE:
@@ -412,6 +417,14 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out) 
   (void)d;
   memset(out, 0, sizeof *out);
   const ir_graph *g = p->g;
+  /* Kernels index with 32-bit ints (what PoCL vectorizes best); refuse
+   * what they could not address rather than write out of bounds. */
+  for (int i = 0; i < g->n; i++)
+    if (gc_shape_numel(g->nodes[i].shape) > 0x7fffffff)
+      return gc_fail(GC_ERR_UNSUPPORTED,
+                     "codegen: %s has %lld elements; tensors of 2^31 or more elements are not "
+                     "supported yet",
+                     ir_node_label(g, i), (long long)gc_shape_numel(g->nodes[i].shape));
   cg_ctx G = {p, g, out, {0}, 0, false};
   out->buffer_of = malloc(sizeof *out->buffer_of * (size_t)(g->n ? g->n : 1));
   out->buffer_node = malloc(sizeof *out->buffer_node * ((size_t)g->n + 1));
