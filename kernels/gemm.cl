@@ -18,6 +18,22 @@
  * register tile (NR = 4, 8 or 16; MR <= M), GEMM_MC rows of C per work-item
  * (a multiple of MR), GEMM_KC (K block), GEMM_BAND, GEMM_PACK.
  *
+ * Implicit-GEMM hooks (convolutions, backends/opencl/cl_conv.c), all
+ * optional, none allowed with TRANS_A && TRANS_B:
+ * - GEMM_KSEG (1): C = sum over s < KSEG of A_s B_s, each a K-long product;
+ *   A_s / B_s start GEMM_A_SEG_STRIDE / GEMM_B_SEG_STRIDE elements after
+ *   A_{s-1} / B_{s-1}. A K block never straddles two segments, so a
+ *   product whose K axis is "image, then pixel" (a weight gradient) reads
+ *   A with constant strides inside every block.
+ * - GEMM_A_SI, GEMM_A_SK (both or neither): A's element (i, k) is
+ *   a[i * SI + k * SK], replacing TRANS_A and LDA (a permuted weight read
+ *   in place).
+ * - GEMM_B_GATHER(s, k, j): a float expression, B's element (k, j) of
+ *   segment s in batch gemm_b, replacing GEMM_B and the strip copy's loads
+ *   (im2col on the fly: the copy already moves every element of B once per
+ *   work-item into private memory, so the gather costs no extra pass).
+ *   TRANS_B must be 0; GEMM_B / LDB are then unused.
+ *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
  * work-item computes an MC x NR strip of C as MC/MR register tiles of MR
  * floatNR accumulators, each over all of K with fma(): per k one row of B
@@ -104,6 +120,27 @@
 #define GEMM__STORE(i, j, v) GEMM_STORE(i, j, v)
 #endif
 #define GEMM__K (GEMM_K)
+#ifdef GEMM_KSEG
+#define GEMM__KSEG (GEMM_KSEG)
+#else
+#define GEMM__KSEG 1
+#endif
+#ifdef GEMM_A_SEG_STRIDE
+#define GEMM__ASEG (GEMM_A_SEG_STRIDE)
+#else
+#define GEMM__ASEG 0
+#endif
+#ifdef GEMM_B_SEG_STRIDE
+#define GEMM__BSEG (GEMM_B_SEG_STRIDE)
+#else
+#define GEMM__BSEG 0
+#endif
+#if (defined(GEMM_B_GATHER) || defined(GEMM_A_SI) || GEMM__KSEG > 1) && GEMM_TRANS_A && GEMM_TRANS_B
+#error "gemm.cl: the implicit-GEMM hooks do not combine with TRANS_A && TRANS_B"
+#endif
+#if defined(GEMM_B_GATHER) && GEMM_TRANS_B
+#error "gemm.cl: GEMM_B_GATHER needs TRANS_B 0"
+#endif
 
 #ifdef GEMM_MR
 #define GEMM__MR GEMM_MR
@@ -136,16 +173,22 @@
 #define GEMM__MB (GEMM__MC / GEMM__MR)                 /* row tiles per block */
 #define GEMM__TM ((GEMM__M + GEMM__MC - 1) / GEMM__MC) /* row blocks */
 #define GEMM__TN ((GEMM__N + GEMM__NR - 1) / GEMM__NR) /* column strips */
-/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) */
-#if GEMM__TA
-#define GEMM__AT(r, k) a[(k) * GEMM__LDA + (r)]
-#define GEMM__AOFF(i0) (i0)
+/* A's element (i0 + r, k), a = A + (i0) * GEMM__ASI: constant strides */
+#if defined(GEMM_A_SI)
+#define GEMM__ASI (GEMM_A_SI)
+#define GEMM__ASK (GEMM_A_SK)
+#elif GEMM__TA
+#define GEMM__ASI 1
+#define GEMM__ASK (GEMM__LDA)
 #else
-#define GEMM__AT(r, k) a[(r) * GEMM__LDA + (k)]
-#define GEMM__AOFF(i0) ((i0) * GEMM__LDA)
+#define GEMM__ASI (GEMM__LDA)
+#define GEMM__ASK 1
 #endif
+#define GEMM__AT(r, k) a[(r) * GEMM__ASI + (k) * GEMM__ASK]
+/* more than one K block in all: partial sums live between blocks */
+#define GEMM__MULTI (GEMM__KSEG * ((GEMM__K + GEMM__KC - 1) / GEMM__KC) > 1)
 /* B's row k of the strip: from the private copy, or straight from global */
-#if GEMM__PACK || GEMM__N < GEMM__NR || GEMM__TB
+#if GEMM__PACK || GEMM__N < GEMM__NR || GEMM__TB || defined(GEMM_B_GATHER)
 #define GEMM__BROW(k) bp[k]
 #else
 #define GEMM__BROW(k) GEMM__VLOAD(0, b + (k) * GEMM__LDB)
@@ -172,19 +215,34 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #else
   const int j0 = 0;
 #endif
-#if GEMM__TB
-  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0 * GEMM__LDB;
-#define GEMM__BSTEP GEMM__KC
-#else
-  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0;
-#define GEMM__BSTEP (GEMM__KC * GEMM__LDB)
-#endif
   GEMM__VT bp[GEMM__KC];
-#if GEMM__K > GEMM__KC
+#if GEMM__MULTI
   GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
-  for (int kb = 0; kb < GEMM__K; kb += GEMM__KC, b += GEMM__BSTEP) {
+  for (int seg = 0; seg < GEMM__KSEG; ++seg)
+  for (int kb = 0; kb < GEMM__K; kb += GEMM__KC) {
     const int kc = min(GEMM__KC, GEMM__K - kb);
+    const bool first = seg == 0 && kb == 0;
+    const bool last = seg == GEMM__KSEG - 1 && kb + GEMM__KC >= GEMM__K;
+    (void)first;
+    (void)last;
+#ifdef GEMM_B_GATHER
+    /* implicit GEMM: gather the strip's elements (zero past N) */
+    for (int k = 0; k < kc; ++k) {
+      float row[GEMM__NR];
+#pragma unroll
+      for (int c = 0; c < GEMM__NR; ++c)
+        row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N) ? GEMM_B_GATHER(seg, kb + k, j0 + c) : 0.0f;
+      bp[k] = GEMM__VLOAD(0, row);
+    }
+#else
+#if GEMM__TB
+    __global const float *b =
+        GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 * GEMM__LDB + kb;
+#else
+    __global const float *b =
+        GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 + kb * GEMM__LDB;
+#endif
 #if GEMM__TB
     /* B stored [N,K]: transpose the strip while copying it, reading each of
      * its NR rows contiguously. */
@@ -213,15 +271,16 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
      * tile of the block from L1. */
     for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
 #endif
+#endif /* GEMM_B_GATHER */
     for (int tt = 0; tt < GEMM__MB; ++tt) {
       const int iown = ib + tt * GEMM__MR;
       if (iown >= GEMM__M) break;
       const int i0 = min(iown, GEMM__M - GEMM__MR);
-      __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + GEMM__AOFF(i0) +
-                                kb * (GEMM__TA ? GEMM__LDA : 1);
+      __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + seg * GEMM__ASEG +
+                                i0 * GEMM__ASI + kb * GEMM__ASK;
       GEMM__VT acc[GEMM__MR];
-#if GEMM__K > GEMM__KC
-      if (kb > 0) {
+#if GEMM__MULTI
+      if (!first) {
 #pragma unroll
         for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
       } else
@@ -235,8 +294,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #pragma unroll
         for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
       }
-#if GEMM__K > GEMM__KC
-      if (kb + GEMM__KC < GEMM__K) {
+#if GEMM__MULTI
+      if (!last) {
 #pragma unroll
         for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
         continue;
@@ -267,13 +326,17 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__TM
 #undef GEMM__TN
 #undef GEMM__AT
-#undef GEMM__AOFF
+#undef GEMM__ASI
+#undef GEMM__ASK
+#undef GEMM__MULTI
+#undef GEMM__KSEG
+#undef GEMM__ASEG
+#undef GEMM__BSEG
 #undef GEMM__MC
 #undef GEMM__KC
 #undef GEMM__PACK
 #undef GEMM__MB
 #undef GEMM__BROW
-#undef GEMM__BSTEP
 
 #undef GEMM__CAT2
 #undef GEMM__CAT

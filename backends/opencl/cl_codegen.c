@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_conv.h"
 #include "backends/opencl/cl_emit.h"
 #include "backends/opencl/cl_gemm.h"
 #include "ir/strbuf.h"
@@ -352,6 +353,9 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   }
   sb_append(text, " */\n");
   if (gr->kind == FUSE_MATMUL) return emit_matmul(G, gi, L, text);
+  /* convolutions are GEMM instances too (whole kernels, not bodies) */
+  if (gr->kind == FUSE_SINGLE && gr->nnodes == 1 && cl_conv_gemm_applies(G, root))
+    return cl_emit_conv_gemm(G, root, gr->root, L, text);
   strbuf body = {0};
   switch (gr->kind) {
     case FUSE_ELEMWISE:

@@ -1,0 +1,162 @@
+/* cl_conv.c — conv2d and its input and weight gradients as implicit GEMMs:
+ * instances of kernels/gemm.cl whose B operand is gathered from the image
+ * (im2col on the fly, in the strip copy the template already makes), so no
+ * column buffer exists and the register-tiled micro-kernel does the FLOPs.
+ * For groups == 1 (the others keep the direct kernels of cl_nn_ops.c):
+ *
+ * - forward, per image n (the GEMM batch):
+ *     y[n][o][p] = sum_k w[o][k] col_n[k][p], k = (ci, i, j), p = (oh, ow),
+ *     col_n[k][p] = x[n][ci][oh SH + i DH - PT][ow SW + j DW - PL] (0 outside);
+ * - input gradient, per image n, one K segment per tap t = (i, j):
+ *     dx[n][c][q] = sum_t sum_o w[o][c][t] dy[n][o][src(q, t)], q = (h, w),
+ *     the weight read in place with strides (KK, C KK), dy gathered (0 where
+ *     no output position maps onto q through tap t): the gather form of the
+ *     transposed convolution, so no scatter and no atomics;
+ * - weight gradient, one GEMM whose K is (image, pixel), one segment per
+ *     image: dw[o][k] = sum_n sum_p dy[n][o][p] col_n[k][p]; dy is read in
+ *     place (a K block never straddles two images), col^T gathered.
+ *
+ * Measured on PoCL 3.1 (bench/bench_conv.c, 2 cores): see the commit
+ * messages; GRAPHC_CONV_DIRECT=1 in the environment selects the direct
+ * kernels instead, for comparisons. */
+#include <stdlib.h>
+
+#include "backends/opencl/cl_conv.h"
+#include "backends/opencl/cl_gemm.h"
+#include "ir/nn_geom.h"
+
+bool cl_conv_gemm_applies(const cg_ctx *G, const ir_node *n) {
+  if (n->op != IR_OP_CONV2D && n->op != IR_OP_CONV2D_GRAD_INPUT &&
+      n->op != IR_OP_CONV2D_GRAD_WEIGHT)
+    return false;
+  const char *env = getenv("GRAPHC_CONV_DIRECT");
+  if (env && *env && *env != '0') return false;
+  ir_window win = n->attr.win;
+  nn_window_normalize(&win);
+  if (win.groups != 1) return false;
+  const ir_graph *g = G->g;
+  /* 32-bit indexing in the kernels (cl_gemm_source checks the GEMM's own
+   * extents; the gathered tensors are checked here) */
+  for (int k = 0; k < 2; k++)
+    if (gc_shape_numel(g->nodes[n->in[k]].shape) >= INT32_MAX / 2) return false;
+  return gc_shape_numel(n->shape) < INT32_MAX / 2;
+}
+
+/* "(aK + offset)": element 0 of node's storage as a pointer. */
+static void ptr_expr(cg_ctx *G, strbuf *b, int32_t node) {
+  sb_appendf(b, "(a%d + %lld)", cg_param(G, node), (long long)cg_elem_offset(G, node));
+}
+
+/* The bounds test of a gathered coordinate e against [0, len), or "1"
+ * when the geometry keeps it in range. */
+static void range_test(strbuf *b, const char *e, int64_t len, bool needed) {
+  if (needed)
+    sb_appendf(b, "(uint)(%s) < %lldu", e, (long long)len);
+  else
+    sb_append(b, "1");
+}
+
+gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text) {
+  const ir_graph *g = G->g;
+  nn_conv c;
+  if (n->op == IR_OP_CONV2D)
+    c = nn_conv_of(g->nodes[n->in[0]].shape, g->nodes[n->in[1]].shape, n->attr.win);
+  else if (n->op == IR_OP_CONV2D_GRAD_INPUT)
+    c = nn_conv_of(n->shape, g->nodes[n->in[1]].shape, n->attr.win);
+  else
+    c = nn_conv_of(g->nodes[n->in[0]].shape, n->shape, n->attr.win);
+  const long long KK = c.kh * c.kw, HW = c.h * c.w, P = c.oh * c.ow, CHW = c.c * HW;
+  const long long CKK = c.c * KK, KW = c.kw, W = c.w, OW = c.ow;
+  const int sh = c.win.sh, sw = c.win.sw, dh = c.win.dh, dw = c.win.dw;
+  const int pt = c.win.pt, pl = c.win.pl;
+  const bool pad_h = c.win.pt || c.win.pb, pad_w = c.win.pl || c.win.pr;
+  strbuf gat = {0}, store = {0}, aexpr = {0}, ih = {0}, iw = {0}, params = {0};
+  cl_gemm_spec s = {0};
+  s.name = L->name;
+  if (n->op == IR_OP_CONV2D || n->op == IR_OP_CONV2D_GRAD_WEIGHT) {
+    /* im2col element (k = (ci, i, j), p = (oh, ow)) of image IMG: named
+     * KE / PE in the two products */
+    const bool fwd = n->op == IR_OP_CONV2D;
+    const char *ke = fwd ? "(k)" : "(j)", *pe = fwd ? "(j)" : "(k)", *img = fwd ? "gemm_b" : "(s)";
+    sb_appendf(&ih, "%s / %lld * %d + %s %% %lld / %lld * %d - %d", pe, OW, sh, ke, KK, KW, dh, pt);
+    sb_appendf(&iw, "%s %% %lld * %d + %s %% %lld * %d - %d", pe, OW, sw, ke, KW, dw, pl);
+    sb_append(&gat, "(");
+    range_test(&gat, sb_str(&ih), c.h, pad_h);
+    sb_append(&gat, " && ");
+    range_test(&gat, sb_str(&iw), c.w, pad_w);
+    sb_append(&gat, ") ? ");
+    strbuf idx = {0};
+    sb_appendf(&idx, "%s * %lld + %s / %lld * %lld + (%s) * %lld + (%s)", img, CHW, ke, KK, HW,
+               sb_str(&ih), W, sb_str(&iw));
+    cg_access(G, &gat, n->in[0], sb_str(&idx));
+    sb_free(&idx);
+    sb_append(&gat, " : 0.0f");
+    if (fwd) {
+      /* y[n] [O, P] = w [O, CKK] x col_n [CKK, P] */
+      s.m = c.o, s.n = P, s.k = CKK, s.batch = c.n;
+      s.lda = CKK;
+      ptr_expr(G, &aexpr, n->in[1]);
+      sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(c.o * P), P);
+      cg_access(G, &store, id, sb_str(&idx));
+      sb_free(&idx);
+    } else {
+      /* dw [O, CKK] = sum_n dy_n [O, P] x col_n^T [P, CKK] */
+      s.m = c.o, s.n = CKK, s.k = P, s.kseg = c.n;
+      s.lda = P, s.a_seg_stride = c.o * P;
+      ptr_expr(G, &aexpr, n->in[1]);
+      sb_appendf(&idx, "(i) * %lld + (j)", CKK);
+      cg_access(G, &store, id, sb_str(&idx));
+      sb_free(&idx);
+    }
+  } else {
+    /* dx[n] [C, HW] = sum_t w_t^T [C, O] x dy_{n,t} [O, HW]: segment s is the
+     * tap (i, j) = (s / KW, s % KW); output row hn = h + PT - i DH must be a
+     * multiple of SH below OH SH (likewise along w). */
+    sb_appendf(&ih, "(j) / %lld + %d - (s) / %lld * %d", W, pt, KW, dh);
+    sb_appendf(&iw, "(j) %% %lld + %d - (s) %% %lld * %d", W, pl, KW, dw);
+    sb_append(&gat, "(");
+    range_test(&gat, sb_str(&ih), c.oh * sh, true);
+    sb_append(&gat, " && ");
+    range_test(&gat, sb_str(&iw), c.ow * sw, true);
+    if (sh > 1) sb_appendf(&gat, " && (%s) %% %d == 0", sb_str(&ih), sh);
+    if (sw > 1) sb_appendf(&gat, " && (%s) %% %d == 0", sb_str(&iw), sw);
+    sb_append(&gat, ") ? ");
+    strbuf idx = {0};
+    sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + (%s) / %d * %lld + (%s) / %d",
+               (long long)(c.o * P), P, sb_str(&ih), sh, OW, sb_str(&iw), sw);
+    cg_access(G, &gat, n->in[0], sb_str(&idx));
+    sb_free(&idx);
+    sb_append(&gat, " : 0.0f");
+    s.m = c.c, s.n = HW, s.k = c.o, s.batch = c.n, s.kseg = KK;
+    s.lda = c.c; /* unused: a_si / a_sk below */
+    s.a_si = KK, s.a_sk = CKK, s.a_seg_stride = 1;
+    ptr_expr(G, &aexpr, n->in[1]);
+    sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", CHW, HW);
+    cg_access(G, &store, id, sb_str(&idx));
+    sb_free(&idx);
+  }
+  sb_append(&store, " = (v)");
+  for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
+  s.params = sb_str(&params);
+  s.a_expr = sb_str(&aexpr);
+  s.b_gather = sb_str(&gat);
+  s.store = sb_str(&store);
+  char *src = NULL;
+  gc_status st = (gat.oom || store.oom || aexpr.oom || ih.oom || iw.oom || params.oom)
+                     ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
+                 : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")
+                               : cl_gemm_source(&s, &src);
+  if (!st) {
+    cl_gemm_geometry(&s, &L->work_dim, L->global, L->local);
+    sb_append(text, src);
+    if (text->oom) st = gc_fail(GC_ERR_NOMEM, "codegen: out of memory");
+  }
+  free(src);
+  sb_free(&gat);
+  sb_free(&store);
+  sb_free(&aexpr);
+  sb_free(&ih);
+  sb_free(&iw);
+  sb_free(&params);
+  return st;
+}
