@@ -28,10 +28,15 @@
  * - GEMM_A_SI, GEMM_A_SK (both or neither): A's element (i, k) is
  *   a[i * SI + k * SK], replacing TRANS_A and LDA (a permuted weight read
  *   in place).
- * - GEMM_B_GATHER(s, k, j): a float expression, B's element (k, j) of
- *   segment s in batch gemm_b, replacing GEMM_B and the strip copy's loads
- *   (im2col on the fly: the copy already moves every element of B once per
- *   work-item into private memory, so the gather costs no extra pass).
+ * - GEMM_B_GATHER(s, k, j, c0, c1): a float expression, B's element (k, j)
+ *   of segment s in batch gemm_b, replacing GEMM_B and the strip copy's
+ *   loads (im2col on the fly: the copy already moves every element of B
+ *   once per work-item into private memory, so the gather costs no extra
+ *   pass). c0 / c1 are GEMM_B_COL0(j) / GEMM_B_COL1(j) (int expressions,
+ *   optional, 0 if undefined), evaluated once per column of the strip
+ *   before the K loop: an im2col address splits into a column part and a
+ *   row part, and hoisting the column part by hand halves the gather's
+ *   integer work (LLVM 15 did not reassociate it out of the loop).
  *   TRANS_B must be 0; GEMM_B / LDB are then unused.
  *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
@@ -216,6 +221,22 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
   const int j0 = 0;
 #endif
   GEMM__VT bp[GEMM__KC];
+#ifdef GEMM_B_GATHER
+  int bc0[GEMM__NR], bc1[GEMM__NR]; /* the gather's per-column parts */
+#pragma unroll
+  for (int c = 0; c < GEMM__NR; ++c) {
+#ifdef GEMM_B_COL0
+    bc0[c] = GEMM_B_COL0(j0 + c);
+#else
+    bc0[c] = 0;
+#endif
+#ifdef GEMM_B_COL1
+    bc1[c] = GEMM_B_COL1(j0 + c);
+#else
+    bc1[c] = 0;
+#endif
+  }
+#endif
 #if GEMM__MULTI
   GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
@@ -232,7 +253,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
       float row[GEMM__NR];
 #pragma unroll
       for (int c = 0; c < GEMM__NR; ++c)
-        row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N) ? GEMM_B_GATHER(seg, kb + k, j0 + c) : 0.0f;
+        row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N) ? GEMM_B_GATHER(seg, kb + k, j0 + c, bc0[c], bc1[c])
+                                                   : 0.0f;
       bp[k] = GEMM__VLOAD(0, row);
     }
 #else

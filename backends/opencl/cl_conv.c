@@ -70,82 +70,120 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   const int sh = c.win.sh, sw = c.win.sw, dh = c.win.dh, dw = c.win.dw;
   const int pt = c.win.pt, pl = c.win.pl;
   const bool pad_h = c.win.pt || c.win.pb, pad_w = c.win.pl || c.win.pr;
-  strbuf gat = {0}, store = {0}, aexpr = {0}, ih = {0}, iw = {0}, params = {0};
+  strbuf gat = {0}, store = {0}, aexpr = {0}, col0 = {0}, col1 = {0}, params = {0}, idx = {0};
   cl_gemm_spec s = {0};
   s.name = L->name;
   if (n->op == IR_OP_CONV2D || n->op == IR_OP_CONV2D_GRAD_WEIGHT) {
-    /* im2col element (k = (ci, i, j), p = (oh, ow)) of image IMG: named
-     * KE / PE in the two products */
+    /* im2col element (q = (ci, i, j), p = (oh, ow)) of image img:
+     *   x[img][ci][ph + qh][pw + qw], ph = oh SH, pw = ow SW,
+     *   qh = i DH - PT, qw = j DW - PL.
+     * The forward's GEMM column is p, the weight gradient's is q: that
+     * side's part is c0 / c1, computed once per column. */
     const bool fwd = n->op == IR_OP_CONV2D;
-    const char *ke = fwd ? "(k)" : "(j)", *pe = fwd ? "(j)" : "(k)", *img = fwd ? "gemm_b" : "(s)";
-    sb_appendf(&ih, "%s / %lld * %d + %s %% %lld / %lld * %d - %d", pe, OW, sh, ke, KK, KW, dh, pt);
-    sb_appendf(&iw, "%s %% %lld * %d + %s %% %lld * %d - %d", pe, OW, sw, ke, KW, dw, pl);
-    sb_append(&gat, "(");
-    range_test(&gat, sb_str(&ih), c.h, pad_h);
-    sb_append(&gat, " && ");
-    range_test(&gat, sb_str(&iw), c.w, pad_w);
-    sb_append(&gat, ") ? ");
-    strbuf idx = {0};
-    sb_appendf(&idx, "%s * %lld + %s / %lld * %lld + (%s) * %lld + (%s)", img, CHW, ke, KK, HW,
-               sb_str(&ih), W, sb_str(&iw));
-    cg_access(G, &gat, n->in[0], sb_str(&idx));
-    sb_free(&idx);
-    sb_append(&gat, " : 0.0f");
+    const char *q = fwd ? "(k)" : "(j)", *p = fwd ? "(j)" : "(k)", *img = fwd ? "gemm_b" : "(s)";
+    strbuf ph = {0}, pw = {0}, qh = {0}, qw = {0}, qc = {0};
+    sb_appendf(&ph, "%s / %lld * %d", p, OW, sh);
+    sb_appendf(&pw, "%s %% %lld * %d", p, OW, sw);
+    sb_appendf(&qh, "(%s %% %lld / %lld * %d - %d)", q, KK, KW, dh, pt);
+    sb_appendf(&qw, "(%s %% %lld * %d - %d)", q, KW, dw, pl);
+    sb_appendf(&qc, "%s / %lld * %lld", q, KK, HW);
+    if (!pad_h && !pad_w) {
+      /* every tap in range: one offset per side */
+      if (fwd) {
+        sb_appendf(&col0, "%s * %lld + %s", sb_str(&ph), W, sb_str(&pw));
+        sb_appendf(&idx, "(%s * %lld + %s + %s * %lld + %s) + (c0)", img, CHW, sb_str(&qc),
+                   sb_str(&qh), W, sb_str(&qw));
+      } else {
+        sb_appendf(&col0, "%s + %s * %lld + %s", sb_str(&qc), sb_str(&qh), W, sb_str(&qw));
+        sb_appendf(&idx, "(%s * %lld + %s * %lld + %s) + (c0)", img, CHW, sb_str(&ph), W,
+                   sb_str(&pw));
+      }
+      cg_access(G, &gat, n->in[0], sb_str(&idx));
+    } else {
+      /* c0 / c1: the column side's row and column term; the tests see the
+       * sums ih = ph + qh, iw = pw + qw */
+      strbuf ih = {0}, iw = {0};
+      sb_append(&col0, sb_str(fwd ? &ph : &qh));
+      sb_append(&col1, sb_str(fwd ? &pw : &qw));
+      sb_appendf(&ih, "((c0) + %s)", sb_str(fwd ? &qh : &ph));
+      sb_appendf(&iw, "((c1) + %s)", sb_str(fwd ? &qw : &pw));
+      sb_append(&gat, "(");
+      range_test(&gat, sb_str(&ih), c.h, pad_h);
+      sb_append(&gat, " && ");
+      range_test(&gat, sb_str(&iw), c.w, pad_w);
+      sb_append(&gat, ") ? ");
+      sb_appendf(&idx, "%s * %lld + %s + %s * %lld + %s", img, CHW, sb_str(&qc), sb_str(&ih), W,
+                 sb_str(&iw));
+      cg_access(G, &gat, n->in[0], sb_str(&idx));
+      sb_append(&gat, " : 0.0f");
+      sb_free(&ih);
+      sb_free(&iw);
+    }
+    sb_free(&ph);
+    sb_free(&pw);
+    sb_free(&qh);
+    sb_free(&qw);
+    sb_free(&qc);
+    sb_reset(&idx);
     if (fwd) {
       /* y[n] [O, P] = w [O, CKK] x col_n [CKK, P] */
       s.m = c.o, s.n = P, s.k = CKK, s.batch = c.n;
       s.lda = CKK;
       ptr_expr(G, &aexpr, n->in[1]);
       sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(c.o * P), P);
-      cg_access(G, &store, id, sb_str(&idx));
-      sb_free(&idx);
     } else {
       /* dw [O, CKK] = sum_n dy_n [O, P] x col_n^T [P, CKK] */
       s.m = c.o, s.n = CKK, s.k = P, s.kseg = c.n;
       s.lda = P, s.a_seg_stride = c.o * P;
       ptr_expr(G, &aexpr, n->in[1]);
       sb_appendf(&idx, "(i) * %lld + (j)", CKK);
-      cg_access(G, &store, id, sb_str(&idx));
-      sb_free(&idx);
     }
+    cg_access(G, &store, id, sb_str(&idx));
   } else {
     /* dx[n] [C, HW] = sum_t w_t^T [C, O] x dy_{n,t} [O, HW]: segment s is the
-     * tap (i, j) = (s / KW, s % KW); output row hn = h + PT - i DH must be a
-     * multiple of SH below OH SH (likewise along w). */
-    sb_appendf(&ih, "(j) / %lld + %d - (s) / %lld * %d", W, pt, KW, dh);
-    sb_appendf(&iw, "(j) %% %lld + %d - (s) %% %lld * %d", W, pl, KW, dw);
+     * tap (i, j) = (s / KW, s % KW); dy's row hn = h + PT - i DH must be a
+     * multiple of SH below OH SH (likewise along w). c0 / c1 = h + PT,
+     * w + PL. */
+    strbuf hn = {0}, wn = {0};
+    sb_appendf(&col0, "(j) / %lld + %d", W, pt);
+    sb_appendf(&col1, "(j) %% %lld + %d", W, pl);
+    sb_appendf(&hn, "((c0) - (s) / %lld * %d)", KW, dh);
+    sb_appendf(&wn, "((c1) - (s) %% %lld * %d)", KW, dw);
     sb_append(&gat, "(");
-    range_test(&gat, sb_str(&ih), c.oh * sh, true);
+    range_test(&gat, sb_str(&hn), c.oh * sh, true);
     sb_append(&gat, " && ");
-    range_test(&gat, sb_str(&iw), c.ow * sw, true);
-    if (sh > 1) sb_appendf(&gat, " && (%s) %% %d == 0", sb_str(&ih), sh);
-    if (sw > 1) sb_appendf(&gat, " && (%s) %% %d == 0", sb_str(&iw), sw);
+    range_test(&gat, sb_str(&wn), c.ow * sw, true);
+    if (sh > 1) sb_appendf(&gat, " && %s %% %d == 0", sb_str(&hn), sh);
+    if (sw > 1) sb_appendf(&gat, " && %s %% %d == 0", sb_str(&wn), sw);
     sb_append(&gat, ") ? ");
-    strbuf idx = {0};
-    sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + (%s) / %d * %lld + (%s) / %d",
-               (long long)(c.o * P), P, sb_str(&ih), sh, OW, sb_str(&iw), sw);
+    sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + %s / %d * %lld + %s / %d", (long long)(c.o * P),
+               P, sb_str(&hn), sh, OW, sb_str(&wn), sw);
     cg_access(G, &gat, n->in[0], sb_str(&idx));
-    sb_free(&idx);
+    sb_reset(&idx);
     sb_append(&gat, " : 0.0f");
+    sb_free(&hn);
+    sb_free(&wn);
     s.m = c.c, s.n = HW, s.k = c.o, s.batch = c.n, s.kseg = KK;
     s.lda = c.c; /* unused: a_si / a_sk below */
     s.a_si = KK, s.a_sk = CKK, s.a_seg_stride = 1;
     ptr_expr(G, &aexpr, n->in[1]);
     sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", CHW, HW);
     cg_access(G, &store, id, sb_str(&idx));
-    sb_free(&idx);
   }
   sb_append(&store, " = (v)");
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
   s.params = sb_str(&params);
   s.a_expr = sb_str(&aexpr);
   s.b_gather = sb_str(&gat);
+  s.b_col0 = col0.len ? sb_str(&col0) : NULL;
+  s.b_col1 = col1.len ? sb_str(&col1) : NULL;
   s.store = sb_str(&store);
   char *src = NULL;
-  gc_status st = (gat.oom || store.oom || aexpr.oom || ih.oom || iw.oom || params.oom)
-                     ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
-                 : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")
-                               : cl_gemm_source(&s, &src);
+  gc_status st =
+      (gat.oom || store.oom || aexpr.oom || col0.oom || col1.oom || params.oom || idx.oom)
+          ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
+      : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")
+                    : cl_gemm_source(&s, &src);
   if (!st) {
     cl_gemm_geometry(&s, &L->work_dim, L->global, L->local);
     sb_append(text, src);
@@ -155,8 +193,9 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   sb_free(&gat);
   sb_free(&store);
   sb_free(&aexpr);
-  sb_free(&ih);
-  sb_free(&iw);
+  sb_free(&col0);
+  sb_free(&col1);
   sb_free(&params);
+  sb_free(&idx);
   return st;
 }

@@ -119,7 +119,9 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_B_SEG_STRIDE",
                                           "GEMM_A_SI",
                                           "GEMM_A_SK",
-                                          "GEMM_B_GATHER"};
+                                          "GEMM_B_GATHER",
+                                          "GEMM_B_COL0",
+                                          "GEMM_B_COL1"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
@@ -151,7 +153,11 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (spec->a_si)
     sb_appendf(&b, "#define GEMM_A_SI %lld\n#define GEMM_A_SK %lld\n", (long long)spec->a_si,
                (long long)spec->a_sk);
-  if (spec->b_gather) sb_appendf(&b, "#define GEMM_B_GATHER(s, k, j) (%s)\n", spec->b_gather);
+  if (spec->b_gather) {
+    sb_appendf(&b, "#define GEMM_B_GATHER(s, k, j, c0, c1) (%s)\n", spec->b_gather);
+    if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(j) (%s)\n", spec->b_col0);
+    if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(j) (%s)\n", spec->b_col1);
+  }
   sb_appendf(&b, "#define GEMM_STORE(i, j, v) do { %s; } while (0)\n", spec->store);
   sb_appendf(&b,
              "#define GEMM_BATCH %lld\n#define GEMM_A_BATCH_STRIDE %lld\n"

@@ -45,10 +45,12 @@ typedef struct cl_gemm_spec {
    * (trans_a and lda then only serve the checks' default). b_gather: an
    * expression for B's element (k, j) of segment s in batch gemm_b (b_expr
    * and ldb are then unused, trans_b must be 0); like store it is pasted as
-   * a macro body, GEMM_B_GATHER(s, k, j), so identifiers s, k and j in it
-   * are the macro's arguments. */
+   * a macro body, GEMM_B_GATHER(s, k, j, c0, c1), so identifiers s, k, j,
+   * c0 and c1 in it are the macro's arguments; c0 / c1 are the values of
+   * the optional int expressions b_col0 / b_col1 of column j (macro bodies
+   * with the argument j), computed once per column before the K loop. */
   int64_t kseg, a_seg_stride, b_seg_stride, a_si, a_sk;
-  const char *b_gather;
+  const char *b_gather, *b_col0, *b_col1;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text
