@@ -32,11 +32,13 @@
  *   of segment s in batch gemm_b, replacing GEMM_B and the strip copy's
  *   loads (im2col on the fly: the copy already moves every element of B
  *   once per work-item into private memory, so the gather costs no extra
- *   pass). c0 / c1 are GEMM_B_COL0(j) / GEMM_B_COL1(j) (int expressions,
- *   optional, 0 if undefined), evaluated once per column of the strip
- *   before the K loop: an im2col address splits into a column part and a
- *   row part, and hoisting the column part by hand halves the gather's
- *   integer work (LLVM 15 did not reassociate it out of the loop).
+ *   pass). c0 / c1 are GEMM_B_COL0(s, j) / GEMM_B_COL1(s, j) (int
+ *   expressions, optional, 0 if undefined), evaluated once per column of
+ *   the strip at the start of each segment: an im2col address splits into
+ *   a column part and a row part, and computing the column part (and, in a
+ *   transposed convolution, the tap's bounds test) out of the K loop by
+ *   hand leaves the gather an add and a load (LLVM 15 did not reassociate
+ *   it out of the loop).
  *   TRANS_B must be 0; GEMM_B / LDB are then unused.
  *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
@@ -221,26 +223,26 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
   const int j0 = 0;
 #endif
   GEMM__VT bp[GEMM__KC];
+#if GEMM__MULTI
+  GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
+#endif
+  for (int seg = 0; seg < GEMM__KSEG; ++seg) {
 #ifdef GEMM_B_GATHER
   int bc0[GEMM__NR], bc1[GEMM__NR]; /* the gather's per-column parts */
 #pragma unroll
   for (int c = 0; c < GEMM__NR; ++c) {
 #ifdef GEMM_B_COL0
-    bc0[c] = GEMM_B_COL0(j0 + c);
+    bc0[c] = GEMM_B_COL0(seg, j0 + c);
 #else
     bc0[c] = 0;
 #endif
 #ifdef GEMM_B_COL1
-    bc1[c] = GEMM_B_COL1(j0 + c);
+    bc1[c] = GEMM_B_COL1(seg, j0 + c);
 #else
     bc1[c] = 0;
 #endif
   }
 #endif
-#if GEMM__MULTI
-  GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
-#endif
-  for (int seg = 0; seg < GEMM__KSEG; ++seg)
   for (int kb = 0; kb < GEMM__K; kb += GEMM__KC) {
     const int kc = min(GEMM__KC, GEMM__K - kb);
     const bool first = seg == 0 && kb == 0;
@@ -338,6 +340,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
       }
     }
   }
+  } /* seg */
 }
 
 #undef GEMM__MR

@@ -142,22 +142,22 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   } else {
     /* dx[n] [C, HW] = sum_t w_t^T [C, O] x dy_{n,t} [O, HW]: segment s is the
      * tap (i, j) = (s / KW, s % KW); dy's row hn = h + PT - i DH must be a
-     * multiple of SH below OH SH (likewise along w). c0 / c1 = h + PT,
-     * w + PL. */
+     * multiple of SH below OH SH (likewise along w). The tap is fixed for a
+     * whole segment, so c0 (per segment and column) is the offset of
+     * dy[n][0][hn / SH][wn / SW], or -1 where the tap reads nothing: the
+     * gather is then a test, an add and a load. */
     strbuf hn = {0}, wn = {0};
-    sb_appendf(&col0, "(j) / %lld + %d", W, pt);
-    sb_appendf(&col1, "(j) %% %lld + %d", W, pl);
-    sb_appendf(&hn, "((c0) - (s) / %lld * %d)", KW, dh);
-    sb_appendf(&wn, "((c1) - (s) %% %lld * %d)", KW, dw);
-    sb_append(&gat, "(");
-    range_test(&gat, sb_str(&hn), c.oh * sh, true);
-    sb_append(&gat, " && ");
-    range_test(&gat, sb_str(&wn), c.ow * sw, true);
-    if (sh > 1) sb_appendf(&gat, " && %s %% %d == 0", sb_str(&hn), sh);
-    if (sw > 1) sb_appendf(&gat, " && %s %% %d == 0", sb_str(&wn), sw);
-    sb_append(&gat, ") ? ");
-    sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + %s / %d * %lld + %s / %d", (long long)(c.o * P),
-               P, sb_str(&hn), sh, OW, sb_str(&wn), sw);
+    sb_appendf(&hn, "((j) / %lld + %d - (s) / %lld * %d)", W, pt, KW, dh);
+    sb_appendf(&wn, "((j) %% %lld + %d - (s) %% %lld * %d)", W, pl, KW, dw);
+    sb_append(&col0, "(");
+    range_test(&col0, sb_str(&hn), c.oh * sh, true);
+    sb_append(&col0, " && ");
+    range_test(&col0, sb_str(&wn), c.ow * sw, true);
+    if (sh > 1) sb_appendf(&col0, " && %s %% %d == 0", sb_str(&hn), sh);
+    if (sw > 1) sb_appendf(&col0, " && %s %% %d == 0", sb_str(&wn), sw);
+    sb_appendf(&col0, ") ? %s / %d * %lld + %s / %d : -1", sb_str(&hn), sh, OW, sb_str(&wn), sw);
+    sb_append(&gat, "(c0) >= 0 ? ");
+    sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + (c0)", (long long)(c.o * P), P);
     cg_access(G, &gat, n->in[0], sb_str(&idx));
     sb_reset(&idx);
     sb_append(&gat, " : 0.0f");

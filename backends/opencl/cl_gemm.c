@@ -155,8 +155,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
                (long long)spec->a_sk);
   if (spec->b_gather) {
     sb_appendf(&b, "#define GEMM_B_GATHER(s, k, j, c0, c1) (%s)\n", spec->b_gather);
-    if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(j) (%s)\n", spec->b_col0);
-    if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(j) (%s)\n", spec->b_col1);
+    if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(s, j) (%s)\n", spec->b_col0);
+    if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(s, j) (%s)\n", spec->b_col1);
   }
   sb_appendf(&b, "#define GEMM_STORE(i, j, v) do { %s; } while (0)\n", spec->store);
   sb_appendf(&b,

@@ -47,8 +47,9 @@ typedef struct cl_gemm_spec {
    * and ldb are then unused, trans_b must be 0); like store it is pasted as
    * a macro body, GEMM_B_GATHER(s, k, j, c0, c1), so identifiers s, k, j,
    * c0 and c1 in it are the macro's arguments; c0 / c1 are the values of
-   * the optional int expressions b_col0 / b_col1 of column j (macro bodies
-   * with the argument j), computed once per column before the K loop. */
+   * the optional int expressions b_col0 / b_col1 of segment s and column j
+   * (macro bodies with the arguments s and j), computed once per column at
+   * the start of each segment. */
   int64_t kseg, a_seg_stride, b_seg_stride, a_si, a_sk;
   const char *b_gather, *b_col0, *b_col1;
 } cl_gemm_spec;
