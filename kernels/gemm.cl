@@ -40,6 +40,14 @@
  *   hand leaves the gather an add and a load (LLVM 15 did not reassociate
  *   it out of the loop).
  *   TRANS_B must be 0; GEMM_B / LDB are then unused.
+ * - GEMM_GROUP (1): tiles per work-item, consecutive in the walk below.
+ *   PoCL spends about as long starting a work-group as a K = 9 tile takes
+ *   (a conv with one input channel), so small tiles come in groups.
+ * - GEMM_C_PTR(i, j): when GEMM_STORE(i, j, v) is a plain store of v into
+ *   row-contiguous memory, a `__global float *` to C's element (i, j):
+ *   strips not shifted back are then stored with one vstore per row
+ *   instead of NR guarded scalar stores (a conv's K can be as short as 9,
+ *   and then the scalar epilogue costs more than the products).
  *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
  * work-item computes an MC x NR strip of C as MC/MR register tiles of MR
@@ -82,6 +90,11 @@
 #define GEMM__BATCH (GEMM_BATCH)
 #else
 #define GEMM__BATCH 1
+#endif
+#ifdef GEMM_GROUP
+#define GEMM__GROUP (GEMM_GROUP)
+#else
+#define GEMM__GROUP 1
 #endif
 #ifdef GEMM_BAND
 #define GEMM__BAND (GEMM_BAND)
@@ -202,7 +215,9 @@
 #endif
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARAMS) {
-  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
+  const int wid = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
+  /* GEMM__GROUP consecutive tiles per work-item (see GEMM_GROUP) */
+  for (int id = wid * GEMM__GROUP; id < (wid + 1) * GEMM__GROUP; ++id) {
   if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
   const int gemm_b = id / (GEMM__TM * GEMM__TN);
   const int t = id % (GEMM__TM * GEMM__TN);
@@ -329,6 +344,12 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
       for (int r = 0; r < GEMM__MR; ++r) {
         const int i = i0 + r;
         if (i >= iown) {
+#if defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
+          if (j0 == jown) { /* a full strip: one vector store */
+            GEMM__VSTORE(acc[r], 0, GEMM_C_PTR(i, j0));
+            continue;
+          }
+#endif
           float out[GEMM__NR];
           GEMM__VSTORE(acc[r], 0, out);
 #pragma unroll
@@ -341,6 +362,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
     }
   }
   } /* seg */
+  } /* id */
 }
 
 #undef GEMM__MR
@@ -367,6 +389,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__CAT
 #undef GEMM__BATCH
 #undef GEMM__BAND
+#undef GEMM__GROUP
 #undef GEMM__ASTR_IN
 #undef GEMM__BSTR_IN
 #undef GEMM__M

@@ -70,7 +70,8 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   const int sh = c.win.sh, sw = c.win.sw, dh = c.win.dh, dw = c.win.dw;
   const int pt = c.win.pt, pl = c.win.pl;
   const bool pad_h = c.win.pt || c.win.pb, pad_w = c.win.pl || c.win.pr;
-  strbuf gat = {0}, store = {0}, aexpr = {0}, col0 = {0}, col1 = {0}, params = {0}, idx = {0};
+  strbuf gat = {0}, store = {0}, aexpr = {0}, col0 = {0}, col1 = {0}, params = {0}, idx = {0},
+         cptr = {0};
   cl_gemm_spec s = {0};
   s.name = L->name;
   if (n->op == IR_OP_CONV2D || n->op == IR_OP_CONV2D_GRAD_WEIGHT) {
@@ -149,18 +150,22 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
     strbuf hn = {0}, wn = {0};
     sb_appendf(&hn, "((j) / %lld + %d - (s) / %lld * %d)", W, pt, KW, dh);
     sb_appendf(&wn, "((j) %% %lld + %d - (s) %% %lld * %d)", W, pl, KW, dw);
-    sb_append(&col0, "(");
-    range_test(&col0, sb_str(&hn), c.oh * sh, true);
-    sb_append(&col0, " && ");
-    range_test(&col0, sb_str(&wn), c.ow * sw, true);
-    if (sh > 1) sb_appendf(&col0, " && %s %% %d == 0", sb_str(&hn), sh);
-    if (sw > 1) sb_appendf(&col0, " && %s %% %d == 0", sb_str(&wn), sw);
-    sb_appendf(&col0, ") ? %s / %d * %lld + %s / %d : -1", sb_str(&hn), sh, OW, sb_str(&wn), sw);
-    sb_append(&gat, "(c0) >= 0 ? ");
+    sb_append(&col1, "(");
+    range_test(&col1, sb_str(&hn), c.oh * sh, true);
+    sb_append(&col1, " && ");
+    range_test(&col1, sb_str(&wn), c.ow * sw, true);
+    if (sh > 1) sb_appendf(&col1, " && %s %% %d == 0", sb_str(&hn), sh);
+    if (sw > 1) sb_appendf(&col1, " && %s %% %d == 0", sb_str(&wn), sw);
+    sb_append(&col1, ")");
+    /* c0 = 0 where the tap reads nothing, so the load is always in range
+     * and select() keeps the gather free of branches */
+    sb_appendf(&col0, "(%s) ? %s / %d * %lld + %s / %d : 0", sb_str(&col1), sb_str(&hn), sh, OW,
+               sb_str(&wn), sw);
+    sb_append(&gat, "select(0.0f, ");
     sb_appendf(&idx, "gemm_b * %lld + (k) * %lld + (c0)", (long long)(c.o * P), P);
     cg_access(G, &gat, n->in[0], sb_str(&idx));
+    sb_append(&gat, ", (c1))");
     sb_reset(&idx);
-    sb_append(&gat, " : 0.0f");
     sb_free(&hn);
     sb_free(&wn);
     s.m = c.c, s.n = HW, s.k = c.o, s.batch = c.n, s.kseg = KK;
@@ -170,20 +175,35 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
     sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", CHW, HW);
     cg_access(G, &store, id, sb_str(&idx));
   }
+  /* the same element's address, for whole-strip vector stores */
+  sb_appendf(&cptr, "&%s", sb_str(&store));
   sb_append(&store, " = (v)");
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
+  /* About a million FLOPs per work-item (PoCL starts each work-group in
+   * about the time of a 32x16x9 tile), but at least 64 work-items. */
+  {
+    const int64_t rows = s.m < 192 ? s.m : 192, kseg = s.kseg > 0 ? s.kseg : 1;
+    const int64_t per_tile = 2 * rows * 16 * s.k * kseg;
+    const int64_t tiles = (s.m + 191) / 192 * ((s.n + 15) / 16) * (s.batch > 0 ? s.batch : 1);
+    int64_t grp = ((int64_t)1 << 20) / per_tile;
+    if (grp > tiles / 64) grp = tiles / 64;
+    s.group = grp > 1 ? (int)grp : 1;
+  }
+  /* float8 strips (N < 16): 8 rows keep 8 FMA chains in flight */
+  if (s.n < 16 && s.m >= 8 && !getenv("XALT")) s.mr = 8;
   s.params = sb_str(&params);
   s.a_expr = sb_str(&aexpr);
   s.b_gather = sb_str(&gat);
   s.b_col0 = col0.len ? sb_str(&col0) : NULL;
   s.b_col1 = col1.len ? sb_str(&col1) : NULL;
   s.store = sb_str(&store);
+  s.c_ptr = sb_str(&cptr);
   char *src = NULL;
-  gc_status st =
-      (gat.oom || store.oom || aexpr.oom || col0.oom || col1.oom || params.oom || idx.oom)
-          ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
-      : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")
-                    : cl_gemm_source(&s, &src);
+  gc_status st = (gat.oom || store.oom || aexpr.oom || col0.oom || col1.oom || params.oom ||
+                  idx.oom || cptr.oom)
+                     ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
+                 : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")
+                               : cl_gemm_source(&s, &src);
   if (!st) {
     cl_gemm_geometry(&s, &L->work_dim, L->global, L->local);
     sb_append(text, src);
@@ -197,5 +217,6 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   sb_free(&col1);
   sb_free(&params);
   sb_free(&idx);
+  sb_free(&cptr);
   return st;
 }

@@ -74,7 +74,7 @@ static gc_status gemm_check(const cl_gemm_spec *s) {
         s->name, (long long)s->lda, (long long)a_row, (long long)s->ldb, (long long)b_row);
   if (s->a_batch_stride < 0 || s->b_batch_stride < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: negative batch stride", s->name);
-  if (s->mr < 0 || s->nr < 0 || s->band < 0 || s->mc < 0 || s->kc < 0 ||
+  if (s->mr < 0 || s->nr < 0 || s->band < 0 || s->mc < 0 || s->kc < 0 || s->group < 0 ||
       (s->nr && s->nr != 4 && s->nr != 8 && s->nr != 16))
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad tile override", s->name);
   /* The kernel indexes with 32-bit ints. */
@@ -121,7 +121,9 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_A_SK",
                                           "GEMM_B_GATHER",
                                           "GEMM_B_COL0",
-                                          "GEMM_B_COL1"};
+                                          "GEMM_B_COL1",
+                                          "GEMM_C_PTR",
+                                          "GEMM_GROUP"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
@@ -158,6 +160,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
     if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(s, j) (%s)\n", spec->b_col0);
     if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(s, j) (%s)\n", spec->b_col1);
   }
+  if (spec->group > 1) sb_appendf(&b, "#define GEMM_GROUP %d\n", spec->group);
+  if (spec->c_ptr) sb_appendf(&b, "#define GEMM_C_PTR(i, j) (%s)\n", spec->c_ptr);
   sb_appendf(&b, "#define GEMM_STORE(i, j, v) do { %s; } while (0)\n", spec->store);
   sb_appendf(&b,
              "#define GEMM_BATCH %lld\n#define GEMM_A_BATCH_STRIDE %lld\n"
@@ -180,7 +184,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
 void cl_gemm_geometry(const cl_gemm_spec *spec, cl_uint *work_dim, size_t global[3],
                       size_t local[3]) {
   const gemm_tile t = gemm_pick_tile(spec);
-  const int64_t tiles = gemm_tiles(spec, &t);
+  const int64_t group = spec->group > 1 ? spec->group : 1;
+  const int64_t tiles = (gemm_tiles(spec, &t) + group - 1) / group;
   /* PoCL compiles again for a dimension >= 65535: split the 1-D walk into
    * rows of at most 32768 with the fewest idle work-items at the end (the
    * kernel linearizes id = x + y * global[0] and drops id >= tiles). */

@@ -52,6 +52,14 @@ typedef struct cl_gemm_spec {
    * the start of each segment. */
   int64_t kseg, a_seg_stride, b_seg_stride, a_si, a_sk;
   const char *b_gather, *b_col0, *b_col1;
+  /* Optional: when store is a plain store of v into row-contiguous memory,
+   * an expression for a `__global float *` to C's element (i, j) (a macro
+   * body with the arguments i and j, GEMM_C_PTR): full strips are then
+   * stored with one vector store per row. */
+  const char *c_ptr;
+  /* Optional: tiles per work-item (0 or 1: one), for tiles too small to
+   * pay for a work-group of their own. */
+  int group;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text
