@@ -122,12 +122,8 @@ int main(int argc, char **argv) {
     gc_program *prog[2];
     gc_session *sess[2];
     /* read when the conv kernels are generated (gc_compile) */
-    if (getenv("BENCH_ALT"))
-      setenv("XALT", "1", 1);
-    else
-      setenv("GRAPHC_CONV_DIRECT", "1", 1);
+    setenv("GRAPHC_CONV_DIRECT", "1", 1);
     sess[0] = build(dev, n, c, hw, o, &prog[0]);
-    unsetenv("XALT");
     unsetenv("GRAPHC_CONV_DIRECT");
     sess[1] = build(dev, n, c, hw, o, &prog[1]);
     double t[2][4];

@@ -218,150 +218,151 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
   const int wid = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
   /* GEMM__GROUP consecutive tiles per work-item (see GEMM_GROUP) */
   for (int id = wid * GEMM__GROUP; id < (wid + 1) * GEMM__GROUP; ++id) {
-  if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
-  const int gemm_b = id / (GEMM__TM * GEMM__TN);
-  const int t = id % (GEMM__TM * GEMM__TN);
-  /* Bands of GEMM__BAND row blocks; inside a band the row block varies
-   * fastest (GEMM__BAND = 1: the column strip does). PoCL hands each
-   * thread consecutive work-items, which then share operands in L2. */
-  const int band = t / (GEMM__BAND * GEMM__TN);
-  const int in_band = t % (GEMM__BAND * GEMM__TN);
-  const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
-  const int ib = (band * GEMM__BAND + in_band % rows) * GEMM__MC;
-  const int jown = (in_band / rows) * GEMM__NR; /* first column this strip stores */
-  /* The last column strip / row tile is shifted back to end at N / M (the
-   * generator keeps MR <= M): every offset inside a tile is a constant,
-   * every vload is in range, and a tile stores only what it owns. */
+    if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
+    const int gemm_b = id / (GEMM__TM * GEMM__TN);
+    const int t = id % (GEMM__TM * GEMM__TN);
+    /* Bands of GEMM__BAND row blocks; inside a band the row block varies
+     * fastest (GEMM__BAND = 1: the column strip does). PoCL hands each
+     * thread consecutive work-items, which then share operands in L2. */
+    const int band = t / (GEMM__BAND * GEMM__TN);
+    const int in_band = t % (GEMM__BAND * GEMM__TN);
+    const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
+    const int ib = (band * GEMM__BAND + in_band % rows) * GEMM__MC;
+    const int jown = (in_band / rows) * GEMM__NR; /* first column this strip stores */
+    /* The last column strip / row tile is shifted back to end at N / M (the
+     * generator keeps MR <= M): every offset inside a tile is a constant,
+     * every vload is in range, and a tile stores only what it owns. */
 #if GEMM__N >= GEMM__NR
-  const int j0 = min(jown, GEMM__N - GEMM__NR);
+    const int j0 = min(jown, GEMM__N - GEMM__NR);
 #else
-  const int j0 = 0;
+    const int j0 = 0;
 #endif
-  GEMM__VT bp[GEMM__KC];
+    GEMM__VT bp[GEMM__KC];
 #if GEMM__MULTI
-  GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
+    GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
-  for (int seg = 0; seg < GEMM__KSEG; ++seg) {
+    for (int seg = 0; seg < GEMM__KSEG; ++seg) {
 #ifdef GEMM_B_GATHER
-  int bc0[GEMM__NR], bc1[GEMM__NR]; /* the gather's per-column parts */
+      int bc0[GEMM__NR], bc1[GEMM__NR]; /* the gather's per-column parts */
 #pragma unroll
-  for (int c = 0; c < GEMM__NR; ++c) {
+      for (int c = 0; c < GEMM__NR; ++c) {
 #ifdef GEMM_B_COL0
-    bc0[c] = GEMM_B_COL0(seg, j0 + c);
+        bc0[c] = GEMM_B_COL0(seg, j0 + c);
 #else
-    bc0[c] = 0;
+        bc0[c] = 0;
 #endif
 #ifdef GEMM_B_COL1
-    bc1[c] = GEMM_B_COL1(seg, j0 + c);
+        bc1[c] = GEMM_B_COL1(seg, j0 + c);
 #else
-    bc1[c] = 0;
+        bc1[c] = 0;
 #endif
-  }
-#endif
-  for (int kb = 0; kb < GEMM__K; kb += GEMM__KC) {
-    const int kc = min(GEMM__KC, GEMM__K - kb);
-    const bool first = seg == 0 && kb == 0;
-    const bool last = seg == GEMM__KSEG - 1 && kb + GEMM__KC >= GEMM__K;
-    (void)first;
-    (void)last;
-#ifdef GEMM_B_GATHER
-    /* implicit GEMM: gather the strip's elements (zero past N) */
-    for (int k = 0; k < kc; ++k) {
-      float row[GEMM__NR];
-#pragma unroll
-      for (int c = 0; c < GEMM__NR; ++c)
-        row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N) ? GEMM_B_GATHER(seg, kb + k, j0 + c, bc0[c], bc1[c])
-                                                   : 0.0f;
-      bp[k] = GEMM__VLOAD(0, row);
-    }
-#else
-#if GEMM__TB
-    __global const float *b =
-        GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 * GEMM__LDB + kb;
-#else
-    __global const float *b =
-        GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 + kb * GEMM__LDB;
-#endif
-#if GEMM__TB
-    /* B stored [N,K]: transpose the strip while copying it, reading each of
-     * its NR rows contiguously. */
-    {
-      float *bf = (float *)bp;
-      for (int c = 0; c < GEMM__NR; ++c) {
-        if (c < GEMM__N) {
-          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = b[c * GEMM__LDB + k];
-        } else {
-          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = 0.0f;
-        }
       }
-    }
-#elif GEMM__N < GEMM__NR
-    /* narrow C: guarded loads, zero padding (small problems only) */
-    for (int k = 0; k < kc; ++k) {
-      float row[GEMM__NR];
+#endif
+      for (int kb = 0; kb < GEMM__K; kb += GEMM__KC) {
+        const int kc = min(GEMM__KC, GEMM__K - kb);
+        const bool first = seg == 0 && kb == 0;
+        const bool last = seg == GEMM__KSEG - 1 && kb + GEMM__KC >= GEMM__K;
+        (void)first;
+        (void)last;
+#ifdef GEMM_B_GATHER
+        /* implicit GEMM: gather the strip's elements (zero past N) */
+        for (int k = 0; k < kc; ++k) {
+          float row[GEMM__NR];
 #pragma unroll
-      for (int c = 0; c < GEMM__NR; ++c) row[c] = c < GEMM__N ? b[k * GEMM__LDB + c] : 0.0f;
-      bp[k] = GEMM__VLOAD(0, row);
-    }
+          for (int c = 0; c < GEMM__NR; ++c)
+            row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N)
+                         ? GEMM_B_GATHER(seg, kb + k, j0 + c, bc0[c], bc1[c])
+                         : 0.0f;
+          bp[k] = GEMM__VLOAD(0, row);
+        }
+#else
+#if GEMM__TB
+        __global const float *b =
+            GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 * GEMM__LDB + kb;
+#else
+        __global const float *b =
+            GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 + kb * GEMM__LDB;
+#endif
+#if GEMM__TB
+        /* B stored [N,K]: transpose the strip while copying it, reading each of
+         * its NR rows contiguously. */
+        {
+          float *bf = (float *)bp;
+          for (int c = 0; c < GEMM__NR; ++c) {
+            if (c < GEMM__N) {
+              for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = b[c * GEMM__LDB + k];
+            } else {
+              for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = 0.0f;
+            }
+          }
+        }
+#elif GEMM__N < GEMM__NR
+        /* narrow C: guarded loads, zero padding (small problems only) */
+        for (int k = 0; k < kc; ++k) {
+          float row[GEMM__NR];
+#pragma unroll
+          for (int c = 0; c < GEMM__NR; ++c) row[c] = c < GEMM__N ? b[k * GEMM__LDB + c] : 0.0f;
+          bp[k] = GEMM__VLOAD(0, row);
+        }
 #elif GEMM__PACK
-    /* B's strip has one cache line per k at a stride of LDB: at power-of-2
-     * pitches it maps to a handful of cache sets and misses the page-bound
-     * prefetchers. One contiguous private copy per K block serves every row
-     * tile of the block from L1. */
-    for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
+        /* B's strip has one cache line per k at a stride of LDB: at power-of-2
+         * pitches it maps to a handful of cache sets and misses the page-bound
+         * prefetchers. One contiguous private copy per K block serves every row
+         * tile of the block from L1. */
+        for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
 #endif
 #endif /* GEMM_B_GATHER */
-    for (int tt = 0; tt < GEMM__MB; ++tt) {
-      const int iown = ib + tt * GEMM__MR;
-      if (iown >= GEMM__M) break;
-      const int i0 = min(iown, GEMM__M - GEMM__MR);
-      __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + seg * GEMM__ASEG +
-                                i0 * GEMM__ASI + kb * GEMM__ASK;
-      GEMM__VT acc[GEMM__MR];
+        for (int tt = 0; tt < GEMM__MB; ++tt) {
+          const int iown = ib + tt * GEMM__MR;
+          if (iown >= GEMM__M) break;
+          const int i0 = min(iown, GEMM__M - GEMM__MR);
+          __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + seg * GEMM__ASEG +
+                                    i0 * GEMM__ASI + kb * GEMM__ASK;
+          GEMM__VT acc[GEMM__MR];
 #if GEMM__MULTI
-      if (!first) {
+          if (!first) {
 #pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
-      } else
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
+          } else
 #endif
-      {
+          {
 #pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
-      }
-      for (int k = 0; k < kc; ++k) {
-        const GEMM__VT bv = GEMM__BROW(k);
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
+          }
+          for (int k = 0; k < kc; ++k) {
+            const GEMM__VT bv = GEMM__BROW(k);
 #pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
-      }
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
+          }
 #if GEMM__MULTI
-      if (!last) {
+          if (!last) {
 #pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
-        continue;
-      }
-#endif
-#pragma unroll
-      for (int r = 0; r < GEMM__MR; ++r) {
-        const int i = i0 + r;
-        if (i >= iown) {
-#if defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
-          if (j0 == jown) { /* a full strip: one vector store */
-            GEMM__VSTORE(acc[r], 0, GEMM_C_PTR(i, j0));
+            for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
             continue;
           }
 #endif
-          float out[GEMM__NR];
-          GEMM__VSTORE(acc[r], 0, out);
 #pragma unroll
-          for (int c = 0; c < GEMM__NR; ++c) {
-            const int j = j0 + c;
-            if (j >= jown && j < GEMM__N) GEMM__STORE(i, j, out[c]);
+          for (int r = 0; r < GEMM__MR; ++r) {
+            const int i = i0 + r;
+            if (i >= iown) {
+#if defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
+              if (j0 == jown) { /* a full strip: one vector store */
+                GEMM__VSTORE(acc[r], 0, GEMM_C_PTR(i, j0));
+                continue;
+              }
+#endif
+              float out[GEMM__NR];
+              GEMM__VSTORE(acc[r], 0, out);
+#pragma unroll
+              for (int c = 0; c < GEMM__NR; ++c) {
+                const int j = j0 + c;
+                if (j >= jown && j < GEMM__N) GEMM__STORE(i, j, out[c]);
+              }
+            }
           }
         }
       }
-    }
-  }
-  } /* seg */
+    } /* seg */
   } /* id */
 }
 
