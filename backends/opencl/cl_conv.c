@@ -62,7 +62,8 @@ static void range_test(strbuf *b, const char *e, int64_t len, bool needed) {
     sb_append(b, "1");
 }
 
-gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text) {
+gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text,
+                            const char *epilogue) {
   const ir_graph *g = G->g;
   nn_conv c;
   if (n->op == IR_OP_CONV2D)
@@ -145,7 +146,7 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
       ptr_expr(G, &aexpr, n->in[1]);
       sb_appendf(&idx, "(i) * %lld + (j)", CKK);
     }
-    cg_access(G, &store, id, sb_str(&idx));
+    if (!epilogue) cg_access(G, &store, id, sb_str(&idx)); /* else not stored */
   } else {
     /* dx[n] [C, HW] = sum_t w_t^T [C, O] x dy_{n,t} [O, HW]: segment s is the
      * tap (i, j) = (s / KW, s % KW); dy's row hn = h + PT - i DH must be a
@@ -179,11 +180,15 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
     s.a_si = KK, s.a_sk = CKK, s.a_seg_stride = 1;
     ptr_expr(G, &aexpr, n->in[1]);
     sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", CHW, HW);
-    cg_access(G, &store, id, sb_str(&idx));
+    if (!epilogue) cg_access(G, &store, id, sb_str(&idx)); /* else not stored */
   }
-  /* the same element's address, for whole-strip vector stores */
-  sb_appendf(&cptr, "&%s", sb_str(&store));
-  sb_append(&store, " = (v)");
+  if (epilogue) {
+    sb_append(&store, epilogue);
+  } else {
+    /* the same element's address, for whole-strip vector stores */
+    sb_appendf(&cptr, "&%s", sb_str(&store));
+    sb_append(&store, " = (v)");
+  }
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
   /* About a million FLOPs per work-item (PoCL starts each work-group in
    * about the time of a 32x16x9 tile), but at least 64 work-items. */
@@ -203,7 +208,7 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   s.b_col0 = col0.len ? sb_str(&col0) : NULL;
   s.b_col1 = col1.len ? sb_str(&col1) : NULL;
   s.store = sb_str(&store);
-  s.c_ptr = sb_str(&cptr);
+  s.c_ptr = epilogue ? NULL : sb_str(&cptr);
   char *src = NULL;
   gc_status st = (gat.oom || store.oom || aexpr.oom || col0.oom || col1.oom || params.oom ||
                   idx.oom || cptr.oom)

@@ -16,7 +16,11 @@ bool cl_conv_gemm_applies(const cg_ctx *G, const ir_node *n);
 
 /* Appends the whole kernel (named L->name, parameters a0.. in first-use
  * order as cg_access registers them) computing node id = n into text, and
- * sets L's geometry. */
-gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text);
+ * sets L's geometry. epilogue: NULL to store the result, or (conv2d only)
+ * the GEMM_STORE body of a fused epilogue, on (gemm_b, i, j, v) = (image,
+ * output channel, output pixel, value); its buffers must already be
+ * registered in G. */
+gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text,
+                            const char *epilogue);
 
 #endif
