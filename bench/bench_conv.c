@@ -1,11 +1,18 @@
 /* bench_conv.c — GFLOP/s of graphc's conv2d kernels on LeNet-style shapes
- * (64x1x28x28 -> 32 3x3, 64x32x13x13 -> 64 3x3): the forward program
- * alone, and forward + backward (input and weight gradients, each as many
- * FLOPs as the forward), the backward figure being the difference.
+ * (64x1x28x28 -> 32 3x3, 64x32x13x13 -> 64 3x3): forward, input gradient
+ * and weight gradient (each as many FLOPs as the forward), from the device
+ * time of each kernel (OpenCL profiling events) in a program computing all
+ * three. Each shape is compiled twice in this one process, with the
+ * implicit-GEMM kernels (the default) and with the direct kernels
+ * (GRAPHC_CONV_DIRECT=1 while compiling); the two sessions run in
+ * alternating batches (the machine is shared), each kernel keeps its best
+ * batch, and the ratios are printed.
  *
- *   bench_conv [--device D] [--reps N]
+ *   bench_conv [--device D] [--reps N] [--batches B] [--profile]
  *
- * Uses only the public API. Timings are printed, never asserted. */
+ * --profile also prints every kernel of the programs. Timings are printed,
+ * never asserted. Uses only the public API. */
+#define _POSIX_C_SOURCE 200809L
 #include <graphc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,50 +30,83 @@ static void die(const char *what) {
   exit(1);
 }
 
-/* Seconds per run of a program over x [n,c,h,w] and w [o,c,3,3]; backward
- * adds the gradients of loss = sum(conv) with respect to x and w. */
-static double time_conv(gc_device *dev, int64_t n, int64_t c, int64_t hw, int64_t o, int backward,
-                        int reps) {
+static int profile; /* --profile */
+
+/* A program over x [n,c,h,w] and w [o,c,3,3] computing y = conv2d(x, w)
+ * and the gradients of loss = sum(y) with respect to x and w. */
+static gc_session *build(gc_device *dev, int64_t n, int64_t c, int64_t hw, int64_t o,
+                         gc_program **prog) {
   gc_graph *g = gc_graph_new();
   gc_init u = {GC_INIT_UNIFORM, -1, 1, 0, 0};
   gc_value x = gc_param(g, "x", gc_shape4(n, c, hw, hw), u);
   gc_value w = gc_param(g, "w", gc_shape4(o, c, 3, 3), u);
   gc_value y = gc_conv2d(g, x, w, NULL);
-  if (backward) {
-    gc_set_loss(g, gc_sum(g, y, NULL, 0, 0));
-    if (gc_differentiate(g)) die("differentiate");
-    gc_output(g, gc_grad(g, x), "dx");
-    gc_output(g, gc_grad(g, w), "dw");
-  } else {
-    gc_output(g, y, "y");
-  }
+  gc_set_loss(g, gc_sum(g, y, NULL, 0, 0));
+  if (gc_differentiate(g)) die("differentiate");
+  gc_output(g, y, "y");
+  gc_output(g, gc_grad(g, x), "dx");
+  gc_output(g, gc_grad(g, w), "dw");
   if (gc_graph_status(g)) die(gc_graph_errmsg(g));
-  gc_program *p;
-  if (gc_compile(g, dev, NULL, &p)) die("compile");
+  if (gc_compile(g, dev, NULL, prog)) die("compile");
+  gc_graph_free(g);
   gc_session *s;
-  if (gc_session_new(p, &s)) die("session");
+  if (gc_session_new(*prog, &s)) die("session");
   gc_session_run(s); /* the first launch compiles the work-group functions */
-  gc_session_finish(s);
+  if (gc_session_finish(s)) die("run");
+  return s;
+}
+
+/* The kernel computing op ("conv2d", "conv2d_grad_input", ...) in a profile. */
+static int find_kernel(const gc_kernel_profile *kp, int cnt, const char *op) {
+  char want[64];
+  snprintf(want, sizeof want, ": %s", op);
+  for (int i = 0; i < cnt; i++) {
+    const char *at = strstr(kp[i].what, want);
+    if (at && (at[strlen(want)] == ',' || at[strlen(want)] == ' ')) return i;
+  }
+  return -1;
+}
+
+/* One batch of reps runs with profiling on: seconds per run of each of the
+ * three conv kernels (t[0..2]) and of the whole step (t[3]), each lowered
+ * to the minimum seen. */
+static void batch(gc_session *s, int reps, double t[4]) {
+  gc_kernel_profile kp[32];
+  int cnt = 0;
+  static const char *const ops[3] = {"conv2d", "conv2d_grad_input", "conv2d_grad_weight"};
+  gc_session_set_profiling(s, 1);
   double t0 = now();
   for (int i = 0; i < reps; i++) gc_session_run(s);
   if (gc_session_finish(s)) die("run");
-  double t = (now() - t0) / reps;
-  gc_session_free(s);
-  gc_program_free(p);
-  gc_graph_free(g);
-  return t;
+  double step = (now() - t0) / reps;
+  if (gc_session_profile(s, kp, 32, &cnt)) die("profile");
+  gc_session_set_profiling(s, 0);
+  for (int k = 0; k < 3; k++) {
+    int i = find_kernel(kp, cnt < 32 ? cnt : 32, ops[k]);
+    if (i < 0) die("no conv kernel in the profile");
+    double v = kp[i].seconds / (double)reps;
+    if (v < t[k]) t[k] = v;
+  }
+  if (step < t[3]) t[3] = step;
+  if (profile)
+    for (int i = 0; i < cnt && i < 32; i++)
+      printf("    %-4s %8.3f ms  %s\n", kp[i].name, kp[i].seconds * 1e3 / (double)reps, kp[i].what);
 }
 
 int main(int argc, char **argv) {
   const char *device = NULL;
-  int reps = 20;
+  int reps = 10, batches = 3;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--device") && i + 1 < argc)
       device = argv[++i];
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
       reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--batches") && i + 1 < argc)
+      batches = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--profile"))
+      profile = 1;
     else {
-      fprintf(stderr, "usage: bench_conv [--device D] [--reps N]\n");
+      fprintf(stderr, "usage: bench_conv [--device D] [--reps N] [--batches B] [--profile]\n");
       return 2;
     }
   }
@@ -74,18 +114,35 @@ int main(int argc, char **argv) {
   if (gc_device_open(device, &dev)) die("device");
   printf("device: %s\n", gc_device_name(dev));
   const int64_t shapes[2][4] = {{64, 1, 28, 32}, {64, 32, 13, 64}};
+  static const char *const mode[2] = {"direct", "gemm"};
   for (int k = 0; k < 2; k++) {
     int64_t n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2], o = shapes[k][3];
     int64_t oh = hw - 2;
     double flops = 2.0 * (double)(n * o * oh * oh * c * 9);
-    double tf = time_conv(dev, n, c, hw, o, 0, reps);
-    double tfb = time_conv(dev, n, c, hw, o, 1, reps);
-    double tb = tfb - tf;
-    printf(
-        "conv2d %lldx%lldx%lldx%lld -> %lld 3x3: forward %.3f ms %.1f GFLOP/s; "
-        "backward (dx + dw) %.3f ms %.1f GFLOP/s; fwd+bwd %.3f ms\n",
-        (long long)n, (long long)c, (long long)hw, (long long)hw, (long long)o, tf * 1e3,
-        flops / tf * 1e-9, tb * 1e3, tb > 0 ? 2 * flops / tb * 1e-9 : 0.0, tfb * 1e3);
+    gc_program *prog[2];
+    gc_session *sess[2];
+    /* read when the conv kernels are generated (gc_compile) */
+    setenv("GRAPHC_CONV_DIRECT", "1", 1);
+    sess[0] = build(dev, n, c, hw, o, &prog[0]);
+    unsetenv("GRAPHC_CONV_DIRECT");
+    sess[1] = build(dev, n, c, hw, o, &prog[1]);
+    double t[2][4];
+    for (int m = 0; m < 2; m++)
+      for (int q = 0; q < 4; q++) t[m][q] = 1e30;
+    for (int b = 0; b < batches; b++)
+      for (int m = 0; m < 2; m++) batch(sess[m], reps, t[m]);
+    for (int m = 0; m < 2; m++) {
+      printf(
+          "conv2d %lldx%lldx%lldx%lld -> %lld 3x3 %-6s: forward %7.3f ms %6.1f GFLOP/s; "
+          "dx %7.3f ms %6.1f GFLOP/s; dw %7.3f ms %6.1f GFLOP/s; step %7.3f ms\n",
+          (long long)n, (long long)c, (long long)hw, (long long)hw, (long long)o, mode[m],
+          t[m][0] * 1e3, flops / t[m][0] * 1e-9, t[m][1] * 1e3, flops / t[m][1] * 1e-9,
+          t[m][2] * 1e3, flops / t[m][2] * 1e-9, t[m][3] * 1e3);
+      gc_session_free(sess[m]);
+      gc_program_free(prog[m]);
+    }
+    printf("  gemm / direct speed-up: forward %.2fx, dx %.2fx, dw %.2fx, step %.2fx\n",
+           t[0][0] / t[1][0], t[0][1] / t[1][1], t[0][2] / t[1][2], t[0][3] / t[1][3]);
   }
   gc_device_free(dev);
   return 0;

@@ -18,6 +18,37 @@
  * register tile (NR = 4, 8 or 16; MR <= M), GEMM_MC rows of C per work-item
  * (a multiple of MR), GEMM_KC (K block), GEMM_BAND, GEMM_PACK.
  *
+ * Implicit-GEMM hooks (convolutions, backends/opencl/cl_conv.c), all
+ * optional, none allowed with TRANS_A && TRANS_B:
+ * - GEMM_KSEG (1): C = sum over s < KSEG of A_s B_s, each a K-long product;
+ *   A_s / B_s start GEMM_A_SEG_STRIDE / GEMM_B_SEG_STRIDE elements after
+ *   A_{s-1} / B_{s-1}. A K block never straddles two segments, so a
+ *   product whose K axis is "image, then pixel" (a weight gradient) reads
+ *   A with constant strides inside every block.
+ * - GEMM_A_SI, GEMM_A_SK (both or neither): A's element (i, k) is
+ *   a[i * SI + k * SK], replacing TRANS_A and LDA (a permuted weight read
+ *   in place).
+ * - GEMM_B_GATHER(s, k, j, c0, c1): a float expression, B's element (k, j)
+ *   of segment s in batch gemm_b, replacing GEMM_B and the strip copy's
+ *   loads (im2col on the fly: the copy already moves every element of B
+ *   once per work-item into private memory, so the gather costs no extra
+ *   pass). c0 / c1 are GEMM_B_COL0(s, j) / GEMM_B_COL1(s, j) (int
+ *   expressions, optional, 0 if undefined), evaluated once per column of
+ *   the strip at the start of each segment: an im2col address splits into
+ *   a column part and a row part, and computing the column part (and, in a
+ *   transposed convolution, the tap's bounds test) out of the K loop by
+ *   hand leaves the gather an add and a load (LLVM 15 did not reassociate
+ *   it out of the loop).
+ *   TRANS_B must be 0; GEMM_B / LDB are then unused.
+ * - GEMM_GROUP (1): tiles per work-item, consecutive in the walk below.
+ *   PoCL spends about as long starting a work-group as a K = 9 tile takes
+ *   (a conv with one input channel), so small tiles come in groups.
+ * - GEMM_C_PTR(i, j): when GEMM_STORE(i, j, v) is a plain store of v into
+ *   row-contiguous memory, a `__global float *` to C's element (i, j):
+ *   strips not shifted back are then stored with one vstore per row
+ *   instead of NR guarded scalar stores (a conv's K can be as short as 9,
+ *   and then the scalar epilogue costs more than the products).
+ *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
  * work-item computes an MC x NR strip of C as MC/MR register tiles of MR
  * floatNR accumulators, each over all of K with fma(): per k one row of B
@@ -59,6 +90,11 @@
 #define GEMM__BATCH (GEMM_BATCH)
 #else
 #define GEMM__BATCH 1
+#endif
+#ifdef GEMM_GROUP
+#define GEMM__GROUP (GEMM_GROUP)
+#else
+#define GEMM__GROUP 1
 #endif
 #ifdef GEMM_BAND
 #define GEMM__BAND (GEMM_BAND)
@@ -104,6 +140,27 @@
 #define GEMM__STORE(i, j, v) GEMM_STORE(i, j, v)
 #endif
 #define GEMM__K (GEMM_K)
+#ifdef GEMM_KSEG
+#define GEMM__KSEG (GEMM_KSEG)
+#else
+#define GEMM__KSEG 1
+#endif
+#ifdef GEMM_A_SEG_STRIDE
+#define GEMM__ASEG (GEMM_A_SEG_STRIDE)
+#else
+#define GEMM__ASEG 0
+#endif
+#ifdef GEMM_B_SEG_STRIDE
+#define GEMM__BSEG (GEMM_B_SEG_STRIDE)
+#else
+#define GEMM__BSEG 0
+#endif
+#if (defined(GEMM_B_GATHER) || defined(GEMM_A_SI) || GEMM__KSEG > 1) && GEMM_TRANS_A && GEMM_TRANS_B
+#error "gemm.cl: the implicit-GEMM hooks do not combine with TRANS_A && TRANS_B"
+#endif
+#if defined(GEMM_B_GATHER) && GEMM_TRANS_B
+#error "gemm.cl: GEMM_B_GATHER needs TRANS_B 0"
+#endif
 
 #ifdef GEMM_MR
 #define GEMM__MR GEMM_MR
@@ -136,127 +193,177 @@
 #define GEMM__MB (GEMM__MC / GEMM__MR)                 /* row tiles per block */
 #define GEMM__TM ((GEMM__M + GEMM__MC - 1) / GEMM__MC) /* row blocks */
 #define GEMM__TN ((GEMM__N + GEMM__NR - 1) / GEMM__NR) /* column strips */
-/* A's element (i0 + r, k), a = A + GEMM__AOFF(i0) */
-#if GEMM__TA
-#define GEMM__AT(r, k) a[(k) * GEMM__LDA + (r)]
-#define GEMM__AOFF(i0) (i0)
+/* A's element (i0 + r, k), a = A + (i0) * GEMM__ASI: constant strides */
+#if defined(GEMM_A_SI)
+#define GEMM__ASI (GEMM_A_SI)
+#define GEMM__ASK (GEMM_A_SK)
+#elif GEMM__TA
+#define GEMM__ASI 1
+#define GEMM__ASK (GEMM__LDA)
 #else
-#define GEMM__AT(r, k) a[(r) * GEMM__LDA + (k)]
-#define GEMM__AOFF(i0) ((i0) * GEMM__LDA)
+#define GEMM__ASI (GEMM__LDA)
+#define GEMM__ASK 1
 #endif
+#define GEMM__AT(r, k) a[(r) * GEMM__ASI + (k) * GEMM__ASK]
+/* more than one K block in all: partial sums live between blocks */
+#define GEMM__MULTI (GEMM__KSEG * ((GEMM__K + GEMM__KC - 1) / GEMM__KC) > 1)
 /* B's row k of the strip: from the private copy, or straight from global */
-#if GEMM__PACK || GEMM__N < GEMM__NR || GEMM__TB
+#if GEMM__PACK || GEMM__N < GEMM__NR || GEMM__TB || defined(GEMM_B_GATHER)
 #define GEMM__BROW(k) bp[k]
 #else
 #define GEMM__BROW(k) GEMM__VLOAD(0, b + (k) * GEMM__LDB)
 #endif
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARAMS) {
-  const int id = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
-  if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
-  const int gemm_b = id / (GEMM__TM * GEMM__TN);
-  const int t = id % (GEMM__TM * GEMM__TN);
-  /* Bands of GEMM__BAND row blocks; inside a band the row block varies
-   * fastest (GEMM__BAND = 1: the column strip does). PoCL hands each
-   * thread consecutive work-items, which then share operands in L2. */
-  const int band = t / (GEMM__BAND * GEMM__TN);
-  const int in_band = t % (GEMM__BAND * GEMM__TN);
-  const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
-  const int ib = (band * GEMM__BAND + in_band % rows) * GEMM__MC;
-  const int jown = (in_band / rows) * GEMM__NR; /* first column this strip stores */
-  /* The last column strip / row tile is shifted back to end at N / M (the
-   * generator keeps MR <= M): every offset inside a tile is a constant,
-   * every vload is in range, and a tile stores only what it owns. */
+  const int wid = (int)(get_global_id(0) + get_global_id(1) * get_global_size(0));
+  /* GEMM__GROUP consecutive tiles per work-item (see GEMM_GROUP) */
+  for (int id = wid * GEMM__GROUP; id < (wid + 1) * GEMM__GROUP; ++id) {
+    if (id >= GEMM__TM * GEMM__TN * GEMM__BATCH) return;
+    const int gemm_b = id / (GEMM__TM * GEMM__TN);
+    const int t = id % (GEMM__TM * GEMM__TN);
+    /* Bands of GEMM__BAND row blocks; inside a band the row block varies
+     * fastest (GEMM__BAND = 1: the column strip does). PoCL hands each
+     * thread consecutive work-items, which then share operands in L2. */
+    const int band = t / (GEMM__BAND * GEMM__TN);
+    const int in_band = t % (GEMM__BAND * GEMM__TN);
+    const int rows = min(GEMM__BAND, GEMM__TM - band * GEMM__BAND);
+    const int ib = (band * GEMM__BAND + in_band % rows) * GEMM__MC;
+    const int jown = (in_band / rows) * GEMM__NR; /* first column this strip stores */
+    /* The last column strip / row tile is shifted back to end at N / M (the
+     * generator keeps MR <= M): every offset inside a tile is a constant,
+     * every vload is in range, and a tile stores only what it owns. */
 #if GEMM__N >= GEMM__NR
-  const int j0 = min(jown, GEMM__N - GEMM__NR);
+    const int j0 = min(jown, GEMM__N - GEMM__NR);
 #else
-  const int j0 = 0;
+    const int j0 = 0;
 #endif
-#if GEMM__TB
-  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0 * GEMM__LDB;
-#define GEMM__BSTEP GEMM__KC
-#else
-  __global const float *b = GEMM__B + gemm_b * GEMM__BSTR + j0;
-#define GEMM__BSTEP (GEMM__KC * GEMM__LDB)
+    GEMM__VT bp[GEMM__KC];
+#if GEMM__MULTI
+    GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
 #endif
-  GEMM__VT bp[GEMM__KC];
-#if GEMM__K > GEMM__KC
-  GEMM__VT part[GEMM__MB][GEMM__MR]; /* partial sums between K blocks */
-#endif
-  for (int kb = 0; kb < GEMM__K; kb += GEMM__KC, b += GEMM__BSTEP) {
-    const int kc = min(GEMM__KC, GEMM__K - kb);
-#if GEMM__TB
-    /* B stored [N,K]: transpose the strip while copying it, reading each of
-     * its NR rows contiguously. */
-    {
-      float *bf = (float *)bp;
+    for (int seg = 0; seg < GEMM__KSEG; ++seg) {
+#ifdef GEMM_B_GATHER
+      int bc0[GEMM__NR], bc1[GEMM__NR]; /* the gather's per-column parts */
+#pragma unroll
       for (int c = 0; c < GEMM__NR; ++c) {
-        if (c < GEMM__N) {
-          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = b[c * GEMM__LDB + k];
-        } else {
-          for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = 0.0f;
+#ifdef GEMM_B_COL0
+        bc0[c] = GEMM_B_COL0(seg, j0 + c);
+#else
+        bc0[c] = 0;
+#endif
+#ifdef GEMM_B_COL1
+        bc1[c] = GEMM_B_COL1(seg, j0 + c);
+#else
+        bc1[c] = 0;
+#endif
+      }
+#endif
+      for (int kb = 0; kb < GEMM__K; kb += GEMM__KC) {
+        const int kc = min(GEMM__KC, GEMM__K - kb);
+        const bool first = seg == 0 && kb == 0;
+        const bool last = seg == GEMM__KSEG - 1 && kb + GEMM__KC >= GEMM__K;
+        (void)first;
+        (void)last;
+#ifdef GEMM_B_GATHER
+        /* implicit GEMM: gather the strip's elements (zero past N) */
+        for (int k = 0; k < kc; ++k) {
+          float row[GEMM__NR];
+#pragma unroll
+          for (int c = 0; c < GEMM__NR; ++c)
+            row[c] = (GEMM__N >= GEMM__NR || c < GEMM__N)
+                         ? GEMM_B_GATHER(seg, kb + k, j0 + c, bc0[c], bc1[c])
+                         : 0.0f;
+          bp[k] = GEMM__VLOAD(0, row);
         }
-      }
-    }
-#elif GEMM__N < GEMM__NR
-    /* narrow C: guarded loads, zero padding (small problems only) */
-    for (int k = 0; k < kc; ++k) {
-      float row[GEMM__NR];
-#pragma unroll
-      for (int c = 0; c < GEMM__NR; ++c) row[c] = c < GEMM__N ? b[k * GEMM__LDB + c] : 0.0f;
-      bp[k] = GEMM__VLOAD(0, row);
-    }
-#elif GEMM__PACK
-    /* B's strip has one cache line per k at a stride of LDB: at power-of-2
-     * pitches it maps to a handful of cache sets and misses the page-bound
-     * prefetchers. One contiguous private copy per K block serves every row
-     * tile of the block from L1. */
-    for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
+#else
+#if GEMM__TB
+        __global const float *b =
+            GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 * GEMM__LDB + kb;
+#else
+        __global const float *b =
+            GEMM__B + gemm_b * GEMM__BSTR + seg * GEMM__BSEG + j0 + kb * GEMM__LDB;
 #endif
-    for (int tt = 0; tt < GEMM__MB; ++tt) {
-      const int iown = ib + tt * GEMM__MR;
-      if (iown >= GEMM__M) break;
-      const int i0 = min(iown, GEMM__M - GEMM__MR);
-      __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + GEMM__AOFF(i0) +
-                                kb * (GEMM__TA ? GEMM__LDA : 1);
-      GEMM__VT acc[GEMM__MR];
-#if GEMM__K > GEMM__KC
-      if (kb > 0) {
-#pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
-      } else
-#endif
-      {
-#pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
-      }
-      for (int k = 0; k < kc; ++k) {
-        const GEMM__VT bv = GEMM__BROW(k);
-#pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
-      }
-#if GEMM__K > GEMM__KC
-      if (kb + GEMM__KC < GEMM__K) {
-#pragma unroll
-        for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
-        continue;
-      }
-#endif
-#pragma unroll
-      for (int r = 0; r < GEMM__MR; ++r) {
-        const int i = i0 + r;
-        if (i >= iown) {
-          float out[GEMM__NR];
-          GEMM__VSTORE(acc[r], 0, out);
-#pragma unroll
+#if GEMM__TB
+        /* B stored [N,K]: transpose the strip while copying it, reading each of
+         * its NR rows contiguously. */
+        {
+          float *bf = (float *)bp;
           for (int c = 0; c < GEMM__NR; ++c) {
-            const int j = j0 + c;
-            if (j >= jown && j < GEMM__N) GEMM__STORE(i, j, out[c]);
+            if (c < GEMM__N) {
+              for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = b[c * GEMM__LDB + k];
+            } else {
+              for (int k = 0; k < kc; ++k) bf[k * GEMM__NR + c] = 0.0f;
+            }
+          }
+        }
+#elif GEMM__N < GEMM__NR
+        /* narrow C: guarded loads, zero padding (small problems only) */
+        for (int k = 0; k < kc; ++k) {
+          float row[GEMM__NR];
+#pragma unroll
+          for (int c = 0; c < GEMM__NR; ++c) row[c] = c < GEMM__N ? b[k * GEMM__LDB + c] : 0.0f;
+          bp[k] = GEMM__VLOAD(0, row);
+        }
+#elif GEMM__PACK
+        /* B's strip has one cache line per k at a stride of LDB: at power-of-2
+         * pitches it maps to a handful of cache sets and misses the page-bound
+         * prefetchers. One contiguous private copy per K block serves every row
+         * tile of the block from L1. */
+        for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
+#endif
+#endif /* GEMM_B_GATHER */
+        for (int tt = 0; tt < GEMM__MB; ++tt) {
+          const int iown = ib + tt * GEMM__MR;
+          if (iown >= GEMM__M) break;
+          const int i0 = min(iown, GEMM__M - GEMM__MR);
+          __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + seg * GEMM__ASEG +
+                                    i0 * GEMM__ASI + kb * GEMM__ASK;
+          GEMM__VT acc[GEMM__MR];
+#if GEMM__MULTI
+          if (!first) {
+#pragma unroll
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = part[tt][r];
+          } else
+#endif
+          {
+#pragma unroll
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
+          }
+          for (int k = 0; k < kc; ++k) {
+            const GEMM__VT bv = GEMM__BROW(k);
+#pragma unroll
+            for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
+          }
+#if GEMM__MULTI
+          if (!last) {
+#pragma unroll
+            for (int r = 0; r < GEMM__MR; ++r) part[tt][r] = acc[r];
+            continue;
+          }
+#endif
+#pragma unroll
+          for (int r = 0; r < GEMM__MR; ++r) {
+            const int i = i0 + r;
+            if (i >= iown) {
+#if defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
+              if (j0 == jown) { /* a full strip: one vector store */
+                GEMM__VSTORE(acc[r], 0, GEMM_C_PTR(i, j0));
+                continue;
+              }
+#endif
+              float out[GEMM__NR];
+              GEMM__VSTORE(acc[r], 0, out);
+#pragma unroll
+              for (int c = 0; c < GEMM__NR; ++c) {
+                const int j = j0 + c;
+                if (j >= jown && j < GEMM__N) GEMM__STORE(i, j, out[c]);
+              }
+            }
           }
         }
       }
-    }
-  }
+    } /* seg */
+  } /* id */
 }
 
 #undef GEMM__MR
@@ -267,18 +374,23 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__TM
 #undef GEMM__TN
 #undef GEMM__AT
-#undef GEMM__AOFF
+#undef GEMM__ASI
+#undef GEMM__ASK
+#undef GEMM__MULTI
+#undef GEMM__KSEG
+#undef GEMM__ASEG
+#undef GEMM__BSEG
 #undef GEMM__MC
 #undef GEMM__KC
 #undef GEMM__PACK
 #undef GEMM__MB
 #undef GEMM__BROW
-#undef GEMM__BSTEP
 
 #undef GEMM__CAT2
 #undef GEMM__CAT
 #undef GEMM__BATCH
 #undef GEMM__BAND
+#undef GEMM__GROUP
 #undef GEMM__ASTR_IN
 #undef GEMM__BSTR_IN
 #undef GEMM__M

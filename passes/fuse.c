@@ -1,7 +1,8 @@
 /* fuse.c — groups scheduled nodes into kernels, after TVM's rules:
  * - elementwise/broadcast nodes join the group of an input when they cover
  *   the same iteration domain (chains become one kernel);
- * - they join a matmul's group as its epilogue (bias, activation, ...);
+ * - they join a matmul's group as its epilogue (bias, activation, ...),
+ *   and a conv2d's when it runs as an implicit GEMM;
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue) and ends its group;
  * - an optimizer update joins the matmul or reduction computing its
@@ -15,6 +16,7 @@
  * node is materialized (stored) when something outside its group reads it
  * or it is an output; everything else lives in registers, and cheap
  * producers are recomputed by their readers rather than stored. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +154,20 @@ static bool feeds_only(builder *b, int gi, int32_t r, int32_t **users, const int
   return true;
 }
 
+/* conv2d with groups 1 runs as an implicit GEMM on OpenCL (the
+ * conditions of cl_conv_gemm_applies, backends/opencl/cl_conv.c), so it
+ * takes an elementwise epilogue (bias, activation) like a matmul. Not with
+ * GRAPHC_CONV_DIRECT set: the direct kernels it selects, kept for
+ * comparisons, have no epilogue. */
+static bool conv_as_gemm(const ir_graph *g, const ir_node *n) {
+  if (n->op != IR_OP_CONV2D || n->dtype != GC_F32 || n->attr.win.groups > 1) return false;
+  const char *env = getenv("GRAPHC_CONV_DIRECT");
+  if (env && *env && *env != '0') return false;
+  for (int k = 0; k < 2; k++)
+    if (gc_shape_numel(g->nodes[n->in[k]].shape) >= INT32_MAX / 2) return false;
+  return gc_shape_numel(n->shape) < INT32_MAX / 2;
+}
+
 static bool is_update(const ir_node *n) {
   return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
 }
@@ -170,6 +186,8 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
   if (gi < 0) return -1;
   const fuse_group *gr = &b->groups[gi];
   if ((gr->kind != FUSE_MATMUL && gr->kind != FUSE_REDUCE) || gr->root != x) return -1;
+  /* a conv's GEMM walks [N, O, P]: its epilogue has no update indexing */
+  if (gr->kind == FUSE_MATMUL && g->nodes[x].op != IR_OP_MATMUL) return -1;
   /* Not Adam into a GEMM: the GEMM runs one work-item per register tile, so
    * its epilogue is scalar code, and Adam's sqrt and divides there cost
    * more than a separate vectorized update (MLP dW1 on PoCL: 3.96 ms fused
@@ -383,7 +401,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       /* forward and backward of the loss in one kernel */
     } else if (!no_fuse && (gi = update_epilogue(&b, id, users, nusers)) >= 0) {
       /* the gradient is consumed where it is computed */
-    } else if (info->fusion == IR_FUSE_COMPLEX) {
+    } else if (info->fusion == IR_FUSE_COMPLEX || (!no_fuse && conv_as_gemm(g, nd))) {
       gi = group_new(&b, FUSE_MATMUL, id, nd->shape);
     } else {
       gi = group_new(&b, FUSE_SINGLE, id, nd->shape);

@@ -68,6 +68,61 @@ static int by_def_then_size(const void *a, const void *b) {
   return x->node < y->node ? -1 : x->node > y->node;
 }
 
+/* Elementwise kernels work in place: an output takes the storage of an
+ * input of the same size and dtype that dies in that kernel and is read
+ * only at the element being written (same shape as the kernel's domain, by
+ * elementwise members, not through a view or a movement op). Each
+ * work-item then reads its element before writing it, so sharing is safe;
+ * the output simply continues the input's storage (its root), which the
+ * checker sees as one tensor. Returns how many outputs were merged. */
+static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
+                    const int32_t *idx) {
+  int merged = 0;
+  for (int gi = 0; gi < f->ngroups; gi++) {
+    const fuse_group *gr = &f->groups[gi];
+    if (gr->kind != FUSE_ELEMWISE) continue;
+    for (int a = 0; a < gr->nnodes; a++) {
+      int32_t out = gr->nodes[a];
+      if (m->kind[out] != STORE_ARENA || m->root[out] != out || !f->materialized[out]) continue;
+      /* a candidate input: read from another kernel, dying here */
+      for (int b = 0; b < gr->nnodes && m->root[out] == out; b++) {
+        const ir_node *reader = &g->nodes[gr->nodes[b]];
+        for (int k = 0; k < reader->nin && m->root[out] == out; k++) {
+          int32_t x = reader->in[k], r = m->root[x];
+          /* x's own tensor (from the liveness before any merge) dies here;
+           * x may itself continue an earlier tensor (a chain in place) */
+          if (f->group_of[x] == gi || (f->inlined && f->inlined[x]) || m->kind[r] != STORE_ARENA ||
+              idx[x] < 0 || t[idx[x]].last != gi ||
+              (r != x && ir_ops[g->nodes[x].op].props & IR_P_VIEW) ||
+              g->nodes[x].dtype != g->nodes[out].dtype ||
+              !ir_shape_eq(g->nodes[x].shape, gr->domain) ||
+              ir_node_bytes(&g->nodes[x]) != ir_node_bytes(&g->nodes[out]))
+            continue;
+          /* every reader of x here must be an elementwise member, and x
+           * not already continued by another output */
+          bool ok = true;
+          for (int c = 0; c < gr->nnodes && ok; c++) {
+            const ir_node *r2 = &g->nodes[gr->nodes[c]];
+            ir_fusion fk = ir_ops[r2->op].fusion;
+            for (int j = 0; j < r2->nin && ok; j++)
+              if (r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST) ok = false;
+          }
+          /* everything already in r's storage is dead after this kernel,
+           * and no other output of this kernel took it */
+          for (int o = 0; o < g->n && ok; o++)
+            if (m->root[o] == r && o != x &&
+                (f->group_of[o] == gi || idx[o] < 0 || t[idx[o]].last > gi))
+              ok = false;
+          if (!ok) continue;
+          m->root[out] = r;
+          merged++;
+        }
+      }
+    }
+  }
+  return merged;
+}
+
 /* Places tensors t[order[0..count)] one by one at the best-fitting gap
  * (smallest gap that holds it) among the already placed tensors whose
  * lifetimes overlap its own; writes offsets (by tensor index) and returns
@@ -156,6 +211,16 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
   int count;
   int32_t *index_of;
   gc_status st = liveness(g, f, m, &t, &count, &index_of);
+  /* the baseline: every stored intermediate in its own buffer */
+  for (int i = 0; !st && i < count; i++) m->no_reuse_bytes += align_up(t[i].bytes, alignment);
+  if (!st && !no_plan) {
+    int merged = in_place(g, f, m, t, index_of);
+    if (merged > 0) { /* storage changed: liveness again */
+      free(t);
+      free(index_of);
+      st = liveness(g, f, m, &t, &count, &index_of);
+    }
+  }
   if (st) {
     mem_plan_free(m);
     return st;
@@ -169,7 +234,6 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
       if (t[i].def <= gi && gi <= t[i].last) live += align_up(t[i].bytes, alignment);
     if (live > m->live_lower_bound_bytes) m->live_lower_bound_bytes = live;
   }
-  for (int i = 0; i < count; i++) m->no_reuse_bytes += align_up(t[i].bytes, alignment);
 
   if (no_plan) {
     size_t off = 0;

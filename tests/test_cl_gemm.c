@@ -297,6 +297,37 @@ START_TEST(test_spec_errors_and_geometry) {
   ck_assert_ptr_nonnull(strstr(src, "#undef GEMM_STORE"));
   free(src);
 
+  /* implicit-GEMM hooks: a gather replaces B (no b_expr / ldb needed), but
+   * not with trans_b; strides for A come in pairs; none with TT */
+  s.b_expr = NULL;
+  s.ldb = 0;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.b_gather = "p[(s) + (k) + (j) + (c0) + (c1)]";
+  s.b_col0 = "(s) + (j)";
+  s.kseg = 3;
+  s.a_seg_stride = 16;
+  s.group = 2;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_OK);
+  ck_assert_ptr_nonnull(strstr(src, "#define GEMM_B_GATHER(s, k, j, c0, c1)"));
+  ck_assert_ptr_nonnull(strstr(src, "#undef GEMM_B_COL0"));
+  free(src);
+  s.trans_b = 1;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.trans_a = 1;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.trans_a = s.trans_b = 0;
+  s.a_si = 4;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.a_sk = 1;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_OK);
+  free(src);
+  s.a_si = s.a_sk = 0;
+  s.b_gather = s.b_col0 = NULL;
+  s.kseg = s.a_seg_stride = 0;
+  s.group = 0;
+  s.b_expr = "p";
+  s.ldb = 4;
+
   s.m = 12000;
   s.n = 12000;
   s.k = 16;

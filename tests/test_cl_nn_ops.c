@@ -269,6 +269,23 @@ static void case_conv_transpose(harness *h) {
   finish(h, TOL);
 }
 
+/* LeNet-like shapes, big enough for the implicit-GEMM paths the small
+ * cases miss: several tiles per work-item (one input channel, K = 9),
+ * float8 strips with 8-row tiles (a weight gradient of 9 columns), a
+ * one-row input gradient (C = 1), whole-strip vector stores, and padding
+ * ("same") on a 16 x 8 x 3 x 3 layer. */
+static void case_conv2d_lenet(harness *h) {
+  gc_value x = prm(h, gc_shape4(16, 1, 28, 28), -1, 1);
+  gc_value w1 = prm(h, gc_shape4(8, 1, 3, 3), -0.5, 0.5);
+  gc_value w2 = prm(h, gc_shape4(16, 8, 3, 3), -0.5, 0.5);
+  gc_value y1 = gc_relu(h->g, gc_conv2d(h->g, x, w1, NULL));
+  out(h, y1, TOL);
+  out(h, gc_conv2d(h->g, y1, w2, NULL), TOL);
+  gc_conv2d_opts same = conv_opts(1, 1, 1, 1, 1, 1, 1);
+  out(h, gc_conv2d(h->g, y1, w2, &same), TOL);
+  finish(h, TOL);
+}
+
 /* Double backward: the weight gradient node itself, differentiated. */
 static void case_conv_grad_weight(harness *h) {
   gc_value x = prm(h, gc_shape4(2, 3, 9, 8), -1, 1);
@@ -433,6 +450,7 @@ static const cl_case cases[] = {
     {"conv2d_groups", case_conv2d_groups},
     {"conv_transpose", case_conv_transpose},
     {"conv_grad_weight", case_conv_grad_weight},
+    {"conv2d_lenet", case_conv2d_lenet},
     {"maxpool", case_maxpool},
     {"avgpool", case_avgpool},
     {"avgpool_grad", case_avgpool_grad},

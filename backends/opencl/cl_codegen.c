@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_conv.h"
 #include "backends/opencl/cl_emit.h"
 #include "backends/opencl/cl_gemm.h"
 #include "ir/strbuf.h"
@@ -273,51 +274,60 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   cg_geometry_1d(L, outn);
 }
 
-static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
+/* The GEMM_STORE body of a GEMM group: the epilogue members evaluated on
+ * v (the root's value), the materialized ones stored at gemm_b M N + i N +
+ * j. prelude declares the domain indices i0.. from gemm_b, i and j. */
+static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude, int64_t mdim,
+                          int64_t ndim) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
-  const ir_node *mm = &G->g->nodes[gr->root];
-  const ir_node *a = &G->g->nodes[mm->in[0]], *b = &G->g->nodes[mm->in[1]];
   gc_shape dom = gr->domain;
-  strbuf store = {0}, aexpr = {0}, bexpr = {0}, params = {0};
-  /* batched: the domain is [.., M, N]; gemm_b walks the batch axes */
-  const int nd = dom.ndim, an = a->shape.ndim, bn = b->shape.ndim;
-  const int64_t mdim = dom.dim[nd - 2], ndim = dom.dim[nd - 1];
-  sb_append(&store, "{ ");
-  if (nd > 2) {
-    sb_append(&store, "int r_ = gemm_b; ");
-    for (int d = nd - 3; d >= 0; d--)
-      sb_appendf(&store, "const int i%d = r_ %% %lld; r_ /= %lld; ", d, (long long)dom.dim[d],
-                 (long long)dom.dim[d]);
-  }
-  sb_appendf(&store, "const int i%d = (i); const int i%d = (j); float v%d = (v); ", nd - 2, nd - 1,
-             gr->root);
+  sb_appendf(store, "{ %sfloat v%d = (v); ", prelude, gr->root);
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (id == gr->root) continue;
     if (is_update(G, id)) {
       char idx[128], gval[32];
-      snprintf(idx, sizeof idx, "gemm_b * %lld + i%d * %lld + i%d", (long long)(mdim * ndim),
-               nd - 2, (long long)ndim, nd - 1);
+      snprintf(idx, sizeof idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
+               (long long)ndim);
       snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
-      cg_update_element(G, &store, id, idx, gval, 1);
+      cg_update_element(G, store, id, idx, gval, 1);
     } else {
-      member(G, &store, gi, dom, id);
+      member(G, store, gi, dom, id);
     }
   }
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (!G->p->fuse.materialized[id] || is_update(G, id)) continue;
     strbuf idx = {0};
-    sb_appendf(&idx, "gemm_b * %lld + i%d * %lld + i%d", (long long)(mdim * ndim), nd - 2,
-               (long long)ndim, nd - 1);
-    cg_access(G, &store, id, sb_str(&idx));
-    sb_appendf(&store, " = v%d; ", id);
+    sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim), (long long)ndim);
+    cg_access(G, store, id, sb_str(&idx));
+    sb_appendf(store, " = v%d; ", id);
     sb_free(&idx);
   }
-  sb_append(&store, "}");
+  sb_append(store, "}");
   /* GEMM_STORE is a one-line macro */
-  for (size_t c = 0; store.buf && c < store.len; c++)
-    if (store.buf[c] == '\n') store.buf[c] = ' ';
+  for (size_t c = 0; store->buf && c < store->len; c++)
+    if (store->buf[c] == '\n') store->buf[c] = ' ';
+}
+
+static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_node *mm = &G->g->nodes[gr->root];
+  const ir_node *a = &G->g->nodes[mm->in[0]], *b = &G->g->nodes[mm->in[1]];
+  gc_shape dom = gr->domain;
+  strbuf store = {0}, aexpr = {0}, bexpr = {0}, params = {0}, pre = {0};
+  /* batched: the domain is [.., M, N]; gemm_b walks the batch axes */
+  const int nd = dom.ndim, an = a->shape.ndim, bn = b->shape.ndim;
+  const int64_t mdim = dom.dim[nd - 2], ndim = dom.dim[nd - 1];
+  if (nd > 2) {
+    sb_append(&pre, "int r_ = gemm_b; ");
+    for (int d = nd - 3; d >= 0; d--)
+      sb_appendf(&pre, "const int i%d = r_ %% %lld; r_ /= %lld; ", d, (long long)dom.dim[d],
+                 (long long)dom.dim[d]);
+  }
+  sb_appendf(&pre, "const int i%d = (i); const int i%d = (j); ", nd - 2, nd - 1);
+  gemm_epilogue(G, gi, &store, sb_str(&pre), mdim, ndim);
+  sb_free(&pre);
   sb_appendf(&aexpr, "(a%d + %lld)", cg_param(G, mm->in[0]),
              (long long)cg_elem_offset(G, mm->in[0]));
   sb_appendf(&bexpr, "(a%d + %lld)", cg_param(G, mm->in[1]),
@@ -355,6 +365,29 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
+/* A conv2d with its epilogue (passes/fuse.c): the implicit GEMM of
+ * cl_conv.c walks y [N, O, OH, OW] as gemm_b = n, i = o, j = oh OW + ow. */
+static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_node *cv = &G->g->nodes[gr->root];
+  if (!cl_conv_gemm_applies(G, cv))
+    return gc_fail(GC_ERR_UNSUPPORTED, "codegen: conv group %d cannot run as a GEMM", gi);
+  if (gr->nnodes == 1) return cl_emit_conv_gemm(G, cv, gr->root, L, text, NULL);
+  const int64_t ow = gr->domain.dim[3], p = gr->domain.dim[2] * ow;
+  strbuf store = {0}, pre = {0};
+  sb_appendf(&pre,
+             "const int i0 = gemm_b; const int i1 = (i); const int i2 = (j) / %lld; "
+             "const int i3 = (j) %% %lld; ",
+             (long long)ow, (long long)ow);
+  gemm_epilogue(G, gi, &store, sb_str(&pre), gr->domain.dim[1], p);
+  gc_status st = (store.oom || pre.oom)
+                     ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
+                     : cl_emit_conv_gemm(G, cv, gr->root, L, text, sb_str(&store));
+  sb_free(&store);
+  sb_free(&pre);
+  return st;
+}
+
 static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *root = &G->g->nodes[gr->root];
@@ -368,11 +401,20 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
                n->name ? n->name : "", n->name ? "\"" : "");
   }
   sb_append(text, " */\n");
-  if (gr->kind == FUSE_MATMUL) {
-    gc_status st = emit_matmul(G, gi, L, text);
-    if (!st && G->overflow)
-      st = gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
-    return st;
+  gc_status mst = GC_OK;
+  bool whole = true; /* GEMM instances are whole kernels, not bodies */
+  if (gr->kind == FUSE_MATMUL && root->op == IR_OP_CONV2D)
+    mst = emit_conv(G, gi, L, text);
+  else if (gr->kind == FUSE_MATMUL)
+    mst = emit_matmul(G, gi, L, text);
+  else if (gr->kind == FUSE_SINGLE && gr->nnodes == 1 && cl_conv_gemm_applies(G, root))
+    mst = cl_emit_conv_gemm(G, root, gr->root, L, text, NULL);
+  else
+    whole = false;
+  if (whole) {
+    if (!mst && G->overflow)
+      mst = gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
+    return mst;
   }
   strbuf body = {0};
   switch (gr->kind) {

@@ -4,6 +4,8 @@
  * (AVX2, 2 cores); bench/bench_gemm.c reproduces the numbers. */
 #include "backends/opencl/cl_gemm.h"
 
+#include <stdbool.h>
+
 #include "ir/status.h"
 #include "ir/strbuf.h"
 
@@ -53,25 +55,38 @@ static int64_t gemm_tiles(const cl_gemm_spec *s, const gemm_tile *t) {
 }
 
 static gc_status gemm_check(const cl_gemm_spec *s) {
-  if (!s || !s->name || !s->params || !s->a_expr || !s->b_expr || !s->store)
+  if (!s || !s->name || !s->params || !s->a_expr || (!s->b_expr && !s->b_gather) || !s->store)
     return gc_fail(GC_ERR_INVALID, "cl_gemm: spec or one of its strings is NULL");
-  if (s->m < 1 || s->n < 1 || s->k < 1 || s->batch < 0)
+  if (s->m < 1 || s->n < 1 || s->k < 1 || s->batch < 0 || s->kseg < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad sizes m=%lld n=%lld k=%lld batch=%lld", s->name,
                    (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch);
+  const bool hooks = s->b_gather || s->kseg > 1 || s->a_si || s->a_sk;
+  if (hooks && s->trans_a && s->trans_b)
+    return gc_fail(GC_ERR_INVALID, "cl_gemm %s: implicit-GEMM hooks with trans_a && trans_b",
+                   s->name);
+  if ((s->b_gather && s->trans_b) || (!s->a_si != !s->a_sk) || s->a_si < 0 || s->a_sk < 0 ||
+      s->a_seg_stride < 0 || s->b_seg_stride < 0)
+    return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad implicit-GEMM hooks", s->name);
   const int64_t a_row = s->trans_a ? s->m : s->k, b_row = s->trans_b ? s->k : s->n;
-  if (s->lda < a_row || s->ldb < b_row)
+  if ((!s->a_si && s->lda < a_row) || (!s->b_gather && s->ldb < b_row))
     return gc_fail(
         GC_ERR_INVALID, "cl_gemm %s: pitch too small (lda=%lld needs %lld, ldb=%lld needs %lld)",
         s->name, (long long)s->lda, (long long)a_row, (long long)s->ldb, (long long)b_row);
   if (s->a_batch_stride < 0 || s->b_batch_stride < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: negative batch stride", s->name);
-  if (s->mr < 0 || s->nr < 0 || s->band < 0 || s->mc < 0 || s->kc < 0 ||
+  if (s->mr < 0 || s->nr < 0 || s->band < 0 || s->mc < 0 || s->kc < 0 || s->group < 0 ||
       (s->nr && s->nr != 4 && s->nr != 8 && s->nr != 16))
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad tile override", s->name);
   /* The kernel indexes with 32-bit ints. */
   const int64_t lim = INT32_MAX, batch = s->batch > 0 ? s->batch : 1;
-  const int64_t a_ext = (s->trans_a ? s->k : s->m) * s->lda + (batch - 1) * s->a_batch_stride;
-  const int64_t b_ext = (s->trans_b ? s->n : s->k) * s->ldb + (batch - 1) * s->b_batch_stride;
+  const int64_t kseg = s->kseg > 0 ? s->kseg : 1;
+  const int64_t a_ext = (s->a_si ? (s->m - 1) * s->a_si + (s->k - 1) * s->a_sk + 1
+                                 : (s->trans_a ? s->k : s->m) * s->lda) +
+                        (batch - 1) * s->a_batch_stride + (kseg - 1) * s->a_seg_stride;
+  const int64_t b_ext = s->b_gather
+                            ? 0
+                            : (s->trans_b ? s->n : s->k) * s->ldb +
+                                  (batch - 1) * s->b_batch_stride + (kseg - 1) * s->b_seg_stride;
   const gemm_tile t = gemm_pick_tile(s);
   if (s->m > lim / s->n || a_ext > lim || b_ext > lim || gemm_tiles(s, &t) > lim / 2)
     return gc_fail(GC_ERR_UNSUPPORTED, "cl_gemm %s: sizes beyond 32-bit indexing", s->name);
@@ -98,7 +113,17 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_MC",
                                           "GEMM_KC",
                                           "GEMM_BAND",
-                                          "GEMM_PACK"};
+                                          "GEMM_PACK",
+                                          "GEMM_KSEG",
+                                          "GEMM_A_SEG_STRIDE",
+                                          "GEMM_B_SEG_STRIDE",
+                                          "GEMM_A_SI",
+                                          "GEMM_A_SK",
+                                          "GEMM_B_GATHER",
+                                          "GEMM_B_COL0",
+                                          "GEMM_B_COL1",
+                                          "GEMM_C_PTR",
+                                          "GEMM_GROUP"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
@@ -120,7 +145,23 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
              spec->trans_b ? 1 : 0);
   sb_appendf(&b, "#define GEMM_LDA %lld\n#define GEMM_LDB %lld\n", (long long)spec->lda,
              (long long)spec->ldb);
-  sb_appendf(&b, "#define GEMM_A (%s)\n#define GEMM_B (%s)\n", spec->a_expr, spec->b_expr);
+  sb_appendf(&b, "#define GEMM_A (%s)\n#define GEMM_B (%s)\n", spec->a_expr,
+             spec->b_expr ? spec->b_expr : "(__global const float *)0");
+  if (spec->kseg > 1)
+    sb_appendf(&b,
+               "#define GEMM_KSEG %lld\n#define GEMM_A_SEG_STRIDE %lld\n"
+               "#define GEMM_B_SEG_STRIDE %lld\n",
+               (long long)spec->kseg, (long long)spec->a_seg_stride, (long long)spec->b_seg_stride);
+  if (spec->a_si)
+    sb_appendf(&b, "#define GEMM_A_SI %lld\n#define GEMM_A_SK %lld\n", (long long)spec->a_si,
+               (long long)spec->a_sk);
+  if (spec->b_gather) {
+    sb_appendf(&b, "#define GEMM_B_GATHER(s, k, j, c0, c1) (%s)\n", spec->b_gather);
+    if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(s, j) (%s)\n", spec->b_col0);
+    if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(s, j) (%s)\n", spec->b_col1);
+  }
+  if (spec->group > 1) sb_appendf(&b, "#define GEMM_GROUP %d\n", spec->group);
+  if (spec->c_ptr) sb_appendf(&b, "#define GEMM_C_PTR(i, j) (%s)\n", spec->c_ptr);
   sb_appendf(&b, "#define GEMM_STORE(i, j, v) do { %s; } while (0)\n", spec->store);
   sb_appendf(&b,
              "#define GEMM_BATCH %lld\n#define GEMM_A_BATCH_STRIDE %lld\n"
@@ -143,7 +184,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
 void cl_gemm_geometry(const cl_gemm_spec *spec, cl_uint *work_dim, size_t global[3],
                       size_t local[3]) {
   const gemm_tile t = gemm_pick_tile(spec);
-  const int64_t tiles = gemm_tiles(spec, &t);
+  const int64_t group = spec->group > 1 ? spec->group : 1;
+  const int64_t tiles = (gemm_tiles(spec, &t) + group - 1) / group;
   /* PoCL compiles again for a dimension >= 65535: split the 1-D walk into
    * rows of at most 32768 with the fewest idle work-items at the end (the
    * kernel linearizes id = x + y * global[0] and drops id >= tiles). */

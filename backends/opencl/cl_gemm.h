@@ -38,6 +38,28 @@ typedef struct cl_gemm_spec {
    * copy B's strip to private memory (the default), -1 to read it in place
    * (ignored when trans_b or n < nr). */
   int mr, nr, mc, kc, band, pack;
+  /* Optional implicit-GEMM hooks (see kernels/gemm.cl; not with trans_a &&
+   * trans_b). kseg > 1: C sums kseg products, each k long, A and B moving
+   * on by a_seg_stride / b_seg_stride elements per segment. a_si, a_sk
+   * (both nonzero, or both zero): A's element (i, k) is at i a_si + k a_sk
+   * (trans_a and lda then only serve the checks' default). b_gather: an
+   * expression for B's element (k, j) of segment s in batch gemm_b (b_expr
+   * and ldb are then unused, trans_b must be 0); like store it is pasted as
+   * a macro body, GEMM_B_GATHER(s, k, j, c0, c1), so identifiers s, k, j,
+   * c0 and c1 in it are the macro's arguments; c0 / c1 are the values of
+   * the optional int expressions b_col0 / b_col1 of segment s and column j
+   * (macro bodies with the arguments s and j), computed once per column at
+   * the start of each segment. */
+  int64_t kseg, a_seg_stride, b_seg_stride, a_si, a_sk;
+  const char *b_gather, *b_col0, *b_col1;
+  /* Optional: when store is a plain store of v into row-contiguous memory,
+   * an expression for a `__global float *` to C's element (i, j) (a macro
+   * body with the arguments i and j, GEMM_C_PTR): full strips are then
+   * stored with one vector store per row. */
+  const char *c_ptr;
+  /* Optional: tiles per work-item (0 or 1: one), for tiles too small to
+   * pay for a work-group of their own. */
+  int group;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text

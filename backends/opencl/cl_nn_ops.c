@@ -2,6 +2,9 @@
  * input and weight gradients as direct register-tiled kernels, pooling and
  * its gradients, bilinear resize and its adjoint, counter-based random
  * numbers. Every shape, stride and offset is a compile-time constant.
+ * Convolutions with groups == 1 take the implicit-GEMM kernels of
+ * cl_conv.c instead (3-16x faster); the direct ones here serve grouped
+ * convolutions and GRAPHC_CONV_DIRECT=1.
  *
  * The conv kernels follow /work/shared/POCL_NOTES.md: one work-item
  * computes a register tile (a few channels x a vector of consecutive

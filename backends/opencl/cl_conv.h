@@ -1,0 +1,26 @@
+/* cl_conv.h — conv2d and its gradients as implicit GEMMs (instances of
+ * kernels/gemm.cl gathering their B operand from the image), emitted as
+ * whole kernels like the matmul groups; backends/opencl/cl_conv.c. */
+#ifndef GC_CL_CONV_H
+#define GC_CL_CONV_H
+
+#include <stdbool.h>
+
+#include "backends/opencl/cl_emit.h"
+
+/* Whether node n (conv2d, conv2d_grad_input or conv2d_grad_weight) takes
+ * the implicit-GEMM kernel: groups == 1, sizes within 32-bit indexing, and
+ * GRAPHC_CONV_DIRECT unset (or "0") in the environment. The others keep
+ * the direct kernels of cl_nn_ops.c. */
+bool cl_conv_gemm_applies(const cg_ctx *G, const ir_node *n);
+
+/* Appends the whole kernel (named L->name, parameters a0.. in first-use
+ * order as cg_access registers them) computing node id = n into text, and
+ * sets L's geometry. epilogue: NULL to store the result, or (conv2d only)
+ * the GEMM_STORE body of a fused epilogue, on (gemm_b, i, j, v) = (image,
+ * output channel, output pixel, value); its buffers must already be
+ * registered in G. */
+gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text,
+                            const char *epilogue);
+
+#endif
