@@ -322,6 +322,11 @@ static void case_maxpool(harness *h) {
   /* pads over half the kernel, as ONNX allows */
   gc_pool2d_opts o4 = pool_opts(3, 3, 1, 2, 2, 2, 1, 0, 0);
   out(h, gc_maxpool2d(h->g, x, &o4), TOL);
+  /* windows that tile the input (the gradient's fast path), the last
+   * partial ones kept by ceil_mode */
+  gc_pool2d_opts o5 = pool_opts(2, 3, 0, 0, 0, 0, 0, 1, 0);
+  o5.stride[0] = 2, o5.stride[1] = 3;
+  out(h, gc_maxpool2d(h->g, x, &o5), TOL);
   out(h, gc_global_maxpool2d(h->g, x), TOL);
   finish(h, TOL);
 }

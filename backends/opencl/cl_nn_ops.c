@@ -346,7 +346,20 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
   if (mx) def(G, b, "X", n->in[0]);
   def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
   def(G, b, "Y", id);
-  const int64_t items = grad ? c.n * c.c * c.h * c.w : c.n * c.c * c.oh * c.ow;
+  /* Max pooling's gradient over windows that tile the input without
+   * overlap (stride = kernel, no padding or dilation: the usual 2x2 pool)
+   * needs no search: one work-item per window sends the gradient to its
+   * maximum and zeros to the rest (cells past the last window, left over
+   * when the size is not a multiple, get zeros) — about 4x fewer work-items
+   * and no per-element window arithmetic. */
+  const int sh = c.win.sh ? c.win.sh : 1, sw = c.win.sw ? c.win.sw : 1;
+  const int dh = c.win.dh ? c.win.dh : 1, dw = c.win.dw ? c.win.dw : 1;
+  const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && sh == c.kh && sw == c.kw && dh == 1 &&
+                     dw == 1 && !c.win.pt && !c.win.pl && !c.win.pb && !c.win.pr;
+  const int64_t cells_h = (c.h + c.kh - 1) / c.kh, cells_w = (c.w + c.kw - 1) / c.kw;
+  const int64_t items = tiles  ? c.n * c.c * cells_h * cells_w
+                        : grad ? c.n * c.c * c.h * c.w
+                               : c.n * c.c * c.oh * c.ow;
   sb_appendf(b, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
              (long long)items);
   /* The first maximum of window (oh, ow) of plane p as ih * W + iw (NaN wins). */
@@ -370,7 +383,30 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
       "      const int padded = (h1 - h0) * (w1 - w0);\n"
       "      h0 = max(h0, 0); w0 = max(w0, 0); h1 = min(h1, H); w1 = min(w1, W);\n"
       "      const float div = CIP ? (float)padded : (float)((h1 - h0) * (w1 - w0));\n";
-  if (!grad) {
+  if (tiles) {
+    sb_appendf(b,
+               "  const int cw = gid %% %lld, ch = (gid / %lld) %% %lld, p = gid / %lld;\n"
+               "  const bool full = ch < OH && cw < OW;\n"
+               "  int sel = -1;\n"
+               "  if (full) {\n"
+               "    const int oh = ch, ow = cw;\n",
+               (long long)cells_w, (long long)cells_w, (long long)cells_h,
+               (long long)(cells_h * cells_w));
+    sb_append(b, argmax);
+    sb_append(b,
+              "    sel = best;\n"
+              "  }\n"
+              "  const float d = full ? DY((p * OH + ch) * OW + cw) : 0.0f;\n"
+              "  for (int a = 0; a < KH; a++) {\n"
+              "    const int hh = ch * KH + a;\n"
+              "    if (hh >= H) break;\n"
+              "    for (int e = 0; e < KW; e++) {\n"
+              "      const int ww = cw * KW + e;\n"
+              "      if (ww >= W) break;\n"
+              "      Y(p * H * W + hh * W + ww) = hh * W + ww == sel ? d : 0.0f;\n"
+              "    }\n"
+              "  }\n");
+  } else if (!grad) {
     sb_append(b,
               "  const int ow = gid % OW, oh = (gid / OW) % OH, p = gid / (OW * OH);\n"
               "  {\n");
