@@ -64,11 +64,10 @@ static double now_seconds(void) {
 }
 
 static void dump_groups(const gc_program *p, FILE *out) {
-  static const char *const kinds[] = {"none", "elementwise", "reduce", "matmul", "single"};
   for (int i = 0; i < p->fuse.ngroups; i++) {
     const fuse_group *gr = &p->fuse.groups[i];
     if (gr->kind == FUSE_NONE) continue;
-    fprintf(out, "kernel %d: %s, root %%%d, nodes", i, kinds[gr->kind], gr->root);
+    fprintf(out, "kernel %d: %s, root %%%d, nodes", i, fuse_kind_name(gr->kind), gr->root);
     for (int k = 0; k < gr->nnodes; k++)
       fprintf(out, " %%%d%s", gr->nodes[k],
               p->fuse.materialized[gr->nodes[k]] ? "*"

@@ -125,6 +125,12 @@ static inline size_t ir_node_bytes(const ir_node *n) {
   return (size_t)gc_shape_numel(n->shape) * gc_dtype_size(n->dtype);
 }
 static inline gc_value ir_value(int32_t id) { return (gc_value){id}; }
+/* An optimizer-style update (assign_add, SGD, Adam): an in-place writer of a
+ * parameter or state from a gradient or delta (input 1). Its result has no
+ * value to read. (OPT_TICK is in place too, but only advances a counter.) */
+static inline bool ir_is_update(const ir_node *n) {
+  return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
+}
 
 /* --- graph (ir/graph.c) --- */
 

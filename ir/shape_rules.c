@@ -254,7 +254,7 @@ static_assert(sizeof rules / sizeof rules[0] == IR_OP_COUNT, "one shape rule per
 gc_status ir_infer_shape(ir_graph *g, ir_node *node) {
   for (int k = 0; k < node->nin; k++) {
     const ir_node *in = &g->nodes[node->in[k]];
-    if (in->op == IR_OP_ASSIGN_ADD || in->op == IR_OP_SGD_UPDATE || in->op == IR_OP_ADAM_UPDATE)
+    if (ir_is_update(in))
       return gc_fail(GC_ERR_INVALID, "input %d is an update (%s), which has no value to read", k,
                      ir_ops[in->op].name);
   }

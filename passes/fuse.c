@@ -168,10 +168,6 @@ static bool conv_as_gemm(const ir_graph *g, const ir_node *n) {
   return gc_shape_numel(n->shape) < INT32_MAX / 2;
 }
 
-static bool is_update(const ir_node *n) {
-  return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
-}
-
 /* An in-place update (param -= f(grad)) joins the matmul or reduction that
  * computes its gradient as the epilogue, so the gradient never reaches
  * memory: the group of grad's root, when grad has no other reader, covers
@@ -180,7 +176,7 @@ static bool is_update(const ir_node *n) {
 static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *nusers) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[id];
-  if (!is_update(nd)) return -1;
+  if (!ir_is_update(nd)) return -1;
   int32_t x = nd->in[1];
   int gi = b->group_of[x];
   if (gi < 0) return -1;
@@ -199,7 +195,7 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
     return -1;
   for (int k = 0; k < gr->nnodes; k++) {
     const ir_node *m = &g->nodes[gr->nodes[k]];
-    if (is_update(m)) return -1;
+    if (ir_is_update(m)) return -1;
     for (int i = 0; i < m->nin; i++)
       for (int j = 0; j < nd->nin; j++)
         if (j != 1 && ir_storage_root(g, m->in[i]) == ir_storage_root(g, nd->in[j])) return -1;
@@ -240,11 +236,11 @@ static bool merge_updates(builder *b) {
   const ir_graph *g = b->g;
   for (int gi = 0; gi < b->ngroups; gi++) {
     fuse_group *gr = &b->groups[gi];
-    if (gr->kind != FUSE_SINGLE || gr->nnodes != 1 || !is_update(&g->nodes[gr->root])) continue;
+    if (gr->kind != FUSE_SINGLE || gr->nnodes != 1 || !ir_is_update(&g->nodes[gr->root])) continue;
     const ir_node *u = &g->nodes[gr->root];
     for (int li = 0; li < gi; li++) {
       fuse_group *lead = &b->groups[li];
-      if (lead->kind != FUSE_SINGLE || !is_update(&g->nodes[lead->root])) continue;
+      if (lead->kind != FUSE_SINGLE || !ir_is_update(&g->nodes[lead->root])) continue;
       const ir_node *l = &g->nodes[lead->root];
       if (l->op != u->op || l->in[l->nin - 1] != u->in[u->nin - 1] ||
           memcmp(l->attr.f, u->attr.f, sizeof l->attr.f) || !fits(b, li, gr->root) ||
@@ -325,7 +321,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
     for (int w = 0; w < g->n; w++)
       if ((ir_ops[g->nodes[w].op].props & IR_P_INPLACE) && w != e &&
           (ir_storage_root(g, g->nodes[w].in[0]) == r ||
-           (is_update(&g->nodes[w]) && update_writes(g, w, r))))
+           (ir_is_update(&g->nodes[w]) && update_writes(g, w, r))))
         return false;
   }
   return true;
@@ -503,6 +499,11 @@ static gc_status order_groups(builder *b, fuse_plan *out) {
   free(perm);
   free(newidx);
   return GC_OK;
+}
+
+const char *fuse_kind_name(fuse_kind k) {
+  static const char *const names[] = {"none", "elementwise", "reduce", "matmul", "single"};
+  return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
 void fuse_plan_free(fuse_plan *p) {

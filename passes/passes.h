@@ -79,6 +79,8 @@ typedef struct fuse_plan {
 /* Groups the scheduled nodes; no_fuse puts every node in its own group. */
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out);
 void fuse_plan_free(fuse_plan *p);
+/* "elementwise", "reduce", ... for dumps and profiles. */
+const char *fuse_kind_name(fuse_kind k);
 
 /* ---- memory plan (plan.c) ---- */
 

@@ -288,7 +288,6 @@ static gc_status cl_set_profiling_impl(gc_session *s, int on) {
 }
 
 static gc_status cl_profile_impl(gc_session *s, gc_kernel_profile *out, int max, int *count) {
-  static const char *const kinds[] = {"none", "elementwise", "reduce", "matmul", "single"};
   cl_sess *cs = s->impl;
   const cl_prog *cp = s->p->impl;
   gc_status st = profile_collect(cs, cp);
@@ -301,7 +300,7 @@ static gc_status cl_profile_impl(gc_session *s, gc_kernel_profile *out, int max,
     gc_kernel_profile *k = &out[i];
     memset(k, 0, sizeof *k);
     snprintf(k->name, sizeof k->name, "%s", L->name);
-    snprintf(k->what, sizeof k->what, "%s: %s%s%s, %d node(s)", kinds[gr->kind],
+    snprintf(k->what, sizeof k->what, "%s: %s%s%s, %d node(s)", fuse_kind_name(gr->kind),
              ir_ops[root->op].name, root->name ? " " : "", root->name ? root->name : "",
              gr->nnodes);
     k->seconds = cs->seconds ? cs->seconds[i] : 0;

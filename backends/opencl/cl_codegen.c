@@ -103,11 +103,6 @@ void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
   if (!any) sb_append(sb, "0");
 }
 
-/* An in-place update fused as an epilogue (see passes/fuse.c). */
-static bool is_update(const cg_ctx *G, int32_t id) {
-  return (ir_ops[G->g->nodes[id].op].props & IR_P_INPLACE) != 0;
-}
-
 static bool in_group(const cg_ctx *G, int gi, int32_t node) {
   return G->p->fuse.group_of[node] == gi && !(ir_ops[G->g->nodes[node].op].props & IR_P_LEAF);
 }
@@ -246,7 +241,7 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
       sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
   sb_append(body, "  {\n    ");
   for (int k = 0; k < gr->nnodes; k++)
-    if (gr->nodes[k] != gr->root && !is_update(G, gr->nodes[k]))
+    if (gr->nodes[k] != gr->root && !ir_is_update(&G->g->nodes[gr->nodes[k]]))
       member(G, body, gi, dom, gr->nodes[k]);
   sb_append(body, "\n    const float x = ");
   operand(G, body, gi, dom, r->in[0]);
@@ -270,7 +265,8 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     sb_append(body, " = acc;\n");
   }
   for (int k = 0; k < gr->nnodes; k++)
-    if (is_update(G, gr->nodes[k])) cg_update_element(G, body, gr->nodes[k], "gid", "acc", 1);
+    if (ir_is_update(&G->g->nodes[gr->nodes[k]]))
+      cg_update_element(G, body, gr->nodes[k], "gid", "acc", 1);
   cg_geometry_1d(L, outn);
 }
 
@@ -285,7 +281,7 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (id == gr->root) continue;
-    if (is_update(G, id)) {
+    if (ir_is_update(&G->g->nodes[id])) {
       char idx[128], gval[32];
       snprintf(idx, sizeof idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
                (long long)ndim);
@@ -297,7 +293,7 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
   }
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
-    if (!G->p->fuse.materialized[id] || is_update(G, id)) continue;
+    if (!G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id])) continue;
     strbuf idx = {0};
     sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim), (long long)ndim);
     cg_access(G, store, id, sb_str(&idx));
