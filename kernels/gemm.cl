@@ -48,6 +48,11 @@
  *   strips not shifted back are then stored with one vstore per row
  *   instead of NR guarded scalar stores (a conv's K can be as short as 9,
  *   and then the scalar epilogue costs more than the products).
+ * - GEMM_STORE8(i, j, v): a statement, the epilogue on eight results at
+ *   once: v is a float8 holding C(i, j .. j + 7). Used, when NR >= 8, for
+ *   strips not shifted back (GEMM_STORE still handles the shifted last
+ *   strip), so an epilogue as heavy as an Adam update runs as vector code
+ *   rather than NR scalar copies. Not with TRANS_A && TRANS_B.
  *
  * Design (measured on PoCL 3.1, AVX2; see /work/shared/POCL_NOTES.md): one
  * work-item computes an MC x NR strip of C as MC/MR register tiles of MR
@@ -160,6 +165,9 @@
 #endif
 #if defined(GEMM_B_GATHER) && GEMM_TRANS_B
 #error "gemm.cl: GEMM_B_GATHER needs TRANS_B 0"
+#endif
+#if defined(GEMM_STORE8) && GEMM_TRANS_A && GEMM_TRANS_B
+#error "gemm.cl: GEMM_STORE8 does not combine with TRANS_A && TRANS_B"
 #endif
 
 #ifdef GEMM_MR
@@ -345,7 +353,18 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
           for (int r = 0; r < GEMM__MR; ++r) {
             const int i = i0 + r;
             if (i >= iown) {
-#if defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
+#if defined(GEMM_STORE8) && GEMM__N >= GEMM__NR && GEMM__NR == 16
+              if (j0 == jown) { /* a full strip: two vector epilogues */
+                GEMM_STORE8(i, j0, acc[r].lo);
+                GEMM_STORE8(i, j0 + 8, acc[r].hi);
+                continue;
+              }
+#elif defined(GEMM_STORE8) && GEMM__N >= GEMM__NR && GEMM__NR == 8
+              if (j0 == jown) {
+                GEMM_STORE8(i, j0, acc[r]);
+                continue;
+              }
+#elif defined(GEMM_C_PTR) && GEMM__N >= GEMM__NR
               if (j0 == jown) { /* a full strip: one vector store */
                 GEMM__VSTORE(acc[r], 0, GEMM_C_PTR(i, j0));
                 continue;

@@ -184,12 +184,17 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
   if ((gr->kind != FUSE_MATMUL && gr->kind != FUSE_REDUCE) || gr->root != x) return -1;
   /* a conv's GEMM walks [N, O, P]: its epilogue has no update indexing */
   if (gr->kind == FUSE_MATMUL && g->nodes[x].op != IR_OP_MATMUL) return -1;
-  /* Not Adam into a GEMM: the GEMM runs one work-item per register tile, so
-   * its epilogue is scalar code, and Adam's sqrt and divides there cost
-   * more than a separate vectorized update (MLP dW1 on PoCL: 3.96 ms fused
-   * vs 0.47 + 1.23 ms apart). Reductions run 64 work-items per group and
-   * take it well. */
-  if (gr->kind == FUSE_MATMUL && nd->op == IR_OP_ADAM_UPDATE) return -1;
+  /* Adam into a GEMM only where the codegen runs it as vector code on eight
+   * results at once (a 2-D product at least 8 wide, not transposed on both
+   * sides; backends/opencl/cl_codegen.c): as NR scalar copies per register
+   * tile, its sqrt and divides cost more than a separate vectorized update
+   * (MLP dW1 on PoCL: 3.96 ms fused vs 0.47 + 1.23 ms apart). Reductions
+   * run 64 work-items per group and take it well. */
+  if (gr->kind == FUSE_MATMUL && nd->op == IR_OP_ADAM_UPDATE) {
+    const ir_node *mm = &g->nodes[x];
+    if (mm->shape.ndim != 2 || mm->shape.dim[1] < 8 || (mm->attr.trans_a && mm->attr.trans_b))
+      return -1;
+  }
   if (!ir_shape_eq(g->nodes[x].shape, nd->shape) || nusers[x] != 1 || users[x][0] != id ||
       (g->nodes[x].flags & (IR_F_OUTPUT | IR_F_LOSS)))
     return -1;
@@ -345,8 +350,6 @@ static int cross_entropy_pair(builder *b, int32_t id) {
   return -1;
 }
 
-static gc_status order_groups(builder *b, fuse_plan *out);
-
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
   memset(out, 0, sizeof *out);
   int n = g->n;
@@ -425,7 +428,14 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
         out->inlined[order[oi]] = true;
         out->materialized[order[oi]] = false;
       }
-  st = order_groups(&b, out);
+  /* the plan owns the groups from here; fuse_order_groups sorts them */
+  out->groups = b.groups;
+  out->ngroups = b.ngroups;
+  out->group_of = b.group_of;
+  b.groups = NULL;
+  b.ngroups = 0;
+  b.group_of = NULL;
+  st = fuse_order_groups(g, &b.deps, out);
 done:
   for (int i = 0; users && i < n; i++) free(users[i]);
   free(users);
@@ -436,69 +446,9 @@ done:
     for (int i = 0; i < b.ngroups; i++) free(b.groups[i].nodes);
     free(b.groups);
     free(b.group_of);
-    free(out->materialized);
-    free(out->inlined);
-    memset(out, 0, sizeof *out);
+    fuse_plan_free(out);
   }
   return st;
-}
-
-/* Kahn over groups, lowest first member first. */
-static gc_status order_groups(builder *b, fuse_plan *out) {
-  int ng = b->ngroups;
-  int *indeg_done = calloc((size_t)(ng ? ng : 1), sizeof *indeg_done);
-  int *perm = malloc(sizeof *perm * (size_t)(ng ? ng : 1));
-  int *newidx = malloc(sizeof *newidx * (size_t)(ng ? ng : 1));
-  if (!indeg_done || !perm || !newidx) {
-    free(indeg_done);
-    free(perm);
-    free(newidx);
-    return gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
-  }
-  int placed = 0;
-  while (placed < ng) {
-    int pick = -1;
-    for (int gi = 0; gi < ng && pick < 0; gi++) {
-      if (indeg_done[gi]) continue;
-      bool ready = true;
-      const fuse_group *gr = &b->groups[gi];
-      for (int i = 0; i < gr->nnodes && ready; i++) {
-        int32_t v = gr->nodes[i];
-        for (int e = b->deps.start[v]; e < b->deps.start[v + 1] && ready; e++) {
-          int h = b->group_of[b->deps.list[e]];
-          if (h != gi && !indeg_done[h]) ready = false;
-        }
-      }
-      if (ready) pick = gi;
-    }
-    if (pick < 0) {
-      free(indeg_done);
-      free(perm);
-      free(newidx);
-      return gc_fail(GC_ERR_INTERNAL, "fuse: the kernel groups form a cycle");
-    }
-    indeg_done[pick] = 1;
-    newidx[pick] = placed;
-    perm[placed++] = pick;
-  }
-  fuse_group *sorted = calloc(ng > 0 ? (size_t)ng : 1u, sizeof *sorted);
-  if (!sorted) {
-    free(indeg_done);
-    free(perm);
-    free(newidx);
-    return gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
-  }
-  for (int i = 0; i < ng; i++) sorted[i] = b->groups[perm[i]];
-  for (int v = 0; v < b->g->n; v++) b->group_of[v] = newidx[b->group_of[v]];
-  free(b->groups);
-  b->groups = NULL;
-  out->groups = sorted;
-  out->ngroups = ng;
-  out->group_of = b->group_of;
-  free(indeg_done);
-  free(perm);
-  free(newidx);
-  return GC_OK;
 }
 
 const char *fuse_kind_name(fuse_kind k) {

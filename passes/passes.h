@@ -79,6 +79,9 @@ typedef struct fuse_plan {
 /* Groups the scheduled nodes; no_fuse puts every node in its own group. */
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out);
 void fuse_plan_free(fuse_plan *p);
+/* Sorts p's groups into launch order (kernel_order.c): dependencies and
+ * in-place edges first, then least growth of the live set. */
+gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan *p);
 /* "elementwise", "reduce", ... for dumps and profiles. */
 const char *fuse_kind_name(fuse_kind k);
 

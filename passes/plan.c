@@ -68,19 +68,22 @@ static int by_def_then_size(const void *a, const void *b) {
   return x->node < y->node ? -1 : x->node > y->node;
 }
 
-/* Elementwise kernels work in place: an output takes the storage of an
- * input of the same size and dtype that dies in that kernel and is read
- * only at the element being written (same shape as the kernel's domain, by
- * elementwise members, not through a view or a movement op). Each
- * work-item then reads its element before writing it, so sharing is safe;
- * the output simply continues the input's storage (its root), which the
- * checker sees as one tensor. Returns how many outputs were merged. */
+/* Elementwise kernels and the epilogues of matmul/conv kernels work in
+ * place: an output takes the storage of an input of the same size and
+ * dtype that dies in that kernel and is read only at the element being
+ * written (same shape as the kernel's domain, by elementwise members, not
+ * through a view or a movement op; never as a GEMM operand, which many
+ * work-items read). Each work-item then reads its element before writing
+ * it (a GEMM's epilogue runs once per element, in the work-item that owns
+ * it), so sharing is safe; the output simply continues the input's storage
+ * (its root), which the checker sees as one tensor. Returns how many
+ * outputs were merged. */
 static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
                     const int32_t *idx) {
   int merged = 0;
   for (int gi = 0; gi < f->ngroups; gi++) {
     const fuse_group *gr = &f->groups[gi];
-    if (gr->kind != FUSE_ELEMWISE) continue;
+    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
     for (int a = 0; a < gr->nnodes; a++) {
       int32_t out = gr->nodes[a];
       if (m->kind[out] != STORE_ARENA || m->root[out] != out || !f->materialized[out]) continue;
@@ -114,7 +117,11 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
                 (f->group_of[o] == gi || idx[o] < 0 || t[idx[o]].last > gi))
               ok = false;
           if (!ok) continue;
-          m->root[out] = r;
+          /* out and the views of out (whose root was out) now live in r:
+           * roots stay one step from their storage, so a read through a
+           * view of a merged tensor still extends r's life */
+          for (int o = 0; o < g->n; o++)
+            if (m->root[o] == out) m->root[o] = r;
           merged++;
         }
       }
@@ -293,30 +300,90 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
   return plan_check(g, f, m);
 }
 
+/* ---- the checker: its own liveness, over values rather than storage ---- */
+
+/* The node whose storage x uses, following the plan's roots to the end
+ * (not trusting them to be one step), or -1 on a cycle. */
+static int32_t check_storage(const ir_graph *g, const mem_plan *m, int32_t x) {
+  for (int steps = 0; steps <= g->n; steps++) {
+    if (m->root[x] == x) return x;
+    x = m->root[x];
+  }
+  return -1;
+}
+
+/* The value a read of x reads: views are their source's bytes. */
+static int32_t check_value(const ir_graph *g, int32_t x) {
+  while (ir_ops[g->nodes[x].op].props & IR_P_VIEW) x = g->nodes[x].in[0];
+  return x;
+}
+
+static void check_read(const ir_graph *g, const fuse_plan *f, int *last, int32_t x, int gi) {
+  if (f->inlined && f->inlined[x]) { /* recomputed: its inputs are read */
+    for (int k = 0; k < g->nodes[x].nin; k++) check_read(g, f, last, g->nodes[x].in[k], gi);
+    return;
+  }
+  int32_t v = check_value(g, x);
+  if (last[v] < gi) last[v] = gi;
+}
+
+/* Independent of the planner's liveness: every stored value (a
+ * materialized node that is not a view) occupies its storage's bytes from
+ * the kernel writing it to the last kernel reading it or a view of it.
+ * Two values whose bytes overlap may not be live at once, except a value
+ * written in place over one whose last read is that same kernel (same
+ * storage, declared by the plan). */
 gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m) {
-  tensor *t;
-  int count;
-  int32_t *index_of;
-  gc_status st = liveness(g, f, m, &t, &count, &index_of);
-  if (st) return st;
-  for (int i = 0; i < count && !st; i++) {
-    size_t a0 = m->offset[t[i].node], a1 = a0 + t[i].bytes;
-    if (a1 > m->arena_bytes)
-      st = gc_fail(GC_ERR_INTERNAL, "plan check: %s ends at byte %zu past the arena (%zu)",
-                   ir_node_label(g, t[i].node), a1, m->arena_bytes);
-    for (int j = i + 1; j < count && !st; j++) {
-      if (t[i].last < t[j].def || t[j].last < t[i].def) continue;
-      size_t b0 = m->offset[t[j].node], b1 = b0 + t[j].bytes;
-      if (a0 < b1 && b0 < a1 && t[i].bytes && t[j].bytes)
-        st = gc_fail(GC_ERR_INTERNAL,
-                     "plan check: %s [%zu, %zu) and %s [%zu, %zu) overlap while both live "
-                     "(kernels %d..%d and %d..%d)",
-                     ir_node_label(g, t[i].node), a0, a1, ir_node_label(g, t[j].node), b0, b1,
-                     t[i].def, t[i].last, t[j].def, t[j].last);
+  int n = g->n;
+  int *last = malloc(sizeof *last * (size_t)(n ? n : 1));
+  int32_t *vals = malloc(sizeof *vals * (size_t)(n ? n : 1));
+  int32_t *store = malloc(sizeof *store * (size_t)(n ? n : 1));
+  if (!last || !vals || !store) {
+    free(last);
+    free(vals);
+    free(store);
+    return gc_fail(GC_ERR_NOMEM, "plan check: out of memory");
+  }
+  for (int i = 0; i < n; i++) last[i] = f->group_of[i];
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      check_read(g, f, last, g->nodes[i].in[k], f->group_of[i]);
+  gc_status st = GC_OK;
+  int nv = 0;
+  for (int i = 0; i < n && !st; i++) {
+    if (!f->materialized[i] || (ir_ops[g->nodes[i].op].props & IR_P_VIEW)) continue;
+    int32_t r = check_storage(g, m, i);
+    if (r < 0) {
+      st = gc_fail(GC_ERR_INTERNAL, "plan check: the storage of %s forms a cycle",
+                   ir_node_label(g, i));
+    } else if (m->kind[r] == STORE_ARENA) {
+      store[i] = r;
+      vals[nv++] = i;
+      if (m->offset[r] + ir_node_bytes(&g->nodes[i]) > m->arena_bytes)
+        st = gc_fail(GC_ERR_INTERNAL, "plan check: %s ends at byte %zu past the arena (%zu)",
+                     ir_node_label(g, i), m->offset[r] + ir_node_bytes(&g->nodes[i]),
+                     m->arena_bytes);
     }
   }
-  free(t);
-  free(index_of);
+  for (int a = 0; a < nv && !st; a++) {
+    int32_t x = vals[a];
+    size_t a0 = m->offset[store[x]], a1 = a0 + ir_node_bytes(&g->nodes[x]);
+    int xd = f->group_of[x], xl = last[x];
+    for (int b = a + 1; b < nv && !st; b++) {
+      int32_t y = vals[b];
+      size_t b0 = m->offset[store[y]], b1 = b0 + ir_node_bytes(&g->nodes[y]);
+      int yd = f->group_of[y], yl = last[y];
+      if (!(a0 < b1 && b0 < a1) || xl < yd || yl < xd) continue;
+      if (store[x] == store[y] && (xl == yd || yl == xd)) continue; /* in place */
+      st = gc_fail(GC_ERR_INTERNAL,
+                   "plan check: %s [%zu, %zu) and %s [%zu, %zu) overlap while both live "
+                   "(kernels %d..%d and %d..%d)",
+                   ir_node_label(g, x), a0, a1, ir_node_label(g, y), b0, b1, xd, xl, yd, yl);
+    }
+  }
+  free(last);
+  free(vals);
+  free(store);
   return st;
 }
 

@@ -58,9 +58,17 @@ START_TEST(mlp_training_step_budget) {
   printf("mlp train: %d launches, arena %zu, no-reuse %zu (%.0f%%), lower bound %zu\n",
          s.launches_per_run, s.arena_bytes, s.no_reuse_bytes,
          100.0 * (double)s.arena_bytes / (double)s.no_reuse_bytes, s.live_lower_bound_bytes);
-  ck_assert_int_le(s.launches_per_run, 15); /* 3 dense layers x 4 + 3; 14 now */
+  ck_assert_int_le(s.launches_per_run, 15); /* 3 dense layers x 4 + 3; 13 now */
   ck_assert(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes);
-  ck_assert(s.arena_bytes <= s.no_reuse_bytes);
+  /* 163,840 of 201,728 bytes (81%), with 10% slack. What is left in the
+   * arena once the weight gradients stay in the GEMMs (Adam is their
+   * epilogue) is three activations and three activation gradients, and
+   * at dA1 = (dA2 W2^T) * (h1 > 0) three of them are live by necessity:
+   * dA1, dA2, and h1, which dW2 = h1^T dA2 reads afterwards (dW2's
+   * update rewrites W2, so it must follow this read of W2). That is the
+   * live lower bound, and the plan meets it: the issue's 50% is below
+   * what any plan of this program can reach. */
+  ck_assert(s.arena_bytes <= 0.81 * 1.10 * (double)s.no_reuse_bytes);
   gc_program *u = build_compile("mlp", 64, 1, dev, 1);
   gc_program_stats su = stats(u);
   ck_assert_int_gt(su.launches_per_run, s.launches_per_run); /* fusion does something */

@@ -696,6 +696,55 @@ START_TEST(multi_tensor_updates_match_reference) {
 }
 END_TEST
 
+/* Adam joins the GEMM computing its weight gradient and runs there on
+ * eight results at a time (GEMM_STORE8), the scalar epilogue covering the
+ * shifted last strip: widths 37 (16-wide tiles, 5 columns left over) and
+ * 11 (8-wide tiles, 3 left over). Three steps match the reference. */
+START_TEST(adam_in_gemm_epilogue_matches_reference) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  float got[2][13 * 37], want[2][13 * 37];
+  const char *names[2] = {"w1", "w2"};
+  const size_t bytes[2] = {sizeof(float) * 13 * 37, sizeof(float) * 37 * 11};
+  for (int d = 0; d < 2; d++) {
+    gc_graph *g = gc_graph_new();
+    gc_value x = gc_input(g, "x", GC_F32, gc_shape2(9, 13));
+    gc_value w1 = gc_param(g, "w1", gc_shape2(13, 37), (gc_init){GC_INIT_NORMAL, 0, 0.5f, 0, 0});
+    gc_value w2 = gc_param(g, "w2", gc_shape2(37, 11), (gc_init){GC_INIT_NORMAL, 0, 0.5f, 0, 0});
+    gc_value h = gc_matmul(g, gc_tanh(g, gc_matmul(g, x, w1)), w2);
+    gc_set_loss(g, gc_mean(g, gc_mul(g, h, h), NULL, 0, 0));
+    gc_adam adam = {.lr = 0.05f};
+    ck_assert_int_eq(gc_optimize_adam(g, &adam), GC_OK);
+    gc_program *p = compile(g, d ? ref : cl, NULL);
+    if (!d) { /* both updates are GEMM epilogues */
+      int fused = 0;
+      for (int i = 0; i < p->fuse.ngroups; i++) {
+        const fuse_group *gr = &p->fuse.groups[i];
+        for (int k = 0; k < gr->nnodes; k++)
+          fused += gr->kind == FUSE_MATMUL && p->g->nodes[gr->nodes[k]].op == IR_OP_ADAM_UPDATE;
+      }
+      ck_assert_int_eq(fused, 2);
+    }
+    gc_session *s;
+    ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+    float xv[9 * 13];
+    fill(xv, 9 * 13, 17, -1, 1);
+    for (int k = 0; k < 3; k++) {
+      ck_assert_int_eq(gc_session_set_input(s, "x", xv, sizeof xv), GC_OK);
+      ck_assert_int_eq(gc_session_run(s), GC_OK);
+    }
+    for (int k = 0; k < 2; k++)
+      ck_assert_int_eq(gc_session_get_param(s, names[k], d ? want[k] : got[k], bytes[k]), GC_OK);
+    gc_session_free(s);
+    gc_program_free(p);
+    gc_graph_free(g);
+  }
+  near(got[0], want[0], 13 * 37, 1e-4, "w1");
+  near(got[1], want[1], 37 * 11, 1e-4, "w2");
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
 /* Profiling: per-kernel device time over the runs since it was switched
  * on, one entry per kernel with its launch count; not on "ref". */
 START_TEST(profiling_reports_every_kernel) {
@@ -744,6 +793,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, elementwise_chain_is_one_kernel);
   tcase_add_test(tc, profiling_reports_every_kernel);
   tcase_add_test(tc, multi_tensor_updates_match_reference);
+  tcase_add_test(tc, adam_in_gemm_epilogue_matches_reference);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);

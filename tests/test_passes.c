@@ -333,6 +333,59 @@ START_TEST(plan_works_in_place) {
 }
 END_TEST
 
+/* A view of a value written in place reads the storage it continues: its
+ * root is that storage (one step), so the storage lives until the view's
+ * last reader. Found when a reordering of kernels let another tensor take
+ * exp's bytes while a reshape of neg (in place over exp) was still to be
+ * read. */
+START_TEST(plan_view_of_in_place_value) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 5));
+  gc_value a = gc_exp(g, x), b = gc_neg(g, a);
+  gc_value v = gc_reshape(g, b, gc_shape1(15));
+  gc_value z = gc_tanh(g, gc_sigmoid(g, gc_exp(g, gc_reshape(g, x, gc_shape1(15)))));
+  gc_output(g, gc_mul(g, v, z), "y");
+  fused f;
+  fuse_graph(g, true, &f);
+  ck_assert_int_eq(f.m.root[b.id], a.id);
+  ck_assert_int_eq(f.m.root[v.id], a.id);
+  ck_assert_int_eq(plan_check(g, &f.f, &f.m), GC_OK);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* In place in a GEMM's epilogue: relu(x w + h) writes over h, a stored
+ * reduction result that dies there; an input read again later is kept. */
+START_TEST(plan_gemm_epilogue_in_place) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(7, 5));
+  gc_value w = gc_input(g, "w", GC_F32, gc_shape2(5, 9));
+  gc_value u = gc_input(g, "u", GC_F32, gc_shape3(7, 9, 3));
+  int ax = 2;
+  gc_value h = gc_sum(g, u, &ax, 1, 0); /* [7, 9], its own kernel */
+  gc_value y = gc_relu(g, gc_add(g, gc_matmul(g, x, w), h));
+  gc_value h2 = gc_sum(g, gc_exp(g, u), &ax, 1, 0);
+  gc_value y2 = gc_relu(g, gc_add(g, gc_matmul(g, x, w), h2));
+  gc_output(g, gc_add(g, y, gc_neg(g, h)), "a"); /* h read again: y may not take it */
+  gc_value b = gc_tanh(g, y2);                   /* stored: read by two kernels */
+  gc_output(g, gc_sum(g, b, &ax, 0, 0), "b");
+  gc_output(g, gc_max(g, b, &ax, 0, 0), "c");
+  fused f;
+  fuse_graph(g, false, &f);
+  ck_assert_int_eq(grp(&f, y2)->kind, FUSE_MATMUL);
+  ck_assert(same_group(&f, y2, b));
+  ck_assert_int_eq(f.m.kind[h2.id], STORE_ARENA);
+  ck_assert(f.f.materialized[b.id]);
+  ck_assert_int_eq(f.m.root[b.id], h2.id); /* over h2, which dies there */
+  ck_assert_uint_eq(f.m.offset[b.id], f.m.offset[h2.id]);
+  ck_assert_int_eq(grp(&f, y)->kind, FUSE_MATMUL);
+  ck_assert_int_ne(f.m.root[y.id], h.id);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* CSE: the same op on the same inputs, and equal constants, become one
  * node; outputs keep their own nodes; the results do not change. */
 START_TEST(simplify_merges_common_subexpressions) {
@@ -567,6 +620,8 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, fuse_recomputes_cheap_producers);
   tcase_add_test(tc, simplify_merges_common_subexpressions);
   tcase_add_test(tc, plan_works_in_place);
+  tcase_add_test(tc, plan_gemm_epilogue_in_place);
+  tcase_add_test(tc, plan_view_of_in_place_value);
   tcase_add_test(tc, fuse_movement_and_single_ops);
   tcase_add_test(tc, fuse_in_place_updates);
   suite_add_tcase(s, tc);

@@ -306,6 +306,22 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
     if (store->buf[c] == '\n') store->buf[c] = ' ';
 }
 
+/* A 2-D GEMM whose whole epilogue is one optimizer update of its result
+ * (a weight gradient that never reaches memory) gets the update as float8
+ * code too (GEMM_STORE8): Adam's divide and square root per element cost
+ * more as NR scalar copies than the products of the MLP's dW1. Returns the
+ * update's id, or -1. */
+static int32_t gemm_vector_update(cg_ctx *G, int gi, const cl_gemm_spec *spec) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  if (gr->nnodes != 2 || gr->domain.ndim != 2 || (spec->trans_a && spec->trans_b) ||
+      G->p->fuse.materialized[gr->root])
+    return -1;
+  int32_t u = gr->nodes[0] == gr->root ? gr->nodes[1] : gr->nodes[0];
+  const ir_node *n = &G->g->nodes[u];
+  if (!ir_is_update(n) || n->in[1] != gr->root) return -1;
+  return u;
+}
+
 static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *mm = &G->g->nodes[gr->root];
@@ -345,8 +361,18 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   spec.a_expr = sb_str(&aexpr);
   spec.b_expr = sb_str(&bexpr);
   spec.store = sb_str(&store);
+  strbuf store8 = {0};
+  int32_t vu = gemm_vector_update(G, gi, &spec);
+  if (vu >= 0) {
+    char idx[64];
+    snprintf(idx, sizeof idx, "(i) * %lld + (j)", (long long)ndim);
+    cg_update_element(G, &store8, vu, idx, "(v)", 8);
+    for (size_t c = 0; store8.buf && c < store8.len; c++) /* a one-line macro */
+      if (store8.buf[c] == '\n') store8.buf[c] = ' ';
+    spec.store8 = sb_str(&store8);
+  }
   char *src = NULL;
-  gc_status st = (store.oom || aexpr.oom || bexpr.oom || params.oom)
+  gc_status st = (store.oom || store8.oom || aexpr.oom || bexpr.oom || params.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
                      : cl_gemm_source(&spec, &src);
   if (!st) {
@@ -355,6 +381,7 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   }
   free(src);
   sb_free(&store);
+  sb_free(&store8);
   sb_free(&aexpr);
   sb_free(&bexpr);
   sb_free(&params);

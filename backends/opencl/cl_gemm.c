@@ -60,10 +60,10 @@ static gc_status gemm_check(const cl_gemm_spec *s) {
   if (s->m < 1 || s->n < 1 || s->k < 1 || s->batch < 0 || s->kseg < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad sizes m=%lld n=%lld k=%lld batch=%lld", s->name,
                    (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch);
-  const bool hooks = s->b_gather || s->kseg > 1 || s->a_si || s->a_sk;
+  const bool hooks = s->b_gather || s->kseg > 1 || s->a_si || s->a_sk || s->store8;
   if (hooks && s->trans_a && s->trans_b)
-    return gc_fail(GC_ERR_INVALID, "cl_gemm %s: implicit-GEMM hooks with trans_a && trans_b",
-                   s->name);
+    return gc_fail(GC_ERR_INVALID,
+                   "cl_gemm %s: implicit-GEMM or store8 hooks with trans_a && trans_b", s->name);
   if ((s->b_gather && s->trans_b) || (!s->a_si != !s->a_sk) || s->a_si < 0 || s->a_sk < 0 ||
       s->a_seg_stride < 0 || s->b_seg_stride < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad implicit-GEMM hooks", s->name);
@@ -123,6 +123,7 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_B_COL0",
                                           "GEMM_B_COL1",
                                           "GEMM_C_PTR",
+                                          "GEMM_STORE8",
                                           "GEMM_GROUP"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
@@ -162,6 +163,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   }
   if (spec->group > 1) sb_appendf(&b, "#define GEMM_GROUP %d\n", spec->group);
   if (spec->c_ptr) sb_appendf(&b, "#define GEMM_C_PTR(i, j) (%s)\n", spec->c_ptr);
+  if (spec->store8)
+    sb_appendf(&b, "#define GEMM_STORE8(i, j, v) do { %s; } while (0)\n", spec->store8);
   sb_appendf(&b, "#define GEMM_STORE(i, j, v) do { %s; } while (0)\n", spec->store);
   sb_appendf(&b,
              "#define GEMM_BATCH %lld\n#define GEMM_A_BATCH_STRIDE %lld\n"

@@ -57,6 +57,10 @@ typedef struct cl_gemm_spec {
    * body with the arguments i and j, GEMM_C_PTR): full strips are then
    * stored with one vector store per row. */
   const char *c_ptr;
+  /* Optional: the epilogue on eight results, pasted as the body of
+   * GEMM_STORE8(i, j, v) with v a float8 holding C(i, j .. j + 7); used for
+   * whole strips when the tile is 8 or 16 wide (kernels/gemm.cl). */
+  const char *store8;
   /* Optional: tiles per work-item (0 or 1: one), for tiles too small to
    * pay for a work-group of their own. */
   int group;

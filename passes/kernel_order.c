@@ -1,0 +1,150 @@
+/* kernel_order.c — the launch order of the fused kernels: Kahn's algorithm
+ * over the groups, honouring data dependencies and the in-place ordering
+ * edges of schedule.c, choosing among the ready kernels the one that
+ * grows the live set least (the bytes its stored results add minus the
+ * bytes of the intermediates it reads for the last time), lowest index on
+ * ties. This is the usual greedy memory-aware list schedule: in a training
+ * step it runs each weight-gradient product (with its fused optimizer
+ * update, which stores nothing) as soon as its inputs exist, so the
+ * activations it reads die early instead of living until the end of the
+ * backward pass. The order only moves kernels that are independent, so
+ * results do not change. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/passes.h"
+
+/* Bytes a stored value takes in the arena: a materialized intermediate,
+ * not a leaf (parameter, input, constant, state) and not an output. */
+static size_t arena_bytes(const ir_graph *g, const fuse_plan *f, int32_t r) {
+  const ir_node *n = &g->nodes[r];
+  if (!f->materialized[r] || (ir_ops[n->op].props & IR_P_LEAF) ||
+      (n->flags & (IR_F_OUTPUT | IR_F_LOSS)))
+    return 0;
+  return ir_node_bytes(n);
+}
+
+typedef struct reads {
+  int32_t *root; /* per group: the storage roots it reads, distinct */
+  int *start;    /* group gi's roots are root[start[gi] .. start[gi + 1]) */
+} reads;
+
+/* Appends the storage roots that node x's value is read from (through a
+ * recomputed node, its inputs'). */
+static int add_reads(const ir_graph *g, const fuse_plan *f, int gi, int32_t x, int32_t *out, int n,
+                     int cap) {
+  if (f->inlined && f->inlined[x]) {
+    for (int k = 0; k < g->nodes[x].nin; k++)
+      n = add_reads(g, f, gi, g->nodes[x].in[k], out, n, cap);
+    return n;
+  }
+  if (f->group_of[x] == gi) return n;
+  int32_t r = ir_storage_root(g, x);
+  for (int i = 0; i < n; i++)
+    if (out[i] == r) return n;
+  if (n < cap) out[n++] = r;
+  return n;
+}
+
+static gc_status reads_build(const ir_graph *g, const fuse_plan *f, reads *rd) {
+  /* every read is one node input, possibly expanded through recomputed
+   * nodes: bound the total by the inputs of all nodes, expanded */
+  size_t cap = 0;
+  for (int i = 0; i < g->n; i++) cap += (size_t)g->nodes[i].nin;
+  cap = cap * 4 + 16;
+  rd->start = malloc(sizeof *rd->start * ((size_t)f->ngroups + 1));
+  rd->root = malloc(sizeof *rd->root * cap);
+  int32_t *tmp = malloc(sizeof *tmp * cap);
+  if (!rd->start || !rd->root || !tmp) {
+    free(tmp);
+    return gc_fail(GC_ERR_NOMEM, "kernel order: out of memory");
+  }
+  size_t used = 0;
+  for (int gi = 0; gi < f->ngroups; gi++) {
+    const fuse_group *gr = &f->groups[gi];
+    int n = 0;
+    for (int k = 0; k < gr->nnodes; k++) {
+      const ir_node *nd = &g->nodes[gr->nodes[k]];
+      for (int i = 0; i < nd->nin; i++) n = add_reads(g, f, gi, nd->in[i], tmp, n, (int)cap);
+    }
+    rd->start[gi] = (int)used;
+    for (int i = 0; i < n && used < cap; i++) rd->root[used++] = tmp[i];
+  }
+  rd->start[f->ngroups] = (int)used;
+  free(tmp);
+  return GC_OK;
+}
+
+gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan *f) {
+  int ng = f->ngroups, n = g->n;
+  reads rd = {0};
+  gc_status st = reads_build(g, f, &rd);
+  int *done = calloc((size_t)(ng ? ng : 1), sizeof *done);
+  int *perm = malloc(sizeof *perm * (size_t)(ng ? ng : 1));
+  int *newidx = malloc(sizeof *newidx * (size_t)(ng ? ng : 1));
+  int *pending = calloc((size_t)(n ? n : 1), sizeof *pending); /* unplaced readers per root */
+  long long *delta = malloc(sizeof *delta * (size_t)(ng ? ng : 1));
+  fuse_group *sorted = calloc((size_t)(ng ? ng : 1), sizeof *sorted);
+  if (!st && (!done || !perm || !newidx || !pending || !delta || !sorted))
+    st = gc_fail(GC_ERR_NOMEM, "kernel order: out of memory");
+  if (!st) {
+    for (int gi = 0; gi < ng; gi++)
+      for (int e = rd.start[gi]; e < rd.start[gi + 1]; e++) pending[rd.root[e]]++;
+    for (int gi = 0; gi < ng; gi++) { /* what each kernel stores */
+      const fuse_group *gr = &f->groups[gi];
+      delta[gi] = 0;
+      for (int k = 0; k < gr->nnodes; k++) {
+        int32_t v = gr->nodes[k];
+        if (ir_storage_root(g, v) == v) delta[gi] += (long long)arena_bytes(g, f, v);
+      }
+    }
+  }
+  for (int placed = 0; !st && placed < ng; placed++) {
+    int pick = -1;
+    long long best = 0;
+    for (int gi = 0; gi < ng; gi++) {
+      if (done[gi]) continue;
+      bool ready = true;
+      const fuse_group *gr = &f->groups[gi];
+      for (int i = 0; i < gr->nnodes && ready; i++) {
+        int32_t v = gr->nodes[i];
+        for (int e = deps->start[v]; e < deps->start[v + 1] && ready; e++) {
+          int h = f->group_of[deps->list[e]];
+          if (h != gi && !done[h]) ready = false;
+        }
+      }
+      if (!ready) continue;
+      long long grow = delta[gi];
+      for (int e = rd.start[gi]; e < rd.start[gi + 1]; e++)
+        if (pending[rd.root[e]] == 1) grow -= (long long)arena_bytes(g, f, rd.root[e]);
+      if (pick < 0 || grow < best) {
+        pick = gi;
+        best = grow;
+      }
+    }
+    if (pick < 0) {
+      st = gc_fail(GC_ERR_INTERNAL, "fuse: the kernel groups form a cycle");
+      break;
+    }
+    done[pick] = 1;
+    for (int e = rd.start[pick]; e < rd.start[pick + 1]; e++) pending[rd.root[e]]--;
+    newidx[pick] = placed;
+    perm[placed] = pick;
+  }
+  if (!st) {
+    for (int i = 0; i < ng; i++) sorted[i] = f->groups[perm[i]];
+    for (int v = 0; v < n; v++) f->group_of[v] = newidx[f->group_of[v]];
+    free(f->groups);
+    f->groups = sorted;
+    sorted = NULL;
+  }
+  free(sorted);
+  free(done);
+  free(perm);
+  free(newidx);
+  free(pending);
+  free(delta);
+  free(rd.start);
+  free(rd.root);
+  return st;
+}
