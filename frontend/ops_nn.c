@@ -1,5 +1,6 @@
 /* ops_nn.c — public builders of the neural-network ops: convolutions and
- * pooling (primitives with kernels of their own), upsampling, batch /
+ * pooling over 1, 2 or 3 spatial axes (primitives with kernels of their
+ * own; the 3-D builders make the same ops with 5-D tensors), upsampling, batch /
  * layer / instance normalization and the extra losses (built from
  * primitives, so they fuse), counter-based random numbers and dropout.
  * Errors are sticky on the graph, as for every builder. */
@@ -37,12 +38,43 @@ static ir_window conv_window(const gc_conv2d_opts *o) {
   return w;
 }
 
-gc_value gc_conv2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o) {
-  if (!ok(g, x, "conv2d") || !ok(g, w, "conv2d")) return BAD;
+static ir_window conv3d_window(const gc_conv3d_opts *o) {
+  ir_window w = {0};
+  if (!o) return w;
+  w.sd = o->stride[0], w.sh = o->stride[1], w.sw = o->stride[2];
+  w.dd = o->dilation[0], w.dh = o->dilation[1], w.dw = o->dilation[2];
+  w.pd0 = o->padding[0], w.pt = o->padding[1], w.pl = o->padding[2];
+  w.pd1 = o->padding[3], w.pb = o->padding[4], w.pr = o->padding[5];
+  w.groups = o->groups;
+  w.opd = o->output_padding[0], w.oph = o->output_padding[1], w.opw = o->output_padding[2];
+  return w;
+}
+
+/* x of the rank the builder `what` takes (4: NCHW, 5: NCDHW). */
+static bool need_rank(gc_graph *g, gc_value x, int rank, const char *what) {
+  if (!ok(g, x, what)) return false;
+  gc_shape s = gc_value_shape(g, x);
+  if (s.ndim == rank) return true;
+  ir_error(g, GC_ERR_SHAPE, "%s: input must be %s, got %s", what,
+           rank == 5 ? "5-D [N, C, D, H, W]" : "4-D [N, C, H, W]", SHP(s));
+  return false;
+}
+
+static gc_value conv(gc_graph *g, gc_value x, gc_value w, ir_window win) {
   ir_attr a = {0};
-  a.win = conv_window(o);
+  a.win = win;
   int32_t in[2] = {x.id, w.id};
   return node(g, IR_OP_CONV2D, 2, in, &a);
+}
+
+gc_value gc_conv2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o) {
+  if (!need_rank(g, x, 4, "conv2d") || !ok(g, w, "conv2d")) return BAD;
+  return conv(g, x, w, conv_window(o));
+}
+
+gc_value gc_conv3d(gc_graph *g, gc_value x, gc_value w, const gc_conv3d_opts *o) {
+  if (!need_rank(g, x, 5, "conv3d") || !ok(g, w, "conv3d")) return BAD;
+  return conv(g, x, w, conv3d_window(o));
 }
 
 gc_value gc_conv1d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o) {
@@ -66,61 +98,114 @@ gc_value gc_conv1d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o)
   return gc_value_ok(y) ? gc_reshape(g, y, gc_shape3(ys.dim[0], ys.dim[1], ys.dim[3])) : BAD;
 }
 
-/* conv_transpose2d(x, w) is conv2d's input gradient with dy = x: the
- * output shape is the conv2d input that maps onto x's shape. */
-gc_value gc_conv_transpose2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o) {
-  if (!ok(g, x, "conv_transpose2d") || !ok(g, w, "conv_transpose2d")) return BAD;
+/* conv_transpose(x, w) is conv's input gradient with dy = x: the output
+ * shape is the conv input that maps onto x's shape. x and w have the rank
+ * of the builder (4 or 5); the window is in win. */
+static gc_value conv_transpose(gc_graph *g, const char *what, gc_value x, gc_value w, int rank,
+                               ir_window win) {
+  if (!ok(g, x, what) || !ok(g, w, what)) return BAD;
   gc_shape xs = gc_value_shape(g, x), ws = gc_value_shape(g, w);
-  if (xs.ndim != 4 || ws.ndim != 4)
-    return ir_value(
-        ir_error(g, GC_ERR_SHAPE,
-                 "conv_transpose2d: want x [N, C, H, W] and w [C, O/groups, kh, kw], got %s and %s",
-                 SHP(xs), SHP(ws)));
+  if (xs.ndim != rank || ws.ndim != rank)
+    return ir_value(ir_error(
+        g, GC_ERR_SHAPE, "%s: want x [N, C, %s] and w [C, O/groups, %s], got %s and %s", what,
+        rank == 5 ? "D, H, W" : "H, W", rank == 5 ? "kd, kh, kw" : "kh, kw", SHP(xs), SHP(ws)));
   ir_attr a = {0};
-  a.win = conv_window(o);
+  a.win = win;
   nn_window_normalize(&a.win);
   const ir_window *v = &a.win;
-  if (v->oph < 0 || v->opw < 0 || (v->oph >= v->sh && v->oph >= v->dh) ||
-      (v->opw >= v->sw && v->opw >= v->dw))
-    return ir_value(ir_error(
-        g, GC_ERR_SHAPE,
-        "conv_transpose2d: output padding (%d, %d) must be smaller than the stride (%d, %d)",
-        v->oph, v->opw, v->sh, v->sw));
-  int64_t oh =
-      (xs.dim[2] - 1) * v->sh - v->pt - v->pb + (int64_t)v->dh * (ws.dim[2] - 1) + v->oph + 1;
-  int64_t ow =
-      (xs.dim[3] - 1) * v->sw - v->pl - v->pr + (int64_t)v->dw * (ws.dim[3] - 1) + v->opw + 1;
-  if (oh < 1 || ow < 1)
-    return ir_value(ir_error(g, GC_ERR_SHAPE,
-                             "conv_transpose2d: input %s with weight %s gives an empty output",
-                             SHP(xs), SHP(ws)));
-  a.shape = gc_shape4(xs.dim[0], ws.dim[1] * v->groups, oh, ow);
+  /* per spatial axis (depth first, for 3-D): stride, dilation, both pads,
+   * output padding */
+  const int off = rank - 4;
+  const int s[3] = {v->sd, v->sh, v->sw}, d[3] = {v->dd, v->dh, v->dw};
+  const int p0[3] = {v->pd0, v->pt, v->pl}, p1[3] = {v->pd1, v->pb, v->pr};
+  const int op[3] = {v->opd, v->oph, v->opw};
+  int64_t dims[5] = {xs.dim[0], ws.dim[1] * v->groups, 0, 0, 0};
+  for (int k = 1 - off; k < 3; k++) {
+    const int ax = k + 1 + off; /* the axis of x and w */
+    if (op[k] < 0 || (op[k] >= s[k] && op[k] >= d[k]))
+      return ir_value(ir_error(g, GC_ERR_SHAPE,
+                               "%s: output padding %d must be smaller than the stride %d or the "
+                               "dilation %d (axis %d of %s)",
+                               what, op[k], s[k], d[k], ax, SHP(xs)));
+    dims[ax] =
+        (xs.dim[ax] - 1) * s[k] - p0[k] - p1[k] + (int64_t)d[k] * (ws.dim[ax] - 1) + op[k] + 1;
+    if (dims[ax] < 1)
+      return ir_value(ir_error(g, GC_ERR_SHAPE, "%s: input %s with weight %s gives an empty output",
+                               what, SHP(xs), SHP(ws)));
+  }
+  a.shape = gc_shapen(rank, dims);
   int32_t in[2] = {x.id, w.id};
   return node(g, IR_OP_CONV2D_GRAD_INPUT, 2, in, &a);
 }
 
-static gc_value pool(gc_graph *g, ir_op op, gc_value x, const gc_pool2d_opts *o) {
-  if (!ok(g, x, ir_ops[op].name)) return BAD;
-  if (!o)
-    return ir_value(ir_error(g, GC_ERR_INVALID, "%s: options with the kernel size are required",
-                             ir_ops[op].name));
+gc_value gc_conv_transpose2d(gc_graph *g, gc_value x, gc_value w, const gc_conv2d_opts *o) {
+  return conv_transpose(g, "conv_transpose2d", x, w, 4, conv_window(o));
+}
+
+gc_value gc_conv_transpose3d(gc_graph *g, gc_value x, gc_value w, const gc_conv3d_opts *o) {
+  return conv_transpose(g, "conv_transpose3d", x, w, 5, conv3d_window(o));
+}
+
+/* A pooling window of kernel k (depth, height, width), stride s (0: the
+ * kernel), dilation d, pads p0 (front, top, left) and p1 (back, bottom,
+ * right). */
+static ir_window pool_window(const int k[3], const int s[3], const int d[3], const int p0[3],
+                             const int p1[3], int ceil_mode, int count_include_pad) {
+  ir_window w = {0};
+  w.kd = k[0], w.kh = k[1], w.kw = k[2];
+  w.sd = s[0] ? s[0] : k[0], w.sh = s[1] ? s[1] : k[1], w.sw = s[2] ? s[2] : k[2];
+  w.dd = d[0], w.dh = d[1], w.dw = d[2];
+  w.pd0 = p0[0], w.pt = p0[1], w.pl = p0[2];
+  w.pd1 = p1[0], w.pb = p1[1], w.pr = p1[2];
+  w.ceil_mode = ceil_mode != 0;
+  w.count_include_pad = count_include_pad != 0;
+  return w;
+}
+
+static ir_window pool2d_window(const gc_pool2d_opts *o) {
+  const int k[3] = {1, o->kernel[0], o->kernel[1]}, s[3] = {1, o->stride[0], o->stride[1]};
+  const int d[3] = {1, o->dilation[0], o->dilation[1]};
+  const int p0[3] = {0, o->padding[0], o->padding[1]}, p1[3] = {0, o->padding[2], o->padding[3]};
+  return pool_window(k, s, d, p0, p1, o->ceil_mode, o->count_include_pad);
+}
+
+static ir_window pool3d_window(const gc_pool3d_opts *o) {
+  const int p0[3] = {o->padding[0], o->padding[1], o->padding[2]};
+  const int p1[3] = {o->padding[3], o->padding[4], o->padding[5]};
+  return pool_window(o->kernel, o->stride, o->dilation, p0, p1, o->ceil_mode, o->count_include_pad);
+}
+
+/* op (maxpool2d, avgpool2d or maxpool2d_indices) of x of rank `rank` over
+ * the window of o2 (4-D) or o3 (5-D); what names the builder. */
+static gc_value pool(gc_graph *g, ir_op op, const char *what, gc_value x, int rank,
+                     const gc_pool2d_opts *o2, const gc_pool3d_opts *o3, int mode) {
+  if (!need_rank(g, x, rank, what)) return BAD;
+  if (rank == 4 ? !o2 : !o3)
+    return ir_value(
+        ir_error(g, GC_ERR_INVALID, "%s: options with the kernel size are required", what));
   ir_attr a = {0};
-  ir_window *w = &a.win;
-  w->kh = o->kernel[0], w->kw = o->kernel[1];
-  w->sh = o->stride[0] ? o->stride[0] : o->kernel[0];
-  w->sw = o->stride[1] ? o->stride[1] : o->kernel[1];
-  w->dh = o->dilation[0], w->dw = o->dilation[1];
-  w->pt = o->padding[0], w->pl = o->padding[1], w->pb = o->padding[2], w->pr = o->padding[3];
-  w->ceil_mode = o->ceil_mode != 0;
-  w->count_include_pad = o->count_include_pad != 0;
+  a.win = rank == 4 ? pool2d_window(o2) : pool3d_window(o3);
+  a.mode = mode;
   return node(g, op, 1, &x.id, &a);
 }
 
 gc_value gc_maxpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o) {
-  return pool(g, IR_OP_MAXPOOL2D, x, o);
+  return pool(g, IR_OP_MAXPOOL2D, "maxpool2d", x, 4, o, NULL, 0);
 }
 gc_value gc_avgpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o) {
-  return pool(g, IR_OP_AVGPOOL2D, x, o);
+  return pool(g, IR_OP_AVGPOOL2D, "avgpool2d", x, 4, o, NULL, 0);
+}
+gc_value gc_maxpool2d_indices(gc_graph *g, gc_value x, const gc_pool2d_opts *o, int column_major) {
+  return pool(g, IR_OP_MAXPOOL2D_INDICES, "maxpool2d_indices", x, 4, o, NULL, column_major != 0);
+}
+gc_value gc_maxpool3d(gc_graph *g, gc_value x, const gc_pool3d_opts *o) {
+  return pool(g, IR_OP_MAXPOOL2D, "maxpool3d", x, 5, NULL, o, 0);
+}
+gc_value gc_avgpool3d(gc_graph *g, gc_value x, const gc_pool3d_opts *o) {
+  return pool(g, IR_OP_AVGPOOL2D, "avgpool3d", x, 5, NULL, o, 0);
+}
+gc_value gc_maxpool3d_indices(gc_graph *g, gc_value x, const gc_pool3d_opts *o, int column_major) {
+  return pool(g, IR_OP_MAXPOOL2D_INDICES, "maxpool3d_indices", x, 5, NULL, o, column_major != 0);
 }
 
 static bool need_4d(gc_graph *g, gc_value x, const char *what) {

@@ -330,6 +330,45 @@ typedef struct gc_pool2d_opts {
 
 gc_value gc_maxpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o);
 gc_value gc_avgpool2d(gc_graph *g, gc_value x, const gc_pool2d_opts *o);
+/* The flat indices (i32) into x of the maxima gc_maxpool2d(g, x, o) picks,
+ * the first maximum of each window in row-major order: (n C + c) H W +
+ * h W + w, or with column_major the spatial axes reversed, (n C + c) H W +
+ * h + H w (ONNX MaxPool's Indices, storage_order 0 / 1). Not
+ * differentiable. */
+gc_value gc_maxpool2d_indices(gc_graph *g, gc_value x, const gc_pool2d_opts *o, int column_major);
+
+/* 3-D images are NCDHW f32; each option gains a depth entry in front of
+ * the height's, with the conventions of the 2-D ones. */
+typedef struct gc_conv3d_opts {
+  int stride[3];         /* d, h, w */
+  int padding[6];        /* front, top, left, back, bottom, right */
+  int dilation[3];       /* d, h, w */
+  int groups;            /* C and O divisible by it */
+  int output_padding[3]; /* conv_transpose3d only: added at the back/bottom/right, < stride */
+} gc_conv3d_opts;
+
+/* x [N, C, D, H, W], w [O, C/groups, kd, kh, kw] -> [N, O, OD, OH, OW]. */
+gc_value gc_conv3d(gc_graph *g, gc_value x, gc_value w, const gc_conv3d_opts *o);
+/* The adjoint of conv3d (PyTorch's ConvTranspose3d): x [N, C, D, H, W],
+ * w [C, O/groups, kd, kh, kw] -> [N, O, (D - 1) stride - pad_front -
+ * pad_back + dilation (kd - 1) + output_padding + 1, ...]. */
+gc_value gc_conv_transpose3d(gc_graph *g, gc_value x, gc_value w, const gc_conv3d_opts *o);
+
+typedef struct gc_pool3d_opts {
+  int kernel[3];         /* required: kd, kh, kw */
+  int stride[3];         /* 0: the kernel size */
+  int padding[6];        /* front, top, left, back, bottom, right */
+  int dilation[3];       /* max pooling only */
+  int ceil_mode;         /* round the output size up (PyTorch's ceil_mode) */
+  int count_include_pad; /* average pooling: divide by the padded window size */
+} gc_pool3d_opts;
+
+gc_value gc_maxpool3d(gc_graph *g, gc_value x, const gc_pool3d_opts *o);
+gc_value gc_avgpool3d(gc_graph *g, gc_value x, const gc_pool3d_opts *o);
+/* As gc_maxpool2d_indices: (n C + c) D H W + (d H + h) W + w, or with
+ * column_major d + D (h + H w) for the position in the plane. */
+gc_value gc_maxpool3d_indices(gc_graph *g, gc_value x, const gc_pool3d_opts *o, int column_major);
+
 /* [N, C, H, W] -> [N, C, 1, 1]. */
 gc_value gc_global_avgpool2d(gc_graph *g, gc_value x);
 gc_value gc_global_maxpool2d(gc_graph *g, gc_value x);

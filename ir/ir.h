@@ -60,14 +60,19 @@ enum ir_flags {
 #define IR_MAX_INPUTS 16 /* concat takes up to this many */
 
 /* Window of the neural-network ops (conv, pooling, resize, random): see
- * ir/ops.def and ir/shape_rules_nn.c. Zero stride, dilation or groups
- * mean 1 (the shape rules normalize them). */
+ * ir/ops.def and ir/shape_rules_nn.c. Zero stride, dilation, groups or
+ * depth kernel mean 1 (the shape rules normalize them). The depth fields
+ * serve the 3-D forms ([N, C, D, H, W]) of conv and pooling; a 4-D op
+ * leaves them at their defaults (the shape rules insist). */
 typedef struct ir_window {
   int kh, kw;         /* pooling kernel (conv reads it from the weight) */
   int sh, sw;         /* stride */
   int dh, dw;         /* dilation */
   int pt, pl, pb, pr; /* padding: top, left, bottom, right */
   int oph, opw;       /* output padding (conv_transpose2d) */
+  int kd, sd, dd;     /* depth: pooling kernel, stride, dilation */
+  int pd0, pd1;       /* depth padding: front, back */
+  int opd;            /* depth output padding (conv_transpose3d) */
   int groups;
   int ceil_mode, count_include_pad, align_corners;
   int dist;                  /* random: 0 uniform [f0, f1), 1 normal (mean f0, std f1) */

@@ -34,48 +34,79 @@ static inline int nn_windows_nonempty(int64_t in, int64_t k, int s, int d, int p
   return 1;
 }
 
-/* Every size of a conv2d (or pooling, with o = c and g = 1). */
+/* Every size of a conv (or pooling, with o = c and g = 1) over 2 or 3
+ * spatial axes. A 4-D [N, C, H, W] tensor is the 3-D case with D = 1 (and
+ * a depth kernel, stride and dilation of 1, no depth padding), so one set
+ * of loops and index formulas serves both: the flat index of
+ * x[n, c, d, h, w] is ((n C + c) D + d) H W + h W + w either way. */
 typedef struct nn_conv {
-  int64_t n, c, h, w; /* input */
-  int64_t o, oh, ow;  /* output channels and size */
-  int64_t kh, kw;     /* kernel */
-  int64_t g, cg, og;  /* groups, input and output channels per group */
+  int rank;              /* of the tensors: 4 (NCHW) or 5 (NCDHW) */
+  int64_t n, c, d, h, w; /* input */
+  int64_t o, od, oh, ow; /* output channels and size */
+  int64_t kd, kh, kw;    /* kernel */
+  int64_t g, cg, og;     /* groups, input and output channels per group */
   ir_window win;
 } nn_conv;
 
-/* Zero strides, dilations and groups mean 1. */
+/* Zero strides, dilations, groups and depth kernels mean 1. */
 static inline void nn_window_normalize(ir_window *w) {
   if (w->sh <= 0) w->sh = 1;
   if (w->sw <= 0) w->sw = 1;
   if (w->dh <= 0) w->dh = 1;
   if (w->dw <= 0) w->dw = 1;
+  if (w->sd <= 0) w->sd = 1;
+  if (w->dd <= 0) w->dd = 1;
+  if (w->kd <= 0) w->kd = 1;
   if (w->groups <= 0) w->groups = 1;
 }
 
-/* conv2d of x [n,c,h,w] with w [o,c/g,kh,kw]. */
+/* The input sizes of x [n, c, (d,) h, w] (d = 1 for 4-D). */
+static inline void nn_input_of(nn_conv *c, gc_shape x) {
+  c->rank = x.ndim == 5 ? 5 : 4;
+  const int off = c->rank - 4; /* 1 when a depth axis is present */
+  c->n = x.dim[0], c->c = x.dim[1];
+  c->d = off ? x.dim[2] : 1;
+  c->h = x.dim[2 + off], c->w = x.dim[3 + off];
+}
+
+/* conv of x [n,c,(d,)h,w] with w [o,c/g,(kd,)kh,kw] (of x's rank). */
 static inline nn_conv nn_conv_of(gc_shape x, gc_shape wt, ir_window win) {
   nn_conv c;
   nn_window_normalize(&win);
   c.win = win;
-  c.n = x.dim[0], c.c = x.dim[1], c.h = x.dim[2], c.w = x.dim[3];
-  c.o = wt.dim[0], c.kh = wt.dim[2], c.kw = wt.dim[3];
+  nn_input_of(&c, x);
+  const int off = c.rank - 4;
+  c.o = wt.dim[0];
+  c.kd = off ? wt.dim[2] : 1;
+  c.kh = wt.dim[2 + off], c.kw = wt.dim[3 + off];
   c.g = win.groups, c.cg = c.c / c.g, c.og = c.o / c.g;
+  c.od = nn_out_len(c.d, c.kd, win.sd, win.dd, win.pd0, win.pd1, 0);
   c.oh = nn_out_len(c.h, c.kh, win.sh, win.dh, win.pt, win.pb, 0);
   c.ow = nn_out_len(c.w, c.kw, win.sw, win.dw, win.pl, win.pr, 0);
   return c;
 }
 
-/* pooling of x [n,c,h,w] with kernel win.kh x win.kw. */
+/* pooling of x [n,c,(d,)h,w] with kernel win.kd x win.kh x win.kw. */
 static inline nn_conv nn_pool_of(gc_shape x, ir_window win) {
   nn_conv c;
   nn_window_normalize(&win);
   c.win = win;
-  c.n = x.dim[0], c.c = x.dim[1], c.h = x.dim[2], c.w = x.dim[3];
+  nn_input_of(&c, x);
   c.o = c.c, c.g = 1, c.cg = c.c, c.og = c.c;
-  c.kh = win.kh, c.kw = win.kw;
+  c.kd = win.kd, c.kh = win.kh, c.kw = win.kw;
+  c.od = nn_out_len(c.d, c.kd, win.sd, win.dd, win.pd0, win.pd1, win.ceil_mode);
   c.oh = nn_out_len(c.h, c.kh, win.sh, win.dh, win.pt, win.pb, win.ceil_mode);
   c.ow = nn_out_len(c.w, c.kw, win.sw, win.dw, win.pl, win.pr, win.ceil_mode);
   return c;
+}
+
+/* The output shape [n, channels, (od,) oh, ow], of the input's rank. */
+static inline gc_shape nn_out_shape(const nn_conv *c, int64_t channels) {
+  if (c->rank == 5) {
+    const int64_t d[5] = {c->n, channels, c->od, c->oh, c->ow};
+    return gc_shapen(5, d);
+  }
+  return gc_shape4(c->n, channels, c->oh, c->ow);
 }
 
 /* Average pooling's window [*h0, *h1) along one axis (clamped to the

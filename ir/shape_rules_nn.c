@@ -1,5 +1,6 @@
 /* shape_rules_nn.c — shape rules of the neural-network ops of ir/ops.def
- * (conv2d and its gradients, pooling, bilinear resize, random): each
+ * (conv2d and its gradients, pooling, bilinear resize, random; conv
+ * and pooling over 2 or 3 spatial axes): each
  * checks dtypes, ranks and window parameters and fills the output shape,
  * or says which op, shapes and parameters do not fit. */
 #include <string.h>
@@ -20,19 +21,47 @@ static gc_status need_4d_f32(const ir_graph *g, const ir_node *n, int k, const c
   return GC_OK;
 }
 
-static gc_status check_window(const ir_window *w) {
-  if (w->pt < 0 || w->pl < 0 || w->pb < 0 || w->pr < 0)
-    return gc_fail(GC_ERR_SHAPE, "negative padding (%d, %d, %d, %d)", w->pt, w->pl, w->pb, w->pr);
+/* conv and pooling: f32 images of 2 spatial axes (NCHW) or 3 (NCDHW). */
+static gc_status need_image_f32(const ir_graph *g, const ir_node *n, int k, const char *what) {
+  const ir_node *x = IN(k);
+  if (x->dtype != GC_F32)
+    return gc_fail(GC_ERR_SHAPE, "%s must be f32, got %s", what, gc_dtype_name(x->dtype));
+  if (x->shape.ndim != 4 && x->shape.ndim != 5)
+    return gc_fail(GC_ERR_SHAPE, "%s must be 4-D (NCHW) or 5-D (NCDHW), got %s", what,
+                   SHP(x->shape));
   return GC_OK;
 }
 
-/* The conv2d that x and w describe, checked. */
+/* A tensor that must have the rank of the op's image. */
+static gc_status same_rank(gc_shape s, gc_shape img, const char *what) {
+  if (s.ndim != img.ndim)
+    return gc_fail(GC_ERR_SHAPE, "%s %s must have the rank of the image %s", what, SHP(s),
+                   SHP(img));
+  return GC_OK;
+}
+
+/* Padding is never negative; a 4-D image has no depth, so the depth
+ * fields must keep their defaults (else they would be silently ignored). */
+static gc_status check_window(const ir_window *w, gc_shape img) {
+  if (w->pt < 0 || w->pl < 0 || w->pb < 0 || w->pr < 0 || w->pd0 < 0 || w->pd1 < 0)
+    return gc_fail(GC_ERR_SHAPE, "negative padding (%d, %d, %d, %d, depth %d, %d)", w->pt, w->pl,
+                   w->pb, w->pr, w->pd0, w->pd1);
+  if (img.ndim == 4 && (w->kd != 1 || w->sd != 1 || w->dd != 1 || w->pd0 || w->pd1 || w->opd))
+    return gc_fail(GC_ERR_SHAPE,
+                   "depth window (kernel %d, stride %d, dilation %d, padding %d, %d, output "
+                   "padding %d) given for the 4-D image %s",
+                   w->kd, w->sd, w->dd, w->pd0, w->pd1, w->opd, SHP(img));
+  return GC_OK;
+}
+
+/* The conv that x and w describe, checked. */
 static gc_status conv_geometry(gc_shape xs, gc_shape ws, ir_window *win, nn_conv *out) {
   nn_window_normalize(win);
-  gc_status st = check_window(win);
+  gc_status st = check_window(win, xs);
   if (st) return st;
-  if (ws.ndim != 4)
-    return gc_fail(GC_ERR_SHAPE, "weight must be 4-D [O, C/groups, kh, kw], got %s", SHP(ws));
+  if (ws.ndim != xs.ndim)
+    return gc_fail(GC_ERR_SHAPE, "weight %s must be %d-D [O, C/groups, %s] for input %s", SHP(ws),
+                   xs.ndim, xs.ndim == 5 ? "kd, kh, kw" : "kh, kw", SHP(xs));
   int64_t grp = win->groups;
   if (xs.dim[1] % grp || ws.dim[0] % grp)
     return gc_fail(GC_ERR_SHAPE,
@@ -42,7 +71,7 @@ static gc_status conv_geometry(gc_shape xs, gc_shape ws, ir_window *win, nn_conv
     return gc_fail(GC_ERR_SHAPE, "weight %s needs %lld input channels per group, input %s has %lld",
                    SHP(ws), (long long)ws.dim[1], SHP(xs), (long long)(xs.dim[1] / grp));
   nn_conv c = nn_conv_of(xs, ws, *win);
-  if (c.oh < 1 || c.ow < 1)
+  if (c.od < 1 || c.oh < 1 || c.ow < 1)
     return gc_fail(GC_ERR_SHAPE, "input %s is smaller than the dilated kernel of %s with padding",
                    SHP(xs), SHP(ws));
   *out = c;
@@ -51,10 +80,11 @@ static gc_status conv_geometry(gc_shape xs, gc_shape ws, ir_window *win, nn_conv
 
 gc_status shape_conv2d(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "input")) || (st = need_4d_f32(g, n, 1, "weight"))) return st;
+  if ((st = need_image_f32(g, n, 0, "input")) || (st = need_image_f32(g, n, 1, "weight")))
+    return st;
   nn_conv c;
   if ((st = conv_geometry(IN(0)->shape, IN(1)->shape, &n->attr.win, &c))) return st;
-  n->shape = gc_shape4(c.n, c.o, c.oh, c.ow);
+  n->shape = nn_out_shape(&c, c.o);
   n->dtype = GC_F32;
   return GC_OK;
 }
@@ -62,13 +92,14 @@ gc_status shape_conv2d(const ir_graph *g, ir_node *n) {
 /* attr.shape is x's shape; dy must be what conv2d(x, w) gives. */
 gc_status shape_conv2d_grad_input(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "dy")) || (st = need_4d_f32(g, n, 1, "weight"))) return st;
+  if ((st = need_image_f32(g, n, 0, "dy")) || (st = need_image_f32(g, n, 1, "weight"))) return st;
   gc_shape xs = n->attr.shape;
-  if (xs.ndim != 4 || gc_shape_numel(xs) <= 0)
-    return gc_fail(GC_ERR_SHAPE, "the input shape %s must be 4-D", SHP(xs));
+  if ((st = same_rank(xs, IN(0)->shape, "the input shape"))) return st;
+  if (gc_shape_numel(xs) <= 0)
+    return gc_fail(GC_ERR_SHAPE, "the input shape %s must not be empty", SHP(xs));
   nn_conv c;
   if ((st = conv_geometry(xs, IN(1)->shape, &n->attr.win, &c))) return st;
-  gc_shape want = gc_shape4(c.n, c.o, c.oh, c.ow);
+  gc_shape want = nn_out_shape(&c, c.o);
   if (!ir_shape_eq(want, IN(0)->shape))
     return gc_fail(GC_ERR_SHAPE, "dy %s does not match conv2d of %s with weight %s (gives %s)",
                    SHP(IN(0)->shape), SHP(xs), SHP(IN(1)->shape), SHP(want));
@@ -80,11 +111,11 @@ gc_status shape_conv2d_grad_input(const ir_graph *g, ir_node *n) {
 /* attr.shape is w's shape. */
 gc_status shape_conv2d_grad_weight(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "input")) || (st = need_4d_f32(g, n, 1, "dy"))) return st;
+  if ((st = need_image_f32(g, n, 0, "input")) || (st = need_image_f32(g, n, 1, "dy"))) return st;
   gc_shape ws = n->attr.shape;
   nn_conv c;
   if ((st = conv_geometry(IN(0)->shape, ws, &n->attr.win, &c))) return st;
-  gc_shape want = gc_shape4(c.n, c.o, c.oh, c.ow);
+  gc_shape want = nn_out_shape(&c, c.o);
   if (!ir_shape_eq(want, IN(1)->shape))
     return gc_fail(GC_ERR_SHAPE, "dy %s does not match conv2d of %s with weight %s (gives %s)",
                    SHP(IN(1)->shape), SHP(IN(0)->shape), SHP(ws), SHP(want));
@@ -95,44 +126,64 @@ gc_status shape_conv2d_grad_weight(const ir_graph *g, ir_node *n) {
 
 static gc_status pool_geometry(gc_shape xs, ir_window *win, bool avg, nn_conv *out) {
   nn_window_normalize(win);
-  gc_status st = check_window(win);
+  gc_status st = check_window(win, xs);
   if (st) return st;
   if (win->kh < 1 || win->kw < 1)
     return gc_fail(GC_ERR_SHAPE, "pooling kernel %dx%d must be at least 1x1", win->kh, win->kw);
-  if (avg && (win->dh != 1 || win->dw != 1))
+  if (avg && (win->dh != 1 || win->dw != 1 || win->dd != 1))
     return gc_fail(GC_ERR_UNSUPPORTED, "average pooling has no dilation");
   nn_conv c = nn_pool_of(xs, *win);
-  if (c.oh < 1 || c.ow < 1)
-    return gc_fail(GC_ERR_SHAPE, "input %s is smaller than the %dx%d pooling window", SHP(xs),
-                   win->kh, win->kw);
+  if (c.od < 1 || c.oh < 1 || c.ow < 1)
+    return gc_fail(GC_ERR_SHAPE, "input %s is smaller than the %dx%dx%d pooling window", SHP(xs),
+                   win->kd, win->kh, win->kw);
   /* Every window must hold an input element (a max or mean of padding
    * alone is undefined): PyTorch's pads <= kernel / 2 guarantees it, ONNX's
    * larger pads often still do. */
-  if (!nn_windows_nonempty(c.h, c.kh, win->sh, win->dh, win->pt, c.oh) ||
+  if (!nn_windows_nonempty(c.d, c.kd, win->sd, win->dd, win->pd0, c.od) ||
+      !nn_windows_nonempty(c.h, c.kh, win->sh, win->dh, win->pt, c.oh) ||
       !nn_windows_nonempty(c.w, c.kw, win->sw, win->dw, win->pl, c.ow))
     return gc_fail(GC_ERR_SHAPE,
-                   "padding (%d, %d, %d, %d) leaves a %dx%d pooling window of %s without input",
-                   win->pt, win->pl, win->pb, win->pr, win->kh, win->kw, SHP(xs));
+                   "padding (%d, %d, %d, %d, depth %d, %d) leaves a %dx%dx%d pooling window of %s "
+                   "without input",
+                   win->pt, win->pl, win->pb, win->pr, win->pd0, win->pd1, win->kd, win->kh,
+                   win->kw, SHP(xs));
   *out = c;
   return GC_OK;
 }
 
 gc_status shape_pool2d(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "input"))) return st;
+  if ((st = need_image_f32(g, n, 0, "input"))) return st;
   nn_conv c;
   if ((st = pool_geometry(IN(0)->shape, &n->attr.win, n->op == IR_OP_AVGPOOL2D, &c))) return st;
-  n->shape = gc_shape4(c.n, c.c, c.oh, c.ow);
+  n->shape = nn_out_shape(&c, c.c);
   n->dtype = GC_F32;
+  return GC_OK;
+}
+
+/* The i32 flat indices of maxpool2d's maxima: every index of x must fit. */
+gc_status shape_maxpool2d_indices(const ir_graph *g, ir_node *n) {
+  gc_status st;
+  if ((st = need_image_f32(g, n, 0, "input"))) return st;
+  if (gc_shape_numel(IN(0)->shape) > INT32_MAX)
+    return gc_fail(GC_ERR_UNSUPPORTED, "input %s has more elements than i32 indices reach",
+                   SHP(IN(0)->shape));
+  if (n->attr.mode != 0 && n->attr.mode != 1)
+    return gc_fail(GC_ERR_INVALID, "storage order %d is neither 0 (row-major) nor 1 (column-major)",
+                   n->attr.mode);
+  nn_conv c;
+  if ((st = pool_geometry(IN(0)->shape, &n->attr.win, false, &c))) return st;
+  n->shape = nn_out_shape(&c, c.c);
+  n->dtype = GC_I32;
   return GC_OK;
 }
 
 static gc_status pool_grad(const ir_graph *g, ir_node *n, gc_shape xs, const ir_node *dy,
                            bool avg) {
   nn_conv c;
-  gc_status st = pool_geometry(xs, &n->attr.win, avg, &c);
-  if (st) return st;
-  gc_shape want = gc_shape4(c.n, c.c, c.oh, c.ow);
+  gc_status st = same_rank(dy->shape, xs, "dy");
+  if (st || (st = pool_geometry(xs, &n->attr.win, avg, &c))) return st;
+  gc_shape want = nn_out_shape(&c, c.c);
   if (!ir_shape_eq(want, dy->shape))
     return gc_fail(GC_ERR_SHAPE, "dy %s does not match pooling of %s (gives %s)", SHP(dy->shape),
                    SHP(xs), SHP(want));
@@ -144,16 +195,14 @@ static gc_status pool_grad(const ir_graph *g, ir_node *n, gc_shape xs, const ir_
 /* (x, dy) -> x's shape */
 gc_status shape_maxpool2d_grad(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "input")) || (st = need_4d_f32(g, n, 1, "dy"))) return st;
+  if ((st = need_image_f32(g, n, 0, "input")) || (st = need_image_f32(g, n, 1, "dy"))) return st;
   return pool_grad(g, n, IN(0)->shape, IN(1), false);
 }
 
 /* (dy) -> attr.shape */
 gc_status shape_avgpool2d_grad(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_4d_f32(g, n, 0, "dy"))) return st;
-  if (n->attr.shape.ndim != 4)
-    return gc_fail(GC_ERR_SHAPE, "input shape %s must be 4-D", SHP(n->attr.shape));
+  if ((st = need_image_f32(g, n, 0, "dy"))) return st;
   return pool_grad(g, n, n->attr.shape, IN(0), true);
 }
 

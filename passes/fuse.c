@@ -161,6 +161,7 @@ static bool feeds_only(builder *b, int gi, int32_t r, int32_t **users, const int
  * comparisons, have no epilogue. */
 static bool conv_as_gemm(const ir_graph *g, const ir_node *n) {
   if (n->op != IR_OP_CONV2D || n->dtype != GC_F32 || n->attr.win.groups > 1) return false;
+  if (n->shape.ndim != 4) return false; /* 3-D: the direct kernel */
   const char *env = getenv("GRAPHC_CONV_DIRECT");
   if (env && *env && *env != '0') return false;
   for (int k = 0; k < 2; k++)

@@ -380,6 +380,64 @@ static gc_value c_avgpool_grad(gc_graph *g) {
   a.shape = gc_shape4(1, 2, 5, 6);
   return ir_value(ir_add(g, IR_OP_AVGPOOL2D_GRAD, 1, &dy.id, &a));
 }
+/* 3-D (NCDHW): the same ops over a depth axis too. The shapes keep the
+ * first MAX_CHECKED elements of each parameter spread over whole planes. */
+static gc_shape shape5(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+  const int64_t v[5] = {a, b, c, d, e};
+  return gc_shapen(5, v);
+}
+static gc_conv3d_opts c3opts(int sd, int sh, int pf, int pt, int pk, int pb, int dd, int groups) {
+  gc_conv3d_opts o = {{0}};
+  o.stride[0] = sd, o.stride[1] = sh, o.stride[2] = 1;
+  o.padding[0] = pf, o.padding[1] = pt, o.padding[2] = 1;
+  o.padding[3] = pk, o.padding[4] = pb, o.padding[5] = 0;
+  o.dilation[0] = dd, o.dilation[1] = 1, o.dilation[2] = 1;
+  o.groups = groups;
+  return o;
+}
+static gc_value c_conv3d(gc_graph *g) {
+  gc_conv3d_opts o = c3opts(2, 1, 1, 0, 0, 1, 1, 1);
+  return gc_conv3d(g, prm_rand(g, "x", shape5(1, 2, 5, 3, 4), 0.1, 1),
+                   prm_rand(g, "w", shape5(3, 2, 3, 2, 2), 0.1, 1), &o);
+}
+static gc_value c_conv3d_dilated(gc_graph *g) {
+  gc_conv3d_opts o = c3opts(1, 2, 0, 1, 1, 0, 2, 2);
+  return gc_conv3d(g, prm_rand(g, "x", shape5(1, 4, 4, 3, 3), 0.1, 1),
+                   prm_rand(g, "w", shape5(4, 2, 2, 2, 2), 0.1, 1), &o);
+}
+static gc_value c_conv_transpose3d(gc_graph *g) {
+  gc_conv3d_opts o = c3opts(2, 1, 1, 0, 0, 1, 1, 1);
+  o.output_padding[0] = 1;
+  return gc_conv_transpose3d(g, prm_rand(g, "x", shape5(1, 2, 2, 3, 2), 0.1, 1),
+                             prm_rand(g, "w", shape5(2, 2, 3, 2, 2), 0.1, 1), &o);
+}
+static gc_value c_conv3d_grad_weight(gc_graph *g) {
+  gc_value x = prm_rand(g, "x", shape5(1, 2, 4, 3, 4), 0.1, 1);
+  gc_value dy = prm_rand(g, "dy", shape5(1, 2, 2, 2, 3), 0.1, 1);
+  ir_attr a = {0};
+  a.win.sd = 2, a.win.pd0 = 1, a.win.pd1 = 0;
+  a.win.sh = 2, a.win.pt = 1;
+  a.shape = shape5(2, 2, 2, 2, 2);
+  int32_t in[2] = {x.id, dy.id};
+  return ir_value(ir_add(g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in, &a));
+}
+static gc_value c_maxpool3d(gc_graph *g) {
+  gc_pool3d_opts o = {{2, 3, 2}, {2, 2, 1}, {1, 1, 0, 0, 1, 1}, {1, 1, 1}, 1, 0};
+  return gc_maxpool3d(g, prm_distinct(g, "x", shape5(1, 2, 4, 4, 3)), &o);
+}
+static gc_value c_avgpool3d(gc_graph *g) {
+  gc_pool3d_opts o = {{3, 2, 2}, {2, 1, 2}, {1, 0, 1, 1, 1, 0}, {0, 0, 0}, 1, 1};
+  return gc_avgpool3d(g, prm_rand(g, "x", shape5(1, 2, 4, 3, 4), 0.1, 1), &o);
+}
+static gc_value c_avgpool3d_grad(gc_graph *g) {
+  gc_value dy = prm_rand(g, "dy", shape5(1, 2, 2, 2, 3), 0.1, 1);
+  ir_attr a = {0};
+  a.win.kd = 2, a.win.kh = a.win.kw = 3;
+  a.win.sd = 2, a.win.sh = a.win.sw = 2;
+  a.win.pd1 = 1, a.win.pt = a.win.pl = a.win.pb = a.win.pr = 1;
+  a.shape = shape5(1, 2, 3, 3, 5);
+  return ir_value(ir_add(g, IR_OP_AVGPOOL2D_GRAD, 1, &dy.id, &a));
+}
 static gc_value c_resize(gc_graph *g) {
   return gc_resize_bilinear2d(g, prm_rand(g, "x", gc_shape4(1, 2, 3, 4), 0.1, 1), 5, 7, 0);
 }
@@ -602,6 +660,13 @@ static const fd_case cases[] = {
     {"maxpool2d", c_maxpool, 0, H, COVERS(IR_OP_MAXPOOL2D)},
     {"avgpool2d", c_avgpool, 0, H, COVERS(IR_OP_AVGPOOL2D)},
     {"avgpool2d_grad", c_avgpool_grad, 0, H, COVERS(IR_OP_AVGPOOL2D_GRAD)},
+    {"conv3d", c_conv3d, 0, H, COVERS(IR_OP_CONV2D)},
+    {"conv3d_dilated_groups", c_conv3d_dilated, 0, H, COVERS(IR_OP_CONV2D)},
+    {"conv_transpose3d", c_conv_transpose3d, 0, H, COVERS(IR_OP_CONV2D_GRAD_INPUT)},
+    {"conv3d_grad_weight", c_conv3d_grad_weight, 0, H, COVERS(IR_OP_CONV2D_GRAD_WEIGHT)},
+    {"maxpool3d", c_maxpool3d, 0, H, COVERS(IR_OP_MAXPOOL2D)},
+    {"avgpool3d", c_avgpool3d, 0, H, COVERS(IR_OP_AVGPOOL2D)},
+    {"avgpool3d_grad", c_avgpool3d_grad, 0, H, COVERS(IR_OP_AVGPOOL2D_GRAD)},
     {"resize_bilinear", c_resize, 0, H, COVERS(IR_OP_RESIZE_BILINEAR)},
     {"resize_bilinear_grad", c_resize_grad, 0, H, COVERS(IR_OP_RESIZE_BILINEAR_GRAD)},
     {"matmul_batched", c_matmul_batched, 0, H, COVERS(IR_OP_MATMUL)},

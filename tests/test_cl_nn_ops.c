@@ -1,6 +1,8 @@
 /* test_cl_nn_ops.c — Check suite: the neural-network ops (conv2d and its
- * gradients, conv_transpose2d, conv1d, pooling, upsampling, batched matmul,
- * normalizations, random numbers and dropout, the extra losses) through the
+ * gradients, conv_transpose2d, conv1d, pooling, their 3-D forms (conv3d,
+ * conv_transpose3d, 3-D pooling) and max-pooling indices, upsampling,
+ * batched matmul, normalizations, random numbers and dropout, the extra
+ * losses) through the
  * whole pipeline on OpenCL (PoCL here) against the reference interpreter,
  * on odd shapes (N = 3, C = 5, 11 x 13 images, 3x3 and 5x3 kernels, stride
  * 2, asymmetric padding, dilation 2, groups 1 and 5).
@@ -361,6 +363,124 @@ static void case_avgpool_grad(harness *h) {
   finish(h, TOL);
 }
 
+/* ---- 3-D (NCDHW): the direct kernels with a depth axis ---- */
+
+static gc_shape shape5(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+  const int64_t v[5] = {a, b, c, d, e};
+  return gc_shapen(5, v);
+}
+
+/* stride s = (sd, sh, sw), pads p = (front, top, left, back, bottom,
+ * right), dilation d, groups */
+static gc_conv3d_opts conv3_opts(const int s[3], const int p[6], const int d[3], int groups) {
+  gc_conv3d_opts o = {{0}};
+  memcpy(o.stride, s, sizeof o.stride);
+  memcpy(o.padding, p, sizeof o.padding);
+  memcpy(o.dilation, d, sizeof o.dilation);
+  o.groups = groups;
+  return o;
+}
+
+static void case_conv3d(harness *h) {
+  gc_value x = prm(h, shape5(2, 5, 5, 7, 6), -1, 1);
+  gc_value w = prm(h, shape5(4, 5, 3, 3, 2), -0.5, 0.5);
+  gc_conv3d_opts o1 =
+      conv3_opts((int[3]){2, 1, 2}, (int[6]){1, 0, 1, 0, 1, 0}, (int[3]){1, 1, 1}, 1);
+  out(h, gc_conv3d(h->g, x, w, &o1), TOL);
+  gc_conv3d_opts o2 =
+      conv3_opts((int[3]){1, 2, 1}, (int[6]){2, 1, 0, 1, 2, 1}, (int[3]){2, 1, 2}, 1);
+  out(h, gc_conv3d(h->g, x, w, &o2), TOL);
+  /* grouped, with an epilogue */
+  gc_value x2 = prm(h, shape5(1, 6, 4, 5, 7), -1, 1);
+  gc_value w2 = prm(h, shape5(9, 2, 2, 3, 3), -0.5, 0.5);
+  gc_conv3d_opts o3 =
+      conv3_opts((int[3]){1, 1, 2}, (int[6]){0, 1, 1, 1, 1, 0}, (int[3]){2, 1, 1}, 3);
+  out(h, gc_relu(h->g, gc_conv3d(h->g, x2, w2, &o3)), TOL);
+  finish(h, TOL);
+}
+
+static void case_conv_transpose3d(harness *h) {
+  gc_value x = prm(h, shape5(2, 4, 3, 4, 5), -1, 1);
+  gc_value w = prm(h, shape5(4, 3, 3, 2, 3), -0.5, 0.5);
+  gc_conv3d_opts o =
+      conv3_opts((int[3]){2, 1, 2}, (int[6]){1, 0, 1, 1, 1, 0}, (int[3]){1, 1, 1}, 1);
+  o.output_padding[0] = 1, o.output_padding[2] = 1;
+  out(h, gc_conv_transpose3d(h->g, x, w, &o), TOL);
+  gc_value w2 = prm(h, shape5(4, 2, 2, 2, 2), -0.5, 0.5);
+  gc_conv3d_opts o2 =
+      conv3_opts((int[3]){3, 2, 1}, (int[6]){0, 1, 0, 1, 0, 1}, (int[3]){1, 2, 1}, 2);
+  out(h, gc_conv_transpose3d(h->g, x, w2, &o2), TOL);
+  finish(h, TOL);
+}
+
+static gc_pool3d_opts pool3_opts(const int k[3], const int s[3], const int p[6], int ceil,
+                                 int cip) {
+  gc_pool3d_opts o = {{0}};
+  memcpy(o.kernel, k, sizeof o.kernel);
+  memcpy(o.stride, s, sizeof o.stride);
+  memcpy(o.padding, p, sizeof o.padding);
+  o.ceil_mode = ceil;
+  o.count_include_pad = cip;
+  return o;
+}
+
+static void case_pool3d(harness *h) {
+  gc_value x = prm(h, shape5(2, 3, 5, 7, 6), -1, 1);
+  gc_pool3d_opts m1 = pool3_opts((int[3]){2, 2, 2}, (int[3]){0, 0, 0}, (int[6]){0}, 0, 0);
+  out(h, gc_maxpool3d(h->g, x, &m1), TOL);
+  gc_pool3d_opts m2 =
+      pool3_opts((int[3]){3, 3, 2}, (int[3]){2, 2, 1}, (int[6]){1, 1, 0, 1, 0, 1}, 1, 0);
+  out(h, gc_maxpool3d(h->g, x, &m2), TOL);
+  gc_pool3d_opts m3 =
+      pool3_opts((int[3]){2, 2, 3}, (int[3]){1, 2, 2}, (int[6]){0, 1, 1, 1, 0, 0}, 0, 0);
+  m3.dilation[0] = 2, m3.dilation[2] = 2;
+  out(h, gc_maxpool3d(h->g, x, &m3), TOL);
+  /* windows that tile the input (the gradient's fast path), the partial
+   * last ones kept by ceil_mode */
+  gc_pool3d_opts m4 = pool3_opts((int[3]){2, 3, 2}, (int[3]){0, 0, 0}, (int[6]){0}, 1, 0);
+  out(h, gc_maxpool3d(h->g, x, &m4), TOL);
+  gc_pool3d_opts a1 = pool3_opts((int[3]){2, 2, 2}, (int[3]){0, 0, 0}, (int[6]){0}, 0, 0);
+  out(h, gc_avgpool3d(h->g, x, &a1), TOL);
+  gc_pool3d_opts a2 =
+      pool3_opts((int[3]){3, 3, 3}, (int[3]){2, 2, 2}, (int[6]){1, 1, 1, 1, 0, 1}, 1, 0);
+  out(h, gc_avgpool3d(h->g, x, &a2), TOL);
+  gc_pool3d_opts a3 =
+      pool3_opts((int[3]){3, 2, 3}, (int[3]){2, 1, 3}, (int[6]){1, 0, 2, 0, 1, 1}, 1, 1);
+  out(h, gc_avgpool3d(h->g, x, &a3), TOL);
+  finish(h, TOL);
+}
+
+/* The avgpool gradient op on 5-D tensors, differentiated (second order). */
+static void case_avgpool3d_grad(harness *h) {
+  gc_value dy = prm(h, shape5(2, 3, 2, 4, 5), -1, 1);
+  ir_attr a = {0};
+  a.win.kd = 2, a.win.kh = a.win.kw = 3;
+  a.win.sd = 2, a.win.sh = a.win.sw = 2;
+  a.win.pd1 = 1, a.win.pt = a.win.pl = a.win.pb = a.win.pr = 1;
+  a.shape = shape5(2, 3, 3, 7, 9);
+  out(h, ir_value(ir_add(h->g, IR_OP_AVGPOOL2D_GRAD, 1, &dy.id, &a)), TOL);
+  finish(h, TOL);
+}
+
+/* Max-pooling indices (i32, exact), 2-D and 3-D, row- and column-major:
+ * no gradient flows through them. */
+static void case_maxpool_indices(harness *h) {
+  h->no_grads = true;
+  gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
+  gc_pool2d_opts o1 = pool_opts(3, 3, 2, 1, 1, 1, 0, 1, 0);
+  add_out(h, gc_maxpool2d_indices(h->g, x, &o1, 0), 0, "i0");
+  add_out(h, gc_maxpool2d_indices(h->g, x, &o1, 1), 0, "i1");
+  gc_pool2d_opts o2 = pool_opts(3, 2, 1, 0, 1, 1, 0, 0, 0);
+  o2.dilation[0] = 2;
+  add_out(h, gc_maxpool2d_indices(h->g, x, &o2, 0), 0, "i2");
+  gc_value x3 = prm(h, shape5(2, 3, 5, 7, 6), -1, 1);
+  gc_pool3d_opts m =
+      pool3_opts((int[3]){3, 3, 2}, (int[3]){2, 2, 1}, (int[6]){1, 1, 0, 1, 0, 1}, 1, 0);
+  add_out(h, gc_maxpool3d_indices(h->g, x3, &m, 0), 0, "i3");
+  add_out(h, gc_maxpool3d_indices(h->g, x3, &m, 1), 0, "i4");
+  ck_assert_msg(gc_graph_status(h->g) == GC_OK, "%s", gc_graph_errmsg(h->g));
+}
+
 static void case_upsample(harness *h) {
   gc_value x = prm(h, gc_shape4(2, 3, 5, 7), -1, 1);
   out(h, gc_upsample_nearest2d(h->g, x, 2, 3), TOL);
@@ -459,6 +579,11 @@ static const cl_case cases[] = {
     {"maxpool", case_maxpool},
     {"avgpool", case_avgpool},
     {"avgpool_grad", case_avgpool_grad},
+    {"conv3d", case_conv3d},
+    {"conv_transpose3d", case_conv_transpose3d},
+    {"pool3d", case_pool3d},
+    {"avgpool3d_grad", case_avgpool3d_grad},
+    {"maxpool_indices", case_maxpool_indices},
     {"upsample", case_upsample},
     {"resize_grad", case_resize_grad},
     {"batched_matmul", case_batched_matmul},

@@ -4,6 +4,9 @@
  * gradients through the adjoint identities
  * <conv(x, w), dy> = <x, grad_input(dy, w)> = <w, grad_weight(x, dy)>,
  * pooling windows with padding, ceil mode and count_include_pad by hand,
+ * the same over three spatial axes (3-D conv against a naive loop, 3-D
+ * pooling by hand and against the 2-D kernels on slices), max-pooling
+ * indices by hand (ONNX's case, ties, planes, column-major),
  * bilinear resize against PyTorch's values, the random numbers against the
  * hash they are defined by, batched matmul by hand, and the shape errors.
  * Nodes are evaluated one at a time with ref_eval on leaves' data. A
@@ -226,6 +229,257 @@ START_TEST(test_pooling_hand) {
 }
 END_TEST
 
+/* ---- 3-D (NCDHW) ---- */
+
+static gc_shape shape5(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+  const int64_t v[5] = {a, b, c, d, e};
+  return gc_shapen(5, v);
+}
+
+typedef struct geom3 {
+  int N, C, D, H, W, O, KD, KH, KW;
+  gc_conv3d_opts o;
+} geom3;
+
+/* The textbook loop over three spatial axes, independent of ref_nn.c. */
+static void naive_conv3d(const float *x, const float *w, float *y, const geom3 *k, int OD, int OH,
+                         int OW) {
+  const gc_conv3d_opts *o = &k->o;
+  int G = o->groups, cg = k->C / G, og = k->O / G;
+  for (int n = 0; n < k->N; n++)
+    for (int oc = 0; oc < k->O; oc++)
+      for (int od = 0; od < OD; od++)
+        for (int oh = 0; oh < OH; oh++)
+          for (int ow = 0; ow < OW; ow++) {
+            double s = 0;
+            for (int c = 0; c < cg; c++)
+              for (int a = 0; a < k->KD; a++)
+                for (int i = 0; i < k->KH; i++)
+                  for (int j = 0; j < k->KW; j++) {
+                    int id = od * o->stride[0] + a * o->dilation[0] - o->padding[0];
+                    int ih = oh * o->stride[1] + i * o->dilation[1] - o->padding[1];
+                    int iw = ow * o->stride[2] + j * o->dilation[2] - o->padding[2];
+                    if (id < 0 || id >= k->D || ih < 0 || ih >= k->H || iw < 0 || iw >= k->W)
+                      continue;
+                    int ic = (oc / og) * cg + c;
+                    s += (double)x[(((n * k->C + ic) * k->D + id) * k->H + ih) * k->W + iw] *
+                         w[(((oc * cg + c) * k->KD + a) * k->KH + i) * k->KW + j];
+                  }
+            y[(((n * k->O + oc) * OD + od) * OH + oh) * OW + ow] = (float)s;
+          }
+}
+
+static gc_conv3d_opts c3(int sd, int sh, int sw, int pf, int pt, int pl, int pk, int pb, int pr,
+                         int dd, int dh, int dw, int gr) {
+  gc_conv3d_opts o = {{sd, sh, sw}, {pf, pt, pl, pk, pb, pr}, {dd, dh, dw}, gr, {0, 0, 0}};
+  return o;
+}
+
+START_TEST(test_conv3d_naive) {
+  geom3 cs[] = {
+      {2, 3, 5, 6, 7, 4, 3, 3, 2, c3(2, 1, 2, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1)},
+      {1, 4, 6, 5, 5, 6, 2, 3, 3, c3(1, 2, 1, 2, 1, 1, 1, 0, 2, 2, 1, 2, 2)},
+      {2, 3, 4, 4, 5, 3, 3, 1, 2, c3(3, 1, 1, 0, 0, 1, 2, 0, 0, 1, 1, 1, 3)},
+  };
+  for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    gc_graph *g = gc_graph_new();
+    const geom3 *q = &cs[k];
+    gc_shape xs = shape5(q->N, q->C, q->D, q->H, q->W),
+             ws = shape5(q->O, q->C / q->o.groups, q->KD, q->KH, q->KW);
+    float *x = rand_buf(gc_shape_numel(xs)), *w = rand_buf(gc_shape_numel(ws));
+    gc_value y = gc_conv3d(g, cf(g, xs, x), cf(g, ws, w), &q->o);
+    gc_shape ys = gc_value_shape(g, y);
+    ck_assert_int_eq(ys.ndim, 5);
+    float *got = eval(g, y), *want = malloc(sizeof(float) * (size_t)gc_shape_numel(ys));
+    naive_conv3d(x, w, want, q, (int)ys.dim[2], (int)ys.dim[3], (int)ys.dim[4]);
+    near(got, want, gc_shape_numel(ys), 1e-6);
+    /* adjoint identities of the two gradients, as in 2-D */
+    float *dy = rand_buf(gc_shape_numel(ys));
+    gc_value dyv = cf(g, ys, dy);
+    ir_attr a = g->nodes[y.id].attr;
+    a.shape = xs;
+    int32_t in1[2] = {dyv.id, g->nodes[y.id].in[1]};
+    float *gi = eval(g, ir_value(ir_add(g, IR_OP_CONV2D_GRAD_INPUT, 2, in1, &a)));
+    a.shape = ws;
+    int32_t in2[2] = {g->nodes[y.id].in[0], dyv.id};
+    float *gw = eval(g, ir_value(ir_add(g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in2, &a)));
+    double lhs = dot(want, dy, gc_shape_numel(ys));
+    ck_assert_msg(fabs(lhs - dot(x, gi, gc_shape_numel(xs))) < 1e-4 * (1 + fabs(lhs)),
+                  "grad_input, case %zu", k);
+    ck_assert_msg(fabs(lhs - dot(w, gw, gc_shape_numel(ws))) < 1e-4 * (1 + fabs(lhs)),
+                  "grad_weight, case %zu", k);
+    free(x), free(w), free(got), free(want), free(dy), free(gi), free(gw);
+    gc_graph_free(g);
+  }
+}
+END_TEST
+
+/* A depth of 1 with a 1-deep kernel is the 2-D conv; conv_transpose3d of
+ * a single 1 with stride 2 places the kernel. */
+START_TEST(test_conv3d_hand) {
+  gc_graph *g = gc_graph_new();
+  float *x = rand_buf(2 * 3 * 5 * 6), *w = rand_buf(4 * 3 * 3 * 2);
+  gc_conv2d_opts o2 = copts(2, 1, 1, 0, 0, 1, 1, 1, 1);
+  gc_conv3d_opts o3 = c3(1, 2, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1);
+  float *y2 =
+      eval(g, gc_conv2d(g, cf(g, gc_shape4(2, 3, 5, 6), x), cf(g, gc_shape4(4, 3, 3, 2), w), &o2));
+  gc_value y3v =
+      gc_conv3d(g, cf(g, shape5(2, 3, 1, 5, 6), x), cf(g, shape5(4, 3, 1, 3, 2), w), &o3);
+  gc_shape y3s = gc_value_shape(g, y3v);
+  ck_assert_int_eq(y3s.ndim, 5);
+  ck_assert_int_eq(y3s.dim[2], 1);
+  float *y3 = eval(g, y3v);
+  near(y3, y2, gc_shape_numel(y3s), 0);
+  free(x), free(w), free(y2), free(y3);
+  float one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, k[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  gc_conv3d_opts t = c3(2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1);
+  gc_value z = gc_conv_transpose3d(g, cf(g, shape5(1, 1, 2, 2, 2), one),
+                                   cf(g, shape5(1, 1, 2, 2, 2), k), &t);
+  ck_assert(ir_shape_eq(gc_value_shape(g, z), shape5(1, 1, 4, 4, 4)));
+  float *r = eval(g, z);
+  for (int d = 0; d < 4; d++)
+    for (int h = 0; h < 4; h++)
+      for (int v = 0; v < 4; v++) {
+        float want = d < 2 && h < 2 && v < 2 ? k[(d * 2 + h) * 2 + v] : 0;
+        ck_assert_msg(r[(d * 4 + h) * 4 + v] == want, "(%d, %d, %d): %g, want %g", d, h, v,
+                      r[(d * 4 + h) * 4 + v], want);
+      }
+  free(r);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* Two slices of 3x3:
+ *   d0 = [1 5 2; 3 4 8; 0 2 6], d1 = [7 1 3; 2 9 1; 4 0 5];
+ * 2x2x2 windows, stride 1: each holds the 9 (d1, h1, w1); their sums are
+ * 32, 33, 24 and 35. */
+START_TEST(test_pooling3d_hand) {
+  gc_graph *g = gc_graph_new();
+  float x[18] = {1, 5, 2, 3, 4, 8, 0, 2, 6, 7, 1, 3, 2, 9, 1, 4, 0, 5};
+  gc_value xv = cf(g, shape5(1, 1, 2, 3, 3), x);
+  gc_pool3d_opts o = {{2, 2, 2}, {1, 1, 1}, {0, 0, 0, 0, 0, 0}, {0, 0, 0}, 0, 0};
+  gc_value mp = gc_maxpool3d(g, xv, &o);
+  ck_assert(ir_shape_eq(gc_value_shape(g, mp), shape5(1, 1, 1, 2, 2)));
+  float *r = eval(g, mp);
+  near(r, (float[]){9, 9, 9, 9}, 4, 0);
+  free(r);
+  r = eval(g, gc_avgpool3d(g, xv, &o));
+  near(r, (float[]){32 / 8.0f, 33 / 8.0f, 24 / 8.0f, 35 / 8.0f}, 4, 1e-7);
+  free(r);
+  /* depth padding 1 at the front, count_include_pad: the window of depth
+   * 0 is half padding, so it divides by 8 but sums slice 0 only */
+  gc_pool3d_opts p = {{2, 2, 2}, {1, 1, 1}, {1, 0, 0, 0, 0, 0}, {0, 0, 0}, 0, 1};
+  r = eval(g, gc_avgpool3d(g, xv, &p));
+  near(r,
+       (float[]){13 / 8.0f, 19 / 8.0f, 9 / 8.0f, 20 / 8.0f, 32 / 8.0f, 33 / 8.0f, 24 / 8.0f,
+                 35 / 8.0f},
+       8, 1e-7);
+  free(r);
+  /* max gradient: every window sends its dy to the 9 */
+  float dy[4] = {1, 2, 3, 4};
+  int32_t in[2] = {xv.id, cf(g, shape5(1, 1, 1, 2, 2), dy).id};
+  ir_attr a = g->nodes[mp.id].attr;
+  r = eval(g, ir_value(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)));
+  for (int i = 0; i < 18; i++) ck_assert(r[i] == (i == 13 ? 10.0f : 0.0f));
+  free(r);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* 3-D pooling against the 2-D kernels through two identities: a window
+ * one deep pools each depth slice (x as [N, C D, H, W]); a window only
+ * along depth is the 2-D pool of x as [N C, 1, D, H W] with a k x 1
+ * kernel. Both with padding, dilation and ceil mode. */
+START_TEST(test_pooling3d_slices) {
+  const int N = 2, C = 3, D = 5, H = 6, W = 7;
+  float *x = rand_buf(N * C * D * H * W);
+  for (int mx = 0; mx < 2; mx++) {
+    gc_graph *g = gc_graph_new();
+    gc_value x5 = cf(g, shape5(N, C, D, H, W), x);
+    gc_pool3d_opts o3 = {{1, 3, 2}, {1, 2, 1}, {0, 1, 0, 0, 1, 1}, {1, mx ? 2 : 1, 1}, 1, !mx};
+    gc_pool2d_opts o2 = {{3, 2}, {2, 1}, {1, 0, 1, 1}, {mx ? 2 : 1, 1}, 1, !mx};
+    gc_value x4 = cf(g, gc_shape4(N, C * D, H, W), x);
+    gc_value a3 = mx ? gc_maxpool3d(g, x5, &o3) : gc_avgpool3d(g, x5, &o3);
+    gc_value a2 = mx ? gc_maxpool2d(g, x4, &o2) : gc_avgpool2d(g, x4, &o2);
+    float *r3 = eval(g, a3), *r2 = eval(g, a2);
+    ck_assert_int_eq(gc_shape_numel(gc_value_shape(g, a3)), gc_shape_numel(gc_value_shape(g, a2)));
+    near(r3, r2, gc_shape_numel(gc_value_shape(g, a2)), 1e-6);
+    free(r3), free(r2);
+    gc_pool3d_opts d3 = {{3, 1, 1}, {2, 1, 1}, {1, 0, 0, 1, 0, 0}, {mx ? 2 : 1, 1, 1}, 1, !mx};
+    gc_pool2d_opts d2 = {{3, 1}, {2, 1}, {1, 0, 1, 0}, {mx ? 2 : 1, 1}, 1, !mx};
+    gc_value xf = cf(g, gc_shape4(N * C, 1, D, H * W), x);
+    gc_value b3 = mx ? gc_maxpool3d(g, x5, &d3) : gc_avgpool3d(g, x5, &d3);
+    gc_value b2 = mx ? gc_maxpool2d(g, xf, &d2) : gc_avgpool2d(g, xf, &d2);
+    r3 = eval(g, b3), r2 = eval(g, b2);
+    ck_assert_int_eq(gc_shape_numel(gc_value_shape(g, b3)), gc_shape_numel(gc_value_shape(g, b2)));
+    near(r3, r2, gc_shape_numel(gc_value_shape(g, b2)), 1e-6);
+    free(r3), free(r2);
+    gc_graph_free(g);
+  }
+  free(x);
+}
+END_TEST
+
+/* ONNX's test_maxpool_with_argmax_2d_precomputed_strides: 1..25 as 5x5,
+ * 2x2 windows of stride 2 keep 7, 9, 17, 19 at row-major 6, 8, 16, 18
+ * and column-major (h + 5 w) 6, 16, 8, 18. */
+START_TEST(test_maxpool_indices) {
+  gc_graph *g = gc_graph_new();
+  float x[25];
+  for (int i = 0; i < 25; i++) x[i] = (float)(i + 1);
+  gc_value xv = cf(g, gc_shape4(1, 1, 5, 5), x);
+  gc_pool2d_opts o = {{2, 2}, {2, 2}, {0, 0, 0, 0}, {0, 0}, 0, 0};
+  gc_value iv = gc_maxpool2d_indices(g, xv, &o, 0);
+  ck_assert_int_eq(gc_value_dtype(g, iv), GC_I32);
+  ck_assert(ir_shape_eq(gc_value_shape(g, iv), gc_shape4(1, 1, 2, 2)));
+  int32_t *r = (int32_t *)eval(g, iv);
+  ck_assert(r[0] == 6 && r[1] == 8 && r[2] == 16 && r[3] == 18);
+  free(r);
+  r = (int32_t *)eval(g, gc_maxpool2d_indices(g, xv, &o, 1));
+  ck_assert(r[0] == 6 && r[1] == 16 && r[2] == 8 && r[3] == 18);
+  free(r);
+  /* ties: the first maximum in row-major order */
+  float t[16] = {0};
+  gc_value tv = cf(g, gc_shape4(1, 1, 4, 4), t);
+  gc_pool2d_opts po = {{3, 3}, {1, 1}, {1, 1, 1, 1}, {0, 0}, 0, 0};
+  r = (int32_t *)eval(g, gc_maxpool2d_indices(g, tv, &po, 0));
+  for (int h = 0; h < 4; h++)
+    for (int w = 0; w < 4; w++)
+      ck_assert_int_eq(r[h * 4 + w], (h > 0 ? h - 1 : 0) * 4 + (w > 0 ? w - 1 : 0));
+  free(r);
+  /* several planes: the index carries the plane offset and reads the max */
+  const int64_t n = 2 * 3 * 5 * 6;
+  float *rx = rand_buf(n);
+  gc_value rv = cf(g, gc_shape4(2, 3, 5, 6), rx);
+  gc_pool2d_opts q = {{3, 2}, {2, 1}, {1, 0, 1, 1}, {1, 2}, 1, 0};
+  gc_value mv = gc_maxpool2d(g, rv, &q);
+  float *m = eval(g, mv);
+  int32_t *ri = (int32_t *)eval(g, gc_maxpool2d_indices(g, rv, &q, 0));
+  int32_t *ci = (int32_t *)eval(g, gc_maxpool2d_indices(g, rv, &q, 1));
+  gc_shape ms = gc_value_shape(g, mv);
+  const int64_t per = ms.dim[2] * ms.dim[3];
+  for (int64_t k = 0; k < gc_shape_numel(ms); k++) {
+    ck_assert(ri[k] >= 0 && ri[k] < n && ri[k] / 30 == k / per);
+    ck_assert(rx[ri[k]] == m[k]);
+    int64_t at = ri[k] % 30;
+    ck_assert_int_eq(ci[k], ri[k] - at + at / 6 + 5 * (at % 6));
+  }
+  free(rx), free(m), free(ri), free(ci);
+  /* 3-D: the 9 of test_pooling3d_hand at (1, 1, 1): row-major 13,
+   * column-major 1 + 2 (1 + 3 1) = 9 */
+  float x3[18] = {1, 5, 2, 3, 4, 8, 0, 2, 6, 7, 1, 3, 2, 9, 1, 4, 0, 5};
+  gc_value x3v = cf(g, shape5(1, 1, 2, 3, 3), x3);
+  gc_pool3d_opts o3 = {{2, 2, 2}, {1, 1, 1}, {0, 0, 0, 0, 0, 0}, {0, 0, 0}, 0, 0};
+  r = (int32_t *)eval(g, gc_maxpool3d_indices(g, x3v, &o3, 0));
+  for (int k = 0; k < 4; k++) ck_assert_int_eq(r[k], 13);
+  free(r);
+  r = (int32_t *)eval(g, gc_maxpool3d_indices(g, x3v, &o3, 1));
+  for (int k = 0; k < 4; k++) ck_assert_int_eq(r[k], 9);
+  free(r);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* PyTorch: F.interpolate([[1,2],[3,4]], scale_factor=2, mode='bilinear'). */
 START_TEST(test_resize_hand) {
   gc_graph *g = gc_graph_new();
@@ -341,17 +595,58 @@ START_TEST(test_shape_errors) {
   ck_assert_msg(strstr(gc_graph_errmsg(g), "maxpool2d") && strstr(gc_graph_errmsg(g), "padding"),
                 "%s", gc_graph_errmsg(g));
   gc_graph_free(g);
+  /* 3-D: a weight of another rank, named with both shapes */
+  g = gc_graph_new();
+  x = gc_input(g, "x", GC_F32, shape5(2, 3, 4, 5, 6));
+  w = gc_input(g, "w", GC_F32, gc_shape4(4, 3, 3, 3));
+  ck_assert(!gc_value_ok(gc_conv3d(g, x, w, NULL)));
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "conv2d") &&
+                    strstr(gc_graph_errmsg(g), "[2, 3, 4, 5, 6]") &&
+                    strstr(gc_graph_errmsg(g), "[4, 3, 3, 3]"),
+                "%s", gc_graph_errmsg(g));
+  gc_graph_free(g);
+  /* the 2-D builders want 4-D images, the 3-D ones 5-D */
+  g = gc_graph_new();
+  x = gc_input(g, "x", GC_F32, shape5(2, 3, 4, 5, 6));
+  ck_assert(!gc_value_ok(gc_maxpool2d(g, x, &p)));
+  ck_assert_msg(
+      strstr(gc_graph_errmsg(g), "maxpool2d") && strstr(gc_graph_errmsg(g), "[2, 3, 4, 5, 6]"),
+      "%s", gc_graph_errmsg(g));
+  gc_graph_free(g);
+  g = gc_graph_new();
+  x = gc_input(g, "x", GC_F32, gc_shape4(2, 6, 8, 8));
+  gc_pool3d_opts p3 = {{2, 2, 2}, {0, 0, 0}, {0, 0, 0, 0, 0, 0}, {0, 0, 0}, 0, 0};
+  ck_assert(!gc_value_ok(gc_avgpool3d(g, x, &p3)));
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "avgpool3d") && strstr(gc_graph_errmsg(g), "5-D"), "%s",
+                gc_graph_errmsg(g));
+  gc_graph_free(g);
+  /* a depth window on a 4-D image is refused, not ignored */
+  g = gc_graph_new();
+  x = gc_input(g, "x", GC_F32, gc_shape4(2, 6, 8, 8));
+  ir_attr a = {0};
+  a.win.kh = a.win.kw = 2, a.win.kd = 2;
+  ck_assert_int_lt(ir_add(g, IR_OP_MAXPOOL2D, 1, &x.id, &a), 0);
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "maxpool2d") && strstr(gc_graph_errmsg(g), "depth") &&
+                    strstr(gc_graph_errmsg(g), "[2, 6, 8, 8]"),
+                "%s", gc_graph_errmsg(g));
+  gc_graph_free(g);
 }
 END_TEST
 
 /* Every op of tests/nn_ops.h is evaluated by some test above: checked by
  * name against the ops these tests build. */
 START_TEST(test_every_nn_op_covered) {
-  const ir_op covered[] = {
-      IR_OP_CONV2D,         IR_OP_CONV2D_GRAD_INPUT, IR_OP_CONV2D_GRAD_WEIGHT,
-      IR_OP_MAXPOOL2D,      IR_OP_MAXPOOL2D_GRAD,    IR_OP_AVGPOOL2D,
-      IR_OP_AVGPOOL2D_GRAD, IR_OP_RESIZE_BILINEAR,   IR_OP_RESIZE_BILINEAR_GRAD,
-      IR_OP_RANDOM};
+  const ir_op covered[] = {IR_OP_CONV2D,
+                           IR_OP_CONV2D_GRAD_INPUT,
+                           IR_OP_CONV2D_GRAD_WEIGHT,
+                           IR_OP_MAXPOOL2D,
+                           IR_OP_MAXPOOL2D_GRAD,
+                           IR_OP_MAXPOOL2D_INDICES,
+                           IR_OP_AVGPOOL2D,
+                           IR_OP_AVGPOOL2D_GRAD,
+                           IR_OP_RESIZE_BILINEAR,
+                           IR_OP_RESIZE_BILINEAR_GRAD,
+                           IR_OP_RANDOM};
   for (int i = 0; i < NN_NOPS; i++) {
     bool seen = false;
     for (size_t k = 0; k < sizeof covered / sizeof covered[0]; k++) seen |= covered[k] == nn_ops[i];
@@ -368,6 +663,11 @@ int main(void) {
   tcase_add_test(tc, test_conv2d_naive);
   tcase_add_test(tc, test_conv2d_hand);
   tcase_add_test(tc, test_pooling_hand);
+  tcase_add_test(tc, test_conv3d_naive);
+  tcase_add_test(tc, test_conv3d_hand);
+  tcase_add_test(tc, test_pooling3d_hand);
+  tcase_add_test(tc, test_pooling3d_slices);
+  tcase_add_test(tc, test_maxpool_indices);
   tcase_add_test(tc, test_resize_hand);
   tcase_add_test(tc, test_random);
   tcase_add_test(tc, test_batched_matmul);

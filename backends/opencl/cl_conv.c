@@ -2,7 +2,8 @@
  * instances of kernels/gemm.cl whose B operand is gathered from the image
  * (im2col on the fly, in the strip copy the template already makes), so no
  * column buffer exists and the register-tiled micro-kernel does the FLOPs.
- * For groups == 1 (the others keep the direct kernels of cl_nn_ops.c):
+ * For groups == 1 and 2 spatial axes (grouped and 3-D convolutions keep
+ * the direct kernels of cl_nn_ops.c):
  *
  * - forward, per image n (the GEMM batch):
  *     y[n][o][p] = sum_k w[o][k] col_n[k][p], k = (ci, i, j), p = (oh, ow),
@@ -40,6 +41,9 @@ bool cl_conv_gemm_applies(const cg_ctx *G, const ir_node *n) {
   ir_window win = n->attr.win;
   nn_window_normalize(&win);
   if (win.groups != 1) return false;
+  /* the gathers below index 2 spatial axes; 3-D convs (5-D tensors, all
+   * three of the node's tensors of one rank) take the direct kernels */
+  if (n->shape.ndim != 4) return false;
   const ir_graph *g = G->g;
   /* 32-bit indexing in the kernels (cl_gemm_source checks the GEMM's own
    * extents; the gathered tensors are checked here) */

@@ -1,10 +1,11 @@
 /* cl_nn_ops.c — OpenCL kernels of the neural-network ops: conv2d and its
- * input and weight gradients as direct register-tiled kernels, pooling and
- * its gradients, bilinear resize and its adjoint, counter-based random
- * numbers. Every shape, stride and offset is a compile-time constant.
- * Convolutions with groups == 1 take the implicit-GEMM kernels of
- * cl_conv.c instead (3-16x faster); the direct ones here serve grouped
- * convolutions and GRAPHC_CONV_DIRECT=1.
+ * input and weight gradients as direct register-tiled kernels, pooling,
+ * its gradients and max-pooling indices (all over 2 or 3 spatial axes),
+ * bilinear resize and its adjoint, counter-based random numbers. Every
+ * shape, stride and offset is a compile-time constant. 2-D convolutions
+ * with groups == 1 take the implicit-GEMM kernels of cl_conv.c instead
+ * (3-16x faster); the direct ones here serve grouped and 3-D convolutions
+ * and GRAPHC_CONV_DIRECT=1.
  *
  * The conv kernels follow /work/shared/POCL_NOTES.md: one work-item
  * computes a register tile (a few channels x a vector of consecutive
@@ -68,29 +69,36 @@ static void vec_from(strbuf *b, int v, const char *dst, const char *arr) {
     sb_appendf(b, "%s = vload%d(0, %s);", dst, v, arr);
 }
 
+/* The geometry as compile-time constants. The depth axis (D, OD, KD, SD,
+ * DD, PF: size, output size, kernel, stride, dilation, front padding) is
+ * 1, 1, 1, 1, 1, 0 for 2-D images, so the depth loops and index terms of
+ * the kernels below fold away there and one kernel text serves 2-D and
+ * 3-D (the variables oz, iz: output and input depth position). */
 #define GEOM_DEFINES(c)                                                                   \
   "#define N %lld\n#define C %lld\n#define H %lld\n#define W %lld\n#define O %lld\n"      \
   "#define OH %lld\n#define OW %lld\n#define KH %lld\n#define KW %lld\n#define GR %lld\n" \
   "#define CG %lld\n#define OG %lld\n#define SH %d\n#define SW %d\n#define DH %d\n"       \
-  "#define DW %d\n#define PT %d\n#define PL %d\n"
+  "#define DW %d\n#define PT %d\n#define PL %d\n#define D %lld\n#define OD %lld\n"        \
+  "#define KD %lld\n#define SD %d\n#define DD %d\n#define PF %d\n"
 #define GEOM_ARGS(c)                                                                              \
   (long long)(c).n, (long long)(c).c, (long long)(c).h, (long long)(c).w, (long long)(c).o,       \
       (long long)(c).oh, (long long)(c).ow, (long long)(c).kh, (long long)(c).kw,                 \
       (long long)(c).g, (long long)(c).cg, (long long)(c).og, (c).win.sh, (c).win.sw, (c).win.dh, \
-      (c).win.dw, (c).win.pt, (c).win.pl
+      (c).win.dw, (c).win.pt, (c).win.pl, (long long)(c).d, (long long)(c).od, (long long)(c).kd, \
+      (c).win.sd, (c).win.dd, (c).win.pd0
 static const char *geom_undefs =
     "#undef N\n#undef C\n#undef H\n#undef W\n#undef O\n#undef OH\n#undef OW\n#undef KH\n"
     "#undef KW\n#undef GR\n#undef CG\n#undef OG\n#undef SH\n#undef SW\n#undef DH\n#undef DW\n"
-    "#undef PT\n#undef PL\n";
+    "#undef PT\n#undef PL\n#undef D\n#undef OD\n#undef KD\n#undef SD\n#undef DD\n#undef PF\n";
 
-/* y[n, o, oh, ow0 .. ow0+V) for OB output channels of one group. */
+/* y[n, o, oz, oh, ow0 .. ow0+V) for OB output channels of one group. */
 void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   nn_conv c = nn_conv_of(g->nodes[n->in[0]].shape, g->nodes[n->in[1]].shape, n->attr.win);
   const int v = pick_width(c.ow);
   const int ob = c.og < 8 ? (int)c.og : 8;
   const int64_t owt = (c.ow + v - 1) / v, obt = (c.og + ob - 1) / ob;
-  const int64_t items = c.n * c.g * obt * c.oh * owt;
+  const int64_t items = c.n * c.g * obt * c.od * c.oh * owt;
   char vt[16];
   vec_type(vt, v);
   def(G, b, "X", n->in[0]);
@@ -104,6 +112,7 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
              "  int t = id;\n"
              "  const int owb = t %% %lld; t /= %lld;\n"
              "  const int oh = t %% OH; t /= OH;\n"
+             "  const int oz = t %% OD; t /= OD;\n"
              "  const int obb = t %% %lld; t /= %lld;\n"
              "  const int grp = t %% GR; const int n = t / GR;\n",
              (long long)items, (long long)owt, (long long)owt, (long long)obt, (long long)obt);
@@ -114,17 +123,22 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
             "#pragma unroll\n"
             "  for (int r = 0; r < OB; r++) acc[r] = (VT)(0.0f);\n"
             "  for (int ci = 0; ci < CG; ci++) {\n"
-            "    const int xc = (n * C + grp * CG + ci) * H * W;\n"
-            "    const int wc = ((grp * OG + oc0) * CG + ci) * KH * KW;\n"
+            "    const int xc = (n * C + grp * CG + ci) * D * H * W;\n"
+            "    const int wc = ((grp * OG + oc0) * CG + ci) * KD * KH * KW;\n"
+            "    for (int a = 0; a < KD; a++) {\n"
+            "    const int iz = oz * SD + a * DD - PF;\n"
+            "    if (iz < 0 || iz >= D) continue;\n"
             "    for (int i = 0; i < KH; i++) {\n"
             "      const int ih = oh * SH + i * DH - PT;\n"
             "      if (ih < 0 || ih >= H) continue;\n"
+            "      const int xr = xc + (iz * H + ih) * W;\n"
+            "      const int wr = wc + (a * KH + i) * KW;\n"
             "      for (int j = 0; j < KW; j++) {\n"
             "        float xa[V];\n"
             "#pragma unroll\n"
             "        for (int q = 0; q < V; q++) {\n"
             "          const int iw = (ow0 + q) * SW + j * DW - PL;\n"
-            "          xa[q] = (iw >= 0 && iw < W) ? X(xc + ih * W + iw) : 0.0f;\n"
+            "          xa[q] = (iw >= 0 && iw < W) ? X(xr + iw) : 0.0f;\n"
             "        }\n"
             "        VT xv; ");
   vec_from(b, v, "xv", "xa");
@@ -132,8 +146,9 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
             "\n"
             "#pragma unroll\n"
             "        for (int r = 0; r < OB; r++)\n"
-            "          acc[r] = fma((VT)(WT(wc + r * CG * KH * KW + i * KW + j)), xv, acc[r]);\n"
+            "          acc[r] = fma((VT)(WT(wr + r * CG * KD * KH * KW + j)), xv, acc[r]);\n"
             "      }\n"
+            "    }\n"
             "    }\n"
             "  }\n"
             "#pragma unroll\n"
@@ -145,7 +160,7 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
   else
     sb_appendf(b, "    vstore%d(acc[r], 0, out);\n", v);
   sb_append(b,
-            "    const int yo = ((n * O + grp * OG + oc0 + r) * OH + oh) * OW;\n"
+            "    const int yo = (((n * O + grp * OG + oc0 + r) * OD + oz) * OH + oh) * OW;\n"
             "#pragma unroll\n"
             "    for (int q = 0; q < V; q++)\n"
             "      if (ow0 + q >= ow_own) Y(yo + ow0 + q) = out[q];\n"
@@ -155,16 +170,16 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
   geometry_2d(L, items);
 }
 
-/* dx[n, c, ih, iw0 .. iw0+V) for CB input channels of one group: sums
- * dy[n, o, oh, ow] w[o, c, i, j] over the taps with oh SH + i DH - PT = ih
- * and ow SW + j DW - PL = iw. */
+/* dx[n, c, iz, ih, iw0 .. iw0+V) for CB input channels of one group: sums
+ * dy[n, o, oz, oh, ow] w[o, c, a, i, j] over the taps with
+ * oz SD + a DD - PF = iz, oh SH + i DH - PT = ih and ow SW + j DW - PL = iw. */
 void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   nn_conv c = nn_conv_of(n->shape, g->nodes[n->in[1]].shape, n->attr.win);
   const int v = pick_width(c.w);
   const int cb = c.cg < 8 ? (int)c.cg : 8;
   const int64_t iwt = (c.w + v - 1) / v, cbt = (c.cg + cb - 1) / cb;
-  const int64_t items = c.n * c.g * cbt * c.h * iwt;
+  const int64_t items = c.n * c.g * cbt * c.d * c.h * iwt;
   char vt[16];
   vec_type(vt, v);
   def(G, b, "DY", n->in[0]);
@@ -178,6 +193,7 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
              "  int t = id;\n"
              "  const int iwb = t %% %lld; t /= %lld;\n"
              "  const int ih = t %% H; t /= H;\n"
+             "  const int iz = t %% D; t /= D;\n"
              "  const int cbb = t %% %lld; t /= %lld;\n"
              "  const int grp = t %% GR; const int n = t / GR;\n",
              (long long)items, (long long)iwt, (long long)iwt, (long long)cbt, (long long)cbt);
@@ -187,6 +203,11 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
             "  VT acc[CB];\n"
             "#pragma unroll\n"
             "  for (int r = 0; r < CB; r++) acc[r] = (VT)(0.0f);\n"
+            "  for (int a = 0; a < KD; a++) {\n"
+            "  const int zn = iz + PF - a * DD;\n"
+            "  if (zn < 0 || zn % SD) continue;\n"
+            "  const int oz = zn / SD;\n"
+            "  if (oz >= OD) continue;\n"
             "  for (int i = 0; i < KH; i++) {\n"
             "    const int hn = ih + PT - i * DH;\n"
             "    if (hn < 0 || hn % SH) continue;\n"
@@ -203,7 +224,7 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
             "      }\n"
             "      if (!any) continue;\n"
             "      for (int o = 0; o < OG; o++) {\n"
-            "        const int dyo = ((n * O + grp * OG + o) * OH + oh) * OW;\n"
+            "        const int dyo = (((n * O + grp * OG + o) * OD + oz) * OH + oh) * OW;\n"
             "        float da[V];\n"
             "#pragma unroll\n"
             "        for (int q = 0; q < V; q++) da[q] = okq[q] ? DY(dyo + owq[q]) : 0.0f;\n"
@@ -212,11 +233,13 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   sb_append(
       b,
       "\n"
-      "        const int wo = ((grp * OG + o) * CG + c0) * KH * KW + i * KW + j;\n"
+      "        const int wo = ((grp * OG + o) * CG + c0) * KD * KH * KW + (a * KH + i) * KW + j;\n"
       "#pragma unroll\n"
-      "        for (int r = 0; r < CB; r++) acc[r] = fma((VT)(WT(wo + r * KH * KW)), dv, acc[r]);\n"
+      "        for (int r = 0; r < CB; r++)\n"
+      "          acc[r] = fma((VT)(WT(wo + r * KD * KH * KW)), dv, acc[r]);\n"
       "      }\n"
       "    }\n"
+      "  }\n"
       "  }\n"
       "#pragma unroll\n"
       "  for (int r = 0; r < CB; r++) {\n"
@@ -227,7 +250,7 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   else
     sb_appendf(b, "    vstore%d(acc[r], 0, out);\n", v);
   sb_append(b,
-            "    const int xo = ((n * C + grp * CG + c0 + r) * H + ih) * W;\n"
+            "    const int xo = (((n * C + grp * CG + c0 + r) * D + iz) * H + ih) * W;\n"
             "#pragma unroll\n"
             "    for (int q = 0; q < V; q++)\n"
             "      if (iw0 + q >= iw_own) DX(xo + iw0 + q) = out[q];\n"
@@ -237,7 +260,7 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   geometry_2d(L, items);
 }
 
-/* dw[o0 .. o0+OB, ci, i, 0 .. KW): vector lanes run along ow (V output
+/* dw[o0 .. o0+OB, ci, a, i, 0 .. KW): vector lanes run along ow (V output
  * columns per step), reduced across lanes at the end. */
 void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
@@ -245,7 +268,7 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
   const int v = c.ow >= 16 ? 16 : c.ow >= 8 ? 8 : c.ow >= 4 ? 4 : 1;
   const int ob = c.og < 8 ? (int)c.og : 8;
   const int64_t obt = (c.og + ob - 1) / ob;
-  const int64_t items = c.g * obt * c.cg * c.kh;
+  const int64_t items = c.g * obt * c.cg * c.kd * c.kh;
   const int64_t owt = (c.ow + v - 1) / v;
   char vt[16];
   vec_type(vt, v);
@@ -259,6 +282,7 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
              "  if (id >= %lld) return;\n"
              "  int t = id;\n"
              "  const int i = t %% KH; t /= KH;\n"
+             "  const int a = t %% KD; t /= KD;\n"
              "  const int ci = t %% CG; t /= CG;\n"
              "  const int obb = t %% %lld; const int grp = t / %lld;\n",
              (long long)items, (long long)obt, (long long)obt);
@@ -271,8 +295,11 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
       "#pragma unroll\n"
       "    for (int j = 0; j < KW; j++) acc[r][j] = (VT)(0.0f);\n"
       "  for (int n = 0; n < N; n++) {\n"
-      "    const int xc = (n * C + grp * CG + ci) * H * W;\n"
-      "    const int dyo = (n * O + grp * OG + oc0) * OH * OW;\n"
+      "  for (int oz = 0; oz < OD; oz++) {\n"
+      "    const int iz = oz * SD + a * DD - PF;\n"
+      "    if (iz < 0 || iz >= D) continue;\n"
+      "    const int xc = ((n * C + grp * CG + ci) * D + iz) * H * W;\n"
+      "    const int dyo = ((n * O + grp * OG + oc0) * OD + oz) * OH * OW;\n"
       "    for (int oh = 0; oh < OH; oh++) {\n"
       "      const int ih = oh * SH + i * DH - PT;\n"
       "      if (ih < 0 || ih >= H) continue;\n"
@@ -284,7 +311,7 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
       "          float da[V];\n"
       "#pragma unroll\n"
       "          for (int q = 0; q < V; q++)\n"
-      "            da[q] = ow0 + q < OW ? DY(dyo + r * OH * OW + oh * OW + ow0 + q) : 0.0f;\n"
+      "            da[q] = ow0 + q < OW ? DY(dyo + r * OD * OH * OW + oh * OW + ow0 + q) : 0.0f;\n"
       "          ",
       (long long)owt);
   vec_from(b, v, "dv[r]", "da");
@@ -310,6 +337,7 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
             "      }\n"
             "    }\n"
             "  }\n"
+            "  }\n"
             "#pragma unroll\n"
             "  for (int r = 0; r < OB; r++) {\n"
             "    if (oc0 + r < oc_own) continue;\n"
@@ -324,7 +352,7 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
             "      float s = 0.0f;\n"
             "#pragma unroll\n"
             "      for (int q = 0; q < V; q++) s += l[q];\n"
-            "      DWT(((grp * OG + oc0 + r) * CG + ci) * KH * KW + i * KW + j) = s;\n"
+            "      DWT((((grp * OG + oc0 + r) * CG + ci) * KD + a) * KH * KW + i * KW + j) = s;\n"
             "    }\n"
             "  }\n");
   sb_append(b, geom_undefs);
@@ -332,17 +360,18 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
   geometry_2d(L, items);
 }
 
-/* One work-item per output element (forward) or per input element (the
- * gradients, gather form). */
+/* One work-item per output element (forward, indices) or per input
+ * element (the gradients, gather form). */
 void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   const bool grad = n->op == IR_OP_MAXPOOL2D_GRAD || n->op == IR_OP_AVGPOOL2D_GRAD;
-  const bool mx = n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD;
+  const bool indices = n->op == IR_OP_MAXPOOL2D_INDICES;
+  const bool mx = n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD || indices;
   gc_shape xs = grad ? n->shape : g->nodes[n->in[0]].shape;
-  nn_conv c = nn_pool_of(xs, n->attr.win);
+  nn_conv c = nn_pool_of(xs, n->attr.win); /* c.win normalized: strides, dilations >= 1 */
   sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
-  sb_appendf(b, "#define PB %d\n#define PR %d\n#define CIP %d\n", c.win.pb, c.win.pr,
-             c.win.count_include_pad);
+  sb_appendf(b, "#define PB %d\n#define PR %d\n#define PK %d\n#define CIP %d\n", c.win.pb, c.win.pr,
+             c.win.pd1, c.win.count_include_pad);
   if (mx) def(G, b, "X", n->in[0]);
   def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
   def(G, b, "Y", id);
@@ -352,80 +381,112 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
    * maximum and zeros to the rest (cells past the last window, left over
    * when the size is not a multiple, get zeros) — about 4x fewer work-items
    * and no per-element window arithmetic. */
-  const int sh = c.win.sh ? c.win.sh : 1, sw = c.win.sw ? c.win.sw : 1;
-  const int dh = c.win.dh ? c.win.dh : 1, dw = c.win.dw ? c.win.dw : 1;
-  const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && sh == c.kh && sw == c.kw && dh == 1 &&
-                     dw == 1 && !c.win.pt && !c.win.pl && !c.win.pb && !c.win.pr;
-  const int64_t cells_h = (c.h + c.kh - 1) / c.kh, cells_w = (c.w + c.kw - 1) / c.kw;
-  const int64_t items = tiles  ? c.n * c.c * cells_h * cells_w
-                        : grad ? c.n * c.c * c.h * c.w
-                               : c.n * c.c * c.oh * c.ow;
+  const ir_window *v = &c.win;
+  const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && v->sh == c.kh && v->sw == c.kw &&
+                     v->sd == c.kd && v->dh == 1 && v->dw == 1 && v->dd == 1 && !v->pt && !v->pl &&
+                     !v->pb && !v->pr && !v->pd0 && !v->pd1;
+  const int64_t cells_d = (c.d + c.kd - 1) / c.kd, cells_h = (c.h + c.kh - 1) / c.kh;
+  const int64_t cells_w = (c.w + c.kw - 1) / c.kw;
+  const int64_t items = tiles  ? c.n * c.c * cells_d * cells_h * cells_w
+                        : grad ? c.n * c.c * c.d * c.h * c.w
+                               : c.n * c.c * c.od * c.oh * c.ow;
   sb_appendf(b, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
              (long long)items);
-  /* The first maximum of window (oh, ow) of plane p as ih * W + iw (NaN wins). */
+  /* The first maximum (row-major order) of window (oz, oh, ow) of plane p
+   * as (zz H + hh) W + ww (NaN wins). */
   const char *argmax =
       "      int best = -1; float m = -INFINITY;\n"
+      "      for (int u = 0; u < KD; u++) {\n"
+      "        const int zz = oz * SD + u * DD - PF;\n"
+      "        if (zz < 0 || zz >= D) continue;\n"
       "      for (int a = 0; a < KH; a++) {\n"
       "        const int hh = oh * SH + a * DH - PT;\n"
       "        if (hh < 0 || hh >= H) continue;\n"
       "        for (int e = 0; e < KW; e++) {\n"
       "          const int ww = ow * SW + e * DW - PL;\n"
       "          if (ww < 0 || ww >= W) continue;\n"
-      "          const float xv = X(p * H * W + hh * W + ww);\n"
-      "          if (best < 0 || xv > m || (isnan(xv) && !isnan(m))) { m = xv; best = hh * W + ww; "
-      "}\n"
+      "          const int at = (zz * H + hh) * W + ww;\n"
+      "          const float xv = X(p * D * H * W + at);\n"
+      "          if (best < 0 || xv > m || (isnan(xv) && !isnan(m))) { m = xv; best = at; }\n"
       "        }\n"
+      "      }\n"
       "      }\n";
-  /* Average pooling's clamped window [h0, h1) x [w0, w1) and divisor. */
+  /* Average pooling's clamped window [z0, z1) x [h0, h1) x [w0, w1) and divisor. */
   const char *avgwin =
-      "      int h0 = oh * SH - PT, w0 = ow * SW - PL;\n"
-      "      int h1 = min(h0 + KH, H + PB), w1 = min(w0 + KW, W + PR);\n"
-      "      const int padded = (h1 - h0) * (w1 - w0);\n"
-      "      h0 = max(h0, 0); w0 = max(w0, 0); h1 = min(h1, H); w1 = min(w1, W);\n"
-      "      const float div = CIP ? (float)padded : (float)((h1 - h0) * (w1 - w0));\n";
+      "      int z0 = oz * SD - PF, h0 = oh * SH - PT, w0 = ow * SW - PL;\n"
+      "      int z1 = min(z0 + KD, D + PK), h1 = min(h0 + KH, H + PB), w1 = min(w0 + KW, W + PR);\n"
+      "      const int padded = (z1 - z0) * (h1 - h0) * (w1 - w0);\n"
+      "      z0 = max(z0, 0); h0 = max(h0, 0); w0 = max(w0, 0);\n"
+      "      z1 = min(z1, D); h1 = min(h1, H); w1 = min(w1, W);\n"
+      "      const float div = CIP ? (float)padded : (float)((z1 - z0) * (h1 - h0) * (w1 - w0));\n";
   if (tiles) {
     sb_appendf(b,
-               "  const int cw = gid %% %lld, ch = (gid / %lld) %% %lld, p = gid / %lld;\n"
-               "  const bool full = ch < OH && cw < OW;\n"
+               "  const int cw = gid %% %lld, ch = (gid / %lld) %% %lld;\n"
+               "  const int cz = (gid / %lld) %% %lld, p = gid / %lld;\n"
+               "  const bool full = cz < OD && ch < OH && cw < OW;\n"
                "  int sel = -1;\n"
                "  if (full) {\n"
-               "    const int oh = ch, ow = cw;\n",
+               "    const int oz = cz, oh = ch, ow = cw;\n",
                (long long)cells_w, (long long)cells_w, (long long)cells_h,
-               (long long)(cells_h * cells_w));
+               (long long)(cells_h * cells_w), (long long)cells_d,
+               (long long)(cells_d * cells_h * cells_w));
     sb_append(b, argmax);
     sb_append(b,
               "    sel = best;\n"
               "  }\n"
-              "  const float d = full ? DY((p * OH + ch) * OW + cw) : 0.0f;\n"
+              "  const float d = full ? DY(((p * OD + cz) * OH + ch) * OW + cw) : 0.0f;\n"
+              "  for (int u = 0; u < KD; u++) {\n"
+              "    const int zz = cz * KD + u;\n"
+              "    if (zz >= D) break;\n"
               "  for (int a = 0; a < KH; a++) {\n"
               "    const int hh = ch * KH + a;\n"
               "    if (hh >= H) break;\n"
               "    for (int e = 0; e < KW; e++) {\n"
               "      const int ww = cw * KW + e;\n"
               "      if (ww >= W) break;\n"
-              "      Y(p * H * W + hh * W + ww) = hh * W + ww == sel ? d : 0.0f;\n"
+              "      const int at = (zz * H + hh) * W + ww;\n"
+              "      Y(p * D * H * W + at) = at == sel ? d : 0.0f;\n"
               "    }\n"
+              "  }\n"
               "  }\n");
   } else if (!grad) {
     sb_append(b,
-              "  const int ow = gid % OW, oh = (gid / OW) % OH, p = gid / (OW * OH);\n"
+              "  const int ow = gid % OW, oh = (gid / OW) % OH, oz = (gid / (OW * OH)) % OD;\n"
+              "  const int p = gid / (OW * OH * OD);\n"
               "  {\n");
-    if (mx) {
+    if (indices) {
       sb_append(b, argmax);
-      sb_append(b, "      Y(gid) = X(p * H * W + best);\n");
+      /* the flat index into x, row-major or (mode 1) with the spatial axes
+       * reversed, as ref_pool2d computes it */
+      if (n->attr.mode)
+        sb_append(b,
+                  "      const int bw = best % W, bh = best / W % H, bz = best / (W * H);\n"
+                  "      Y(gid) = p * D * H * W + bz + D * (bh + H * bw);\n");
+      else
+        sb_append(b, "      Y(gid) = p * D * H * W + best;\n");
+    } else if (mx) {
+      sb_append(b, argmax);
+      sb_append(b, "      Y(gid) = X(p * D * H * W + best);\n");
     } else {
       sb_append(b, avgwin);
       sb_append(b,
                 "      float s = 0.0f;\n"
-                "      for (int hh = h0; hh < h1; hh++)\n"
-                "        for (int ww = w0; ww < w1; ww++) s += DY(p * H * W + hh * W + ww);\n"
+                "      for (int zz = z0; zz < z1; zz++)\n"
+                "        for (int hh = h0; hh < h1; hh++)\n"
+                "          for (int ww = w0; ww < w1; ww++)\n"
+                "            s += DY(p * D * H * W + (zz * H + hh) * W + ww);\n"
                 "      Y(gid) = s / div;\n");
     }
     sb_append(b, "  }\n");
   } else {
     sb_append(b,
-              "  const int iw = gid % W, ih = (gid / W) % H, p = gid / (W * H);\n"
+              "  const int iw = gid % W, ih = (gid / W) % H, iz = (gid / (W * H)) % D;\n"
+              "  const int p = gid / (W * H * D);\n"
               "  float acc = 0.0f;\n"
+              "  for (int k = 0; k < KD; k++) {\n"
+              "  const int zn = iz + PF - k * DD;\n"
+              "  if (zn < 0 || zn % SD || zn / SD >= OD) continue;\n"
+              "  const int oz = zn / SD;\n"
               "  for (int i = 0; i < KH; i++) {\n"
               "    const int hn = ih + PT - i * DH;\n"
               "    if (hn < 0 || hn % SH || hn / SH >= OH) continue;\n"
@@ -434,18 +495,20 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
               "      const int wn = iw + PL - j * DW;\n"
               "      if (wn < 0 || wn % SW || wn / SW >= OW) continue;\n"
               "      const int ow = wn / SW;\n"
-              "      const float d = DY((p * OH + oh) * OW + ow);\n");
+              "      const float d = DY(((p * OD + oz) * OH + oh) * OW + ow);\n");
     if (mx) {
       sb_append(b, argmax);
-      sb_append(b, "      if (best == ih * W + iw) acc += d;\n");
+      sb_append(b, "      if (best == (iz * H + ih) * W + iw) acc += d;\n");
     } else {
       sb_append(b, avgwin);
-      sb_append(b, "      if (ih >= h0 && ih < h1 && iw >= w0 && iw < w1) acc += d / div;\n");
+      sb_append(b,
+                "      if (iz >= z0 && iz < z1 && ih >= h0 && ih < h1 && iw >= w0 && iw < w1)\n"
+                "        acc += d / div;\n");
     }
-    sb_append(b, "    }\n  }\n  Y(gid) = acc;\n");
+    sb_append(b, "    }\n  }\n  }\n  Y(gid) = acc;\n");
   }
   sb_append(b, geom_undefs);
-  sb_append(b, "#undef PB\n#undef PR\n#undef CIP\n#undef DY\n#undef Y\n");
+  sb_append(b, "#undef PB\n#undef PR\n#undef PK\n#undef CIP\n#undef DY\n#undef Y\n");
   if (mx) sb_append(b, "#undef X\n");
   cg_geometry_1d(L, items);
 }
