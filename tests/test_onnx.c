@@ -116,6 +116,11 @@ static const char *const ref_cases[] = {
     DATA "/node/test_convtranspose_output_shape",
     DATA "/node/test_averagepool_2d_pads_count_include_pad",
     DATA "/node/test_resize_upsample_scales_linear",
+    /* Resize through per-axis gathers: cubic, extrapolation, nearest */
+    DATA "/node/test_resize_downsample_scales_cubic_A_n0p5_exclude_outside",
+    DATA "/node/test_resize_tf_crop_and_resize",
+    DATA "/node/test_resize_upsample_sizes_nearest_ceil_half_pixel",
+    DATA "/node/test_resize_downsample_scales_linear_align_corners",
     DATA "/node/test_sce_mean_weight_ii_3d_log_prob",
     DATA "/node/test_batchnorm_example_training_mode",
     /* ops on the elementwise/movement builders: bool outputs, int data */
@@ -414,6 +419,83 @@ START_TEST(test_new_op_mappings) {
 }
 END_TEST
 
+/* x as Resize(X, [roi,] scales) with float scales sc[n] (opset 10: no
+ * roi input; 11 and up: an empty roi name). */
+static void mini_resize(mini *x, int opset, const char *mode, float *sc, int n, char **in) {
+  static Onnx__AttributeProto a;
+  static Onnx__AttributeProto *as[1];
+  mini_init(x);
+  x->op.version = opset;
+  x->node.op_type = "Resize";
+  in[0] = "X";
+  in[1] = opset < 11 ? "shape" : "";
+  in[2] = "shape";
+  x->node.input = in;
+  x->node.n_input = opset < 11 ? 2 : 3;
+  x->init.data_type = 1;
+  x->init_dims[0] = n;
+  x->init.n_int64_data = 0;
+  x->init.n_float_data = (size_t)n;
+  x->init.float_data = sc;
+  a = (Onnx__AttributeProto)ONNX__ATTRIBUTE_PROTO__INIT;
+  a.name = "mode";
+  a.has_s = 1;
+  a.s.data = (uint8_t *)mode;
+  a.s.len = strlen(mode);
+  a.has_type = 1;
+  a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+  as[0] = &a;
+  x->node.n_attribute = 1;
+  x->node.attribute = as;
+}
+
+/* Resize-10 (asymmetric coordinates): linear through the per-axis gather
+ * form, nearest rounding down when upsampling and up when downsampling
+ * (ONNX Runtime's rule; the spec is silent), and malformed nodes failing
+ * with a message that names the input and X's shape. X is [[-3, -1, 0],
+ * [0.5, 1, 2]]. */
+START_TEST(test_resize_mappings) {
+  mini x;
+  char *in[4];
+  float y[12];
+  float up[2] = {1, 2};
+  mini_resize(&x, 10, "linear", up, 2, in);
+  mini_run(&x, y, 12);
+  const float lin[12] = {-3, -2, -1, -0.5f, 0, 0, 0.5f, 0.75f, 1, 1.5f, 2, 2};
+  for (int i = 0; i < 12; i++)
+    ck_assert_msg(fabsf(y[i] - lin[i]) < 1e-6f, "linear %d: %g", i, y[i]);
+
+  float down[2] = {1, 0.7f}; /* 3 -> 2: sources 0 and 1 / 0.7 = 1.43, rounded up */
+  mini_resize(&x, 10, "nearest", down, 2, in);
+  mini_run(&x, y, 4);
+  const float near[4] = {-3, 0, 0.5f, 2};
+  for (int i = 0; i < 4; i++) ck_assert_msg(y[i] == near[i], "nearest %d: %g", i, y[i]);
+
+  gc_graph *g;
+  float three[3] = {1, 1, 2};
+  mini_resize(&x, 13, "linear", three, 3, in);
+  ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
+  ck_assert_msg(strstr(gc_last_error(), "Resize") && strstr(gc_last_error(), "scales") &&
+                    strstr(gc_last_error(), "[2, 3]"),
+                "%s", gc_last_error());
+  mini_resize(&x, 13, "bicubic", up, 2, in);
+  ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
+  ck_assert_msg(strstr(gc_last_error(), "bicubic"), "%s", gc_last_error());
+  mini_resize(&x, 10, "cubic", up, 2, in); /* cubic came with Resize-11 */
+  ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
+  float zero[2] = {1, 0};
+  mini_resize(&x, 13, "nearest", zero, 2, in);
+  ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
+  ck_assert_msg(strstr(gc_last_error(), "scale 0"), "%s", gc_last_error());
+  /* scales and sizes both given (the same initializer twice, so the
+   * sizes are floats as well: either way an error) */
+  mini_resize(&x, 13, "nearest", up, 2, in);
+  in[3] = "shape";
+  x.node.n_input = 4;
+  ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
+}
+END_TEST
+
 START_TEST(test_hostile_models) {
   mini x;
   gc_graph *g;
@@ -523,6 +605,7 @@ int main(void) {
   tcase_add_test(tc, test_truncated_and_flipped);
   tcase_add_test(tc, test_hostile_models);
   tcase_add_test(tc, test_new_op_mappings);
+  tcase_add_test(tc, test_resize_mappings);
   tcase_add_test(tc, test_tensor_roundtrip);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
