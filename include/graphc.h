@@ -617,7 +617,11 @@ typedef struct gc_onnx_io {
   int onnx_type;  /* ONNX TensorProto.DataType (1 float, 6 int32, 7 int64, 9 bool) */
   gc_dtype dtype; /* its dtype in the graph (ONNX int64 data becomes i32) */
   gc_shape shape;
-  int in_graph; /* inputs: 0 when no node reads it as data (constant-bound or unused) */
+  /* inputs: 0 when no node reads it as data (constant-bound, empty or
+   * unused). outputs: 0 for an empty output (a zero dim): it has no
+   * elements, so no node computes it and the graph has no output of
+   * that name; dtype and shape are its whole value. */
+  int in_graph;
 } gc_onnx_io;
 
 typedef struct gc_onnx_info {
