@@ -263,6 +263,8 @@ static gc_status map_clip(ox_ctx *c, const Onnx__NodeProto *n) {
     for (int k = 1; k <= 2; k++) {
       if (!ox_has(c, k)) continue;
       const gc_tensor *t = ox_known(c, k);
+      if (t && gc_shape_numel(t->shape) != 1)
+        return ox_err(c, GC_ERR_SHAPE, "min and max must have one element");
       if (!t || t->dtype != GC_F32 || ox_in_type(c, k) != OX_FLOAT)
         host = false;
       else
@@ -458,6 +460,8 @@ static gc_status map_dropout(ox_ctx *c, const Onnx__NodeProto *n) {
   if (c->opset >= 12 && ox_has(c, 2)) {
     const gc_tensor *t = ox_known(c, 2);
     if (!t) return ox_unsupported(c, "Dropout (training)", "training_mode must be a constant");
+    if (gc_shape_numel(t->shape) != 1)
+      return ox_err(c, GC_ERR_SHAPE, "training_mode must have one element");
     training = get_i(t, 0) != 0;
   }
   if (c->opset < 7 && !ox_attr_int(c, "is_test", 0)) training = true;
@@ -905,6 +909,9 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
 static gc_status map_range(ox_ctx *c, const Onnx__NodeProto *n) {
   const gc_tensor *a = ox_host_value(c, 0), *b = ox_host_value(c, 1), *d = ox_host_value(c, 2);
   if (!a || !b || !d) return ox_unsupported(c, "Range", "start, limit and delta must be constants");
+  if (gc_shape_numel(a->shape) != 1 || gc_shape_numel(b->shape) != 1 ||
+      gc_shape_numel(d->shape) != 1)
+    return ox_err(c, GC_ERR_SHAPE, "start, limit and delta must have one element each");
   double s = get_f(a, 0), l = get_f(b, 0), dl = get_f(d, 0);
   if (dl == 0) return ox_err(c, GC_ERR_SHAPE, "delta is 0");
   double cnt = ceil((l - s) / dl);
