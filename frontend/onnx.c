@@ -869,6 +869,9 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
     if (!e) return ox_err(c, GC_ERR_FORMAT, "graph output \"%s\" is never computed", vi->name);
     if ((st = value_info(c, vi, NULL, io, false))) return st;
     if (e->onnx_type) io->onnx_type = e->onnx_type;
+    for (int k = 0; k < 2; k++)
+      if (c->random_out[k] && !strcmp(vi->name, c->random_out[k]))
+        *(k ? &info->random.mask : &info->random.y) = info->noutputs - 1;
     if (e->known && gc_shape_numel(e->known->shape) == 0) {
       /* no elements: its dtype and shape are its value; no node computes it */
       io->dtype = e->known->dtype == GC_I64 ? GC_I32 : e->known->dtype;
@@ -907,6 +910,7 @@ gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
   c.info = calloc(1, sizeof *c.info);
   c.g = gc_graph_new();
   if (!c.info || !c.g) st = gc_fail(GC_ERR_NOMEM, "%s: out of memory", name);
+  if (c.info) c.info->random.x = c.info->random.y = c.info->random.mask = -1;
   if (!st && !m->graph) st = gc_fail(GC_ERR_FORMAT, "%s: the model has no graph", name);
   if (!st) {
     c.info->ir_version = m->has_ir_version ? m->ir_version : 0;

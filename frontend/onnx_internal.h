@@ -55,6 +55,9 @@ typedef struct ox_ctx {
   const Onnx__NodeProto *node; /* the node being mapped */
   int node_index;
   int uniq; /* counter for names of generated parameters */
+  /* The outputs of the node recorded in info->random (owned by the
+   * parsed model), matched to graph outputs at the end. */
+  const char *random_out[2];
 } ox_ctx;
 
 /* A mapping function turns node n into graph values (or host values) for

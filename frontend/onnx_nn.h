@@ -1,6 +1,6 @@
 /* onnx_nn.h — mapping functions of the ONNX importer that live outside the
  * table's file (onnx_nn.c: matmul, normalization, global pooling, recurrent
- * layers, losses; onnx_conv.c: conv, pooling; onnx_resize.c: Resize and
+ * layers, losses, dropout; onnx_conv.c: conv, pooling; onnx_resize.c: Resize and
  * Upsample; onnx_movement.c: data movement and index ops on runtime data),
  * and small helpers they share with onnx_ops.c. */
 #ifndef GC_FRONTEND_ONNX_NN_H
@@ -36,6 +36,7 @@ OX_MAP(gru);
 OX_MAP(lstm);
 OX_MAP(nll_loss);
 OX_MAP(sce_loss);
+OX_MAP(dropout);
 /* onnx_conv.c */
 OX_MAP(conv);
 OX_MAP(conv_transpose);
