@@ -533,6 +533,78 @@ START_TEST(test_empty_in_graph) {
 }
 END_TEST
 
+/* Training-mode Dropout draws with our generator, so its outputs are
+ * checked by Dropout's properties (gc_onnx_check_random): the reference
+ * outputs (numpy's draws) pass, ours pass, and tampered ones fail. */
+START_TEST(test_dropout_by_property) {
+  const char *dir = DATA "/node/test_training_dropout_mask";
+  if (access(dir, R_OK)) return;
+  char path[1024];
+  gc_tensor *ins[3], *want[2], *got[2];
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, i);
+    ck_assert_msg(gc_tensor_read(path, &ins[i]) == GC_OK, "%s", gc_last_error());
+  }
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/test_data_set_0/output_%d.pb", dir, i);
+    ck_assert_msg(gc_tensor_read(path, &want[i]) == GC_OK, "%s", gc_last_error());
+  }
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  gc_onnx_options opt = {(const gc_tensor *const *)ins, 3};
+  gc_graph *g;
+  gc_onnx_info *info;
+  ck_assert_msg(gc_onnx_load_with(path, &opt, &g, &info) == GC_OK, "%s", gc_last_error());
+  ck_assert_str_eq(info->random.op, "Dropout");
+  ck_assert_int_eq(info->random.x, 0);
+  ck_assert_int_eq(info->random.y, 0);
+  ck_assert_int_eq(info->random.mask, 1);
+  ck_assert(info->random.ratio == 0.75f);
+  const gc_tensor *const *in = (const gc_tensor *const *)ins;
+  ck_assert_msg(gc_onnx_check_random(info, in, 3, (const gc_tensor *const *)want, 2) == GC_OK, "%s",
+                gc_last_error());
+  gc_device *dev;
+  gc_program *p;
+  gc_session *s;
+  ck_assert(gc_device_open("ref", &dev) == GC_OK);
+  ck_assert_msg(gc_compile(g, dev, NULL, &p) == GC_OK, "%s", gc_last_error());
+  ck_assert(gc_session_new(p, &s) == GC_OK);
+  ck_assert(info->inputs[0].in_graph && !info->inputs[1].in_graph && !info->inputs[2].in_graph);
+  ck_assert(gc_session_set_input(s, "x", ins[0]->data, 60 * sizeof(float)) == GC_OK);
+  ck_assert(gc_session_run(s) == GC_OK);
+  for (int i = 0; i < 2; i++) {
+    const gc_onnx_io *io = &info->outputs[i];
+    ck_assert(gc_tensor_new(io->name, io->dtype, io->shape, NULL, &got[i]) == GC_OK);
+    ck_assert(gc_session_get_output(s, io->name, got[i]->data, 60 * gc_dtype_size(io->dtype)) ==
+              GC_OK);
+  }
+  const gc_tensor *const *out = (const gc_tensor *const *)got;
+  ck_assert_msg(gc_onnx_check_random(info, in, 3, out, 2) == GC_OK, "%s", gc_last_error());
+  float *y = got[0]->data, *x = ins[0]->data;
+  uint8_t *m = got[1]->data;
+  int k = 0;
+  while (k < 60 && !(m[k] && x[k] != 0)) k++;
+  ck_assert(k < 60);
+  float keep = y[k];
+  y[k] = x[k]; /* kept but not scaled */
+  ck_assert_int_eq(gc_onnx_check_random(info, in, 3, out, 2), GC_ERR_INVALID);
+  y[k] = keep;
+  m[k] = 0; /* the mask disagrees with y */
+  ck_assert_int_eq(gc_onnx_check_random(info, in, 3, out, 2), GC_ERR_INVALID);
+  for (int i = 0; i < 60; i++) y[i] = 0, m[i] = 0; /* everything dropped at ratio 0.75 */
+  ck_assert_int_eq(gc_onnx_check_random(info, in, 3, out, 2), GC_ERR_INVALID);
+  ck_assert(strstr(gc_last_error(), "0 of 60"));
+  for (int i = 0; i < 60; i++) y[i] = x[i] * 4, m[i] = 1; /* everything kept */
+  ck_assert_int_eq(gc_onnx_check_random(info, in, 3, out, 2), GC_ERR_INVALID);
+  for (int i = 0; i < 2; i++) gc_tensor_free(got[i]), gc_tensor_free(want[i]);
+  for (int i = 0; i < 3; i++) gc_tensor_free(ins[i]);
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_device_free(dev);
+  gc_graph_free(g);
+  gc_onnx_info_free(info);
+}
+END_TEST
+
 START_TEST(test_hostile_models) {
   mini x;
   gc_graph *g;
@@ -644,6 +716,7 @@ int main(void) {
   tcase_add_test(tc, test_new_op_mappings);
   tcase_add_test(tc, test_resize_mappings);
   tcase_add_test(tc, test_empty_in_graph);
+  tcase_add_test(tc, test_dropout_by_property);
   tcase_add_test(tc, test_tensor_roundtrip);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
