@@ -427,8 +427,6 @@ static gc_status read_axes(ox_ctx *c, bool upsample, bool v10, const rz_spec *s,
                       shp);
       a->out = (int64_t)floor(a->len);
     }
-    if (a->out == 0)
-      return ox_unsupported(c, "empty tensors", "axis %d of X %s resized to length 0", i, shp);
   }
   if (s->ctm != CT_TF_CROP_AND_RESIZE) return GC_OK;
   const gc_tensor *roi = ox_has(c, 1) ? ox_host_value(c, 1) : NULL;
@@ -482,6 +480,9 @@ OX_MAP(resize) {
   rz_axis ax[GC_MAX_DIMS] = {{0}};
   gc_status st;
   if ((st = read_spec(c, v10, &s)) || (st = read_axes(c, upsample, v10, &s, xs, ax))) return st;
+  gc_shape os = xs;
+  for (int i = 0; i < r; i++) os.dim[i] = ax[i].out;
+  if (!gc_shape_numel(os)) return ox_out_empty(c, 0, os, OX_FLOAT); /* resized to length 0 */
   rz_taps taps[GC_MAX_DIMS] = {{0}};
   bool ident[GC_MAX_DIMS], repeat = s.mode == RZ_NEAREST, all_ident = true;
   int64_t f[GC_MAX_DIMS];
@@ -506,9 +507,7 @@ OX_MAP(resize) {
     y = upsample_nearest(c, x, f);
   } else if (bilinear_fits(&s, ax, ident, r)) {
     int64_t lead = 1;
-    gc_shape os = xs;
     for (int i = 0; i < r - 2; i++) lead *= xs.dim[i];
-    for (int i = 0; i < r; i++) os.dim[i] = ax[i].out;
     gc_value x4 = gc_reshape(g, x, gc_shape4(lead, 1, xs.dim[r - 2], xs.dim[r - 1]));
     y = gc_resize_bilinear2d(g, x4, ax[r - 2].out, ax[r - 1].out, s.ctm == CT_ALIGN_CORNERS);
     y = gc_reshape(g, y, os);

@@ -498,6 +498,23 @@ START_TEST(test_resize_mappings) {
   mini_resize(&x, 13, "nearest", zero, 2, in);
   ck_assert_int_eq(mini_load(&x, &g), GC_ERR_FORMAT);
   ck_assert_msg(strstr(gc_last_error(), "scale 0"), "%s", gc_last_error());
+  /* resized to length 0: an empty output, reported rather than computed */
+  float tiny[2] = {1, 0.2f};
+  mini_resize(&x, 13, "linear", tiny, 2, in);
+  size_t n = onnx__model_proto__get_packed_size(&x.m);
+  uint8_t *b = malloc(n);
+  onnx__model_proto__pack(&x.m, b);
+  gc_onnx_info *info;
+  ck_assert_msg(gc_onnx_load_buffer(b, n, "r.onnx", NULL, &g, &info) == GC_OK, "%s",
+                gc_last_error());
+  ck_assert_int_eq(info->outputs[0].in_graph, 0);
+  ck_assert_int_eq(info->outputs[0].shape.ndim, 2);
+  ck_assert_int_eq(info->outputs[0].shape.dim[0], 2);
+  ck_assert_int_eq(info->outputs[0].shape.dim[1], 0);
+  ck_assert(!gc_value_ok(gc_find(g, "Y")));
+  gc_graph_free(g);
+  gc_onnx_info_free(info);
+  free(b);
   /* scales and sizes both given (the same initializer twice, so the
    * sizes are floats as well: either way an error) */
   mini_resize(&x, 13, "nearest", up, 2, in);
