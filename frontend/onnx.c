@@ -481,13 +481,23 @@ const char *ox_fresh_name(ox_ctx *c, const char *base, char *buf, size_t n) {
   return buf;
 }
 
+/* Graph values have no zero dims (see ox_out_empty): an empty tensor that
+ * an op needs as data, mixed with values known only at run time, is a
+ * SKIP naming it. */
+static gc_value empty_in_graph(ox_ctx *c, const char *name, gc_shape s) {
+  if (c->info && !c->info->unsupported[0])
+    snprintf(c->info->unsupported, sizeof c->info->unsupported, "empty tensors");
+  char buf[160];
+  return ir_value(ir_error(c->g, GC_ERR_UNSUPPORTED,
+                           "\"%s\" is empty (%s) and read as run-time data; graph values have "
+                           "no zero dims",
+                           name, gc_shape_str(s, buf, sizeof buf)));
+}
+
 gc_value ox_const_value(ox_ctx *c, const gc_tensor *t) {
   if (gc_graph_status(c->g)) return BAD;
-  if (gc_shape_numel(t->shape) == 0) {
-    if (c->info && !c->info->unsupported[0])
-      snprintf(c->info->unsupported, sizeof c->info->unsupported, "empty tensors");
-    return ir_value(ir_error(c->g, GC_ERR_UNSUPPORTED, "empty tensors are not supported"));
-  }
+  if (gc_shape_numel(t->shape) == 0)
+    return empty_in_graph(c, t->name ? t->name : "a constant", t->shape);
   if (t->dtype != GC_I64) return gc_constant(c->g, t->dtype, t->shape, t->data);
   /* Int64 data lives as i32 in the graph (few ops know i64). */
   gc_tensor *i32;
@@ -501,7 +511,9 @@ gc_value ox_const_value(ox_ctx *c, const gc_tensor *t) {
 /* The graph value of entry e, made on first use. */
 static gc_value materialize(ox_ctx *c, ox_entry *e) {
   if (gc_value_ok(e->v) || gc_graph_status(c->g)) return e->v;
-  if (e->input >= 0) {
+  if (e->known && gc_shape_numel(e->known->shape) == 0) {
+    e->v = empty_in_graph(c, e->name, e->known->shape);
+  } else if (e->input >= 0) {
     gc_onnx_io *io = &c->info->inputs[e->input];
     e->v = gc_input(c->g, e->name, io->dtype, io->shape);
     io->in_graph = 1;
@@ -595,6 +607,20 @@ gc_status ox_out(ox_ctx *c, int k, gc_value v, int onnx_type) {
   e->v = v;
   e->onnx_type = onnx_type;
   return GC_OK;
+}
+
+gc_status ox_out_empty(ox_ctx *c, int k, gc_shape s, int onnx_type) {
+  gc_dtype dt = ox_host_dtype(onnx_type);
+  if (dt == GC_DTYPE_COUNT)
+    return ox_unsupported(c, "empty tensors", "an empty %s output", ox_type_name(onnx_type));
+  gc_tensor *t;
+  gc_status st = gc_tensor_new(NULL, dt, s, NULL, &t);
+  if (st) return ox_err(c, st, "%s", gc_last_error());
+  if (gc_shape_numel(s) != 0) {
+    gc_tensor_free(t);
+    return ox_err(c, GC_ERR_INTERNAL, "output %d is not empty", k);
+  }
+  return ox_out_known(c, k, t, onnx_type);
 }
 
 gc_status ox_out_known(ox_ctx *c, int k, gc_tensor *t, int onnx_type) {
@@ -697,8 +723,6 @@ static gc_status value_info(ox_ctx *c, const Onnx__ValueInfoProto *vi, const gc_
   io->dtype = dt == GC_I64 ? GC_I32 : dt;
   if (bound) {
     io->shape = bound->shape;
-    if (gc_shape_numel(bound->shape) == 0)
-      return ox_unsupported(c, "empty tensors", "\"%s\" is empty (a zero dim)", nm);
     return GC_OK;
   }
   if (!tt->shape) {
@@ -789,6 +813,10 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
     if (b && b->dtype == GC_F32 && ir_shape_eq(b->shape, io->shape) &&
         (st = gc_tensor_convert(b, GC_F32, &e->bound)))
       return st;
+    /* An empty value has no elements to set at run time: it is known. */
+    if (b && gc_shape_numel(b->shape) == 0 && !e->known &&
+        (st = gc_tensor_convert(b, ox_host_dtype(io->onnx_type), &e->known)))
+      return st;
   }
   /* Nodes, in order (ONNX requires a topological order). */
   for (size_t i = 0; i < gp->n_node; i++) {
@@ -816,7 +844,9 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
       if (all_static && (st = op->fold(c, n, &done))) return st;
     }
     if (!done && (st = op->map(c, n))) {
-      if (st != GC_ERR_UNSUPPORTED && gc_graph_status(c->g))
+      /* a builder's error (an empty tensor refused included) is the
+       * graph's: name the node with it */
+      if (gc_graph_status(c->g))
         return ox_err(c, gc_graph_status(c->g), "%s", gc_graph_errmsg(c->g));
       return st;
     }
@@ -839,6 +869,15 @@ static gc_status import_graph(ox_ctx *c, const Onnx__GraphProto *gp, const gc_on
     if (!e) return ox_err(c, GC_ERR_FORMAT, "graph output \"%s\" is never computed", vi->name);
     if ((st = value_info(c, vi, NULL, io, false))) return st;
     if (e->onnx_type) io->onnx_type = e->onnx_type;
+    for (int k = 0; k < 2; k++)
+      if (c->random_out[k] && !strcmp(vi->name, c->random_out[k]))
+        *(k ? &info->random.mask : &info->random.y) = info->noutputs - 1;
+    if (e->known && gc_shape_numel(e->known->shape) == 0) {
+      /* no elements: its dtype and shape are its value; no node computes it */
+      io->dtype = e->known->dtype == GC_I64 ? GC_I32 : e->known->dtype;
+      io->shape = e->known->shape;
+      continue;
+    }
     gc_value v = materialize(c, e);
     if (gc_value_ok(v) &&
         (c->g->nodes[v.id].flags & (IR_F_OUTPUT | IR_F_INPUT | IR_F_PARAM | IR_F_CONST))) {
@@ -871,6 +910,7 @@ gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
   c.info = calloc(1, sizeof *c.info);
   c.g = gc_graph_new();
   if (!c.info || !c.g) st = gc_fail(GC_ERR_NOMEM, "%s: out of memory", name);
+  if (c.info) c.info->random.x = c.info->random.y = c.info->random.mask = -1;
   if (!st && !m->graph) st = gc_fail(GC_ERR_FORMAT, "%s: the model has no graph", name);
   if (!st) {
     c.info->ir_version = m->has_ir_version ? m->ir_version : 0;

@@ -55,6 +55,9 @@ typedef struct ox_ctx {
   const Onnx__NodeProto *node; /* the node being mapped */
   int node_index;
   int uniq; /* counter for names of generated parameters */
+  /* The outputs of the node recorded in info->random (owned by the
+   * parsed model), matched to graph outputs at the end. */
+  const char *random_out[2];
 } ox_ctx;
 
 /* A mapping function turns node n into graph values (or host values) for
@@ -108,6 +111,13 @@ int ox_nout(const ox_ctx *c);
 bool ox_out_wanted(const ox_ctx *c, int k); /* listed and non-empty */
 gc_status ox_out(ox_ctx *c, int k, gc_value v, int onnx_type);
 gc_status ox_out_known(ox_ctx *c, int k, gc_tensor *t, int onnx_type); /* takes t */
+/* Output k as an empty host value (s has a zero dim). Graph values have
+ * no zero dims (the IR, the planner and OpenCL, which refuses empty
+ * buffers and launches, all assume elements); an empty tensor is fully
+ * given by its dtype and shape, so the importer keeps it on the host,
+ * folds the ops that read it, and an empty graph output is reported with
+ * in_graph = 0 instead of being computed. */
+gc_status ox_out_empty(ox_ctx *c, int k, gc_shape s, int onnx_type);
 
 /* ---- attributes ---- */
 

@@ -30,11 +30,13 @@ static double known_f(const gc_tensor *t, int64_t i) {
   }
 }
 
-/* The graph rejects empty tensors; an op whose result would be one is a
- * SKIP, not a FAIL. */
+/* Empty results are host values (ox_out_empty). Where the result's shape
+ * is not plain (a padded empty axis, an empty one-hot depth), a SKIP. */
 static gc_status empty(ox_ctx *c) {
   return ox_unsupported(c, "empty tensors", "%s would give an empty tensor", c->node->op_type);
 }
+
+static gc_status empty0(ox_ctx *c, gc_shape s) { return ox_out_empty(c, 0, s, ox_in_type(c, 0)); }
 
 /* f32 builders (argmax, cumsum) on integer data: through f32, which is
  * exact below 2^24. */
@@ -66,6 +68,8 @@ OX_MAP(pad) {
     if (ox_has(c, 2)) {
       const gc_tensor *v = ox_host_value(c, 2);
       if (!v) return ox_unsupported(c, "Pad (runtime value)", "constant_value must be known");
+      if (gc_shape_numel(v->shape) != 1)
+        return ox_err(c, GC_ERR_SHAPE, "constant_value must have one element");
       value = (float)known_f(v, 0);
     }
   }
@@ -109,11 +113,20 @@ static gc_value index_value(ox_ctx *c, int k) {
 }
 
 OX_MAP(gather) {
-  gc_shape is = ox_in_shape(c, 1);
-  if (gc_shape_numel(is) == 0) return empty(c);
-  int r = ox_in_shape(c, 0).ndim;
+  gc_shape is = ox_in_shape(c, 1), ds = ox_in_shape(c, 0);
+  int r = ds.ndim;
   int a = norm_axis(ox_attr_int(c, "axis", 0), r);
   if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
+  if (gc_shape_numel(is) == 0) {
+    if (r - 1 + is.ndim > GC_MAX_DIMS) return ox_err(c, GC_ERR_SHAPE, "result has too many dims");
+    gc_shape os = {0, {0}};
+    for (int i = 0; i < r; i++)
+      if (i != a)
+        os.dim[os.ndim++] = ds.dim[i];
+      else
+        for (int j = 0; j < is.ndim; j++) os.dim[os.ndim++] = is.dim[j];
+    return empty0(c, os);
+  }
   return out0(c, gc_gather(c->g, ox_in(c, 0), index_value(c, 1), a));
 }
 
@@ -157,7 +170,7 @@ OX_MAP(gather_elements) {
   int a = norm_axis(ox_attr_int(c, "axis", 0), ds.ndim);
   if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
   int64_t dn = gc_shape_numel(ds);
-  if (!gc_shape_numel(is)) return empty(c);
+  if (!gc_shape_numel(is)) return empty0(c, is);
   if (dn > INT32_MAX) return ox_unsupported(c, "GatherElements (large)", "data too large");
   gc_value flat = flat_elem_index(c, ds, is, a);
   gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape1(dn));
@@ -225,7 +238,10 @@ OX_MAP(gather_nd) {
   for (int d = 0; d < b; d++)
     if (is.dim[d] != ds.dim[d]) return ox_err(c, GC_ERR_SHAPE, "batch dims differ");
   int64_t total = gc_shape_numel(is) / m, dn = gc_shape_numel(ds);
-  if (!total) return empty(c);
+  gc_shape os = {0};
+  for (int d = 0; d < q - 1; d++) os.dim[os.ndim++] = is.dim[d];
+  for (int d = (int)(b + m); d < ds.ndim; d++) os.dim[os.ndim++] = ds.dim[d];
+  if (!gc_shape_numel(os)) return empty0(c, os);
   if (dn > INT32_MAX) return ox_unsupported(c, "GatherND (large)", "data too large");
   int64_t per_batch = 1, rest = 1, batches = 1;
   for (int d = (int)b; d < b + m; d++) per_batch *= ds.dim[d];
@@ -262,9 +278,6 @@ OX_MAP(gather_nd) {
         gc_add(g, row, stride == 1 ? ij : gc_mul(g, ij, gc_constant(g, GC_I32, gc_shape0(), &sj)));
   }
   gc_value data = gc_reshape(g, ox_in(c, 0), gc_shape2(dn / rest, rest));
-  gc_shape os = {0};
-  for (int d = 0; d < q - 1; d++) os.dim[os.ndim++] = is.dim[d];
-  for (int d = (int)(b + m); d < ds.ndim; d++) os.dim[os.ndim++] = ds.dim[d];
   return out0(c, gc_reshape(g, gc_gather(g, data, row, 0), os));
 }
 
@@ -276,7 +289,10 @@ OX_MAP(concat) {
   int a = norm_axis(ox_attr_int(c, "axis", 0), r);
   if (a < 0) return ox_err(c, GC_ERR_SHAPE, "axis out of range");
   int cnt = 0;
+  gc_shape os = ox_in_shape(c, 0);
+  os.dim[a] = 0;
   for (int k = 0; k < ox_nin(c); k++) {
+    if (ox_has(c, k)) os.dim[a] += ox_in_shape(c, k).dim[a];
     if (!ox_has(c, k) || gc_shape_numel(ox_in_shape(c, k)) == 0) continue;
     if (cnt == GROUP) {
       xs[0] = gc_concat(c->g, xs, cnt, a);
@@ -284,7 +300,7 @@ OX_MAP(concat) {
     }
     xs[cnt++] = ox_in(c, k);
   }
-  if (!cnt) return empty(c);
+  if (!cnt) return empty0(c, os);
   if (cnt == 1) return out0(c, gc_expand(c->g, xs[0], gc_value_shape(c->g, xs[0])));
   return out0(c, gc_concat(c->g, xs, cnt, a));
 }
@@ -296,8 +312,8 @@ OX_MAP(slice) {
   int64_t start[GC_MAX_DIMS], step[GC_MAX_DIMS], end[GC_MAX_DIMS];
   gc_status st = ox_slice_params(c, xs, start, step, &s);
   if (st) return st;
+  if (!gc_shape_numel(s)) return empty0(c, s);
   for (int d = 0; d < xs.ndim; d++) {
-    if (s.dim[d] <= 0) return empty(c);
     end[d] = start[d] + s.dim[d] * step[d];
     /* one past index 0 going down: ONNX spells it as less than -len */
     if (end[d] < 0) end[d] = INT64_MIN / 2;
@@ -312,12 +328,21 @@ OX_MAP(split) {
   int64_t sz[64];
   gc_status st = ox_split_sizes(c, xs.dim[a], sz, 64);
   if (st) return st;
-  int no = ox_nout(c);
-  for (int i = 0; i < no; i++)
-    if (sz[i] <= 0) return empty(c);
+  /* the graph splits off the parts that have elements */
+  int no = ox_nout(c), part[64], m = 0;
+  int64_t nz[64];
+  for (int i = 0; i < no; i++) {
+    part[i] = sz[i] > 0 ? m : -1;
+    if (sz[i] > 0) nz[m++] = sz[i];
+  }
   gc_value out[64];
-  if ((st = gc_split(c->g, ox_in(c, 0), a, sz, no, out))) return st;
-  for (int i = 0; i < no && !st; i++) st = ox_out(c, i, out[i], ox_in_type(c, 0));
+  if (m && (st = gc_split(c->g, ox_in(c, 0), a, nz, m, out))) return st;
+  for (int i = 0; i < no && !st; i++) {
+    gc_shape ps = xs;
+    ps.dim[a] = 0;
+    st = part[i] >= 0 ? ox_out(c, i, out[part[i]], ox_in_type(c, 0))
+                      : ox_out_empty(c, i, ps, ox_in_type(c, 0));
+  }
   return st;
 }
 
@@ -329,8 +354,13 @@ OX_MAP(tile) {
   if (nr != ox_in_shape(c, 0).ndim)
     return ox_err(c, GC_ERR_SHAPE, "repeats has %d entries for rank %d", nr,
                   ox_in_shape(c, 0).ndim);
-  for (int i = 0; i < nr; i++)
-    if (reps[i] <= 0) return reps[i] ? ox_err(c, GC_ERR_SHAPE, "negative repeat") : empty(c);
+  gc_shape os = ox_in_shape(c, 0);
+  for (int i = 0; i < nr; i++) {
+    if (reps[i] < 0 || reps[i] > INT32_MAX)
+      return ox_err(c, GC_ERR_SHAPE, "repeat %lld out of range", (long long)reps[i]);
+    os.dim[i] *= reps[i];
+  }
+  if (!gc_shape_numel(os)) return empty0(c, os);
   return out0(c, gc_tile(c->g, ox_in(c, 0), reps));
 }
 
@@ -340,6 +370,7 @@ OX_MAP(one_hot) {
   gc_graph *g = c->g;
   const gc_tensor *dt = ox_host_value(c, 1);
   if (!dt) return ox_unsupported(c, "OneHot (runtime depth)", "depth must be known");
+  if (gc_shape_numel(dt->shape) != 1) return ox_err(c, GC_ERR_SHAPE, "depth must have one element");
   int64_t depth = (int64_t)known_f(dt, 0);
   if (depth <= 0) return empty(c);
   gc_value idx = index_value(c, 0);
@@ -400,7 +431,7 @@ OX_MAP(trilu) {
   gc_graph *g = c->g;
   gc_shape xs = ox_in_shape(c, 0);
   if (xs.ndim < 2) return ox_err(c, GC_ERR_SHAPE, "input must have at least 2 dims");
-  if (gc_shape_numel(xs) == 0) return empty(c);
+  if (gc_shape_numel(xs) == 0) return empty0(c, xs);
   int64_t k = 0;
   if (ox_has(c, 1)) {
     int nk;
@@ -503,17 +534,20 @@ OX_MAP(compress) {
   idx->shape = gc_shape1(k);
   gc_value iv = k ? gc_constant(g, GC_I32, idx->shape, idx->data) : (gc_value){-1};
   gc_tensor_free(idx);
-  if (!k) return empty(c);
+  if (!k) {
+    xs.dim[a] = 0;
+    return empty0(c, xs);
+  }
   return out0(c, gc_gather(g, x, iv, a));
 }
 
 OX_MAP(eye_like) {
   gc_shape s = ox_in_shape(c, 0);
   if (s.ndim != 2) return ox_err(c, GC_ERR_SHAPE, "input must be 2-D");
-  if (!gc_shape_numel(s)) return empty(c);
   int to = ox_attr(c, "dtype") ? (int)ox_attr_int(c, "dtype", 1) : ox_in_type(c, 0);
   gc_dtype t = ox_host_dtype(to);
   if (t == GC_DTYPE_COUNT) return ox_unsupported(c, "EyeLike (dtype)", "dtype %d", to);
+  if (!gc_shape_numel(s)) return ox_out_empty(c, 0, s, to);
   int64_t k = ox_attr_int(c, "k", 0);
   gc_tensor *e, *r;
   gc_status st = gc_tensor_new(NULL, GC_F32, s, NULL, &e);

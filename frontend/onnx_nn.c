@@ -1,6 +1,7 @@
 /* onnx_nn.c — ONNX mappings of the neural-network ops that existing
  * builders can express: MatMul/Gemm, inference-mode normalizations, LRN, global
- * pooling, and RNN/GRU/LSTM unrolled over their static sequence length.
+ * pooling, RNN/GRU/LSTM unrolled over their static sequence length, and
+ * Dropout.
  *
  * Recurrent layers pick time steps, directions and gates out of runtime
  * tensors with slices and assemble their outputs with concats, so W, R
@@ -592,4 +593,89 @@ OX_MAP(sce_loss) {
   st = ox_out(c, 0, loss, OX_FLOAT);
   if (!st && ox_out_wanted(c, 1)) st = ox_out(c, 1, logp, OX_FLOAT);
   return st;
+}
+
+/* --------------------------------------------------------------- dropout */
+
+/* Whether element 0 of a host value is nonzero. */
+static bool host_nonzero(const gc_tensor *t) {
+  switch (t->dtype) {
+    case GC_F32:
+      return ((const float *)t->data)[0] != 0;
+    case GC_I32:
+      return ((const int32_t *)t->data)[0] != 0;
+    case GC_I64:
+      return ((const int64_t *)t->data)[0] != 0;
+    default:
+      return ((const uint8_t *)t->data)[0] != 0;
+  }
+}
+
+/* Dropout. Inference (opsets 7-11; 12 and up unless training_mode; before
+ * 7 with is_test) and a ratio of 0 copy the input, with an all-true mask.
+ * Training keeps x / (1 - ratio) where a uniform draw u in [0, 1) is >=
+ * ratio, as the spec's reference does, but with our counter-based
+ * generator (the seed attribute picks the stream, 0 when absent) instead
+ * of numpy's: no implementation reproduces those draws, so the node is
+ * recorded in info->random, for checking the outputs by their defining
+ * properties. The ratio must be known at import (a constant or a bound
+ * input). The mask is bool from opset 10, of the input's type before. */
+OX_MAP(dropout) {
+  gc_graph *g = c->g;
+  bool training = c->opset < 7 && !ox_attr_int(c, "is_test", 0);
+  if (c->opset >= 12 && ox_has(c, 2)) {
+    const gc_tensor *t = ox_known(c, 2);
+    if (!t)
+      return ox_unsupported(c, "Dropout (runtime training_mode)",
+                            "training_mode must be known at import");
+    if (gc_shape_numel(t->shape) != 1)
+      return ox_err(c, GC_ERR_SHAPE, "training_mode must have one element");
+    training = host_nonzero(t);
+  }
+  float ratio = c->opset < 12 ? ox_attr_float(c, "ratio", 0.5f) : 0.5f;
+  if (training && c->opset >= 12 && ox_has(c, 1)) {
+    const gc_tensor *r = ox_host_value(c, 1);
+    if (!r) return ox_unsupported(c, "Dropout (runtime ratio)", "ratio must be known at import");
+    if (gc_shape_numel(r->shape) != 1 || r->dtype != GC_F32)
+      return ox_err(c, GC_ERR_SHAPE, "ratio must be one float");
+    ratio = ((const float *)r->data)[0];
+  }
+  if (training && !(ratio >= 0 && ratio < 1))
+    return ox_err(c, GC_ERR_FORMAT, "ratio %g is not in [0, 1)", ratio);
+  gc_value x = ox_in(c, 0);
+  gc_shape xs = gc_value_shape(g, x);
+  int mask_type = c->opset < 10 ? ox_in_type(c, 0) : OX_BOOL;
+  if (!training || ratio == 0) {
+    gc_status st = out0(c, gc_expand(g, x, xs));
+    if (st || !ox_out_wanted(c, 1)) return st;
+    gc_dtype mt = ox_host_dtype(mask_type);
+    if (mt == GC_DTYPE_COUNT) return ox_unsupported(c, "Dropout (mask type)", "mask type");
+    gc_tensor *mask;
+    if ((st = gc_tensor_new(NULL, mt, xs, NULL, &mask))) return st;
+    for (int64_t i = 0; i < gc_shape_numel(xs); i++) {
+      if (mt == GC_F32)
+        ((float *)mask->data)[i] = 1;
+      else if (mt == GC_I64)
+        ((int64_t *)mask->data)[i] = 1;
+      else
+        ((uint8_t *)mask->data)[i] = 1;
+    }
+    return ox_out_known(c, 1, mask, mask_type);
+  }
+  if (!need_f32(c, x)) return ox_unsupported(c, "Dropout (int)", "dropout of integer data");
+  uint64_t seed = (uint64_t)ox_attr_int(c, "seed", 0);
+  gc_value u = gc_random_uniform(g, xs, 0.0f, 1.0f, seed);
+  gc_value keep = gc_greater_equal(g, u, ox_sc(c, ratio));
+  gc_value y = gc_where(g, keep, gc_mul(g, x, ox_sc(c, 1.0f / (1.0f - ratio))), ox_sc(c, 0));
+  gc_status st = out0(c, y);
+  if (!st && ox_out_wanted(c, 1))
+    st = ox_out(c, 1, mask_type == OX_BOOL ? keep : gc_cast(g, keep, GC_F32), mask_type);
+  if (st || c->info->random.op[0]) return st;
+  snprintf(c->info->random.op, sizeof c->info->random.op, "Dropout");
+  ox_entry *xe = ox_input_entry(c, 0);
+  c->info->random.x = xe ? xe->input : -1;
+  c->info->random.ratio = ratio;
+  c->random_out[0] = c->node->output[0];
+  c->random_out[1] = ox_out_wanted(c, 1) ? c->node->output[1] : NULL;
+  return GC_OK;
 }

@@ -1,7 +1,7 @@
 /* onnx_nn.h — mapping functions of the ONNX importer that live outside the
  * table's file (onnx_nn.c: matmul, normalization, global pooling, recurrent
- * layers, losses; onnx_conv.c: conv, pooling, resize; onnx_movement.c:
- * data movement and index ops on runtime data),
+ * layers, losses, dropout; onnx_conv.c: conv, pooling; onnx_resize.c: Resize and
+ * Upsample; onnx_movement.c: data movement and index ops on runtime data),
  * and small helpers they share with onnx_ops.c. */
 #ifndef GC_FRONTEND_ONNX_NN_H
 #define GC_FRONTEND_ONNX_NN_H
@@ -36,11 +36,13 @@ OX_MAP(gru);
 OX_MAP(lstm);
 OX_MAP(nll_loss);
 OX_MAP(sce_loss);
+OX_MAP(dropout);
 /* onnx_conv.c */
 OX_MAP(conv);
 OX_MAP(conv_transpose);
 OX_MAP(max_pool);
 OX_MAP(avg_pool);
+/* onnx_resize.c */
 OX_MAP(resize);
 /* onnx_movement.c */
 OX_MAP(pad);

@@ -263,6 +263,8 @@ static gc_status map_clip(ox_ctx *c, const Onnx__NodeProto *n) {
     for (int k = 1; k <= 2; k++) {
       if (!ox_has(c, k)) continue;
       const gc_tensor *t = ox_known(c, k);
+      if (t && gc_shape_numel(t->shape) != 1)
+        return ox_err(c, GC_ERR_SHAPE, "min and max must have one element");
       if (!t || t->dtype != GC_F32 || ox_in_type(c, k) != OX_FLOAT)
         host = false;
       else
@@ -446,35 +448,9 @@ static gc_status map_mod(ox_ctx *c, const Onnx__NodeProto *n) {
   return out0(c, r);
 }
 
-/* Identity, and Dropout in inference (its mask, when asked for, is all
- * true). */
 static gc_status map_identity(ox_ctx *c, const Onnx__NodeProto *n) {
   gc_value x = ox_in(c, 0);
   return out0(c, gc_expand(c->g, x, gc_value_shape(c->g, x)));
-}
-
-static gc_status map_dropout(ox_ctx *c, const Onnx__NodeProto *n) {
-  bool training = false;
-  if (c->opset >= 12 && ox_has(c, 2)) {
-    const gc_tensor *t = ox_known(c, 2);
-    if (!t) return ox_unsupported(c, "Dropout (training)", "training_mode must be a constant");
-    training = get_i(t, 0) != 0;
-  }
-  if (c->opset < 7 && !ox_attr_int(c, "is_test", 0)) training = true;
-  /* ratio 0 keeps everything even in training; any other ratio draws a
-   * mask no reference output can be compared with */
-  if (training && c->opset >= 12) {
-    const gc_tensor *r = ox_has(c, 1) ? ox_host_value(c, 1) : NULL;
-    if (r && r->dtype == GC_F32 && gc_shape_numel(r->shape) == 1 &&
-        ((const float *)r->data)[0] == 0)
-      training = false;
-  }
-  if (training) return ox_unsupported(c, "Dropout (training)", "training-mode dropout");
-  gc_status st = map_identity(c, n);
-  if (st || !ox_out_wanted(c, 1)) return st;
-  gc_tensor *mask = tensor_new(GC_BOOL, ox_in_shape(c, 0));
-  if (mask) memset(mask->data, 1, (size_t)gc_shape_numel(mask->shape));
-  return ox_out_known(c, 1, mask, OX_BOOL);
 }
 
 /* The graph dtype of ONNX type t: int64 lives as i32 in the graph (most
@@ -905,6 +881,9 @@ static gc_status map_constant_of_shape(ox_ctx *c, const Onnx__NodeProto *n) {
 static gc_status map_range(ox_ctx *c, const Onnx__NodeProto *n) {
   const gc_tensor *a = ox_host_value(c, 0), *b = ox_host_value(c, 1), *d = ox_host_value(c, 2);
   if (!a || !b || !d) return ox_unsupported(c, "Range", "start, limit and delta must be constants");
+  if (gc_shape_numel(a->shape) != 1 || gc_shape_numel(b->shape) != 1 ||
+      gc_shape_numel(d->shape) != 1)
+    return ox_err(c, GC_ERR_SHAPE, "start, limit and delta must have one element each");
   double s = get_f(a, 0), l = get_f(b, 0), dl = get_f(d, 0);
   if (dl == 0) return ox_err(c, GC_ERR_SHAPE, "delta is 0");
   double cnt = ceil((l - s) / dl);
@@ -1176,7 +1155,7 @@ static const ox_op table[] = {
     {"Mean", map_mean, NULL},
     {"Pow", map_pow, NULL},
     {"Identity", map_identity, fold_identity},
-    {"Dropout", map_dropout, NULL},
+    {"Dropout", ox_map_dropout, NULL},
     {"Cast", map_cast, fold_cast},
     {"CastLike", map_cast_like, NULL},
     /* reductions, softmax */

@@ -656,14 +656,29 @@ typedef struct gc_onnx_io {
   int onnx_type;  /* ONNX TensorProto.DataType (1 float, 6 int32, 7 int64, 9 bool) */
   gc_dtype dtype; /* its dtype in the graph (ONNX int64 data becomes i32) */
   gc_shape shape;
-  int in_graph; /* inputs: 0 when no node reads it as data (constant-bound or unused) */
+  /* inputs: 0 when no node reads it as data (constant-bound, empty or
+   * unused). outputs: 0 for an empty output (a zero dim): it has no
+   * elements, so no node computes it and the graph has no output of
+   * that name; dtype and shape are its whole value. */
+  int in_graph;
 } gc_onnx_io;
+
+/* A node whose outputs are random by specification (Dropout in training
+ * mode). Its draws cannot match another implementation's, so reference
+ * outputs can only be checked by the op's defining properties. */
+typedef struct gc_onnx_random {
+  char op[32]; /* the op type, "" when the model has no such node */
+  int x;       /* index into inputs of its data input, -1 if not a graph input */
+  int y, mask; /* indices into outputs of its output and mask, -1 if not outputs */
+  float ratio; /* Dropout's drop probability */
+} gc_onnx_random;
 
 typedef struct gc_onnx_info {
   int64_t ir_version, opset; /* opset of the default domain */
   char *producer;
   int ninputs, noutputs; /* graph inputs exclude initializers */
   gc_onnx_io *inputs, *outputs;
+  gc_onnx_random random; /* the first such node */
   /* After a failed import, the first ONNX op type (or feature, e.g.
    * "dtype double") that graphc cannot map; "" otherwise. */
   char unsupported[64];
@@ -694,6 +709,15 @@ gc_status gc_onnx_load_with(const char *path, const gc_onnx_options *opt, gc_gra
 gc_status gc_onnx_load_buffer(const void *data, size_t size, const char *name,
                               const gc_onnx_options *opt, gc_graph **out, gc_onnx_info **info);
 void gc_onnx_info_free(gc_onnx_info *info);
+/* Checks the outputs of the model's random node (info->random; GC_OK when
+ * there is none) by the op's defining properties, given the graph inputs'
+ * values (matched to info->inputs by name, by position when unnamed) and
+ * the graph outputs' (outputs[i] for info->outputs[i]). For Dropout:
+ * every element of the output is 0 or x / (1 - ratio), the mask is true
+ * exactly where x is kept, and the kept count lies within 4 standard
+ * deviations of its binomial mean. GC_ERR_INVALID names the violation. */
+gc_status gc_onnx_check_random(const gc_onnx_info *info, const gc_tensor *const *inputs,
+                               int ninputs, const gc_tensor *const *outputs, int noutputs);
 
 /* ------------------------------------------------------------------ models */
 
