@@ -287,7 +287,11 @@ static gc_status profile_collect(cl_sess *cs, const cl_prog *cp) {
     for (int i = 0; i < nl; i++) {
       cl_event *slot = &cs->events[r * 2 * nl + i], *mark = slot + nl;
       cl_event e = *slot;
-      if (!e) continue;
+      if (!e) { /* the launch failed; its marker may have been enqueued */
+        if (*mark) clReleaseEvent(*mark);
+        *mark = NULL;
+        continue;
+      }
       cl_ulong t0 = 0, t1 = 0;
       if (!st) st = cl_check(clWaitForEvents(1, &e), "clWaitForEvents");
       if (!st && *mark)
