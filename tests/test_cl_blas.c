@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,12 +83,23 @@ static void near(const float *got, const float *want, int64_t n, double tol, con
   }
 }
 
-/* A fresh directory for the caches of one test (removed by the OS's tmp
- * cleaning; the tests leave only small files). */
+/* A fresh directory for the caches (program binaries and decisions) of
+ * one test, which remove_tree deletes at its end. */
 static void private_cache_dir(char *dir, size_t cap) {
   snprintf(dir, cap, "/tmp/graphc_test_blas_XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(dir));
   ck_assert_int_eq(setenv("GRAPHC_CACHE_DIR", dir, 1), 0);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void remove_tree(const char *dir) {
+  ck_assert_int_eq(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* Paths of the decision entries in dir, sorted; returns their count. */
@@ -195,6 +207,7 @@ START_TEST(policy_from_options_and_environment) {
   gc_program_free(prog);
   gc_graph_free(g);
   gc_device_free(cl);
+  remove_tree(dir);
 }
 END_TEST
 
@@ -368,6 +381,7 @@ START_TEST(mlp_step_with_clblast_matches_reference_and_own) {
   gc_graph_free(g);
   gc_device_free(cl);
   gc_device_free(ref);
+  remove_tree(dir);
 }
 END_TEST
 
@@ -489,6 +503,7 @@ START_TEST(batched_and_transposed_products_with_clblast) {
   gc_graph_free(g);
   gc_device_free(cl);
   gc_device_free(ref);
+  remove_tree(dir);
 }
 END_TEST
 
@@ -526,6 +541,7 @@ START_TEST(large_product_through_session_scratch) {
   gc_program_free(po);
   gc_graph_free(g);
   gc_device_free(cl);
+  remove_tree(dir);
 }
 END_TEST
 
@@ -646,6 +662,7 @@ START_TEST(auto_decisions_persist_and_corrupt_ones_are_ignored) {
     ck_assert_int_eq(choice_files(dir, paths, 8), 0);
     gc_graph_free(g);
     gc_device_free(cl);
+    remove_tree(dir);
     return;
   }
   ck_assert_int_eq(s.gemm_measured, 3);
@@ -702,6 +719,7 @@ START_TEST(auto_decisions_persist_and_corrupt_ones_are_ignored) {
   ck_assert_int_eq(compile_auto(g, cl).gemm_measured, 3);
   gc_graph_free(g);
   gc_device_free(cl);
+  remove_tree(dir);
 }
 END_TEST
 
@@ -766,6 +784,7 @@ START_TEST(choice_entries_round_trip) {
   sb_free(&none);
   cl_gemm_choice_store(key, &g, &c);
   ck_assert_int_eq(cl_gemm_choice_load(key, &g, &r), 0);
+  remove_tree(dir);
 }
 END_TEST
 
