@@ -7,6 +7,11 @@
  * overhead counts as it does in a compiled graph, ~2 us per launch). Run
  * on an idle machine: the figures are shared-CPU sensitive.
  *
+ * The last columns are GRAPHC_GEMM=auto's view of each shape: the
+ * microseconds per product its compile-time timing measures for graphc's
+ * kernel and for CLBlast (backends/opencl/cl_gemm_select.c, timed afresh
+ * here, not read from the decision cache) and which it would pick.
+ *
  *   bench_gemm [reps]      GRAPHC_DEVICE picks the device as usual. */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 
 #include "backends/opencl/cl_device.h"
 #include "backends/opencl/cl_gemm.h"
+#include "backends/opencl/cl_gemm_select.h"
 #include "ir/status.h"
 #include "ir/strbuf.h"
 
@@ -200,8 +206,8 @@ int main(int argc, char **argv) {
   }
   free(text);
   printf("program build: %.2f s\n", now() - t0);
-  printf("%-22s %9s %9s %9s   (GFLOP/s, median of %d)\n", "shape (MxKxN)", "graphc", "clblast",
-         "openblas", reps);
+  printf("%-22s %9s %9s %9s   (GFLOP/s, median of %d) | auto: %9s %9s  pick\n", "shape (MxKxN)",
+         "graphc", "clblast", "openblas", reps, "own us", "clblast us");
 
   for (int i = 0; i < NSHAPES; i++) {
     const shape *s = &shapes[i];
@@ -246,7 +252,23 @@ int main(int argc, char **argv) {
 #else
     print_figure(-1, s);
 #endif
-    printf("\n");
+    const cl_blas_gemm g = {.m = s->m,
+                            .n = s->n,
+                            .k = s->k,
+                            .trans_a = s->ta,
+                            .trans_b = s->tb,
+                            .batch = 1,
+                            .lda = s->ta ? s->m : s->k,
+                            .ldb = s->tb ? s->k : s->n,
+                            .ldc = s->n};
+    cl_gemm_choice c;
+    if (cl_gemm_measure(d, &g, &c)) goto fail;
+    printf("   | auto: %9.1f", 1e6 * c.own_seconds);
+    if (c.clblast_seconds > 0)
+      printf(" %10.1f", 1e6 * c.clblast_seconds);
+    else
+      printf(" %10s", "-");
+    printf("  %s\n", c.clblast ? "clblast" : "own");
     fflush(stdout);
     clReleaseKernel(r.kernel);
     clReleaseMemObject(r.a);

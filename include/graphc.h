@@ -509,12 +509,32 @@ int gc_device_is_reference(const gc_device *d);
 
 typedef struct gc_program gc_program;
 
+/* Which GEMM runs a matrix product whose result is stored as it is (no
+ * fused epilogue: bias, activation or optimizer update; those always run in
+ * graphc's own kernel, the epilogue fused). OpenCL devices only.
+ * GC_GEMM_DEFAULT: $GRAPHC_GEMM ("own", "clblast" or "auto"; an unknown
+ *   value fails the compile with GC_ERR_INVALID), else auto.
+ * GC_GEMM_OWN: graphc's kernel (kernels/gemm.cl) always.
+ * GC_GEMM_CLBLAST: CLBlast for every such product; GC_ERR_UNSUPPORTED
+ *   ("graphc was built without CLBlast") when the library lacks it.
+ * GC_GEMM_AUTO: both are timed on the product's exact shape at compile
+ *   time and the faster runs; the decision is kept in the cache directory
+ *   (see gc_program_stats.gemm_measured), per device, driver and shape.
+ *   Without CLBlast it is GC_GEMM_OWN. */
+typedef enum gc_gemm_policy {
+  GC_GEMM_DEFAULT = 0,
+  GC_GEMM_OWN,
+  GC_GEMM_CLBLAST,
+  GC_GEMM_AUTO
+} gc_gemm_policy;
+
 typedef struct gc_compile_options {
   int no_fuse;             /* one kernel per node */
   int no_plan;             /* every intermediate gets its own arena slot */
   const char *dump_after;  /* a pass name, or "all": print IR after it */
   FILE *dump_to;           /* where dumps go (default stderr) */
   const char *emit_cl_dir; /* write each kernel's source into this dir */
+  gc_gemm_policy gemm;     /* GEMM implementation (see gc_gemm_policy) */
 } gc_compile_options;
 
 /* Runs the pass pipeline on a copy of g and builds it for dev. The program
@@ -536,6 +556,12 @@ typedef struct gc_program_stats {
   size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */
   double compile_seconds;        /* passes + OpenCL build */
   int cache_hit;                 /* the OpenCL binary came from the cache */
+  /* Matrix products (matmul ops; convolutions are not counted) by the
+   * implementation that runs them, and how many distinct shapes
+   * GC_GEMM_AUTO timed in this compile (0 when every decision came from
+   * the cache directory or the policy measured nothing). A CLBlast call is
+   * one launch of launches_per_run but no kernel of kernels. */
+  int gemm_own, gemm_clblast, gemm_measured;
 } gc_program_stats;
 
 gc_status gc_program_stats_get(const gc_program *p, gc_program_stats *out);

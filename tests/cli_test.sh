@@ -119,12 +119,28 @@ python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 for k in ("nodes_before", "nodes_after", "kernels", "launches_per_step", "arena_bytes",
-          "no_reuse_bytes", "live_lower_bound_bytes", "compile_seconds", "cache_hit"):
+          "no_reuse_bytes", "live_lower_bound_bytes", "compile_seconds", "cache_hit",
+          "gemm_own", "gemm_clblast", "gemm_measured"):
     assert k in r, "missing key " + k
 assert r["nodes_before"] > 0 and r["nodes_after"] > 0
 assert r["kernels"] > 0 or "ref" in r["device"]  # the interpreter runs nodes, not kernels
+# 3 forward and 5 backward matrix products, whichever GEMM runs them
+assert r["gemm_own"] + r["gemm_clblast"] == 8 or "ref" in r["device"]
 ' <"$TMP/out" || fail "compile --json: $(cat "$TMP/out")"
 cat "$TMP/out"
+
+# GRAPHC_GEMM (OpenCL only): "own" never uses CLBlast; an unknown value is
+# a one-line error.
+if [ "${GRAPHC_DEVICE:-}" != ref ]; then
+  GRAPHC_GEMM=own run compile mlp --train --json
+  python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["gemm_own"] == 8 and r["gemm_clblast"] == 0 and r["gemm_measured"] == 0
+' <"$TMP/out" || fail "GRAPHC_GEMM=own compile --json: $(cat "$TMP/out" "$TMP/err")"
+  GRAPHC_GEMM=fastest expect_error 1 compile mlp --train
+  grep -q 'GRAPHC_GEMM' "$TMP/err" || fail "GRAPHC_GEMM=fastest: the message does not name it"
+fi
 
 run compile ffnn --stats --device ref
 [ "$rc" -eq 0 ] && grep -q 'kernels' "$TMP/out" || fail "compile ffnn --stats: $(cat "$TMP/out" "$TMP/err")"

@@ -42,7 +42,9 @@ static const char usage_text[] =
     "  --version                  the version\n"
     "\n"
     "A device is \"ref\" (the reference interpreter), a number from `graphc devices`,\n"
-    "or a substring of \"platform / device\" (e.g. pocl); default $GRAPHC_DEVICE.\n";
+    "or a substring of \"platform / device\" (e.g. pocl); default $GRAPHC_DEVICE.\n"
+    "GRAPHC_GEMM=own|clblast|auto (default auto) picks graphc's GEMM kernel, CLBlast,\n"
+    "or the faster of the two per shape, timed once and cached.\n";
 
 /* ------------------------------------------------------------- messages */
 
@@ -512,6 +514,8 @@ static int cmd_compile(int argc, char **argv) {
     printf(",\"arena_bytes\":%zu,\"no_reuse_bytes\":%zu,\"live_lower_bound_bytes\":%zu",
            s.arena_bytes, s.no_reuse_bytes, s.live_lower_bound_bytes);
     printf(",\"persistent_bytes\":%zu", s.persistent_bytes);
+    printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
+           s.gemm_measured);
     json_num("compile_seconds", s.compile_seconds, "%.6f");
     printf(",\"cache_hit\":%s", s.cache_hit ? "true" : "false");
     json_num("compile_cached_seconds", again.compile_seconds, "%.6f");
@@ -526,6 +530,8 @@ static int cmd_compile(int argc, char **argv) {
     print_size("no-reuse sum", s.no_reuse_bytes);
     print_size("live-set lower bound", s.live_lower_bound_bytes);
     print_size("persistent", s.persistent_bytes);
+    printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
+           s.gemm_own, s.gemm_clblast, s.gemm_measured);
     printf("  %-22s %.3f s%s, again %.3f s%s\n", "compile time", s.compile_seconds,
            s.cache_hit ? " (cache hit)" : " (cold)", again.compile_seconds,
            again.cache_hit ? " (cache hit)" : "");

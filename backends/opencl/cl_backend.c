@@ -2,16 +2,21 @@
  * once (through the binary cache), and runs it: a session owns the arena
  * and the persistent buffers, sets every kernel's arguments once, and a run
  * only enqueues the fixed launch list — no waiting on the device. Inputs
- * are copied into a small host staging ring and uploaded asynchronously. */
+ * are copied into a small host staging ring and uploaded asynchronously.
+ * Entries of the launch list that are CLBlast calls (cl_blas.h; chosen at
+ * compile time by cl_gemm_select.h) are enqueued on the same queue, in
+ * order, with a scratch buffer the session owns. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "backends/backend.h"
+#include "backends/opencl/cl_blas.h"
 #include "backends/opencl/cl_codegen.h"
 #include "backends/opencl/cl_debug.h"
 #include "backends/opencl/cl_device.h"
+#include "backends/opencl/cl_gemm_select.h"
 
 #define STAGING_SLOTS 3
 
@@ -32,9 +37,12 @@ typedef struct cl_sess {
   staging *stage;     /* per buffer index (inputs only) */
   size_t *bytes;      /* per buffer index: its size without sentinels */
   bool sentinels;     /* GRAPHC_DEBUG_SENTINELS=1: CL_SENTINEL_BYTES follow each */
+  cl_mem blas_temp;   /* CLBlast's scratch, shared by its calls (in order) */
   /* profiling: events of the runs not yet summed, and the sums */
   bool profiling;
-  cl_event *events; /* nlaunches per pending run */
+  /* 2 nlaunches per pending run: each launch's event, then for a CLBlast
+   * call the marker enqueued before it (NULL for kernels) */
+  cl_event *events;
   int pending_runs, event_cap;
   double *seconds;
   int64_t *launches;
@@ -74,7 +82,16 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
   cl_prog *cp = calloc(1, sizeof *cp);
   if (!cp) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
   p->impl = cp;
-  gc_status st = cl_codegen_run(p, d, &cp->cg);
+  gc_gemm_policy policy;
+  cl_gemm_selection sel;
+  gc_status st = cl_gemm_policy(opt, &policy);
+  if (!st) st = cl_gemm_select(p, d, policy, &sel);
+  if (st) return gc_fail_context(st, "compile");
+  st = cl_codegen_run(p, d, sel.use_clblast, &cp->cg);
+  p->stats.gemm_own = sel.own;
+  p->stats.gemm_clblast = sel.clblast;
+  p->stats.gemm_measured = sel.measured;
+  cl_gemm_selection_free(&sel);
   if (st) return st;
   if (p->mem.arena_bytes > d->info.max_alloc_bytes)
     return gc_fail(GC_ERR_UNSUPPORTED,
@@ -82,8 +99,9 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
                    "splitting it is not implemented yet",
                    p->mem.arena_bytes, (unsigned long long)d->info.max_alloc_bytes);
   if (opt && opt->emit_cl_dir && (st = emit_sources(cp, opt->emit_cl_dir))) return st;
-  int hit = 0;
-  if (cp->cg.nlaunches > 0) {
+  int hit = 0, kernels = 0;
+  for (int i = 0; i < cp->cg.nlaunches; i++) kernels += !cp->cg.launches[i].blas;
+  if (kernels > 0) {
     /* -w: PoCL prints "N warnings generated." on stderr for the GEMM's
      * float16 vectors on AVX2 (an ABI note, not a problem); errors and
      * the build log on failure are unaffected. */
@@ -91,7 +109,7 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
     if (st) return gc_fail_context(st, "compile");
   }
   p->stats.cache_hit = hit;
-  p->stats.kernels = cp->cg.nlaunches;
+  p->stats.kernels = kernels;
   p->stats.launches_per_run = cp->cg.nlaunches;
   return GC_OK;
 }
@@ -120,8 +138,9 @@ static void session_release(cl_sess *cs, const cl_prog *cp) {
       free(cs->stage[b].buf[k]);
     }
   }
-  for (int i = 0; cs->events && i < cs->pending_runs * cp->cg.nlaunches; i++)
+  for (int i = 0; cs->events && i < cs->pending_runs * 2 * cp->cg.nlaunches; i++)
     if (cs->events[i]) clReleaseEvent(cs->events[i]);
+  if (cs->blas_temp) clReleaseMemObject(cs->blas_temp);
   free(cs->events);
   free(cs->seconds);
   free(cs->launches);
@@ -171,14 +190,26 @@ static gc_status cl_session_new_impl(gc_session *s) {
                                          ir_node_bytes(&p->g->nodes[node]), init, 0, NULL, NULL),
                     "clEnqueueWriteBuffer");
   }
+  size_t temp = 0;
   for (int i = 0; i < nl && !st; i++) {
     const cl_launch *L = &cp->cg.launches[i];
+    if (L->blas) { /* no kernel: the scratch CLBlast wants, the largest of its calls' */
+      size_t t = 0;
+      st = cl_blas_temp_bytes(d->queue, L->blas, &t);
+      if (st) st = gc_fail_context(st, "%s", L->name);
+      temp = t > temp ? t : temp;
+      continue;
+    }
     cs->kernels[i] = clCreateKernel(cp->program, L->name, &err);
     if ((st = cl_check(err, "clCreateKernel"))) break;
     for (int a = 0; a < L->nargs && !st; a++)
       st =
           cl_check(clSetKernelArg(cs->kernels[i], (cl_uint)a, sizeof(cl_mem), &cs->mem[L->args[a]]),
                    "clSetKernelArg");
+  }
+  if (!st && temp) {
+    cs->blas_temp = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, temp, NULL, &err);
+    st = cl_check(err, "clCreateBuffer");
   }
   if (st) {
     session_release(cs, cp);
@@ -242,17 +273,32 @@ static gc_status cl_read_impl(gc_session *s, int32_t node, void *data, size_t by
       "clEnqueueReadBuffer");
 }
 
-/* Sums the device time of the recorded runs' events and releases them. */
+/* Sums the device time of the recorded runs' events and releases them. A
+ * CLBlast call may enqueue several kernels (padding, the product,
+ * unpadding) and its event is the last one's, so its time runs from the
+ * end of the marker enqueued before it (in an in-order queue, the moment
+ * its first kernel may start) to the end of its last kernel. Where the
+ * device waits for the host in between (CLBlast's first call builds its
+ * kernels), that wait counts too: it is CLBlast's cost in that step. */
 static gc_status profile_collect(cl_sess *cs, const cl_prog *cp) {
   int nl = cp->cg.nlaunches;
   gc_status st = GC_OK;
   for (int r = 0; r < cs->pending_runs; r++)
     for (int i = 0; i < nl; i++) {
-      cl_event e = cs->events[r * nl + i];
-      if (!e) continue;
+      cl_event *slot = &cs->events[r * 2 * nl + i], *mark = slot + nl;
+      cl_event e = *slot;
+      if (!e) { /* the launch failed; its marker may have been enqueued */
+        if (*mark) clReleaseEvent(*mark);
+        *mark = NULL;
+        continue;
+      }
       cl_ulong t0 = 0, t1 = 0;
       if (!st) st = cl_check(clWaitForEvents(1, &e), "clWaitForEvents");
-      if (!st)
+      if (!st && *mark)
+        st =
+            cl_check(clGetEventProfilingInfo(*mark, CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL),
+                     "clGetEventProfilingInfo");
+      else if (!st)
         st = cl_check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL),
                       "clGetEventProfilingInfo");
       if (!st)
@@ -263,7 +309,9 @@ static gc_status profile_collect(cl_sess *cs, const cl_prog *cp) {
         cs->launches[i]++;
       }
       clReleaseEvent(e);
-      cs->events[r * nl + i] = NULL;
+      *slot = NULL;
+      if (*mark) clReleaseEvent(*mark);
+      *mark = NULL;
     }
   cs->pending_runs = 0;
   return st;
@@ -300,9 +348,9 @@ static gc_status cl_profile_impl(gc_session *s, gc_kernel_profile *out, int max,
     gc_kernel_profile *k = &out[i];
     memset(k, 0, sizeof *k);
     snprintf(k->name, sizeof k->name, "%s", L->name);
-    snprintf(k->what, sizeof k->what, "%s: %s%s%s, %d node(s)", fuse_kind_name(gr->kind),
-             ir_ops[root->op].name, root->name ? " " : "", root->name ? root->name : "",
-             gr->nnodes);
+    snprintf(k->what, sizeof k->what, "%s%s: %s%s%s, %d node(s)", fuse_kind_name(gr->kind),
+             L->blas ? " (CLBlast)" : "", ir_ops[root->op].name, root->name ? " " : "",
+             root->name ? root->name : "", gr->nnodes);
     k->seconds = cs->seconds ? cs->seconds[i] : 0;
     k->launches = cs->launches ? cs->launches[i] : 0;
   }
@@ -320,19 +368,31 @@ static gc_status cl_run_impl(gc_session *s) {
       gc_status st = profile_collect(cs, cp);
       if (st) return st;
     }
-    if ((cs->pending_runs + 1) * nl > cs->event_cap) {
-      int cap = 64 * (nl ? nl : 1);
+    if ((cs->pending_runs + 1) * 2 * nl > cs->event_cap) {
+      int cap = 64 * 2 * (nl ? nl : 1);
       cl_event *e = realloc(cs->events, sizeof *e * (size_t)cap);
       if (!e) return gc_fail(GC_ERR_NOMEM, "profiling: out of memory");
       cs->events = e;
       cs->event_cap = cap;
     }
-    ev = cs->events + cs->pending_runs * nl;
-    for (int i = 0; i < nl; i++) ev[i] = NULL;
+    ev = cs->events + cs->pending_runs * 2 * nl;
+    for (int i = 0; i < 2 * nl; i++) ev[i] = NULL;
     cs->pending_runs++;
   }
   for (int i = 0; i < cp->cg.nlaunches; i++) {
     const cl_launch *L = &cp->cg.launches[i];
+    if (L->blas) {
+      const cl_blas_gemm *b = L->blas;
+      gc_status st =
+          ev ? cl_check(clEnqueueMarkerWithWaitList(q, 0, NULL, &ev[cp->cg.nlaunches + i]),
+                        "clEnqueueMarkerWithWaitList")
+             : GC_OK;
+      if (!st)
+        st = cl_blas_enqueue(q, b, cs->mem[L->args[b->a_arg]], cs->mem[L->args[b->b_arg]],
+                             cs->mem[L->args[b->c_arg]], cs->blas_temp, ev ? &ev[i] : NULL);
+      if (st) return gc_fail_context(st, "%s", L->name);
+      continue;
+    }
     cl_int err = clEnqueueNDRangeKernel(q, cs->kernels[i], L->work_dim, NULL, L->global, L->local,
                                         0, NULL, ev ? &ev[i] : NULL);
     if (err) {

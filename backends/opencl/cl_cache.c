@@ -141,6 +141,30 @@ static uint64_t cache_key(const cl_dev *d, const char *src, const char *opts) {
   return h;
 }
 
+int cl_cache_dir(strbuf *sb) {
+  if (cache_dir(sb) != 0 || mkdir_p(sb_str(sb)) != 0) {
+    sb_reset(sb);
+    return -1;
+  }
+  return 0;
+}
+
+uint64_t cl_cache_hash(uint64_t h, const char *s) { return fnv1a_field(h ? h : FNV_BASIS, s); }
+
+uint64_t cl_cache_hash_bytes(uint64_t h, const void *p, size_t n) {
+  return fnv1a(h ? h : FNV_BASIS, p, n);
+}
+
+uint64_t cl_cache_device_hash(const cl_dev *d, uint64_t h) {
+  char pver[256];
+  platform_version(d->platform, pver, sizeof pver);
+  h = cl_cache_hash(h, d->info.platform);
+  h = fnv1a_field(h, pver);
+  h = fnv1a_field(h, d->info.name);
+  h = fnv1a_field(h, d->info.version);
+  return fnv1a_field(h, d->info.driver_version);
+}
+
 /* Reads and validates an entry. Returns the malloc'd payload and its size,
  * or NULL: *bad is set when a file exists but is not a valid entry (so the
  * caller deletes it), clear when there is simply no entry. */

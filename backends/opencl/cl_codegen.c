@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/opencl/cl_blas.h"
 #include "backends/opencl/cl_codegen.h"
 #include "backends/opencl/cl_conv.h"
 #include "backends/opencl/cl_emit.h"
@@ -478,7 +479,8 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return oom ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory") : GC_OK;
 }
 
-gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out) {
+gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *use_clblast,
+                         cl_codegen *out) {
   (void)d;
   memset(out, 0, sizeof *out);
   const ir_graph *g = p->g;
@@ -520,7 +522,8 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out) 
     snprintf(L->name, sizeof L->name, "k%d", out->nlaunches);
     L->group = gi;
     strbuf text = {0};
-    st = emit_group(&G, gi, L, &text);
+    st = use_clblast && use_clblast[gi] ? cl_blas_emit(&G, gi, L, &text)
+                                        : emit_group(&G, gi, L, &text);
     if (!st) {
       L->nargs = G.nused;
       L->args = malloc(sizeof *L->args * (size_t)(G.nused ? G.nused : 1));
@@ -546,6 +549,7 @@ void cl_codegen_free(cl_codegen *c) {
   for (int i = 0; i < c->nlaunches; i++) {
     free(c->launches[i].args);
     free(c->launches[i].source);
+    free(c->launches[i].blas);
   }
   free(c->launches);
   free(c->source);

@@ -11,6 +11,8 @@
 #include "backends/backend.h"
 #include "backends/opencl/cl_device.h"
 
+struct cl_blas_gemm;
+
 typedef struct cl_launch {
   char name[32];
   int group;
@@ -19,6 +21,9 @@ typedef struct cl_launch {
   int nargs;
   int *args;    /* buffer indices, in kernel parameter order */
   char *source; /* this kernel's text alone (for --emit-cl) */
+  /* Non-NULL: not a kernel of the program but a CLBlast call over args
+   * (cl_blas.h); owned. */
+  struct cl_blas_gemm *blas;
 } cl_launch;
 
 typedef struct cl_codegen {
@@ -30,7 +35,10 @@ typedef struct cl_codegen {
   int32_t *buffer_of;   /* node -> buffer index (-1 if not stored) */
 } cl_codegen;
 
-gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, cl_codegen *out);
+/* use_clblast (may be NULL): per fuse group, nonzero to run that group
+ * (a cl_blas_candidate) as a CLBlast call instead of a kernel. */
+gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *use_clblast,
+                         cl_codegen *out);
 void cl_codegen_free(cl_codegen *c);
 
 #endif

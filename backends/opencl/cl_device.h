@@ -13,6 +13,7 @@
 #include <CL/cl.h>
 
 #include "graphc.h"
+#include "ir/strbuf.h"
 
 typedef struct cl_dev {
   cl_platform_id platform;
@@ -57,6 +58,19 @@ void cl_dev_close(cl_dev *d);
  * *cache_hit (may be NULL) tells whether the binary came from the cache. */
 gc_status cl_build_program(cl_dev *d, const char *src, const char *options, cl_program *out,
                            int *cache_hit);
+
+/* For other entries of the same cache directory (cl_gemm_choice.c): sb
+ * gets the directory, created if missing; -1 (sb left empty) when caching
+ * is off or there is no usable location. */
+int cl_cache_dir(strbuf *sb);
+/* FNV-1a 64 continued from h (0 starts a new hash): of a string, hashed
+ * with its length first so that fields cannot run into each other; of n
+ * bytes; of the identity of d (platform name and version, device name and
+ * version, driver version), the part of the binary cache's key that says
+ * which device and driver a measurement belongs to. */
+uint64_t cl_cache_hash(uint64_t h, const char *s);
+uint64_t cl_cache_hash_bytes(uint64_t h, const void *p, size_t n);
+uint64_t cl_cache_device_hash(const cl_dev *d, uint64_t h);
 
 /* Looks up an embedded kernels/NAME.cl source ("gemm"); NULL if absent. */
 const char *cl_embedded_source(const char *name);
