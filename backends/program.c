@@ -138,7 +138,13 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
     const cl_dev *cd = p->dev->impl;
     if (cd->info.mem_base_align_bits / 8 > align) align = cd->info.mem_base_align_bits / 8;
   }
-  if ((st = pass_plan(p->g, &p->fuse, o && o->no_plan, align, &p->mem))) return st;
+  size_t max_arena = o ? o->max_arena_bytes : 0;
+  if (p->dev->impl) {
+    const cl_dev *cd = p->dev->impl;
+    if (max_arena == 0 || max_arena > cd->info.max_alloc_bytes)
+      max_arena = (size_t)cd->info.max_alloc_bytes;
+  }
+  if ((st = pass_plan(p->g, &p->fuse, o && o->no_plan, align, max_arena, &p->mem))) return st;
   maybe_dump(o, p, "plan");
   return GC_OK;
 }
@@ -159,6 +165,7 @@ gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
   if (!st) {
     p->stats.nodes_after = p->g->n;
     p->stats.arena_bytes = p->mem.arena_bytes;
+    p->stats.arenas = p->mem.narenas;
     p->stats.no_reuse_bytes = p->mem.no_reuse_bytes;
     p->stats.live_lower_bound_bytes = p->mem.live_lower_bound_bytes;
     p->stats.persistent_bytes = p->mem.persistent_bytes;

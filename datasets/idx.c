@@ -154,7 +154,7 @@ gc_status gc_dataset_load_mnist(const char *dir, int train, gc_dataset **out) {
   idx_file fi = {0}, fl = {0};
   unsigned char *pix = NULL, *lab = NULL;
   gc_dataset *d = NULL;
-  uint32_t idim[3], ldim[1];
+  uint32_t idim[3] = {0}, ldim[1] = {0};
   gc_status s = idx_open(dir, img_name, default_dir, &fi);
   if (!s) s = idx_open(dir, lbl_name, default_dir, &fl);
   if (!s) s = idx_header(&fi, IDX_IMAGES_MAGIC, 3, idim);

@@ -535,6 +535,10 @@ typedef struct gc_compile_options {
   FILE *dump_to;           /* where dumps go (default stderr) */
   const char *emit_cl_dir; /* write each kernel's source into this dir */
   gc_gemm_policy gemm;     /* GEMM implementation (see gc_gemm_policy) */
+  /* Largest arena buffer in bytes; intermediates that would pass it are
+   * split over several arenas. 0: the device's largest allocation (no
+   * limit on "ref"). */
+  size_t max_arena_bytes;
 } gc_compile_options;
 
 /* Runs the pass pipeline on a copy of g and builds it for dev. The program
@@ -550,7 +554,9 @@ typedef struct gc_program_stats {
   int nodes_after;               /* nodes after simplification */
   int kernels;                   /* distinct kernels in the program */
   int launches_per_run;          /* kernel launches of one gc_session_run */
-  size_t arena_bytes;            /* planned arena for intermediates */
+  size_t arena_bytes;            /* planned arena for intermediates (all arenas) */
+  int arenas;                    /* arena buffers: 1 unless one would pass the
+                                    device's largest allocation */
   size_t no_reuse_bytes;         /* sum of all intermediates, no reuse */
   size_t live_lower_bound_bytes; /* largest live set at any kernel */
   size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */

@@ -90,16 +90,21 @@ const char *fuse_kind_name(fuse_kind k);
 typedef enum storage_kind { STORE_NONE, STORE_ARENA, STORE_PERSIST } storage_kind;
 
 typedef struct mem_plan {
-  storage_kind *kind; /* per node */
-  size_t *offset;     /* arena byte offset (STORE_ARENA) */
-  int32_t *root;      /* node whose storage this node uses (views, in-place) */
-  size_t arena_bytes, no_reuse_bytes, live_lower_bound_bytes, persistent_bytes;
+  storage_kind *kind;  /* per node */
+  size_t *offset;      /* arena byte offset (STORE_ARENA) */
+  int32_t *root;       /* node whose storage this node uses (views, in-place) */
+  int *arena_of;       /* per node: its arena (STORE_ARENA), else -1 */
+  int narenas;         /* one buffer each, none over the device's largest allocation */
+  size_t *arena_sizes; /* bytes of each arena */
+  size_t arena_bytes, no_reuse_bytes, live_lower_bound_bytes, persistent_bytes; /* arena_bytes:
+                                                                                  all arenas */
 } mem_plan;
 
 /* Places every materialized intermediate in one arena by liveness over the
- * group order (best fit); no_plan gives each its own slot. */
+ * group order (best fit), or in several when one would pass max_arena
+ * bytes (0: no limit); no_plan gives each its own slot. */
 gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
-                    mem_plan *out);
+                    size_t max_arena, mem_plan *out);
 /* The independent checker: no two tensors live at the same time overlap. */
 gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m);
 void mem_plan_free(mem_plan *m);

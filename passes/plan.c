@@ -1,11 +1,15 @@
 /* plan.c — memory planning. Every materialized intermediate gets a byte
- * offset in one arena: liveness runs over the kernel (group) order, and
+ * offset in an arena — one, or several where one would pass the device's
+ * largest allocation: liveness runs over the kernel (group) order, and
  * each tensor goes into the smallest free gap that holds it (best fit),
- * placed largest-first among the tensors born at the same kernel. A
- * kernel's outputs never share memory with its inputs. Leaves, outputs and
- * optimizer state are persistent (never planned over); views and in-place
- * writers use their root's storage. plan_check() proves independently that
- * no two tensors live at the same time overlap. */
+ * placing tensors in birth order or largest first, whichever needs less.
+ * Elementwise kernels and GEMM epilogues may write in place over an input
+ * dying there; otherwise a kernel's outputs never share memory with its
+ * inputs. Leaves, outputs and optimizer state are persistent (never
+ * planned over); views and in-place writers use their root's storage.
+ * plan_check() proves, with its own liveness, that no two tensors live at
+ * the same time overlap. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,37 +134,62 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
   return merged;
 }
 
+/* The best-fitting offset for tensor i in arena a among the placed
+ * tensors (sorted by offset) of that arena whose lifetimes overlap i's. */
+static size_t best_fit(const tensor *t, const int *placed, int np, const size_t *off,
+                       const int *arena, int a, int i, size_t alignment) {
+  size_t need = align_up(t[i].bytes, alignment);
+  size_t best = (size_t)-1, best_gap = (size_t)-1, cursor = 0;
+  for (int k = 0; k < np; k++) {
+    const tensor *o = &t[placed[k]];
+    if (arena[placed[k]] != a || o->last < t[i].def || o->def > t[i].last) continue;
+    size_t ooff = off[placed[k]];
+    if (ooff >= cursor + need && ooff - cursor < best_gap) {
+      best_gap = ooff - cursor;
+      best = cursor;
+    }
+    size_t end = ooff + align_up(o->bytes, alignment);
+    if (end > cursor) cursor = end;
+  }
+  return best == (size_t)-1 ? cursor : best;
+}
+
 /* Places tensors t[order[0..count)] one by one at the best-fitting gap
  * (smallest gap that holds it) among the already placed tensors whose
- * lifetimes overlap its own; writes offsets (by tensor index) and returns
- * the arena size. O(count^2), fine at graph sizes. */
-static size_t place(const tensor *t, int count, const int *order, size_t alignment, size_t *off) {
-  int *placed = malloc(sizeof *placed * (size_t)(count ? count : 1)); /* sorted by offset */
-  int np = 0;
-  size_t arena = 0;
-  if (!placed) return (size_t)-1;
+ * lifetimes overlap its own, over arenas of at most limit bytes each (one
+ * buffer per arena: a device caps the size of one allocation): each
+ * tensor goes into the first arena where its best fit stays under the
+ * limit, else into a new arena. O(count^2), fine at graph sizes. Fills arena[] and sizes[] (room
+ * for count arenas) and returns the number of arenas, or -1 when a tensor alone is over the limit
+ * (*too_big is it), or -2 when out of memory. */
+static int place_split(const tensor *t, int count, const int *order, size_t alignment, size_t limit,
+                       size_t *off, int *arena, size_t *sizes, int *too_big) {
+  int *placed = malloc(sizeof *placed * (size_t)(count ? count : 1));
+  int np = 0, na = 0;
+  if (!placed) return -2;
   for (int oi = 0; oi < count; oi++) {
     int i = order[oi];
     size_t need = align_up(t[i].bytes, alignment);
-    size_t best = (size_t)-1, best_gap = (size_t)-1, cursor = 0;
-    for (int k = 0; k < np; k++) {
-      const tensor *o = &t[placed[k]];
-      /* overlapping lifetimes only; a kernel's inputs and outputs are live
-       * together since both ranges include that kernel */
-      if (o->last < t[i].def || o->def > t[i].last) continue;
-      size_t ooff = off[placed[k]];
-      if (ooff >= cursor + need && ooff - cursor < best_gap) {
-        best_gap = ooff - cursor;
-        best = cursor;
-      }
-      size_t end = ooff + align_up(o->bytes, alignment);
-      if (end > cursor) cursor = end;
+    if (need > limit) {
+      *too_big = i;
+      free(placed);
+      return -1;
     }
-    if (best == (size_t)-1) best = cursor;
-    off[i] = best;
-    if (best + need > arena) arena = best + need;
+    int a = 0;
+    size_t at = 0;
+    for (; a < na; a++) {
+      at = best_fit(t, placed, np, off, arena, a, i, alignment);
+      if (at + need <= limit) break;
+    }
+    if (a == na) {
+      sizes[na++] = 0;
+      at = 0;
+    }
+    off[i] = at;
+    arena[i] = a;
+    if (at + need > sizes[a]) sizes[a] = at + need;
     int pos = np;
-    while (pos > 0 && off[placed[pos - 1]] > best) {
+    while (pos > 0 && off[placed[pos - 1]] > at) {
       placed[pos] = placed[pos - 1];
       pos--;
     }
@@ -168,7 +197,7 @@ static size_t place(const tensor *t, int count, const int *order, size_t alignme
     np++;
   }
   free(placed);
-  return arena;
+  return na;
 }
 
 /* Sort key of the largest-first order (no global state: compiles may run
@@ -186,7 +215,7 @@ static int larger_first(const void *a, const void *b) {
 }
 
 gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
-                    mem_plan *m) {
+                    size_t max_arena, mem_plan *m) {
   int n = g->n;
   memset(m, 0, sizeof *m);
   if (alignment < 16) alignment = 16;
@@ -242,57 +271,93 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
     if (live > m->live_lower_bound_bytes) m->live_lower_bound_bytes = live;
   }
 
-  if (no_plan) {
-    size_t off = 0;
-    for (int i = 0; i < count; i++) {
-      m->offset[t[i].node] = off;
-      off += align_up(t[i].bytes, alignment);
-    }
-    m->arena_bytes = off;
-  } else {
-    /* Two greedy orders, keep the smaller arena: tensors by birth (the
-     * order kernels create them) and largest first over all lifetimes
-     * (TFLite's greedy-by-size; better when big tensors have long,
-     * interleaved lives). */
-    size_t *off_birth = malloc(sizeof *off_birth * (size_t)(count ? count : 1));
-    size_t *off_size = malloc(sizeof *off_size * (size_t)(count ? count : 1));
-    int *by_size = malloc(sizeof *by_size * (size_t)(count ? count : 1));
-    if (!off_birth || !off_size || !by_size) {
-      free(off_birth);
-      free(off_size);
-      free(by_size);
-      free(t);
-      free(index_of);
-      mem_plan_free(m);
-      return gc_fail(GC_ERR_NOMEM, "plan: out of memory");
-    }
-    for (int i = 0; i < count; i++) by_size[i] = i; /* first: birth order */
-    size_t a1 = place(t, count, by_size, alignment, off_birth);
-    size_key *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
-    size_t a2 = (size_t)-1;
-    if (keys) {
+  /* Two greedy orders, keep the smaller total: tensors by birth (the
+   * order kernels create them) and largest first over all lifetimes
+   * (TFLite's greedy-by-size; better when big tensors have long,
+   * interleaved lives). no_plan: every tensor in its own slot. */
+  const size_t limit = max_arena > 0 ? max_arena : SIZE_MAX;
+  size_t *offs[2], *sizes[2], total[2] = {SIZE_MAX, SIZE_MAX};
+  int *arenas[2], na[2] = {0, 0};
+  int *ord = malloc(sizeof *ord * (size_t)(count ? count : 1));
+  size_key *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
+  m->arena_of = malloc(sizeof *m->arena_of * (size_t)(n ? n : 1));
+  bool oom = !ord || !keys || !m->arena_of;
+  for (int k = 0; k < 2; k++) {
+    offs[k] = malloc(sizeof *offs[k] * (size_t)(count ? count : 1));
+    sizes[k] = malloc(sizeof *sizes[k] * (size_t)(count ? count : 1));
+    arenas[k] = malloc(sizeof *arenas[k] * (size_t)(count ? count : 1));
+    oom = oom || !offs[k] || !sizes[k] || !arenas[k];
+  }
+  int too_big = -1;
+  for (int k = 0; k < (no_plan ? 1 : 2) && !oom && too_big < 0; k++) {
+    if (k == 0) {
+      for (int i = 0; i < count; i++) ord[i] = i; /* birth order */
+    } else {
       for (int i = 0; i < count; i++) keys[i] = (size_key){t[i].bytes, t[i].def, i};
       qsort(keys, (size_t)count, sizeof *keys, larger_first);
-      for (int i = 0; i < count; i++) by_size[i] = keys[i].index;
-      a2 = place(t, count, by_size, alignment, off_size);
-      free(keys);
+      for (int i = 0; i < count; i++) ord[i] = keys[i].index;
     }
-    if (a1 == (size_t)-1 && a2 == (size_t)-1) {
-      free(off_birth);
-      free(off_size);
-      free(by_size);
-      free(t);
-      free(index_of);
-      mem_plan_free(m);
-      return gc_fail(GC_ERR_NOMEM, "plan: out of memory");
+    if (no_plan) { /* one slot each, in order, a new arena when one is full */
+      size_t at = 0;
+      for (int i = 0; i < count && too_big < 0; i++) {
+        size_t need = align_up(t[i].bytes, alignment);
+        if (need > limit) too_big = i;
+        if (na[k] == 0 || at + need > limit) {
+          if (na[k] > 0) sizes[k][na[k] - 1] = at;
+          na[k]++;
+          at = 0;
+        }
+        offs[k][i] = at;
+        arenas[k][i] = na[k] - 1;
+        at += need;
+      }
+      if (na[k] > 0) sizes[k][na[k] - 1] = at;
+    } else {
+      na[k] = place_split(t, count, ord, alignment, limit, offs[k], arenas[k], sizes[k], &too_big);
+      oom = na[k] == -2;
     }
-    const size_t *off = a2 < a1 ? off_size : off_birth;
-    m->arena_bytes = a2 < a1 ? a2 : a1;
-    for (int i = 0; i < count; i++) m->offset[t[i].node] = off[i];
-    free(off_birth);
-    free(off_size);
-    free(by_size);
+    if (na[k] >= 0 && too_big < 0) {
+      total[k] = 0;
+      for (int a = 0; a < na[k]; a++) total[k] += sizes[k][a];
+    }
   }
+  if (!oom && too_big < 0) {
+    int k = total[1] < total[0] ? 1 : 0;
+    m->narenas = na[k] > 0 ? na[k] : 1;
+    m->arena_sizes = calloc((size_t)m->narenas, sizeof *m->arena_sizes);
+    oom = !m->arena_sizes;
+    if (!oom) {
+      for (int a = 0; a < na[k]; a++) m->arena_sizes[a] = sizes[k][a];
+      m->arena_bytes = total[k];
+      for (int i = 0; i < n; i++) m->arena_of[i] = -1;
+      for (int i = 0; i < count; i++) {
+        m->offset[t[i].node] = offs[k][i];
+        m->arena_of[t[i].node] = arenas[k][i];
+      }
+    }
+  }
+  if (too_big >= 0)
+    st = gc_fail(GC_ERR_UNSUPPORTED,
+                 "plan: %s needs %zu bytes, more than the device's largest allocation (%zu "
+                 "bytes)",
+                 ir_node_label(g, t[too_big].node), t[too_big].bytes, limit);
+  else if (oom)
+    st = gc_fail(GC_ERR_NOMEM, "plan: out of memory");
+  free(ord);
+  free(keys);
+  for (int k = 0; k < 2; k++) {
+    free(offs[k]);
+    free(sizes[k]);
+    free(arenas[k]);
+  }
+  if (st) {
+    free(t);
+    free(index_of);
+    mem_plan_free(m);
+    return st;
+  }
+  for (int i = 0; i < n; i++)
+    if (m->kind[i] == STORE_ARENA && m->root[i] != i) m->arena_of[i] = m->arena_of[m->root[i]];
   for (int i = 0; i < n; i++)
     if (m->kind[i] == STORE_ARENA && m->root[i] != i) m->offset[i] = m->offset[m->root[i]];
   free(t);
@@ -359,10 +424,14 @@ gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m) {
     } else if (m->kind[r] == STORE_ARENA) {
       store[i] = r;
       vals[nv++] = i;
-      if (m->offset[r] + ir_node_bytes(&g->nodes[i]) > m->arena_bytes)
-        st = gc_fail(GC_ERR_INTERNAL, "plan check: %s ends at byte %zu past the arena (%zu)",
-                     ir_node_label(g, i), m->offset[r] + ir_node_bytes(&g->nodes[i]),
-                     m->arena_bytes);
+      int a = m->arena_of ? m->arena_of[r] : -1;
+      if (a < 0 || a >= m->narenas)
+        st = gc_fail(GC_ERR_INTERNAL, "plan check: %s is in no arena (%d of %d)",
+                     ir_node_label(g, i), a, m->narenas);
+      else if (m->offset[r] + ir_node_bytes(&g->nodes[i]) > m->arena_sizes[a])
+        st = gc_fail(GC_ERR_INTERNAL, "plan check: %s ends at byte %zu past arena %d (%zu)",
+                     ir_node_label(g, i), m->offset[r] + ir_node_bytes(&g->nodes[i]), a,
+                     m->arena_sizes[a]);
     }
   }
   for (int a = 0; a < nv && !st; a++) {
@@ -373,7 +442,9 @@ gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m) {
       int32_t y = vals[b];
       size_t b0 = m->offset[store[y]], b1 = b0 + ir_node_bytes(&g->nodes[y]);
       int yd = f->group_of[y], yl = last[y];
-      if (!(a0 < b1 && b0 < a1) || xl < yd || yl < xd) continue;
+      if (m->arena_of[store[x]] != m->arena_of[store[y]] || !(a0 < b1 && b0 < a1) || xl < yd ||
+          yl < xd)
+        continue;
       if (store[x] == store[y] && (xl == yd || yl == xd)) continue; /* in place */
       st = gc_fail(GC_ERR_INTERNAL,
                    "plan check: %s [%zu, %zu) and %s [%zu, %zu) overlap while both live "
@@ -392,5 +463,7 @@ void mem_plan_free(mem_plan *m) {
   free(m->kind);
   free(m->offset);
   free(m->root);
+  free(m->arena_of);
+  free(m->arena_sizes);
   memset(m, 0, sizeof *m);
 }

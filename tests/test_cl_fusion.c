@@ -439,14 +439,26 @@ START_TEST(plan_check_catches_corruption) {
   memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
   size_t eb = ir_node_bytes(&p->g->nodes[ea]);
   bad.offset[nb] = p->mem.offset[ea] + eb - 4;
-  bad.arena_bytes = p->mem.arena_bytes + eb;
+  ck_assert_int_eq(p->mem.narenas, 1);
+  size_t size0 = p->mem.arena_sizes[0] + eb;
+  bad.arena_sizes = &size0;
   ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
+  ck_assert_msg(strstr(gc_last_error(), "overlap"), "%s", gc_last_error());
   /* past the end of the arena */
   memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
-  bad.arena_bytes = p->mem.arena_bytes;
-  bad.offset[nb] = p->mem.arena_bytes;
+  size0 = p->mem.arena_sizes[0];
+  bad.offset[nb] = size0;
   ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
-  ck_assert_msg(strstr(gc_last_error(), "past the arena"), "%s", gc_last_error());
+  ck_assert_msg(strstr(gc_last_error(), "past arena 0"), "%s", gc_last_error());
+  /* in an arena that does not exist */
+  memcpy(bad.offset, p->mem.offset, sizeof *bad.offset * (size_t)n);
+  int *arena_of = malloc(sizeof *arena_of * (size_t)n);
+  memcpy(arena_of, p->mem.arena_of, sizeof *arena_of * (size_t)n);
+  arena_of[nb] = 1;
+  bad.arena_of = arena_of;
+  ck_assert_int_eq(plan_check(p->g, &p->fuse, &bad), GC_ERR_INTERNAL);
+  ck_assert_msg(strstr(gc_last_error(), "in no arena"), "%s", gc_last_error());
+  free(arena_of);
   /* the untouched plan still passes */
   ck_assert_int_eq(plan_check(p->g, &p->fuse, &p->mem), GC_OK);
   free(bad.offset);
@@ -745,6 +757,56 @@ START_TEST(adam_in_gemm_epilogue_matches_reference) {
 }
 END_TEST
 
+/* An arena that would pass the largest allocation is split: the MLP step
+ * (arena tensors up to 64 KB) under a 70,000-byte cap takes several
+ * arenas, each under the cap, the checker accepts the plan, and two steps
+ * give the one-arena results. A tensor alone over the cap is an error
+ * naming it. */
+START_TEST(arena_splits_under_a_limit) {
+  gc_device *cl = open_cl();
+  gc_graph *g = mlp_graph();
+  enum { B = 64 };
+  float *x = malloc(sizeof *x * B * 784);
+  int32_t y[B];
+  fill(x, B * 784, 23, 0, 1);
+  for (int i = 0; i < B; i++) y[i] = (i * 3 + 1) % 10;
+  gc_compile_options capped = {0};
+  capped.max_arena_bytes = 70000;
+  gc_program *p[2] = {compile(g, cl, NULL), compile(g, cl, &capped)};
+  ck_assert_int_eq(p[0]->mem.narenas, 1);
+  ck_assert_int_ge(p[1]->mem.narenas, 2);
+  for (int a = 0; a < p[1]->mem.narenas; a++) ck_assert_uint_le(p[1]->mem.arena_sizes[a], 70000);
+  ck_assert_int_eq(plan_check(p[1]->g, &p[1]->fuse, &p[1]->mem), GC_OK);
+  printf("mlp step under a 70,000-byte arena cap: %d arenas, %zu bytes in all (one arena: %zu)\n",
+         p[1]->mem.narenas, p[1]->mem.arena_bytes, p[0]->mem.arena_bytes);
+  float loss[2][2], w[2][10];
+  for (int d = 0; d < 2; d++) {
+    gc_session *s;
+    ck_assert_int_eq(gc_session_new(p[d], &s), GC_OK);
+    for (int step = 0; step < 2; step++) {
+      ck_assert_int_eq(gc_session_set_input(s, "x", x, sizeof *x * B * 784), GC_OK);
+      ck_assert_int_eq(gc_session_set_input(s, "y", y, sizeof y), GC_OK);
+      ck_assert_int_eq(gc_session_run(s), GC_OK);
+      ck_assert_int_eq(gc_session_get_output(s, "loss", &loss[d][step], sizeof(float)), GC_OK);
+    }
+    ck_assert_int_eq(gc_session_get_param(s, "fc3.b", w[d], sizeof w[d]), GC_OK);
+    gc_session_free(s);
+    gc_program_free(p[d]);
+  }
+  near(loss[1], loss[0], 2, 1e-6, "loss, split arenas");
+  near(w[1], w[0], 10, 1e-6, "fc3.b after two steps, split arenas");
+  gc_compile_options tiny = {0};
+  tiny.max_arena_bytes = 4096;
+  gc_program *bad = NULL;
+  ck_assert_int_eq(gc_compile(g, cl, &tiny, &bad), GC_ERR_UNSUPPORTED);
+  ck_assert_msg(strstr(gc_last_error(), "largest allocation"), "%s", gc_last_error());
+  ck_assert_ptr_null(bad);
+  free(x);
+  gc_graph_free(g);
+  gc_device_free(cl);
+}
+END_TEST
+
 /* Profiling: per-kernel device time over the runs since it was switched
  * on, one entry per kernel with its launch count; not on "ref". */
 START_TEST(profiling_reports_every_kernel) {
@@ -794,6 +856,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, profiling_reports_every_kernel);
   tcase_add_test(tc, multi_tensor_updates_match_reference);
   tcase_add_test(tc, adam_in_gemm_epilogue_matches_reference);
+  tcase_add_test(tc, arena_splits_under_a_limit);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);

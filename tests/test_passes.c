@@ -54,7 +54,7 @@ static void fuse_graph(const gc_graph *g, bool no_fuse, fused *out) {
   out->order = malloc(sizeof *out->order * (size_t)g->n);
   ck_assert_msg(pass_schedule(g, out->order) == GC_OK, "%s", gc_last_error());
   ck_assert_msg(pass_fuse(g, out->order, no_fuse, &out->f) == GC_OK, "%s", gc_last_error());
-  ck_assert_msg(pass_plan(g, &out->f, false, 64, &out->m) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(pass_plan(g, &out->f, false, 64, 0, &out->m) == GC_OK, "%s", gc_last_error());
   ck_assert_msg(plan_check(g, &out->f, &out->m) == GC_OK, "%s", gc_last_error());
 }
 

@@ -513,7 +513,7 @@ static int cmd_compile(int argc, char **argv) {
            s.nodes_before, s.nodes_after, s.kernels, s.launches_per_run);
     printf(",\"arena_bytes\":%zu,\"no_reuse_bytes\":%zu,\"live_lower_bound_bytes\":%zu",
            s.arena_bytes, s.no_reuse_bytes, s.live_lower_bound_bytes);
-    printf(",\"persistent_bytes\":%zu", s.persistent_bytes);
+    printf(",\"persistent_bytes\":%zu,\"arenas\":%d", s.persistent_bytes, s.arenas);
     printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
            s.gemm_measured);
     json_num("compile_seconds", s.compile_seconds, "%.6f");
@@ -526,7 +526,8 @@ static int cmd_compile(int argc, char **argv) {
     printf("  %-22s %d -> %d\n", "nodes", s.nodes_before, s.nodes_after);
     printf("  %-22s %d\n", "kernels", s.kernels);
     printf("  %-22s %d\n", "launches per step", s.launches_per_run);
-    print_size("arena", s.arena_bytes);
+    print_size(s.arenas > 1 ? "arena (split)" : "arena", s.arena_bytes);
+    if (s.arenas > 1) printf("  %-22s %d\n", "arena buffers", s.arenas);
     print_size("no-reuse sum", s.no_reuse_bytes);
     print_size("live-set lower bound", s.live_lower_bound_bytes);
     print_size("persistent", s.persistent_bytes);
@@ -569,7 +570,9 @@ static gc_status read_numbered(const char *dir, const char *prefix, tensor_list 
   l->n = 0;
   for (int i = 0; i < MAX_TENSORS; i++) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, i);
+    int w = snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, i);
+    if (w < 0 || (size_t)w >= sizeof path)
+      return gc_error(GC_ERR_INVALID, "%s: path too long", dir);
     if (access(path, F_OK) != 0) break;
     gc_status st = gc_tensor_read(path, &l->t[l->n]);
     if (st) return st;

@@ -93,11 +93,6 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
   p->stats.gemm_measured = sel.measured;
   cl_gemm_selection_free(&sel);
   if (st) return st;
-  if (p->mem.arena_bytes > d->info.max_alloc_bytes)
-    return gc_fail(GC_ERR_UNSUPPORTED,
-                   "the arena (%zu bytes) exceeds the device's largest allocation (%llu bytes); "
-                   "splitting it is not implemented yet",
-                   p->mem.arena_bytes, (unsigned long long)d->info.max_alloc_bytes);
   if (opt && opt->emit_cl_dir && (st = emit_sources(cp, opt->emit_cl_dir))) return st;
   int hit = 0, kernels = 0;
   for (int i = 0; i < cp->cg.nlaunches; i++) kernels += !cp->cg.launches[i].blas;
@@ -170,7 +165,7 @@ static gc_status cl_session_new_impl(gc_session *s) {
   cl_int err;
   for (int b = 0; b < nb && !st; b++) {
     int32_t node = cp->cg.buffer_node[b];
-    size_t bytes = node < 0 ? p->mem.arena_bytes : ir_node_bytes(&p->g->nodes[node]);
+    size_t bytes = node < 0 ? p->mem.arena_sizes[-1 - node] : ir_node_bytes(&p->g->nodes[node]);
     if (bytes == 0) bytes = 4; /* OpenCL rejects empty buffers; keep one slot */
     cs->bytes[b] = bytes;
     size_t extra = cs->sentinels ? CL_SENTINEL_BYTES : 0;
@@ -236,7 +231,7 @@ static gc_status cl_write_impl(gc_session *s, int32_t node, size_t offset, const
   const cl_prog *cp = s->p->impl;
   cl_dev *d = dev_of(s->p);
   int b = cp->cg.buffer_of[node];
-  if (b <= 0)
+  if (b < 0 || cp->cg.buffer_node[b] < 0)
     return gc_fail(GC_ERR_INVALID, "write: %s has no persistent storage",
                    ir_node_label(s->p->g, node));
   if (s->p->g->nodes[node].op != IR_OP_INPUT)
@@ -265,7 +260,7 @@ static gc_status cl_read_impl(gc_session *s, int32_t node, void *data, size_t by
   cl_sess *cs = s->impl;
   const cl_prog *cp = s->p->impl;
   int b = cp->cg.buffer_of[node];
-  if (b <= 0)
+  if (b < 0 || cp->cg.buffer_node[b] < 0)
     return gc_fail(GC_ERR_INVALID, "read: %s has no persistent storage",
                    ir_node_label(s->p->g, node));
   return cl_check(
@@ -427,7 +422,7 @@ gc_status cl_session_check_sentinels(gc_session *s) {
                      "sentinel overwritten: %zu of the %d bytes after the end of buffer %d (%s, "
                      "%zu bytes) changed, the first at +%zu (now 0x%02x)",
                      changed, CL_SENTINEL_BYTES, b,
-                     node < 0 ? "the arena" : ir_node_label(s->p->g, node), cs->bytes[b], first,
+                     node < 0 ? "an arena" : ir_node_label(s->p->g, node), cs->bytes[b], first,
                      pat[first]);
     }
   }

@@ -500,12 +500,13 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *us
     cl_codegen_free(out);
     return gc_fail(GC_ERR_NOMEM, "codegen: out of memory");
   }
-  out->buffer_node[0] = -1;
-  out->nbuffers = 1;
+  /* arena a is buffer a, marked -1 - a in buffer_node */
+  out->nbuffers = 0;
+  for (int a = 0; a < p->mem.narenas; a++) out->buffer_node[out->nbuffers++] = -1 - a;
   for (int i = 0; i < g->n; i++) {
     out->buffer_of[i] = -1;
     if (p->mem.root[i] != i) continue;
-    if (p->mem.kind[i] == STORE_ARENA) out->buffer_of[i] = 0;
+    if (p->mem.kind[i] == STORE_ARENA) out->buffer_of[i] = p->mem.arena_of[i];
     if (p->mem.kind[i] == STORE_PERSIST) {
       out->buffer_of[i] = out->nbuffers;
       out->buffer_node[out->nbuffers++] = i;

@@ -1,10 +1,11 @@
 /* cl_codegen.h — turns a compiled program's kernel groups into ONE OpenCL
  * source with one kernel per group, plus the launch list that replays it.
  *
- * Buffers: index 0 is the arena (intermediates at planned offsets), every
- * other index is one persistent root (input, param, constant, state,
- * output). Offsets and shapes are compile-time constants in the source, so
- * a kernel's arguments are just its buffers and never change. */
+ * Buffers: indices 0 .. narenas-1 are the arenas (intermediates at
+ * planned offsets; more than one only where a single arena would pass the
+ * device's largest allocation), every other index is one persistent root
+ * (input, param, constant, state, output). Offsets and shapes are compile-time constants in the
+ * source, so a kernel's arguments are just its buffers and never change. */
 #ifndef GC_CL_CODEGEN_H
 #define GC_CL_CODEGEN_H
 
@@ -30,8 +31,8 @@ typedef struct cl_codegen {
   char *source; /* the whole program */
   cl_launch *launches;
   int nlaunches;
-  int nbuffers;         /* arena + persistent roots */
-  int32_t *buffer_node; /* buffer index -> root node (-1 for the arena) */
+  int nbuffers;         /* arenas + persistent roots */
+  int32_t *buffer_node; /* buffer index -> root node (-1 - a for arena a) */
   int32_t *buffer_of;   /* node -> buffer index (-1 if not stored) */
 } cl_codegen;
 
