@@ -8,8 +8,12 @@
  * - an optimizer update joins the matmul or reduction computing its
  *   gradient (the gradient then never reaches memory); the remaining
  *   updates of one kind form one multi-tensor kernel;
- * - two complex ops never share a group; transposes start a group reading
- *   a stored input; views and leaves launch nothing.
+ * - two complex ops never share a group; transposes and other movement
+ *   ops start a group reading a stored input; views and leaves launch
+ *   nothing;
+ * - afterwards, elementwise groups over one domain where one reads the
+ *   other merge (a slice read in place joins the chain it starts), unless
+ *   that closes a cycle or a movement op would read its own kernel's value.
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -261,6 +265,103 @@ static bool merge_updates(builder *b) {
   return true;
 }
 
+/* Would groups a and b together fit the kernel argument budget? */
+static bool fits_pair(builder *b, int ga, int gb) {
+  int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
+  int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
+  for (int k = 0; k < 2; k++) {
+    const fuse_group *gr = &b->groups[k ? gb : ga];
+    for (int i = 0; i < gr->nnodes && n <= MAX_KERNEL_BUFFERS; i++)
+      add_roots(b->g, gr->nodes[i], roots, &n, cap);
+  }
+  return n <= MAX_KERNEL_BUFFERS;
+}
+
+/* Does a movement member of group gi read a node of group gj (or of gi)?
+ * It reads at other indices than the one the work-item computes, so that
+ * value must come from memory written by an earlier kernel. */
+static bool movement_reads(builder *b, int gi, int gj) {
+  const fuse_group *gr = &b->groups[gi];
+  for (int i = 0; i < gr->nnodes; i++) {
+    const ir_node *nd = &b->g->nodes[gr->nodes[i]];
+    if (ir_ops[nd->op].fusion != IR_FUSE_INJECTIVE) continue;
+    for (int k = 0; k < nd->nin; k++) {
+      int h = b->group_of[nd->in[k]];
+      if ((h == gi || h == gj) && !(ir_ops[b->g->nodes[nd->in[k]].op].props & IR_P_LEAF))
+        return true;
+    }
+  }
+  return false;
+}
+
+/* Does any member of group from read (directly, or through a third group)
+ * group target? Only the paths through a third group matter to a merge of
+ * the two: a direct read becomes a register. */
+static bool reaches_through_other(builder *b, int from, int target) {
+  b->epoch++;
+  const fuse_group *gr = &b->groups[from];
+  for (int i = 0; i < gr->nnodes; i++) {
+    int32_t v = gr->nodes[i];
+    for (int e = b->deps.start[v]; e < b->deps.start[v + 1]; e++) {
+      int h = b->group_of[b->deps.list[e]];
+      if (h >= 0 && h != from && h != target && depends_on(b, h, target)) return true;
+    }
+  }
+  return false;
+}
+
+/* Merges two elementwise groups over the same domain where one reads the
+ * other, so a chain that the walk split — typically because a movement op
+ * (a slice of a stored tensor: an LSTM's four gates cut from one matmul
+ * result) had to start a group of its own — becomes one kernel, and the
+ * values passed between the two stay in registers. Movement members read
+ * stored tensors at computed indices, so each still reads memory written
+ * by an earlier kernel; a merge that would let one read a value of the
+ * merged group itself is refused, and so is one that closes a cycle
+ * through a third group. pos gives each node's place in the schedule, to
+ * keep members in order. */
+static bool merge_elementwise(builder *b, const int *pos) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int gb = 0; gb < b->ngroups; gb++) {
+      fuse_group *B = &b->groups[gb];
+      int ga = -1;
+      for (int i = 0; B->kind == FUSE_ELEMWISE && i < B->nnodes && ga < 0; i++) {
+        int32_t v = B->nodes[i];
+        for (int e = b->deps.start[v]; e < b->deps.start[v + 1] && ga < 0; e++) {
+          int h = b->group_of[b->deps.list[e]];
+          const fuse_group *A = &b->groups[h < 0 ? gb : h];
+          if (h >= 0 && h != gb && A->kind == FUSE_ELEMWISE && A->nnodes > 0 &&
+              ir_shape_eq(A->domain, B->domain) && !movement_reads(b, gb, h) &&
+              !movement_reads(b, h, gb) && fits_pair(b, h, gb) &&
+              !reaches_through_other(b, gb, h) && !reaches_through_other(b, h, gb))
+            ga = h;
+        }
+      }
+      if (ga < 0) continue;
+      fuse_group *A = &b->groups[ga];
+      int32_t *nodes = malloc(sizeof *nodes * (size_t)(A->nnodes + B->nnodes));
+      if (!nodes) return false;
+      int n = 0, ia = 0, ib = 0;
+      while (ia < A->nnodes || ib < B->nnodes)
+        nodes[n++] = ib >= B->nnodes || (ia < A->nnodes && pos[A->nodes[ia]] < pos[B->nodes[ib]])
+                         ? A->nodes[ia++]
+                         : B->nodes[ib++];
+      for (int k = 0; k < B->nnodes; k++) b->group_of[B->nodes[k]] = ga;
+      free(A->nodes);
+      A->nodes = nodes;
+      A->nnodes = n;
+      A->root = nodes[n - 1];
+      free(B->nodes);
+      B->nodes = NULL;
+      B->nnodes = 0;
+      B->kind = FUSE_NONE; /* an empty group: no kernel */
+      changed = true;
+    }
+  }
+  return true;
+}
+
 /* Must node i be stored, ignoring its reader `except`? When something
  * outside its group reads it, when it is an output or persistent, when a
  * movement op reads it (at other indices), or when its kernel is a single
@@ -407,6 +508,17 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       gi = group_new(&b, FUSE_SINGLE, id, nd->shape);
     }
     if (gi < 0 || !group_push(&b, gi, id)) {
+      st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+      goto done;
+    }
+  }
+  if (!no_fuse) {
+    int *pos = malloc(sizeof *pos * (size_t)(n ? n : 1));
+    bool ok = pos != NULL;
+    for (int oi = 0; ok && oi < n; oi++) pos[order[oi]] = oi;
+    ok = ok && merge_elementwise(&b, pos);
+    free(pos);
+    if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
       goto done;
     }
