@@ -4,7 +4,8 @@
  * - they join a matmul's group as its epilogue (bias, activation, ...),
  *   and a conv2d's when it runs as an implicit GEMM;
  * - a reduction swallows the elementwise group that feeds only it (its
- *   prologue) and ends its group;
+ *   prologue), and elementwise nodes over its result join it as an
+ *   epilogue run once per result;
  * - an optimizer update joins the matmul or reduction computing its
  *   gradient (the gradient then never reaches memory); the remaining
  *   updates of one kind form one multi-tensor kernel;
@@ -131,6 +132,29 @@ static bool is_elementwise(const ir_node *n) {
   return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
 }
 
+/* May elementwise node id be the epilogue of reduction group gi, evaluated
+ * once per result after the loop (layer norm's var + eps -> sqrt)? Only
+ * over the reduction's own result shape, with keepdims (so the kernel's
+ * index names i0.. of the kept axes mean the same thing), and reading
+ * nothing of the group but the result and earlier epilogue members: the
+ * prologue's values live inside the loop. */
+static bool reduce_epilogue(builder *b, int gi, int32_t id) {
+  const fuse_group *gr = &b->groups[gi];
+  const ir_node *n = &b->g->nodes[id], *r = &b->g->nodes[gr->root];
+  if (n->dtype != GC_F32 || r->dtype != GC_F32 || r->shape.ndim != gr->domain.ndim ||
+      !ir_shape_eq(n->shape, r->shape))
+    return false;
+  int at = 0;
+  while (at < gr->nnodes && gr->nodes[at] != gr->root) at++;
+  for (int k = 0; k < n->nin; k++) {
+    if (b->group_of[n->in[k]] != gi) continue;
+    bool after = false;
+    for (int i = at; i < gr->nnodes && !after; i++) after = gr->nodes[i] == n->in[k];
+    if (!after) return false;
+  }
+  return true;
+}
+
 /* Try to put an elementwise node into one of its inputs' groups. */
 static int pick_group(builder *b, int32_t id) {
   const ir_node *n = &b->g->nodes[id];
@@ -138,6 +162,10 @@ static int pick_group(builder *b, int32_t id) {
     int gi = b->group_of[n->in[k]];
     if (gi < 0) continue;
     const fuse_group *gr = &b->groups[gi];
+    if (gr->kind == FUSE_REDUCE) {
+      if (reduce_epilogue(b, gi, id) && can_join(b, id, gi)) return gi;
+      continue;
+    }
     if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
     if (!ir_shape_eq(gr->domain, n->shape)) continue;
     if (gr->kind == FUSE_MATMUL && n->dtype != GC_F32) continue;
