@@ -428,8 +428,8 @@ static bool is_cheap(const ir_node *n) {
  * step(relu(x)) of a training step is the typical case: relu(x) is kept
  * for the weight gradient anyway.) The node stays in its group, so kernel
  * dependencies are unchanged; it is just no longer stored there. */
-static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users,
-                      const int *nusers) {
+static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users, const int *nusers,
+                      bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
   if (!is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
@@ -440,7 +440,12 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   for (int u = 0; u < nusers[e]; u++) {
     int32_t user = users[e][u];
     const fuse_group *ug = &b->groups[b->group_of[user]];
-    if (b->group_of[user] == gi) return false;
+    if (b->group_of[user] == gi) {
+      /* a group-mate recomputed by its own readers takes e along in its
+       * expression (the second round of recompute_all) */
+      if (f->inlined[user]) continue;
+      return false;
+    }
     bool as_expression =
         (ug->kind == FUSE_ELEMWISE && is_elementwise(&g->nodes[user])) ||
         (ug->kind == FUSE_MATMUL && user != ug->root && is_elementwise(&g->nodes[user])) ||
@@ -449,7 +454,13 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   }
   for (int k = 0; k < nd->nin; k++) {
     int32_t x = nd->in[k];
-    if (f->inlined[x] || !stored(b, x, e, users, nusers)) return false;
+    /* x must stay stored without e reading it. In the second round an x
+     * of another kernel that is stored anyway qualifies too (mean, read
+     * only by d = x - mean): its readers then read it where e was read,
+     * and the plan extends its life to them. */
+    if (f->inlined[x] || (!stored(b, x, e, users, nusers) &&
+                          !(second && f->materialized[x] && b->group_of[x] != gi)))
+      return false;
     /* readers run later than e would: an in-place writer of x's storage
      * could run in between (the schedule only orders it after e) */
     int32_t r = ir_storage_root(g, x);
@@ -563,12 +574,24 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
     goto done;
   }
   for (int i = 0; i < n; i++) out->materialized[i] = stored(&b, i, -1, users, nusers);
-  if (!no_fuse)
+  /* Two rounds: the second recomputes a producer whose only group-mate
+   * reader the first made recomputed (layer norm's d = x - mean, read by
+   * (d * d) inside var's reduction and by the output), so a kernel that
+   * would only store d disappears; chains stay two deep at most. */
+  for (int round = 0; !no_fuse && round < 2; round++)
     for (int oi = 0; oi < n; oi++)
-      if (recompute(&b, order[oi], out, users, nusers)) {
+      if (!out->inlined[order[oi]] && recompute(&b, order[oi], out, users, nusers, round > 0)) {
         out->inlined[order[oi]] = true;
         out->materialized[order[oi]] = false;
       }
+  /* an elementwise group whose every member is recomputed by its readers
+   * has nothing left to compute: no kernel */
+  for (int gi = 0; !no_fuse && gi < b.ngroups; gi++) {
+    fuse_group *gr = &b.groups[gi];
+    bool all = gr->kind == FUSE_ELEMWISE && gr->nnodes > 0;
+    for (int k = 0; all && k < gr->nnodes; k++) all = out->inlined[gr->nodes[k]];
+    if (all) gr->kind = FUSE_NONE;
+  }
   /* the plan owns the groups from here; fuse_order_groups sorts them */
   out->groups = b.groups;
   out->ngroups = b.ngroups;
