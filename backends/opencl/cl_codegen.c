@@ -4,7 +4,8 @@
  *   inputs from other kernels are read with broadcast (stride 0) or
  *   permuted (transpose) index arithmetic, never materialized;
  * - reductions: one work-item per output element, nested loops over the
- *   reduced axes, the fused prologue evaluated inside the loop;
+ *   reduced axes, the fused prologue evaluated inside the loop and the
+ *   epilogue (elementwise nodes over the result) once after it;
  * - matmuls: kernels/gemm.cl instances whose GEMM_STORE is the fused
  *   epilogue;
  * - single ops (softmax, cross-entropy, optimizer updates): own templates.
