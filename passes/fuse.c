@@ -4,12 +4,17 @@
  * - they join a matmul's group as its epilogue (bias, activation, ...),
  *   and a conv2d's when it runs as an implicit GEMM;
  * - a reduction swallows the elementwise group that feeds only it (its
- *   prologue) and ends its group;
+ *   prologue), and elementwise nodes over its result join it as an
+ *   epilogue run once per result;
  * - an optimizer update joins the matmul or reduction computing its
  *   gradient (the gradient then never reaches memory); the remaining
  *   updates of one kind form one multi-tensor kernel;
- * - two complex ops never share a group; transposes start a group reading
- *   a stored input; views and leaves launch nothing.
+ * - two complex ops never share a group; transposes and other movement
+ *   ops start a group reading a stored input; views and leaves launch
+ *   nothing;
+ * - afterwards, elementwise groups over one domain where one reads the
+ *   other merge (a slice read in place joins the chain it starts), unless
+ *   that closes a cycle or a movement op would read its own kernel's value.
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -127,6 +132,29 @@ static bool is_elementwise(const ir_node *n) {
   return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
 }
 
+/* May elementwise node id be the epilogue of reduction group gi, evaluated
+ * once per result after the loop (layer norm's var + eps -> sqrt)? Only
+ * over the reduction's own result shape, with keepdims (so the kernel's
+ * index names i0.. of the kept axes mean the same thing), and reading
+ * nothing of the group but the result and earlier epilogue members: the
+ * prologue's values live inside the loop. */
+static bool reduce_epilogue(builder *b, int gi, int32_t id) {
+  const fuse_group *gr = &b->groups[gi];
+  const ir_node *n = &b->g->nodes[id], *r = &b->g->nodes[gr->root];
+  if (n->dtype != GC_F32 || r->dtype != GC_F32 || r->shape.ndim != gr->domain.ndim ||
+      !ir_shape_eq(n->shape, r->shape))
+    return false;
+  int at = 0;
+  while (at < gr->nnodes && gr->nodes[at] != gr->root) at++;
+  for (int k = 0; k < n->nin; k++) {
+    if (b->group_of[n->in[k]] != gi) continue;
+    bool after = false;
+    for (int i = at; i < gr->nnodes && !after; i++) after = gr->nodes[i] == n->in[k];
+    if (!after) return false;
+  }
+  return true;
+}
+
 /* Try to put an elementwise node into one of its inputs' groups. */
 static int pick_group(builder *b, int32_t id) {
   const ir_node *n = &b->g->nodes[id];
@@ -134,6 +162,10 @@ static int pick_group(builder *b, int32_t id) {
     int gi = b->group_of[n->in[k]];
     if (gi < 0) continue;
     const fuse_group *gr = &b->groups[gi];
+    if (gr->kind == FUSE_REDUCE) {
+      if (reduce_epilogue(b, gi, id) && can_join(b, id, gi)) return gi;
+      continue;
+    }
     if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
     if (!ir_shape_eq(gr->domain, n->shape)) continue;
     if (gr->kind == FUSE_MATMUL && n->dtype != GC_F32) continue;
@@ -261,6 +293,103 @@ static bool merge_updates(builder *b) {
   return true;
 }
 
+/* Would groups a and b together fit the kernel argument budget? */
+static bool fits_pair(builder *b, int ga, int gb) {
+  int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
+  int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
+  for (int k = 0; k < 2; k++) {
+    const fuse_group *gr = &b->groups[k ? gb : ga];
+    for (int i = 0; i < gr->nnodes && n <= MAX_KERNEL_BUFFERS; i++)
+      add_roots(b->g, gr->nodes[i], roots, &n, cap);
+  }
+  return n <= MAX_KERNEL_BUFFERS;
+}
+
+/* Does a movement member of group gi read a node of group gj (or of gi)?
+ * It reads at other indices than the one the work-item computes, so that
+ * value must come from memory written by an earlier kernel. */
+static bool movement_reads(builder *b, int gi, int gj) {
+  const fuse_group *gr = &b->groups[gi];
+  for (int i = 0; i < gr->nnodes; i++) {
+    const ir_node *nd = &b->g->nodes[gr->nodes[i]];
+    if (ir_ops[nd->op].fusion != IR_FUSE_INJECTIVE) continue;
+    for (int k = 0; k < nd->nin; k++) {
+      int h = b->group_of[nd->in[k]];
+      if ((h == gi || h == gj) && !(ir_ops[b->g->nodes[nd->in[k]].op].props & IR_P_LEAF))
+        return true;
+    }
+  }
+  return false;
+}
+
+/* Does any member of group from read (directly, or through a third group)
+ * group target? Only the paths through a third group matter to a merge of
+ * the two: a direct read becomes a register. */
+static bool reaches_through_other(builder *b, int from, int target) {
+  b->epoch++;
+  const fuse_group *gr = &b->groups[from];
+  for (int i = 0; i < gr->nnodes; i++) {
+    int32_t v = gr->nodes[i];
+    for (int e = b->deps.start[v]; e < b->deps.start[v + 1]; e++) {
+      int h = b->group_of[b->deps.list[e]];
+      if (h >= 0 && h != from && h != target && depends_on(b, h, target)) return true;
+    }
+  }
+  return false;
+}
+
+/* Merges two elementwise groups over the same domain where one reads the
+ * other, so a chain that the walk split — typically because a movement op
+ * (a slice of a stored tensor: an LSTM's four gates cut from one matmul
+ * result) had to start a group of its own — becomes one kernel, and the
+ * values passed between the two stay in registers. Movement members read
+ * stored tensors at computed indices, so each still reads memory written
+ * by an earlier kernel; a merge that would let one read a value of the
+ * merged group itself is refused, and so is one that closes a cycle
+ * through a third group. pos gives each node's place in the schedule, to
+ * keep members in order. */
+static bool merge_elementwise(builder *b, const int *pos) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int gb = 0; gb < b->ngroups; gb++) {
+      fuse_group *B = &b->groups[gb];
+      int ga = -1;
+      for (int i = 0; B->kind == FUSE_ELEMWISE && i < B->nnodes && ga < 0; i++) {
+        int32_t v = B->nodes[i];
+        for (int e = b->deps.start[v]; e < b->deps.start[v + 1] && ga < 0; e++) {
+          int h = b->group_of[b->deps.list[e]];
+          const fuse_group *A = &b->groups[h < 0 ? gb : h];
+          if (h >= 0 && h != gb && A->kind == FUSE_ELEMWISE && A->nnodes > 0 &&
+              ir_shape_eq(A->domain, B->domain) && !movement_reads(b, gb, h) &&
+              !movement_reads(b, h, gb) && fits_pair(b, h, gb) &&
+              !reaches_through_other(b, gb, h) && !reaches_through_other(b, h, gb))
+            ga = h;
+        }
+      }
+      if (ga < 0) continue;
+      fuse_group *A = &b->groups[ga];
+      int32_t *nodes = malloc(sizeof *nodes * (size_t)(A->nnodes + B->nnodes));
+      if (!nodes) return false;
+      int n = 0, ia = 0, ib = 0;
+      while (ia < A->nnodes || ib < B->nnodes)
+        nodes[n++] = ib >= B->nnodes || (ia < A->nnodes && pos[A->nodes[ia]] < pos[B->nodes[ib]])
+                         ? A->nodes[ia++]
+                         : B->nodes[ib++];
+      for (int k = 0; k < B->nnodes; k++) b->group_of[B->nodes[k]] = ga;
+      free(A->nodes);
+      A->nodes = nodes;
+      A->nnodes = n;
+      A->root = nodes[n - 1];
+      free(B->nodes);
+      B->nodes = NULL;
+      B->nnodes = 0;
+      B->kind = FUSE_NONE; /* an empty group: no kernel */
+      changed = true;
+    }
+  }
+  return true;
+}
+
 /* Must node i be stored, ignoring its reader `except`? When something
  * outside its group reads it, when it is an output or persistent, when a
  * movement op reads it (at other indices), or when its kernel is a single
@@ -299,8 +428,8 @@ static bool is_cheap(const ir_node *n) {
  * step(relu(x)) of a training step is the typical case: relu(x) is kept
  * for the weight gradient anyway.) The node stays in its group, so kernel
  * dependencies are unchanged; it is just no longer stored there. */
-static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users,
-                      const int *nusers) {
+static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users, const int *nusers,
+                      bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
   if (!is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
@@ -311,7 +440,12 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   for (int u = 0; u < nusers[e]; u++) {
     int32_t user = users[e][u];
     const fuse_group *ug = &b->groups[b->group_of[user]];
-    if (b->group_of[user] == gi) return false;
+    if (b->group_of[user] == gi) {
+      /* a group-mate recomputed by its own readers takes e along in its
+       * expression (the second round of recompute_all) */
+      if (f->inlined[user]) continue;
+      return false;
+    }
     bool as_expression =
         (ug->kind == FUSE_ELEMWISE && is_elementwise(&g->nodes[user])) ||
         (ug->kind == FUSE_MATMUL && user != ug->root && is_elementwise(&g->nodes[user])) ||
@@ -320,7 +454,13 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
   }
   for (int k = 0; k < nd->nin; k++) {
     int32_t x = nd->in[k];
-    if (f->inlined[x] || !stored(b, x, e, users, nusers)) return false;
+    /* x must stay stored without e reading it. In the second round an x
+     * of another kernel that is stored anyway qualifies too (mean, read
+     * only by d = x - mean): its readers then read it where e was read,
+     * and the plan extends its life to them. */
+    if (f->inlined[x] || (!stored(b, x, e, users, nusers) &&
+                          !(second && f->materialized[x] && b->group_of[x] != gi)))
+      return false;
     /* readers run later than e would: an in-place writer of x's storage
      * could run in between (the schedule only orders it after e) */
     int32_t r = ir_storage_root(g, x);
@@ -411,6 +551,17 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       goto done;
     }
   }
+  if (!no_fuse) {
+    int *pos = malloc(sizeof *pos * (size_t)(n ? n : 1));
+    bool ok = pos != NULL;
+    for (int oi = 0; ok && oi < n; oi++) pos[order[oi]] = oi;
+    ok = ok && merge_elementwise(&b, pos);
+    free(pos);
+    if (!ok) {
+      st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+      goto done;
+    }
+  }
   if (!no_fuse && !merge_updates(&b)) {
     st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
     goto done;
@@ -423,12 +574,24 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
     goto done;
   }
   for (int i = 0; i < n; i++) out->materialized[i] = stored(&b, i, -1, users, nusers);
-  if (!no_fuse)
+  /* Two rounds: the second recomputes a producer whose only group-mate
+   * reader the first made recomputed (layer norm's d = x - mean, read by
+   * (d * d) inside var's reduction and by the output), so a kernel that
+   * would only store d disappears; chains stay two deep at most. */
+  for (int round = 0; !no_fuse && round < 2; round++)
     for (int oi = 0; oi < n; oi++)
-      if (recompute(&b, order[oi], out, users, nusers)) {
+      if (!out->inlined[order[oi]] && recompute(&b, order[oi], out, users, nusers, round > 0)) {
         out->inlined[order[oi]] = true;
         out->materialized[order[oi]] = false;
       }
+  /* an elementwise group whose every member is recomputed by its readers
+   * has nothing left to compute: no kernel */
+  for (int gi = 0; !no_fuse && gi < b.ngroups; gi++) {
+    fuse_group *gr = &b.groups[gi];
+    bool all = gr->kind == FUSE_ELEMWISE && gr->nnodes > 0;
+    for (int k = 0; all && k < gr->nnodes; k++) all = out->inlined[gr->nodes[k]];
+    if (all) gr->kind = FUSE_NONE;
+  }
   /* the plan owns the groups from here; fuse_order_groups sorts them */
   out->groups = b.groups;
   out->ngroups = b.ngroups;

@@ -4,7 +4,8 @@
  *   inputs from other kernels are read with broadcast (stride 0) or
  *   permuted (transpose) index arithmetic, never materialized;
  * - reductions: one work-item per output element, nested loops over the
- *   reduced axes, the fused prologue evaluated inside the loop;
+ *   reduced axes, the fused prologue evaluated inside the loop and the
+ *   epilogue (elementwise nodes over the result) once after it;
  * - matmuls: kernels/gemm.cl instances whose GEMM_STORE is the fused
  *   epilogue;
  * - single ops (softmax, cross-entropy, optimizer updates): own templates.
@@ -241,9 +242,10 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     if (!keep[d])
       sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
   sb_append(body, "  {\n    ");
-  for (int k = 0; k < gr->nnodes; k++)
-    if (gr->nodes[k] != gr->root && !ir_is_update(&G->g->nodes[gr->nodes[k]]))
-      member(G, body, gi, dom, gr->nodes[k]);
+  /* members before the root are its prologue (in the loop), after it the
+   * epilogue (once per result) and optimizer updates */
+  for (int k = 0; k < gr->nnodes && gr->nodes[k] != gr->root; k++)
+    member(G, body, gi, dom, gr->nodes[k]);
   sb_append(body, "\n    const float x = ");
   operand(G, body, gi, dom, r->in[0]);
   const char *step = r->op == IR_OP_MAX    ? "acc = fmax(acc, x);"
@@ -260,10 +262,26 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     cg_float(body, 1.0 / (double)count);
     sb_append(body, ";\n");
   }
-  if (G->p->fuse.materialized[gr->root]) {
+  sb_appendf(body, "  const float v%d = acc;\n", gr->root);
+  bool after = false;
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (id == gr->root || !after || ir_is_update(&G->g->nodes[id])) {
+      after = after || id == gr->root;
+      continue;
+    }
     sb_append(body, "  ");
-    cg_access(G, body, gr->root, "gid");
-    sb_append(body, " = acc;\n");
+    member(G, body, gi, r->shape, id); /* keepdims: i0.. of the kept axes */
+    sb_append(body, "\n");
+  }
+  after = false;
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    after = after || id == gr->root;
+    if (!after || !G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id])) continue;
+    sb_append(body, "  ");
+    cg_access(G, body, id, "gid");
+    sb_appendf(body, " = v%d;\n", id);
   }
   for (int k = 0; k < gr->nnodes; k++)
     if (ir_is_update(&G->g->nodes[gr->nodes[k]]))
