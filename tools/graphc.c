@@ -482,7 +482,7 @@ static int cmd_compile(int argc, char **argv) {
     /* the batch reported is the leading dim of the first graph input */
     gc_onnx_info *info = NULL;
     st = gc_onnx_load(a.model, &g, &info);
-    if (st) rc = fail(EXIT_RUNTIME, "importing %s: %s", a.model, lib_error(st));
+    if (st) rc = fail(EXIT_RUNTIME, "%s", lib_error(st)); /* it names the file */
     for (int i = 0; !st && i < info->ninputs && !batch; i++)
       if (info->inputs[i].in_graph && info->inputs[i].shape.ndim > 0)
         batch = (int)info->inputs[i].shape.dim[0];
