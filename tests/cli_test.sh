@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_test.sh — end-to-end checks of the `graphc` command line: exit codes
 # and one-line messages for bad arguments, the listings, a perceptron and an
-# ffnn training run (text and --json) and compile --stats --json. Runs on
+# ffnn training run (text and --json) and compile --stats --json (of a
+# registry model and of an ONNX file). Runs on
 # the default device ($GRAPHC_DEVICE, else the first OpenCL device).
 # Usage: cli_test.sh PATH/TO/graphc
 set -u
@@ -144,6 +145,26 @@ fi
 
 run compile ffnn --stats --device ref
 [ "$rc" -eq 0 ] && grep -q 'kernels' "$TMP/out" || fail "compile ffnn --stats: $(cat "$TMP/out" "$TMP/err")"
+
+# compile accepts an ONNX file in place of a registry model (no --train)
+LSTM=/usr/share/libonnx-testdata/data/node/test_lstm_defaults/model.onnx
+if [ -f "$LSTM" ]; then
+  run compile "$LSTM" --stats --json
+  [ "$rc" -eq 0 ] || fail "compile $LSTM --stats --json: exit status $rc: $(cat "$TMP/err")"
+  python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+for k in ("model", "train", "batch", "device", "nodes_before", "nodes_after", "kernels",
+          "launches_per_step", "arena_bytes", "no_reuse_bytes", "live_lower_bound_bytes",
+          "persistent_bytes", "compile_seconds", "cache_hit", "compile_cached_seconds",
+          "gemm_own", "gemm_clblast", "gemm_measured"):
+    assert k in r, "missing key " + k
+assert r["model"].endswith("model.onnx") and r["train"] is False
+assert r["nodes_before"] > 0 and r["nodes_after"] > 0
+' <"$TMP/out" || fail "compile model.onnx --json: $(cat "$TMP/out")"
+  expect_error 2 compile "$LSTM" --train
+  expect_error 1 compile "$TMP/missing.onnx"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"

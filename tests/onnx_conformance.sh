@@ -2,6 +2,8 @@
 # onnx_conformance.sh — runs `graphc onnx-test` over libonnx-testdata's
 # backend cases: every case of the four suites (no list), or the cases of
 # a list file (one path per line relative to the data root, # comments).
+# Every case that runs is also run unfused (--compare-unfused): fused and
+# unfused outputs must agree within 1e-5 (1 + |unfused|), ints exactly.
 # Fails on any FAIL (graphc's exit status); SKIP (unsupported) is allowed.
 # usage: onnx_conformance.sh GRAPHC [LIST]
 set -uo pipefail
@@ -23,4 +25,4 @@ else
     cases+=("$root/$suite"/*/)
   done
 fi
-exec "$tool" onnx-test --device "${GRAPHC_DEVICE:-pocl}" "${cases[@]}"
+exec "$tool" onnx-test --device "${GRAPHC_DEVICE:-pocl}" --compare-unfused "${cases[@]}"

@@ -29,7 +29,8 @@ static const char usage_text[] =
     "  train MODEL [options]      train a model and report its test accuracy\n"
     "      --epochs N  --batch B  --lr X  --seed S  --device D  --data DIR\n"
     "      --limit N (train on N samples)  --json (one JSON object on stdout)\n"
-    "  compile MODEL [options]    compile a model's graph and print its stats\n"
+    "  compile MODEL [options]    compile a model's graph and print its stats;\n"
+    "      MODEL is a registry name or FILE.onnx (imported, its own batch dims)\n"
     "      --train (the training step)  --batch B  --device D  --stats  --json\n"
     "      --dump-after=PASS|all  --emit-cl DIR  --no-fuse  --no-plan\n"
     "  run MODEL.onnx [options]   run an ONNX model; print or write its outputs\n"
@@ -37,7 +38,9 @@ static const char usage_text[] =
     "      --output-dir DIR (outputs as DIR/NAME.pb)  --device D (default pocl)\n"
     "  onnx-test CASE_DIR...      run ONNX backend test cases (model.onnx +\n"
     "      test_data_set_*/); PASS/FAIL/SKIP per case  --device D (default pocl);\n"
-    "      random outputs (training Dropout) PASS by the op's properties\n"
+    "      random outputs (training Dropout) PASS by the op's properties;\n"
+    "      --compare-unfused (also run each case unfused: outputs must agree\n"
+    "      within 1e-5 (1 + |unfused|), ints and bools exactly)\n"
     "  help, --help               this text\n"
     "  --version                  the version\n"
     "\n"
@@ -449,9 +452,16 @@ static void print_size(const char *what, size_t b) {
 
 static int cmd_compile(int argc, char **argv) {
   args a;
-  const gc_model *m;
+  const gc_model *m = NULL;
   int rc = parse_args(argc, argv, 2, FOR_COMPILE, "compile", &a);
-  if (!rc) rc = find_model(&a, "compile", &m);
+  /* MODEL is a registry name, or an ONNX file (batch dims as in the file) */
+  size_t mlen = !rc && a.model ? strlen(a.model) : 0;
+  bool onnx = mlen > 5 && !strcmp(a.model + mlen - 5, ".onnx");
+  if (!rc && onnx && a.train) rc = fail(EXIT_USAGE, "compile: --train needs a registry model");
+  if (!rc && onnx && a.batch)
+    rc = fail(EXIT_USAGE,
+              "compile: --batch needs a registry model (an ONNX model's is in the file)");
+  if (!rc && !onnx) rc = find_model(&a, "compile", &m);
   if (!rc && a.dump_after) rc = check_pass(a.dump_after);
   if (rc) return rc;
   struct stat sb;
@@ -463,20 +473,37 @@ static int cmd_compile(int argc, char **argv) {
   gc_device *dev;
   if ((rc = open_device(a.device, &dev))) return rc;
 
-  int batch = a.batch > 0 ? a.batch : m->default_batch;
-  gc_train_options opt = {0};
-  opt.seed = a.seed;
-  opt.device = a.device;
-  gc_graph *g = gc_graph_new();
+  const char *name = onnx ? a.model : m->name;
+  int batch = 0;
+  gc_graph *g = NULL;
   gc_program *p = NULL;
-  gc_status st = g ? GC_OK : GC_ERR_NOMEM;
-  if (!st) {
-    gc_graph_set_seed(g, a.seed);
-    st = m->build(g, batch, a.train, &opt);
-    if (st || gc_graph_status(g)) {
-      rc = fail(EXIT_RUNTIME, "building %s: %s", m->name,
-                *gc_graph_errmsg(g) ? gc_graph_errmsg(g) : lib_error(st));
-      st = st ? st : gc_graph_status(g);
+  gc_status st = GC_OK;
+  if (onnx) {
+    /* the batch reported is the leading dim of the first graph input */
+    gc_onnx_info *info = NULL;
+    st = gc_onnx_load(a.model, &g, &info);
+    if (st) rc = fail(EXIT_RUNTIME, "%s", lib_error(st)); /* it names the file */
+    for (int i = 0; !st && i < info->ninputs && !batch; i++)
+      if (info->inputs[i].in_graph && info->inputs[i].shape.ndim > 0)
+        batch = (int)info->inputs[i].shape.dim[0];
+    if (!batch) batch = 1;
+    if (!st) gc_graph_set_seed(g, a.seed);
+    gc_onnx_info_free(info);
+  } else {
+    batch = a.batch > 0 ? a.batch : m->default_batch;
+    gc_train_options opt = {0};
+    opt.seed = a.seed;
+    opt.device = a.device;
+    g = gc_graph_new();
+    st = g ? GC_OK : GC_ERR_NOMEM;
+    if (!st) {
+      gc_graph_set_seed(g, a.seed);
+      st = m->build(g, batch, a.train, &opt);
+      if (st || gc_graph_status(g)) {
+        rc = fail(EXIT_RUNTIME, "building %s: %s", m->name,
+                  *gc_graph_errmsg(g) ? gc_graph_errmsg(g) : lib_error(st));
+        st = st ? st : gc_graph_status(g);
+      }
     }
   }
   if (!st) {
@@ -487,7 +514,7 @@ static int cmd_compile(int argc, char **argv) {
     co.dump_to = a.json ? stderr : stdout;
     co.emit_cl_dir = a.emit_cl;
     st = gc_compile(g, dev, &co, &p);
-    if (st) rc = fail(EXIT_RUNTIME, "compiling %s: %s", m->name, lib_error(st));
+    if (st) rc = fail(EXIT_RUNTIME, "compiling %s: %s", name, lib_error(st));
   }
   gc_program_stats s = {0}, again = {0};
   if (!st && (st = gc_program_stats_get(p, &s)))
@@ -501,12 +528,12 @@ static int cmd_compile(int argc, char **argv) {
     gc_program *p2 = NULL;
     st = gc_compile(g, dev, &co, &p2);
     if (!st) st = gc_program_stats_get(p2, &again);
-    if (st) rc = fail(EXIT_RUNTIME, "compiling %s again: %s", m->name, lib_error(st));
+    if (st) rc = fail(EXIT_RUNTIME, "compiling %s again: %s", name, lib_error(st));
     gc_program_free(p2);
   }
   if (!st && a.json) {
     printf("{\"model\":");
-    json_str(m->name);
+    json_str(name);
     printf(",\"train\":%s,\"batch\":%d,\"device\":", a.train ? "true" : "false", batch);
     json_str(gc_device_name(dev));
     printf(",\"nodes_before\":%d,\"nodes_after\":%d,\"kernels\":%d,\"launches_per_step\":%d",
@@ -521,7 +548,7 @@ static int cmd_compile(int argc, char **argv) {
     json_num("compile_cached_seconds", again.compile_seconds, "%.6f");
     printf("}\n");
   } else if (!st && a.stats) {
-    printf("%s (%s graph, batch %d) on %s\n", m->name, a.train ? "training" : "inference", batch,
+    printf("%s (%s graph, batch %d) on %s\n", name, a.train ? "training" : "inference", batch,
            gc_device_name(dev));
     printf("  %-22s %d -> %d\n", "nodes", s.nodes_before, s.nodes_after);
     printf("  %-22s %d\n", "kernels", s.kernels);
@@ -540,9 +567,8 @@ static int cmd_compile(int argc, char **argv) {
     printf(
         "%s (%s, batch %d): %d nodes -> %d, %d kernels, %d launches/step, arena %zu bytes, "
         "%.3f s%s\n",
-        m->name, a.train ? "training" : "inference", batch, s.nodes_before, s.nodes_after,
-        s.kernels, s.launches_per_run, s.arena_bytes, s.compile_seconds,
-        s.cache_hit ? " (cache hit)" : "");
+        name, a.train ? "training" : "inference", batch, s.nodes_before, s.nodes_after, s.kernels,
+        s.launches_per_run, s.arena_bytes, s.compile_seconds, s.cache_hit ? " (cache hit)" : "");
   }
   gc_program_free(p);
   gc_graph_free(g);
@@ -584,8 +610,8 @@ static gc_status read_numbered(const char *dir, const char *prefix, tensor_list 
 /* Imports, compiles and runs a model on inputs (bound at import so that
  * shape inputs fold); outs receives one tensor per graph output, with the
  * ONNX dtype of the model (int64 outputs come back from i32). */
-static gc_status run_model(const char *path, gc_device *dev, tensor_list *ins, tensor_list *outs,
-                           gc_onnx_info **info_out) {
+static gc_status run_model(const char *path, gc_device *dev, int no_fuse, tensor_list *ins,
+                           tensor_list *outs, gc_onnx_info **info_out) {
   gc_graph *g = NULL;
   gc_onnx_info *info = NULL;
   gc_program *p = NULL;
@@ -593,7 +619,9 @@ static gc_status run_model(const char *path, gc_device *dev, tensor_list *ins, t
   gc_onnx_options opt = {(const gc_tensor *const *)ins->t, ins->n};
   outs->n = 0;
   gc_status st = gc_onnx_load_with(path, &opt, &g, &info);
-  if (!st) st = gc_compile(g, dev, NULL, &p);
+  gc_compile_options co = {0};
+  co.no_fuse = no_fuse;
+  if (!st) st = gc_compile(g, dev, &co, &p);
   if (!st) st = gc_session_new(p, &s);
   for (int i = 0; !st && i < info->ninputs; i++) {
     const gc_onnx_io *io = &info->inputs[i];
@@ -707,7 +735,7 @@ static int cmd_run(int argc, char **argv) {
   gc_device *dev = NULL;
   if (!rc) rc = open_device(device ? device : "pocl", &dev);
   if (!rc) {
-    gc_status st = run_model(model, dev, &ins, &outs, NULL);
+    gc_status st = run_model(model, dev, 0, &ins, &outs, NULL);
     if (st) rc = fail(EXIT_RUNTIME, "%s", lib_error(st));
   }
   for (int i = 0; !rc && i < outs.n; i++) {
@@ -792,6 +820,51 @@ static int tensors_match(const gc_tensor *got, const gc_tensor *want, double *er
   return ok;
 }
 
+/* Compares output idx of the fused program (f) with the unfused one's (u):
+ * |f - u| <= 1e-5 (1 + |u|) for floats (NaN matches NaN, an infinity
+ * itself), exact for ints and bools; why gets the first difference. */
+static int fused_matches_unfused(const gc_tensor *f, const gc_tensor *u, int idx, char *why,
+                                 size_t n) {
+  char a[160], b[160];
+  bool same = f->dtype == u->dtype && f->shape.ndim == u->shape.ndim;
+  for (int d = 0; same && d < f->shape.ndim; d++) same = f->shape.dim[d] == u->shape.dim[d];
+  if (!same) {
+    snprintf(why, n, "fused vs unfused: output %d is %s%s vs %s%s", idx, gc_dtype_name(f->dtype),
+             gc_shape_str(f->shape, a, sizeof a), gc_dtype_name(u->dtype),
+             gc_shape_str(u->shape, b, sizeof b));
+    return 0;
+  }
+  int64_t cnt = gc_shape_numel(f->shape);
+  for (int64_t i = 0; i < cnt; i++) {
+    double x, y;
+    bool ok;
+    switch (f->dtype) {
+      case GC_F32:
+        x = ((const float *)f->data)[i];
+        y = ((const float *)u->data)[i];
+        ok = (isnan(x) && isnan(y)) || (isinf(y) && x == y) || fabs(x - y) <= 1e-5 * (1 + fabs(y));
+        break;
+      case GC_I32:
+        x = ((const int32_t *)f->data)[i], y = ((const int32_t *)u->data)[i];
+        ok = x == y;
+        break;
+      case GC_I64:
+        ok = ((const int64_t *)f->data)[i] == ((const int64_t *)u->data)[i];
+        x = (double)((const int64_t *)f->data)[i], y = (double)((const int64_t *)u->data)[i];
+        break;
+      default:
+        x = ((const uint8_t *)f->data)[i], y = ((const uint8_t *)u->data)[i];
+        ok = x == y;
+        break;
+    }
+    if (!ok) {
+      snprintf(why, n, "fused vs unfused: output %d [%lld] %.9g vs %.9g", idx, (long long)i, x, y);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 typedef struct skip_count {
   char what[64];
   int n;
@@ -810,7 +883,12 @@ enum { CASE_PASS, CASE_FAIL, CASE_SKIP, CASE_PASS_PROPERTY };
 
 /* Runs every test_data_set_* of one case directory; why gets the reason
  * of a FAIL or SKIP. */
-static int run_case(const char *dir, gc_device *dev, char *why, size_t n) {
+/* With compare, every data set that passes also runs the unfused program
+ * on the same inputs and the two must agree (fused_matches_unfused);
+ * *compared is then set. */
+static int run_case(const char *dir, gc_device *dev, bool compare, bool *compared, char *why,
+                    size_t n) {
+  *compared = false;
   char model[4096];
   snprintf(model, sizeof model, "%s/model.onnx", dir);
   if (access(model, R_OK) != 0) {
@@ -861,7 +939,7 @@ static int run_case(const char *dir, gc_device *dev, char *why, size_t n) {
       }
       gc_graph_free(g);
     } else {
-      st = run_model(model, dev, &ins, &got, &info);
+      st = run_model(model, dev, 0, &ins, &got, &info);
       if (st == GC_ERR_UNSUPPORTED && info && info->unsupported[0]) {
         snprintf(why, n, "unsupported: %s", info->unsupported);
         result = CASE_SKIP;
@@ -902,6 +980,24 @@ static int run_case(const char *dir, gc_device *dev, char *why, size_t n) {
           result = CASE_FAIL;
         }
       }
+      /* The same graph without fusion, on the same inputs. Random outputs
+       * are compared too: the counter-based RNG draws by element index and
+       * the node's seed, whichever kernel computes them. */
+      if (result == CASE_PASS && compare) {
+        tensor_list un = {{0}, 0};
+        st = run_model(model, dev, 1, &ins, &un, NULL);
+        if (st) {
+          snprintf(why, n, "unfused: %s", lib_error(st));
+          result = CASE_FAIL;
+        } else if (un.n != got.n) {
+          snprintf(why, n, "fused vs unfused: %d outputs vs %d", got.n, un.n);
+          result = CASE_FAIL;
+        }
+        for (int i = 0; result == CASE_PASS && i < got.n; i++)
+          if (!fused_matches_unfused(got.t[i], un.t[i], i, why, n)) result = CASE_FAIL;
+        if (result == CASE_PASS) *compared = true;
+        tensor_list_free(&un);
+      }
     }
     gc_onnx_info_free(info);
     tensor_list_free(&ins);
@@ -915,8 +1011,11 @@ static int run_case(const char *dir, gc_device *dev, char *why, size_t n) {
 static int cmd_onnx_test(int argc, char **argv) {
   const char *device = "pocl";
   int ncases = 0;
+  bool compare = false;
   for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+    if (!strcmp(argv[i], "--compare-unfused")) {
+      compare = true;
+    } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
       device = argv[++i];
     } else if (!strncmp(argv[i], "--device=", 9)) {
       device = argv[i] + 9;
@@ -931,7 +1030,7 @@ static int cmd_onnx_test(int argc, char **argv) {
   gc_device *dev;
   int rc = open_device(device, &dev);
   if (rc) return rc;
-  int pass = 0, failed = 0, skipped = 0, nskip = 0, nprop = 0;
+  int pass = 0, failed = 0, skipped = 0, nskip = 0, nprop = 0, ncompared = 0;
   static skip_count skips[1024];
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--device")) {
@@ -945,7 +1044,9 @@ static int cmd_onnx_test(int argc, char **argv) {
     while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
     const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     char why[1024] = "";
-    int r = run_case(dir, dev, why, sizeof why);
+    bool compared = false;
+    int r = run_case(dir, dev, compare, &compared, why, sizeof why);
+    ncompared += compared;
     if (r == CASE_PASS || r == CASE_PASS_PROPERTY) {
       pass++;
       nprop += r == CASE_PASS_PROPERTY;
@@ -968,11 +1069,13 @@ static int cmd_onnx_test(int argc, char **argv) {
     fflush(stdout);
   }
   gc_device_free(dev);
+  char cmp[96] = "";
+  if (compare) snprintf(cmp, sizeof cmp, "; %d compared fused vs unfused", ncompared);
   if (nprop)
-    printf("%d passed (%d by property: random op), %d failed, %d skipped\n", pass, nprop, failed,
-           skipped);
+    printf("%d passed (%d by property: random op), %d failed, %d skipped%s\n", pass, nprop, failed,
+           skipped, cmp);
   else
-    printf("%d passed, %d failed, %d skipped\n", pass, failed, skipped);
+    printf("%d passed, %d failed, %d skipped%s\n", pass, failed, skipped, cmp);
   if (nskip) {
     qsort(skips, (size_t)nskip, sizeof skips[0], by_count);
     printf("skipped (first unsupported op type or feature):\n");
