@@ -18,9 +18,7 @@
  * not a leaf (parameter, input, constant, state) and not an output. */
 static size_t arena_bytes(const ir_graph *g, const fuse_plan *f, int32_t r) {
   const ir_node *n = &g->nodes[r];
-  if (!f->materialized[r] || (ir_ops[n->op].props & IR_P_LEAF) ||
-      (n->flags & (IR_F_OUTPUT | IR_F_LOSS)))
-    return 0;
+  if (!f->materialized[r] || (ir_ops[n->op].props & IR_P_LEAF) || plan_user_visible(n)) return 0;
   return ir_node_bytes(n);
 }
 

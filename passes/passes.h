@@ -105,6 +105,8 @@ typedef struct mem_plan {
  * bytes (0: no limit); no_plan gives each its own slot. */
 gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
                     size_t max_arena, mem_plan *out);
+/* An output or the loss: the user reads it, so it is never planned over. */
+bool plan_user_visible(const ir_node *n);
 /* The independent checker: no two tensors live at the same time overlap. */
 gc_status plan_check(const ir_graph *g, const fuse_plan *f, const mem_plan *m);
 void mem_plan_free(mem_plan *m);

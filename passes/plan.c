@@ -214,6 +214,8 @@ static int larger_first(const void *a, const void *b) {
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
+bool plan_user_visible(const ir_node *n) { return (n->flags & (IR_F_OUTPUT | IR_F_LOSS)) != 0; }
+
 gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t alignment,
                     size_t max_arena, mem_plan *m) {
   int n = g->n;
@@ -234,7 +236,7 @@ gc_status pass_plan(const ir_graph *g, const fuse_plan *f, bool no_plan, size_t 
     const ir_node *nd = &g->nodes[i];
     if (!f->materialized[i]) continue;
     if (m->kind[r] == STORE_NONE) m->kind[r] = STORE_ARENA;
-    if ((ir_ops[g->nodes[r].op].props & IR_P_LEAF) || (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)))
+    if ((ir_ops[g->nodes[r].op].props & IR_P_LEAF) || plan_user_visible(nd))
       m->kind[r] = STORE_PERSIST;
   }
   for (int i = 0; i < n; i++) {

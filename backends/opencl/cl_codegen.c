@@ -320,9 +320,6 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
     sb_free(&idx);
   }
   sb_append(store, "}");
-  /* GEMM_STORE is a one-line macro */
-  for (size_t c = 0; store->buf && c < store->len; c++)
-    if (store->buf[c] == '\n') store->buf[c] = ' ';
 }
 
 /* A 2-D GEMM whose whole epilogue is one optimizer update of its result
@@ -386,8 +383,6 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
     char idx[64];
     snprintf(idx, sizeof idx, "(i) * %lld + (j)", (long long)ndim);
     cg_update_element(G, &store8, vu, idx, "(v)", 8);
-    for (size_t c = 0; store8.buf && c < store8.len; c++) /* a one-line macro */
-      if (store8.buf[c] == '\n') store8.buf[c] = ' ';
     spec.store8 = sb_str(&store8);
   }
   char *src = NULL;
