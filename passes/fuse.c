@@ -5,7 +5,9 @@
  *   and a conv2d's when it runs as an implicit GEMM;
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue), and elementwise nodes over its result join it as an
- *   epilogue run once per result;
+ *   epilogue run once per result; afterwards reductions over one domain
+ *   and axes, and the elementwise work reading their results, merge into
+ *   row kernels (fuse_reduce.c: layer norm and batch norm are one kernel);
  * - an optimizer update joins the matmul or reduction computing its
  *   gradient (the gradient then never reaches memory); the remaining
  *   updates of one kind form one multi-tensor kernel;
@@ -25,17 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "passes/passes.h"
-
-typedef struct builder {
-  const ir_graph *g;
-  fuse_group *groups;
-  int ngroups, cap;
-  int32_t *group_of;
-  sched_deps deps;
-  int *stamp; /* DFS marks per group */
-  int epoch;
-} builder;
+#include "passes/fuse_builder.h"
 
 static int group_new(builder *b, fuse_kind kind, int32_t root, gc_shape domain) {
   if (b->ngroups == b->cap) {
@@ -117,59 +109,41 @@ static bool fits(builder *b, int gi, int32_t node) {
   return n <= MAX_KERNEL_BUFFERS;
 }
 
-static bool can_join(builder *b, int32_t node, int gi) {
+int fb_value_group(const builder *b, int32_t x) { return b->group_of[ir_view_source(b->g, x)]; }
+
+bool fb_can_join(builder *b, int32_t node, int gi) {
   if (!fits(b, gi, node)) return false;
   b->epoch++;
   for (int e = b->deps.start[node]; e < b->deps.start[node + 1]; e++) {
-    int h = b->group_of[b->deps.list[e]];
+    int h = fb_value_group(b, b->deps.list[e]);
     if (h >= 0 && h != gi && depends_on(b, h, gi)) return false;
   }
   return true;
 }
 
-static bool is_elementwise(const ir_node *n) {
+bool fb_is_elementwise(const ir_node *n) {
   ir_fusion f = ir_ops[n->op].fusion;
   return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
-}
-
-/* May elementwise node id be the epilogue of reduction group gi, evaluated
- * once per result after the loop (layer norm's var + eps -> sqrt)? Only
- * over the reduction's own result shape, with keepdims (so the kernel's
- * index names i0.. of the kept axes mean the same thing), and reading
- * nothing of the group but the result and earlier epilogue members: the
- * prologue's values live inside the loop. */
-static bool reduce_epilogue(builder *b, int gi, int32_t id) {
-  const fuse_group *gr = &b->groups[gi];
-  const ir_node *n = &b->g->nodes[id], *r = &b->g->nodes[gr->root];
-  if (n->dtype != GC_F32 || r->dtype != GC_F32 || r->shape.ndim != gr->domain.ndim ||
-      !ir_shape_eq(n->shape, r->shape))
-    return false;
-  int at = 0;
-  while (at < gr->nnodes && gr->nodes[at] != gr->root) at++;
-  for (int k = 0; k < n->nin; k++) {
-    if (b->group_of[n->in[k]] != gi) continue;
-    bool after = false;
-    for (int i = at; i < gr->nnodes && !after; i++) after = gr->nodes[i] == n->in[k];
-    if (!after) return false;
-  }
-  return true;
 }
 
 /* Try to put an elementwise node into one of its inputs' groups. */
 static int pick_group(builder *b, int32_t id) {
   const ir_node *n = &b->g->nodes[id];
   for (int k = 0; k < n->nin; k++) {
-    int gi = b->group_of[n->in[k]];
+    int gi = fb_value_group(b, n->in[k]);
     if (gi < 0) continue;
     const fuse_group *gr = &b->groups[gi];
     if (gr->kind == FUSE_REDUCE) {
-      if (reduce_epilogue(b, gi, id) && can_join(b, id, gi)) return gi;
+      if (fb_row_member(b, gi, id) && fb_can_join(b, id, gi)) {
+        b->role[id] = ROLE_ROW;
+        return gi;
+      }
       continue;
     }
     if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
     if (!ir_shape_eq(gr->domain, n->shape)) continue;
     if (gr->kind == FUSE_MATMUL && n->dtype != GC_F32) continue;
-    if (can_join(b, id, gi)) return gi;
+    if (fb_can_join(b, id, gi)) return gi;
   }
   return -1;
 }
@@ -201,20 +175,25 @@ static bool conv_as_gemm(const ir_graph *g, const ir_node *n) {
   return gc_shape_numel(n->shape) < INT32_MAX / 2;
 }
 
-/* An in-place update (param -= f(grad)) joins the matmul or reduction that
- * computes its gradient as the epilogue, so the gradient never reaches
- * memory: the group of grad's root, when grad has no other reader, covers
- * the same elements, and nothing in the group reads the updated storage
- * (the update would race with that read). Returns the group or -1. */
-static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *nusers) {
+/* An in-place update (param -= f(grad)) joins the matmul or reduction
+ * group that computes its gradient as the epilogue, so the gradient never
+ * reaches memory: when grad is the matmul's root, or a reduction or per-row
+ * value of a reduce group, has no other reader, covers the same elements,
+ * and nothing in the group reads the updated storage (the update would
+ * race with that read) — except per-row members of a reduce group reading
+ * it at the element being updated (a running mean's old value), which run
+ * before the update in the same work-item. Returns the group or -1. */
+int fb_update_epilogue(builder *b, int32_t id) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[id];
   if (!ir_is_update(nd)) return -1;
-  int32_t x = nd->in[1];
+  int32_t x = ir_view_source(g, nd->in[1]);
   int gi = b->group_of[x];
   if (gi < 0) return -1;
   const fuse_group *gr = &b->groups[gi];
-  if ((gr->kind != FUSE_MATMUL && gr->kind != FUSE_REDUCE) || gr->root != x) return -1;
+  bool in_reduce = gr->kind == FUSE_REDUCE &&
+                   (ir_ops[g->nodes[x].op].fusion == IR_FUSE_REDUCE || b->role[x] == ROLE_ROW);
+  if (!in_reduce && (gr->kind != FUSE_MATMUL || gr->root != x)) return -1;
   /* a conv's GEMM walks [N, O, P]: its epilogue has no update indexing */
   if (gr->kind == FUSE_MATMUL && g->nodes[x].op != IR_OP_MATMUL) return -1;
   /* Adam into a GEMM only where the codegen runs it as vector code on eight
@@ -228,21 +207,34 @@ static int update_epilogue(builder *b, int32_t id, int32_t **users, const int *n
     if (mm->shape.ndim != 2 || mm->shape.dim[1] < 8 || (mm->attr.trans_a && mm->attr.trans_b))
       return -1;
   }
-  if (!ir_shape_eq(g->nodes[x].shape, nd->shape) || nusers[x] != 1 || users[x][0] != id ||
-      (g->nodes[x].flags & (IR_F_OUTPUT | IR_F_LOSS)))
+  /* the gradient's only reader is the update (through one view at most) */
+  int32_t v = nd->in[1];
+  if (gc_shape_numel(g->nodes[x].shape) != gc_shape_numel(nd->shape) || b->nusers[x] != 1 ||
+      b->users[x][0] != (v == x ? id : v) || (g->nodes[x].flags & (IR_F_OUTPUT | IR_F_LOSS)) ||
+      (v != x && (g->nodes[v].in[0] != x || b->nusers[v] != 1 || b->users[v][0] != id ||
+                  (g->nodes[v].flags & (IR_F_OUTPUT | IR_F_LOSS)))))
     return -1;
+  if (in_reduce && gc_shape_numel(nd->shape) != fb_reduce_rows(b, gi)) return -1;
   for (int k = 0; k < gr->nnodes; k++) {
     const ir_node *m = &g->nodes[gr->nodes[k]];
-    if (ir_is_update(m)) return -1;
+    if (ir_is_update(m) && gr->kind != FUSE_REDUCE) return -1;
     for (int i = 0; i < m->nin; i++)
+      for (int j = 0; j < nd->nin; j++) {
+        if (j == 1 || ir_storage_root(g, m->in[i]) != ir_storage_root(g, nd->in[j])) continue;
+        bool same_element = in_reduce && j == 0 && b->role[gr->nodes[k]] == ROLE_ROW &&
+                            gc_shape_numel(g->nodes[m->in[i]].shape) == gc_shape_numel(nd->shape);
+        if (!same_element) return -1;
+      }
+    /* and no update already in the group writes what this one reads */
+    if (ir_is_update(m))
       for (int j = 0; j < nd->nin; j++)
-        if (j != 1 && ir_storage_root(g, m->in[i]) == ir_storage_root(g, nd->in[j])) return -1;
+        if (fb_update_writes(g, gr->nodes[k], ir_storage_root(g, nd->in[j]))) return -1;
   }
-  return can_join(b, id, gi) ? gi : -1;
+  return fb_can_join(b, id, gi) ? gi : -1;
 }
 
 /* Does update u write storage root (its target or optimizer state)? */
-static bool update_writes(const ir_graph *g, int32_t u, int32_t root) {
+bool fb_update_writes(const ir_graph *g, int32_t u, int32_t root) {
   const ir_node *n = &g->nodes[u];
   int nwritten = n->op == IR_OP_ADAM_UPDATE ? 4 : n->op == IR_OP_SGD_UPDATE ? 3 : 1;
   for (int k = 0; k < nwritten; k++)
@@ -258,9 +250,9 @@ static bool independent_updates(const ir_graph *g, const fuse_group *lead, int32
     int32_t l = lead->nodes[i];
     const ir_node *un = &g->nodes[u], *ln = &g->nodes[l];
     for (int k = 0; k < un->nin; k++)
-      if (update_writes(g, l, ir_storage_root(g, un->in[k]))) return false;
+      if (fb_update_writes(g, l, ir_storage_root(g, un->in[k]))) return false;
     for (int k = 0; k < ln->nin; k++)
-      if (update_writes(g, u, ir_storage_root(g, ln->in[k]))) return false;
+      if (fb_update_writes(g, u, ir_storage_root(g, ln->in[k]))) return false;
   }
   return true;
 }
@@ -294,7 +286,7 @@ static bool merge_updates(builder *b) {
 }
 
 /* Would groups a and b together fit the kernel argument budget? */
-static bool fits_pair(builder *b, int ga, int gb) {
+bool fb_fits_pair(builder *b, int ga, int gb) {
   int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
   int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
   for (int k = 0; k < 2; k++) {
@@ -308,14 +300,15 @@ static bool fits_pair(builder *b, int ga, int gb) {
 /* Does a movement member of group gi read a node of group gj (or of gi)?
  * It reads at other indices than the one the work-item computes, so that
  * value must come from memory written by an earlier kernel. */
-static bool movement_reads(builder *b, int gi, int gj) {
+bool fb_movement_reads(builder *b, int gi, int gj) {
   const fuse_group *gr = &b->groups[gi];
   for (int i = 0; i < gr->nnodes; i++) {
     const ir_node *nd = &b->g->nodes[gr->nodes[i]];
     if (ir_ops[nd->op].fusion != IR_FUSE_INJECTIVE) continue;
     for (int k = 0; k < nd->nin; k++) {
-      int h = b->group_of[nd->in[k]];
-      if ((h == gi || h == gj) && !(ir_ops[b->g->nodes[nd->in[k]].op].props & IR_P_LEAF))
+      int h = fb_value_group(b, nd->in[k]);
+      if ((h == gi || h == gj) &&
+          !(ir_ops[b->g->nodes[ir_view_source(b->g, nd->in[k])].op].props & IR_P_LEAF))
         return true;
     }
   }
@@ -325,17 +318,38 @@ static bool movement_reads(builder *b, int gi, int gj) {
 /* Does any member of group from read (directly, or through a third group)
  * group target? Only the paths through a third group matter to a merge of
  * the two: a direct read becomes a register. */
-static bool reaches_through_other(builder *b, int from, int target) {
+bool fb_reaches_through_other(builder *b, int from, int target) {
   b->epoch++;
   const fuse_group *gr = &b->groups[from];
   for (int i = 0; i < gr->nnodes; i++) {
     int32_t v = gr->nodes[i];
     for (int e = b->deps.start[v]; e < b->deps.start[v + 1]; e++) {
-      int h = b->group_of[b->deps.list[e]];
+      int h = fb_value_group(b, b->deps.list[e]);
       if (h >= 0 && h != from && h != target && depends_on(b, h, target)) return true;
     }
   }
   return false;
+}
+
+bool fb_merge_groups(builder *b, int ga, int gb, const int *pos) {
+  fuse_group *A = &b->groups[ga], *B = &b->groups[gb];
+  int32_t *nodes = malloc(sizeof *nodes * (size_t)(A->nnodes + B->nnodes));
+  if (!nodes) return false;
+  int n = 0, ia = 0, ib = 0;
+  while (ia < A->nnodes || ib < B->nnodes)
+    nodes[n++] = ib >= B->nnodes || (ia < A->nnodes && pos[A->nodes[ia]] < pos[B->nodes[ib]])
+                     ? A->nodes[ia++]
+                     : B->nodes[ib++];
+  for (int k = 0; k < B->nnodes; k++) b->group_of[B->nodes[k]] = ga;
+  free(A->nodes);
+  A->nodes = nodes;
+  A->nnodes = n;
+  if (A->kind == FUSE_ELEMWISE) A->root = nodes[n - 1];
+  free(B->nodes);
+  B->nodes = NULL;
+  B->nnodes = 0;
+  B->kind = FUSE_NONE; /* an empty group: no kernel */
+  return true;
 }
 
 /* Merges two elementwise groups over the same domain where one reads the
@@ -360,30 +374,14 @@ static bool merge_elementwise(builder *b, const int *pos) {
           int h = b->group_of[b->deps.list[e]];
           const fuse_group *A = &b->groups[h < 0 ? gb : h];
           if (h >= 0 && h != gb && A->kind == FUSE_ELEMWISE && A->nnodes > 0 &&
-              ir_shape_eq(A->domain, B->domain) && !movement_reads(b, gb, h) &&
-              !movement_reads(b, h, gb) && fits_pair(b, h, gb) &&
-              !reaches_through_other(b, gb, h) && !reaches_through_other(b, h, gb))
+              ir_shape_eq(A->domain, B->domain) && !fb_movement_reads(b, gb, h) &&
+              !fb_movement_reads(b, h, gb) && fb_fits_pair(b, h, gb) &&
+              !fb_reaches_through_other(b, gb, h) && !fb_reaches_through_other(b, h, gb))
             ga = h;
         }
       }
       if (ga < 0) continue;
-      fuse_group *A = &b->groups[ga];
-      int32_t *nodes = malloc(sizeof *nodes * (size_t)(A->nnodes + B->nnodes));
-      if (!nodes) return false;
-      int n = 0, ia = 0, ib = 0;
-      while (ia < A->nnodes || ib < B->nnodes)
-        nodes[n++] = ib >= B->nnodes || (ia < A->nnodes && pos[A->nodes[ia]] < pos[B->nodes[ib]])
-                         ? A->nodes[ia++]
-                         : B->nodes[ib++];
-      for (int k = 0; k < B->nnodes; k++) b->group_of[B->nodes[k]] = ga;
-      free(A->nodes);
-      A->nodes = nodes;
-      A->nnodes = n;
-      A->root = nodes[n - 1];
-      free(B->nodes);
-      B->nodes = NULL;
-      B->nnodes = 0;
-      B->kind = FUSE_NONE; /* an empty group: no kernel */
+      if (!fb_merge_groups(b, ga, gb, pos)) return false;
       changed = true;
     }
   }
@@ -432,7 +430,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
                       bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
-  if (!is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
+  if (!fb_is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
       (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || nusers[e] == 0)
     return false;
   int gi = b->group_of[e];
@@ -447,9 +445,10 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
       return false;
     }
     bool as_expression =
-        (ug->kind == FUSE_ELEMWISE && is_elementwise(&g->nodes[user])) ||
-        (ug->kind == FUSE_MATMUL && user != ug->root && is_elementwise(&g->nodes[user])) ||
-        (ug->kind == FUSE_REDUCE && (user == ug->root || is_elementwise(&g->nodes[user])));
+        (ug->kind == FUSE_ELEMWISE && fb_is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_MATMUL && user != ug->root && fb_is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_REDUCE && (ir_ops[g->nodes[user].op].fusion == IR_FUSE_REDUCE ||
+                                     fb_is_elementwise(&g->nodes[user])));
     if (!as_expression) return false;
   }
   for (int k = 0; k < nd->nin; k++) {
@@ -467,7 +466,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
     for (int w = 0; w < g->n; w++)
       if ((ir_ops[g->nodes[w].op].props & IR_P_INPLACE) && w != e &&
           (ir_storage_root(g, g->nodes[w].in[0]) == r ||
-           (ir_is_update(&g->nodes[w]) && update_writes(g, w, r))))
+           (ir_is_update(&g->nodes[w]) && fb_update_writes(g, w, r))))
         return false;
   }
   return true;
@@ -485,7 +484,7 @@ static int cross_entropy_pair(builder *b, int32_t id) {
     if (gr->kind != FUSE_SINGLE || gr->nnodes != 1) continue;
     const ir_node *loss = &g->nodes[gr->root];
     if (loss->op == IR_OP_CROSS_ENTROPY && loss->in[0] == nd->in[0] && loss->in[1] == nd->in[1] &&
-        can_join(b, id, gi))
+        fb_can_join(b, id, gi))
       return gi;
   }
   return -1;
@@ -499,8 +498,11 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
   b.group_of = malloc(sizeof *b.group_of * (size_t)(n ? n : 1));
   int32_t **users = calloc((size_t)(n ? n : 1), sizeof *users);
   int *nusers = calloc((size_t)(n ? n : 1), sizeof *nusers);
+  b.role = calloc((size_t)(n ? n : 1), sizeof *b.role);
+  b.users = users;
+  b.nusers = nusers;
   gc_status st = GC_OK;
-  if (!b.group_of || !users || !nusers) {
+  if (!b.group_of || !users || !nusers || !b.role) {
     st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
     goto done;
   }
@@ -516,7 +518,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
     int gi = -1;
     if (info->props & (IR_P_LEAF | IR_P_VIEW)) {
       gi = group_new(&b, FUSE_NONE, id, nd->shape);
-    } else if (is_elementwise(nd)) {
+    } else if (fb_is_elementwise(nd)) {
       if (!no_fuse) gi = pick_group(&b, id);
       if (gi < 0)
         gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);
@@ -530,8 +532,9 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       if (!no_fuse && pg >= 0 && b.groups[pg].kind == FUSE_ELEMWISE &&
           ir_shape_eq(b.groups[pg].domain, g->nodes[x].shape) && b.groups[pg].nnodes > 0 &&
           ir_ops[g->nodes[b.groups[pg].nodes[0]].op].fusion != IR_FUSE_INJECTIVE &&
-          feeds_only(&b, pg, id, users, nusers) && can_join(&b, id, pg)) {
+          feeds_only(&b, pg, id, users, nusers) && fb_can_join(&b, id, pg)) {
         gi = pg; /* the prologue group becomes this reduction's group */
+        for (int k = 0; k < b.groups[gi].nnodes; k++) b.role[b.groups[gi].nodes[k]] = ROLE_LOOP;
         b.groups[gi].kind = FUSE_REDUCE;
         b.groups[gi].root = id;
       } else {
@@ -539,7 +542,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
       }
     } else if (!no_fuse && (gi = cross_entropy_pair(&b, id)) >= 0) {
       /* forward and backward of the loss in one kernel */
-    } else if (!no_fuse && (gi = update_epilogue(&b, id, users, nusers)) >= 0) {
+    } else if (!no_fuse && (gi = fb_update_epilogue(&b, id)) >= 0) {
       /* the gradient is consumed where it is computed */
     } else if (info->fusion == IR_FUSE_COMPLEX || (!no_fuse && conv_as_gemm(g, nd))) {
       gi = group_new(&b, FUSE_MATMUL, id, nd->shape);
@@ -555,7 +558,11 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
     int *pos = malloc(sizeof *pos * (size_t)(n ? n : 1));
     bool ok = pos != NULL;
     for (int oi = 0; ok && oi < n; oi++) pos[order[oi]] = oi;
-    ok = ok && merge_elementwise(&b, pos);
+    /* reductions first (layer norm's mean, var and output become one
+     * kernel before its elementwise parts could merge elsewhere), then
+     * elementwise chains, then reductions again over the merged chains */
+    ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
+         fb_merge_reductions(&b, pos);
     free(pos);
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
@@ -596,6 +603,8 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_
   out->groups = b.groups;
   out->ngroups = b.ngroups;
   out->group_of = b.group_of;
+  out->role = b.role;
+  b.role = NULL;
   b.groups = NULL;
   b.ngroups = 0;
   b.group_of = NULL;
@@ -606,6 +615,7 @@ done:
   free(nusers);
   sched_deps_free(&b.deps);
   free(b.stamp);
+  free(b.role);
   if (st) {
     for (int i = 0; i < b.ngroups; i++) free(b.groups[i].nodes);
     free(b.groups);
@@ -627,5 +637,6 @@ void fuse_plan_free(fuse_plan *p) {
   free(p->group_of);
   free(p->materialized);
   free(p->inlined);
+  free(p->role);
   memset(p, 0, sizeof *p);
 }

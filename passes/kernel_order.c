@@ -107,7 +107,9 @@ gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan
       for (int i = 0; i < gr->nnodes && ready; i++) {
         int32_t v = gr->nodes[i];
         for (int e = deps->start[v]; e < deps->start[v + 1] && ready; e++) {
-          int h = f->group_of[deps->list[e]];
+          /* a view's value is its source's: a kernel reading a view of
+           * its own member (fuse_reduce.c) waits for nothing */
+          int h = f->group_of[ir_view_source(g, deps->list[e])];
           if (h != gi && !done[h]) ready = false;
         }
       }

@@ -40,6 +40,9 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out);
 void sched_deps_free(sched_deps *d);
 /* The node whose storage id uses: follows views and in-place writers. */
 int32_t ir_storage_root(const ir_graph *g, int32_t id);
+/* The node a chain of views (reshapes) starts from: whose kernel computes
+ * id's value (views launch nothing). */
+int32_t ir_view_source(const ir_graph *g, int32_t id);
 
 /* Fills order[0..n) with every node id: a topological order in which each
  * in-place writer runs after every other reader of the storage it
@@ -51,20 +54,31 @@ gc_status pass_schedule(const ir_graph *g, int32_t *order);
 typedef enum fuse_kind {
   FUSE_NONE,     /* no kernel: a leaf or a view */
   FUSE_ELEMWISE, /* elementwise/broadcast/injective nodes over one domain */
-  FUSE_REDUCE,   /* a reduction with an elementwise prologue */
+  FUSE_REDUCE,   /* reductions over one domain and axes, one work-item per
+                    result row, with elementwise work in and after their
+                    loops (fuse_reduce.c) */
   FUSE_MATMUL,   /* a matmul with an elementwise epilogue */
   FUSE_SINGLE    /* one node with its own kernel (softmax, updates, ...) */
 } fuse_kind;
 
 typedef struct fuse_group {
   fuse_kind kind;
-  int32_t root;   /* the reduction / matmul / single node; for ELEMWISE
-                     the last node */
+  int32_t root;   /* the (first) reduction / matmul / single node; for
+                     ELEMWISE the last node */
   int32_t *nodes; /* members in schedule order */
   int nnodes;
   gc_shape domain; /* iteration space: output shape (ELEMWISE, MATMUL) or
                       the reduction input's shape (REDUCE) */
 } fuse_group;
+
+/* Where a member of a REDUCE group is evaluated. */
+typedef enum fuse_role {
+  ROLE_PLAIN, /* the reductions and updates; any member of other groups */
+  ROLE_LOOP,  /* over the group's domain: inside the loops over the reduced
+                 axes (a reduction's input, or a final pass's output) */
+  ROLE_ROW    /* over the results: once per row, after the reductions it
+                 reads (var + eps -> sqrt; running-statistics updates) */
+} fuse_role;
 
 typedef struct fuse_plan {
   fuse_group *groups; /* in launch order */
@@ -74,6 +88,7 @@ typedef struct fuse_plan {
                          an output, persistent, or a kernel result) */
   bool *inlined;      /* not stored: readers in other kernels recompute it
                          from its inputs (which are stored) */
+  uint8_t *role;      /* node -> fuse_role */
 } fuse_plan;
 
 /* Groups the scheduled nodes; no_fuse puts every node in its own group. */

@@ -13,6 +13,11 @@ int32_t ir_storage_root(const ir_graph *g, int32_t id) {
   return id;
 }
 
+int32_t ir_view_source(const ir_graph *g, int32_t id) {
+  while (ir_ops[g->nodes[id].op].props & IR_P_VIEW) id = g->nodes[id].in[0];
+  return id;
+}
+
 static bool is_writer(const ir_graph *g, int32_t id) {
   return (ir_ops[g->nodes[id].op].props & IR_P_INPLACE) != 0;
 }

@@ -450,13 +450,74 @@ START_TEST(fuse_recomputes_cheap_producers) {
 }
 END_TEST
 
+/* Layer norm is ONE kernel: mean, then var of x - mean in a second pass,
+ * rsqrt(var + eps) once per row, the output in a final pass
+ * (passes/fuse_reduce.c). */
+START_TEST(fuse_row_kernel_layer_norm) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(8, 13));
+  gc_value gamma = gc_input(g, "gamma", GC_F32, gc_shape1(13));
+  gc_value beta = gc_input(g, "beta", GC_F32, gc_shape1(13));
+  gc_value y = gc_output(g, gc_layer_norm(g, x, 1, gamma, beta, 1e-5f), "y");
+  fused f;
+  fuse_graph(g, false, &f);
+  const fuse_group *gr = grp(&f, y);
+  ck_assert_int_eq(gr->kind, FUSE_REDUCE);
+  int reductions = 0, rows = 0, loops = 0;
+  for (int i = 0; i < g->n; i++) {
+    const ir_node *n = &g->nodes[i];
+    if (ir_ops[n->op].props & IR_P_LEAF) continue;
+    ck_assert_msg(f.f.group_of[i] == f.f.group_of[y.id], "%%%d %s outside the kernel", i,
+                  ir_ops[n->op].name);
+    if (ir_ops[n->op].fusion == IR_FUSE_REDUCE) reductions++;
+    if (f.f.role[i] == ROLE_ROW) {
+      rows++;
+      ck_assert_int_eq(gc_shape_numel(n->shape), 8); /* once per row */
+    }
+    if (f.f.role[i] == ROLE_LOOP) {
+      loops++;
+      ck_assert(ir_shape_eq(n->shape, gr->domain));
+    }
+  }
+  ck_assert_int_eq(reductions, 2);
+  ck_assert_int_ge(rows, 2);  /* var + eps, sqrt */
+  ck_assert_int_ge(loops, 4); /* x - mean, its square, the normalized output */
+  ck_assert(f.f.materialized[y.id]);
+  fused_free(&f);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* Elementwise work joins a row kernel as a final pass only where its rows
+ * spread over the device or the domain is small: 4 rows of 5000 stay an
+ * elementwise kernel, 16 rows join. */
+START_TEST(fuse_row_kernel_needs_rows) {
+  for (int rows = 4; rows <= 16; rows += 12) {
+    gc_graph *g = gc_graph_new();
+    gc_value x = gc_input(g, "x", GC_F32, gc_shape2(rows, 5000));
+    int ax = 1;
+    gc_value m = gc_max(g, x, &ax, 1, 1);
+    gc_value z = gc_output(g, gc_exp(g, gc_sub(g, x, m)), "z");
+    fused f;
+    fuse_graph(g, false, &f);
+    ck_assert_int_eq(same_group(&f, z, m), rows == 16);
+    fused_free(&f);
+    gc_graph_free(g);
+  }
+}
+END_TEST
+
 START_TEST(fuse_refuses_cycles_and_other_domains) {
   gc_graph *g = gc_graph_new();
-  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 13));
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(13, 13));
   gc_value y = gc_relu(g, x);
-  gc_value s = gc_sum(g, y, NULL, 0, 1);
+  /* s[i] sums row i, but z reads it broadcast along the rows (s[j] at
+   * (i, j)): not each row kernel work-item's own result, so z cannot run
+   * inside s's kernel, and joining y's group would be a cycle */
+  int ax = 1;
+  gc_value s = gc_sum(g, y, &ax, 1, 0);
   gc_value z = gc_output(g, gc_mul(g, y, s), "z");
-  /* another domain: [13] then broadcast into [3, 13] */
+  /* another domain: [13] then broadcast into [13, 13] */
   gc_value v = gc_input(g, "v", GC_F32, gc_shape1(13));
   gc_value v2 = gc_exp(g, v);
   gc_value u = gc_output(g, gc_add(g, v2, x), "u");
@@ -617,6 +678,8 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, fuse_elementwise_chain);
   tcase_add_test(tc, fuse_matmul_epilogue_and_reduce_prologue);
   tcase_add_test(tc, fuse_refuses_cycles_and_other_domains);
+  tcase_add_test(tc, fuse_row_kernel_layer_norm);
+  tcase_add_test(tc, fuse_row_kernel_needs_rows);
   tcase_add_test(tc, fuse_recomputes_cheap_producers);
   tcase_add_test(tc, simplify_merges_common_subexpressions);
   tcase_add_test(tc, plan_works_in_place);

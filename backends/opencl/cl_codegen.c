@@ -3,9 +3,11 @@
  *   is a scalar expression (ops.def's OpenCL column) kept in a register;
  *   inputs from other kernels are read with broadcast (stride 0) or
  *   permuted (transpose) index arithmetic, never materialized;
- * - reductions: one work-item per output element, nested loops over the
- *   reduced axes, the fused prologue evaluated inside the loop and the
- *   epilogue (elementwise nodes over the result) once after it;
+ * - reductions (row kernels): one work-item per output element, passes of
+ *   nested loops over the reduced axes — one per stage of reductions, each
+ *   evaluating the loop members its reductions read, plus a final pass for
+ *   the loop members stored — and the row members once per result after
+ *   the pass they need;
  * - matmuls: kernels/gemm.cl instances whose GEMM_STORE is the fused
  *   epilogue;
  * - single ops (softmax, cross-entropy, optimizer updates): own templates.
@@ -113,8 +115,10 @@ static bool in_group(const cg_ctx *G, int gi, int32_t node) {
 static void expression(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id);
 
 static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
-  if (in_group(G, gi, x)) {
-    sb_appendf(sb, "v%d", x);
+  /* a member's value, also through a view: the fusion pass lets a member
+   * read one only where the view's element is the work-item's own */
+  if (in_group(G, gi, ir_view_source(G->g, x))) {
+    sb_appendf(sb, "v%d", ir_view_source(G->g, x));
     return;
   }
   if (G->p->fuse.inlined[x]) { /* recomputed here rather than stored */
@@ -217,9 +221,126 @@ static void emit_elementwise(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   cg_geometry_1d(L, numel);
 }
 
+/* ---- reduce groups: one work-item per result row (passes/fuse_reduce.c) ---- */
+
+static int member_index(const fuse_group *gr, int32_t id) {
+  for (int k = 0; k < gr->nnodes; k++)
+    if (gr->nodes[k] == id) return k;
+  return -1;
+}
+
+/* The pass after which operand x exists in the row kernel: the level of
+ * its member (through views), of the members a recomputed operand reads,
+ * or 0 for values from memory. */
+static int operand_level(cg_ctx *G, int gi, const int *level, int32_t x) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  int32_t s = ir_view_source(G->g, x);
+  if (in_group(G, gi, s)) return level[member_index(gr, s)];
+  int lvl = 0;
+  if (G->p->fuse.inlined[s])
+    for (int k = 0; k < G->g->nodes[s].nin; k++) {
+      int l = operand_level(G, gi, level, G->g->nodes[s].in[k]);
+      lvl = l > lvl ? l : lvl;
+    }
+  return lvl;
+}
+
+/* level[k] of each member: a stage-s reduction runs in pass s (one pass
+ * over the reduced axes) and its result exists after it; any other
+ * member's value exists after the latest pass it reads. Returns the
+ * number of passes the reductions need. */
+static int reduce_levels(cg_ctx *G, int gi, int *level) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  int stages = 0;
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    int lvl = 0;
+    for (int i = 0; i < n->nin; i++) {
+      int l = operand_level(G, gi, level, n->in[i]);
+      lvl = l > lvl ? l : lvl;
+    }
+    if (ir_ops[n->op].fusion == IR_FUSE_REDUCE) {
+      lvl++;
+      stages = lvl > stages ? lvl : stages;
+    }
+    level[k] = lvl;
+  }
+  return stages;
+}
+
+/* Marks the loop members that computing x needs (x itself if it is one). */
+static void need_loop_value(cg_ctx *G, int gi, bool *need, int32_t x) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  int32_t s = ir_view_source(G->g, x);
+  int k = in_group(G, gi, s) ? member_index(gr, s) : -1;
+  if (k >= 0 && (need[k] || G->p->fuse.role[s] != ROLE_LOOP)) return;
+  if (k < 0 && !G->p->fuse.inlined[s]) return;
+  if (k >= 0) need[k] = true;
+  for (int i = 0; i < G->g->nodes[s].nin; i++) need_loop_value(G, gi, need, G->g->nodes[s].in[i]);
+}
+
+/* "T v<id>;" and its value once per row: the member's own index variables
+ * come from gid, in a block, since its shape need not be the domain's. */
+static void row_member(cg_ctx *G, strbuf *body, int gi, int32_t id) {
+  const ir_node *n = &G->g->nodes[id];
+  sb_appendf(body, "  %s v%d;\n  {\n", cg_ctype(n->dtype), id);
+  decompose(body, n->shape, "gid", NULL);
+  sb_appendf(body, "  v%d = ", id);
+  expression(G, body, gi, n->shape, id);
+  sb_append(body, ";\n  }\n");
+}
+
+static const char *reduce_init(ir_op op) {
+  return op == IR_OP_MAX    ? "-INFINITY"
+         : op == IR_OP_MIN  ? "INFINITY"
+         : op == IR_OP_PROD ? "1.0f"
+                            : "0.0f";
+}
+
+/* acc<id> (and m<id>, logsumexp's running maximum) takes x. */
+static void reduce_step(strbuf *body, const ir_node *r, int32_t id) {
+  switch (r->op) {
+    case IR_OP_MAX:
+      sb_appendf(body, "acc%d = fmax(acc%d, x);", id, id);
+      break;
+    case IR_OP_MIN:
+      sb_appendf(body, "acc%d = fmin(acc%d, x);", id, id);
+      break;
+    case IR_OP_PROD:
+      sb_appendf(body, "acc%d = acc%d * x;", id, id);
+      break;
+    case IR_OP_LOGSUMEXP: /* acc = sum exp(x - m) for the running maximum m */
+      sb_appendf(body,
+                 "if (x > m%d) { acc%d = acc%d * exp(m%d - x) + 1.0f; m%d = x; } "
+                 "else if (m%d > -INFINITY) acc%d += exp(x - m%d); else if (isnan(x)) acc%d = x;",
+                 id, id, id, id, id, id, id, id, id);
+      break;
+    default:
+      sb_appendf(body, "acc%d = acc%d + x;", id, id);
+  }
+}
+
+/* Few rows (a batch norm's channels, a batch of sequences) would fill one
+ * work-group of LOCAL_SIZE and leave the other compute units idle: the
+ * work-group shrinks (by powers of two) until there are 8 of them. */
+static void row_geometry(cl_launch *L, int64_t rows) {
+  int64_t local = LOCAL_SIZE;
+  while (local > 1 && rows < 8 * local) local /= 2;
+  L->work_dim = 1;
+  L->local[0] = (size_t)local;
+  L->global[0] = (size_t)((rows + local - 1) / local * local);
+}
+
+/* The row kernel: per pass, the loops over the reduced axes evaluate the
+ * loop members that pass's reductions read and accumulate them; after
+ * each pass the row members it enables run; the last pass (or one more)
+ * also stores the loop members read elsewhere; then the row values are
+ * stored and the updates applied. */
 static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *r = &G->g->nodes[gr->root];
+  const uint8_t *role = G->p->fuse.role;
+  const bool *stored = G->p->fuse.materialized;
   gc_shape dom = gr->domain;
   bool keep[GC_MAX_DIMS];
   int64_t count = 1;
@@ -227,66 +348,104 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     keep[d] = !(r->attr.axes & (1u << d));
     if (!keep[d]) count *= dom.dim[d];
   }
-  int64_t outn = gc_shape_numel(r->shape);
+  int64_t rows = gc_shape_numel(r->shape);
+  int *level = calloc((size_t)gr->nnodes, sizeof *level);
+  bool *need = calloc((size_t)gr->nnodes, sizeof *need);
+  if (!level || !need) {
+    body->oom = true;
+    free(level);
+    free(need);
+    return;
+  }
+  int passes = reduce_levels(G, gi, level), store_pass = 0;
+  for (int k = 0; k < gr->nnodes; k++)
+    if (role[gr->nodes[k]] == ROLE_LOOP && stored[gr->nodes[k]])
+      store_pass = level[k] < passes ? passes : passes + 1;
   sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
-             (long long)outn);
+             (long long)rows);
   decompose(body, dom, "gid", keep);
-  const char *init = r->op == IR_OP_MAX    ? "-INFINITY"
-                     : r->op == IR_OP_MIN  ? "INFINITY"
-                     : r->op == IR_OP_PROD ? "1.0f"
-                                           : "0.0f";
-  sb_appendf(body, "  float acc = %s;\n", init);
-  /* logsumexp keeps acc = sum exp(x - m) for the running maximum m */
-  if (r->op == IR_OP_LOGSUMEXP) sb_append(body, "  float m = -INFINITY;\n");
-  for (int d = 0; d < dom.ndim; d++)
-    if (!keep[d])
-      sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d], d);
-  sb_append(body, "  {\n    ");
-  /* members before the root are its prologue (in the loop), after it the
-   * epilogue (once per result) and optimizer updates */
-  for (int k = 0; k < gr->nnodes && gr->nodes[k] != gr->root; k++)
-    member(G, body, gi, dom, gr->nodes[k]);
-  sb_append(body, "\n    const float x = ");
-  operand(G, body, gi, dom, r->in[0]);
-  const char *step = r->op == IR_OP_MAX    ? "acc = fmax(acc, x);"
-                     : r->op == IR_OP_MIN  ? "acc = fmin(acc, x);"
-                     : r->op == IR_OP_PROD ? "acc = acc * x;"
-                     : r->op == IR_OP_LOGSUMEXP
-                         ? "if (x > m) { acc = acc * exp(m - x) + 1.0f; m = x; } "
-                           "else if (m > -INFINITY) acc += exp(x - m); else if (isnan(x)) acc = x;"
-                         : "acc = acc + x;";
-  sb_appendf(body, ";\n    %s\n  }\n", step);
-  if (r->op == IR_OP_LOGSUMEXP) sb_append(body, "  acc = m + log(acc);\n");
-  if (r->op == IR_OP_MEAN) {
-    sb_append(body, "  acc *= ");
-    cg_float(body, 1.0 / (double)count);
-    sb_append(body, ";\n");
-  }
-  sb_appendf(body, "  const float v%d = acc;\n", gr->root);
-  bool after = false;
-  for (int k = 0; k < gr->nnodes; k++) {
-    int32_t id = gr->nodes[k];
-    if (id == gr->root || !after || ir_is_update(&G->g->nodes[id])) {
-      after = after || id == gr->root;
-      continue;
+  int last = store_pass > passes ? store_pass : passes;
+  for (int p = 0; p <= last; p++) {
+    if (p > 0) {
+      memset(need, 0, sizeof *need * (size_t)gr->nnodes);
+      for (int k = 0; k < gr->nnodes; k++) {
+        int32_t id = gr->nodes[k];
+        const ir_node *n = &G->g->nodes[id];
+        bool reduces_here = ir_ops[n->op].fusion == IR_FUSE_REDUCE && level[k] == p;
+        if (reduces_here) {
+          sb_appendf(body, "  float acc%d = %s;\n", id, reduce_init(n->op));
+          if (n->op == IR_OP_LOGSUMEXP) sb_appendf(body, "  float m%d = -INFINITY;\n", id);
+          need_loop_value(G, gi, need, n->in[0]);
+        }
+        if (p == store_pass && role[id] == ROLE_LOOP && stored[id])
+          need_loop_value(G, gi, need, id);
+      }
+      for (int d = 0; d < dom.ndim; d++)
+        if (!keep[d])
+          sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d],
+                     d);
+      sb_append(body, "  {\n    ");
+      for (int k = 0; k < gr->nnodes; k++)
+        if (need[k]) member(G, body, gi, dom, gr->nodes[k]);
+      sb_append(body, "\n");
+      for (int k = 0; k < gr->nnodes; k++) {
+        const ir_node *n = &G->g->nodes[gr->nodes[k]];
+        if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
+        sb_append(body, "    { const float x = ");
+        operand(G, body, gi, dom, n->in[0]);
+        sb_append(body, "; ");
+        reduce_step(body, n, gr->nodes[k]);
+        sb_append(body, " }\n");
+      }
+      if (p == store_pass) {
+        strbuf idx = {0};
+        cg_index_expr(&idx, dom, dom, NULL);
+        for (int k = 0; k < gr->nnodes; k++) {
+          int32_t id = gr->nodes[k];
+          if (role[id] != ROLE_LOOP || !stored[id]) continue;
+          sb_append(body, "    ");
+          cg_access(G, body, id, sb_str(&idx));
+          sb_appendf(body, " = v%d;\n", id);
+        }
+        body->oom |= idx.oom;
+        sb_free(&idx);
+      }
+      sb_append(body, "  }\n");
+      for (int k = 0; k < gr->nnodes; k++) {
+        int32_t id = gr->nodes[k];
+        const ir_node *n = &G->g->nodes[id];
+        if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
+        if (n->op == IR_OP_LOGSUMEXP) sb_appendf(body, "  acc%d = m%d + log(acc%d);\n", id, id, id);
+        if (n->op == IR_OP_MEAN) {
+          sb_appendf(body, "  acc%d *= ", id);
+          cg_float(body, 1.0 / (double)count);
+          sb_append(body, ";\n");
+        }
+        sb_appendf(body, "  const float v%d = acc%d;\n", id, id);
+      }
     }
-    sb_append(body, "  ");
-    member(G, body, gi, r->shape, id); /* keepdims: i0.. of the kept axes */
-    sb_append(body, "\n");
+    for (int k = 0; k < gr->nnodes; k++)
+      if (role[gr->nodes[k]] == ROLE_ROW && level[k] == p) row_member(G, body, gi, gr->nodes[k]);
   }
-  after = false;
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
-    after = after || id == gr->root;
-    if (!after || !G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id])) continue;
+    const ir_node *n = &G->g->nodes[id];
+    bool row_value = role[id] == ROLE_ROW || ir_ops[n->op].fusion == IR_FUSE_REDUCE;
+    if (!row_value || !stored[id]) continue;
     sb_append(body, "  ");
     cg_access(G, body, id, "gid");
     sb_appendf(body, " = v%d;\n", id);
   }
-  for (int k = 0; k < gr->nnodes; k++)
-    if (ir_is_update(&G->g->nodes[gr->nodes[k]]))
-      cg_update_element(G, body, gr->nodes[k], "gid", "acc", 1);
-  cg_geometry_1d(L, outn);
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    if (!ir_is_update(n)) continue;
+    char gval[32];
+    snprintf(gval, sizeof gval, "v%d", ir_view_source(G->g, n->in[1]));
+    cg_update_element(G, body, gr->nodes[k], "gid", gval, 1);
+  }
+  free(level);
+  free(need);
+  row_geometry(L, rows);
 }
 
 /* The GEMM_STORE body of a GEMM group: the epilogue members evaluated on

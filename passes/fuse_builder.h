@@ -1,0 +1,60 @@
+/* fuse_builder.h — the fusion pass's working state, shared by fuse.c (the
+ * walk over the schedule, the elementwise and update merges,
+ * materialization) and fuse_reduce.c (reduction groups: what may run in
+ * and after their loops, and the merges that make layer norm and batch
+ * norm one kernel each way). Internal to passes/. */
+#ifndef GC_FUSE_BUILDER_H
+#define GC_FUSE_BUILDER_H
+
+#include "passes/passes.h"
+
+typedef struct builder {
+  const ir_graph *g;
+  fuse_group *groups;
+  int ngroups, cap;
+  int32_t *group_of;
+  uint8_t *role; /* fuse_role per node */
+  sched_deps deps;
+  int32_t **users; /* readers of each node */
+  int *nusers;
+  int *stamp; /* DFS marks per group */
+  int epoch;
+} builder;
+
+/* The group whose kernel computes x: a view's is its source's (views
+ * launch nothing and hold no value of their own). */
+int fb_value_group(const builder *b, int32_t x);
+/* An elementwise or broadcast op. */
+bool fb_is_elementwise(const ir_node *n);
+/* May node join group gi: within the kernel argument budget, and no other
+ * input of node depends on gi through another group (a cycle)? */
+bool fb_can_join(builder *b, int32_t node, int gi);
+/* Would groups a and b together fit the kernel argument budget? */
+bool fb_fits_pair(builder *b, int ga, int gb);
+/* Does a movement member of gi read a value of gi or gj (which it would
+ * read from memory the same kernel writes)? */
+bool fb_movement_reads(builder *b, int gi, int gj);
+/* Does group from reach group target through a third group? */
+bool fb_reaches_through_other(builder *b, int from, int target);
+/* Moves every member of group gb into ga, keeping schedule order (pos:
+ * each node's place in it); gb becomes an empty group. */
+bool fb_merge_groups(builder *b, int ga, int gb, const int *pos);
+/* The group an in-place update joins as its gradient's epilogue (see
+ * fuse.c), or -1. */
+int fb_update_epilogue(builder *b, int32_t id);
+/* Does update u write storage root (its target or optimizer state)? */
+bool fb_update_writes(const ir_graph *g, int32_t u, int32_t root);
+
+/* ---- reduction groups (fuse_reduce.c) ---- */
+
+/* Result rows of reduce group gi: its reductions' output elements. */
+int64_t fb_reduce_rows(const builder *b, int gi);
+/* May elementwise node id run once per row of reduce group gi, after the
+ * reductions it reads? */
+bool fb_row_member(builder *b, int gi, int32_t id);
+/* Merges groups into reduce groups until nothing changes: elementwise
+ * groups over the domain (in the loops) or over the results (per row),
+ * reductions over the same domain and axes, updates of per-row values. */
+bool fb_merge_reductions(builder *b, const int *pos);
+
+#endif
