@@ -69,8 +69,7 @@ static void dump_groups(const gc_program *p, FILE *out) {
     if (gr->kind == FUSE_NONE) continue;
     fprintf(out, "kernel %d: %s, root %%%d, nodes", i, fuse_kind_name(gr->kind), gr->root);
     for (int k = 0; k < gr->nnodes; k++)
-      fprintf(out, " %%%d%s%s", gr->nodes[k],
-              p->fuse.role[gr->nodes[k]] == ROLE_ROW ? "^" : "",
+      fprintf(out, " %%%d%s%s", gr->nodes[k], p->fuse.role[gr->nodes[k]] == ROLE_ROW ? "^" : "",
               p->fuse.materialized[gr->nodes[k]] ? "*"
               : p->fuse.inlined[gr->nodes[k]]    ? "~"
                                                  : "");
@@ -132,7 +131,12 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
   if (!p->order) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
   if ((st = pass_schedule(p->g, p->order))) return st;
   maybe_dump(o, p, "schedule");
-  if ((st = pass_fuse(p->g, p->order, o && o->no_fuse, &p->fuse))) return st;
+  int max_buffers = 0; /* the fusion pass's default */
+  if (p->dev->impl) {  /* kernel arguments are buffer handles */
+    const cl_dev *cd = p->dev->impl;
+    max_buffers = (int)(cd->info.max_parameter_bytes / sizeof(cl_mem));
+  }
+  if ((st = pass_fuse(p->g, p->order, o && o->no_fuse, max_buffers, &p->fuse))) return st;
   maybe_dump(o, p, "fuse");
   size_t align = 64;
   if (p->dev->impl) {

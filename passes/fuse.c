@@ -78,7 +78,8 @@ static bool depends_on(builder *b, int from, int target) {
 /* May node join group gi without creating a cycle between kernels? */
 /* Buffers a kernel may take: each persistent tensor (leaf or output) it
  * touches is one argument, all arena tensors share one. The code generator
- * allows 64; a margin keeps it clear of that and of small devices. */
+ * allows 64; a margin keeps it clear of that. The device may allow fewer
+ * (pass_fuse's max_buffers: what CL_DEVICE_MAX_PARAMETER_SIZE holds). */
 enum { MAX_KERNEL_BUFFERS = 48 };
 
 static bool persistent_root(const ir_graph *g, int32_t r) {
@@ -103,10 +104,10 @@ static bool fits(builder *b, int gi, int32_t node) {
   int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
   int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
   const fuse_group *gr = &b->groups[gi];
-  for (int i = 0; i < gr->nnodes && n <= MAX_KERNEL_BUFFERS; i++)
+  for (int i = 0; i < gr->nnodes && n <= b->max_buffers; i++)
     add_roots(b->g, gr->nodes[i], roots, &n, cap);
   add_roots(b->g, node, roots, &n, cap);
-  return n <= MAX_KERNEL_BUFFERS;
+  return n <= b->max_buffers;
 }
 
 int fb_value_group(const builder *b, int32_t x) { return b->group_of[ir_view_source(b->g, x)]; }
@@ -291,10 +292,10 @@ bool fb_fits_pair(builder *b, int ga, int gb) {
   int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
   for (int k = 0; k < 2; k++) {
     const fuse_group *gr = &b->groups[k ? gb : ga];
-    for (int i = 0; i < gr->nnodes && n <= MAX_KERNEL_BUFFERS; i++)
+    for (int i = 0; i < gr->nnodes && n <= b->max_buffers; i++)
       add_roots(b->g, gr->nodes[i], roots, &n, cap);
   }
-  return n <= MAX_KERNEL_BUFFERS;
+  return n <= b->max_buffers;
 }
 
 /* Does a movement member of group gi read a node of group gj (or of gi)?
@@ -490,11 +491,14 @@ static int cross_entropy_pair(builder *b, int32_t id) {
   return -1;
 }
 
-gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out) {
+gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int max_buffers,
+                    fuse_plan *out) {
   memset(out, 0, sizeof *out);
   int n = g->n;
   builder b = {0};
   b.g = g;
+  b.max_buffers =
+      max_buffers > 0 && max_buffers < MAX_KERNEL_BUFFERS ? max_buffers : MAX_KERNEL_BUFFERS;
   b.group_of = malloc(sizeof *b.group_of * (size_t)(n ? n : 1));
   int32_t **users = calloc((size_t)(n ? n : 1), sizeof *users);
   int *nusers = calloc((size_t)(n ? n : 1), sizeof *nusers);

@@ -17,7 +17,8 @@ typedef struct builder {
   sched_deps deps;
   int32_t **users; /* readers of each node */
   int *nusers;
-  int *stamp; /* DFS marks per group */
+  int max_buffers; /* kernel arguments a group may take */
+  int *stamp;      /* DFS marks per group */
   int epoch;
 } builder;
 

@@ -91,8 +91,13 @@ typedef struct fuse_plan {
   uint8_t *role;      /* node -> fuse_role */
 } fuse_plan;
 
-/* Groups the scheduled nodes; no_fuse puts every node in its own group. */
-gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, fuse_plan *out);
+/* Groups the scheduled nodes; no_fuse puts every node in its own group.
+ * max_buffers (0: the default, 48) caps the buffers one kernel takes as
+ * arguments: a device's CL_DEVICE_MAX_PARAMETER_SIZE may allow fewer. A
+ * single node needing more is still one kernel (the code generator
+ * refuses past 64). */
+gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int max_buffers,
+                    fuse_plan *out);
 void fuse_plan_free(fuse_plan *p);
 /* Sorts p's groups into launch order (kernel_order.c): dependencies and
  * in-place edges first, then least growth of the live set. */

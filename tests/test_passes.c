@@ -49,13 +49,19 @@ typedef struct fused {
   mem_plan m;
 } fused;
 
-static void fuse_graph(const gc_graph *g, bool no_fuse, fused *out) {
+/* max_buffers: the kernel-argument cap (0: the default). */
+static void fuse_graph_capped(const gc_graph *g, bool no_fuse, int max_buffers, fused *out) {
   ck_assert_msg(gc_graph_status(g) == GC_OK, "graph: %s", gc_graph_errmsg(g));
   out->order = malloc(sizeof *out->order * (size_t)g->n);
   ck_assert_msg(pass_schedule(g, out->order) == GC_OK, "%s", gc_last_error());
-  ck_assert_msg(pass_fuse(g, out->order, no_fuse, &out->f) == GC_OK, "%s", gc_last_error());
+  ck_assert_msg(pass_fuse(g, out->order, no_fuse, max_buffers, &out->f) == GC_OK, "%s",
+                gc_last_error());
   ck_assert_msg(pass_plan(g, &out->f, false, 64, 0, &out->m) == GC_OK, "%s", gc_last_error());
   ck_assert_msg(plan_check(g, &out->f, &out->m) == GC_OK, "%s", gc_last_error());
+}
+
+static void fuse_graph(const gc_graph *g, bool no_fuse, fused *out) {
+  fuse_graph_capped(g, no_fuse, 0, out);
 }
 
 static void fused_free(fused *x) {
@@ -507,6 +513,48 @@ START_TEST(fuse_row_kernel_needs_rows) {
 }
 END_TEST
 
+/* A device allowing few kernel arguments gets smaller groups: a chain
+ * adding eight inputs is one kernel of 9 buffers by default, and kernels of
+ * at most 4 buffers (3 inputs and the output, or the arena) when capped. */
+START_TEST(fuse_respects_the_kernel_argument_cap) {
+  gc_graph *g = gc_graph_new();
+  gc_value acc = gc_input(g, "x0", GC_F32, gc_shape1(17));
+  for (int i = 1; i < 8; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "x%d", i);
+    acc = gc_add(g, acc, gc_input(g, name, GC_F32, gc_shape1(17)));
+  }
+  gc_output(g, gc_relu(g, acc), "y");
+  for (int cap = 0; cap <= 4; cap += 4) {
+    fused f;
+    fuse_graph_capped(g, false, cap, &f);
+    int kernels = kernel_groups(&f.f);
+    ck_assert_int_eq(kernels > 1, cap == 4);
+    for (int gi = 0; gi < f.f.ngroups; gi++) {
+      const fuse_group *gr = &f.f.groups[gi];
+      if (gr->kind == FUSE_NONE) continue;
+      int32_t seen[64];
+      int n = 0;
+      for (int k = 0; k < gr->nnodes; k++) {
+        const ir_node *nd = &g->nodes[gr->nodes[k]];
+        for (int i = -1; i < nd->nin; i++) {
+          int32_t v = i < 0 ? gr->nodes[k] : nd->in[i];
+          bool persistent =
+              (ir_ops[g->nodes[v].op].props & IR_P_LEAF) || (g->nodes[v].flags & IR_F_OUTPUT);
+          int32_t r = persistent ? v : -1; /* the arena is one buffer */
+          bool dup = false;
+          for (int j = 0; j < n && !dup; j++) dup = seen[j] == r;
+          if (!dup && n < 64) seen[n++] = r;
+        }
+      }
+      if (cap) ck_assert_int_le(n, cap);
+    }
+    fused_free(&f);
+  }
+  gc_graph_free(g);
+}
+END_TEST
+
 START_TEST(fuse_refuses_cycles_and_other_domains) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(13, 13));
@@ -680,6 +728,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, fuse_refuses_cycles_and_other_domains);
   tcase_add_test(tc, fuse_row_kernel_layer_norm);
   tcase_add_test(tc, fuse_row_kernel_needs_rows);
+  tcase_add_test(tc, fuse_respects_the_kernel_argument_cap);
   tcase_add_test(tc, fuse_recomputes_cheap_producers);
   tcase_add_test(tc, simplify_merges_common_subexpressions);
   tcase_add_test(tc, plan_works_in_place);
