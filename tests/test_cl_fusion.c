@@ -316,6 +316,42 @@ START_TEST(cycle_forming_join_is_refused) {
 }
 END_TEST
 
+/* A row kernel storing two loop values: y = (x - mean) / sqrt(var) needs
+ * both passes, z = exp(x) none, and z comes after y in the schedule (it
+ * joins through w = z * mean, summed in the second pass). Every stored
+ * loop value is written in the pass after the latest one any of them
+ * needs, whatever their order. */
+START_TEST(row_kernel_stores_after_its_last_pass) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(4, 13));
+  int ax = 1;
+  gc_value mean = gc_mean(g, x, &ax, 1, 1);
+  gc_value d = gc_sub(g, x, mean);
+  gc_value var = gc_mean(g, gc_mul(g, d, d), &ax, 1, 1);
+  gc_value y = gc_output(g, gc_div(g, d, gc_sqrt(g, var)), "y");
+  gc_value z = gc_output(g, gc_exp(g, x), "z");
+  gc_output(g, gc_sum(g, gc_mul(g, z, mean), &ax, 1, 1), "s");
+  enum { N = 52 };
+  float xv[N], got[N], want[N];
+  fill(xv, N, 5, -2, 2);
+  gc_program *pf = compile(g, cl, NULL), *pr = compile(g, ref, NULL);
+  ck_assert_int_eq(pf->fuse.group_of[y.id], pf->fuse.group_of[z.id]);
+  ck_assert_int_eq(kernels_of(pf), 1);
+  const char *outs[] = {"y", "z"};
+  for (int k = 0; k < 2; k++) {
+    run1(pf, "x", xv, N, outs[k], got, N);
+    run1(pr, "x", xv, N, outs[k], want, N);
+    near(got, want, N, 1e-4, outs[k]);
+  }
+  gc_program_free(pf);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
 /* ------------------------------------------- (f) MLP training step */
 
 static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
@@ -865,6 +901,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);
   tcase_add_test(tc, cycle_forming_join_is_refused);
+  tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
   tcase_add_test(tc, mlp_step_matches_reference);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);

@@ -358,8 +358,10 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
     return;
   }
   int passes = reduce_levels(G, gi, level), store_pass = 0;
+  /* every stored loop value is written in one pass: the last, or one more
+   * if some stored value needs the last pass's results */
   for (int k = 0; k < gr->nnodes; k++)
-    if (role[gr->nodes[k]] == ROLE_LOOP && stored[gr->nodes[k]])
+    if (role[gr->nodes[k]] == ROLE_LOOP && stored[gr->nodes[k]] && store_pass <= passes)
       store_pass = level[k] < passes ? passes : passes + 1;
   sb_appendf(body, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
              (long long)rows);
