@@ -99,21 +99,24 @@ static void add_roots(const ir_graph *g, int32_t node, int32_t *roots, int *n, i
   }
 }
 
-/* Would group gi plus node still fit the kernel argument budget? */
-static bool fits(builder *b, int gi, int32_t node) {
+/* Would groups ga and gb (or -1) plus node (or -1) fit the kernel argument
+ * budget? */
+static bool fits_with(builder *b, int ga, int gb, int32_t node) {
   int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
   int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
-  const fuse_group *gr = &b->groups[gi];
-  for (int i = 0; i < gr->nnodes && n <= b->max_buffers; i++)
-    add_roots(b->g, gr->nodes[i], roots, &n, cap);
-  add_roots(b->g, node, roots, &n, cap);
+  for (int k = 0; k < 2; k++) {
+    int gi = k ? gb : ga;
+    for (int i = 0; gi >= 0 && i < b->groups[gi].nnodes && n <= b->max_buffers; i++)
+      add_roots(b->g, b->groups[gi].nodes[i], roots, &n, cap);
+  }
+  if (node >= 0) add_roots(b->g, node, roots, &n, cap);
   return n <= b->max_buffers;
 }
 
 int fb_value_group(const builder *b, int32_t x) { return b->group_of[ir_view_source(b->g, x)]; }
 
 bool fb_can_join(builder *b, int32_t node, int gi) {
-  if (!fits(b, gi, node)) return false;
+  if (!fits_with(b, gi, -1, node)) return false;
   b->epoch++;
   for (int e = b->deps.start[node]; e < b->deps.start[node + 1]; e++) {
     int h = fb_value_group(b, b->deps.list[e]);
@@ -150,13 +153,13 @@ static int pick_group(builder *b, int32_t id) {
 }
 
 /* Every user of every node of group gi is in gi or is node r. */
-static bool feeds_only(builder *b, int gi, int32_t r, int32_t **users, const int *nusers) {
+static bool feeds_only(builder *b, int gi, int32_t r) {
   const fuse_group *gr = &b->groups[gi];
   for (int i = 0; i < gr->nnodes; i++) {
     int32_t v = gr->nodes[i];
     if (b->g->nodes[v].flags & (IR_F_OUTPUT | IR_F_LOSS)) return false;
-    for (int u = 0; u < nusers[v]; u++)
-      if (users[v][u] != r && b->group_of[users[v][u]] != gi) return false;
+    for (int u = 0; u < b->nusers[v]; u++)
+      if (b->users[v][u] != r && b->group_of[b->users[v][u]] != gi) return false;
   }
   return true;
 }
@@ -274,7 +277,7 @@ static bool merge_updates(builder *b) {
       if (lead->kind != FUSE_SINGLE || !ir_is_update(&g->nodes[lead->root])) continue;
       const ir_node *l = &g->nodes[lead->root];
       if (l->op != u->op || l->in[l->nin - 1] != u->in[u->nin - 1] ||
-          memcmp(l->attr.f, u->attr.f, sizeof l->attr.f) || !fits(b, li, gr->root) ||
+          memcmp(l->attr.f, u->attr.f, sizeof l->attr.f) || !fits_with(b, li, -1, gr->root) ||
           !independent_updates(g, lead, gr->root))
         continue;
       if (!group_push(b, li, gr->root)) return false;
@@ -286,17 +289,7 @@ static bool merge_updates(builder *b) {
   return true;
 }
 
-/* Would groups a and b together fit the kernel argument budget? */
-bool fb_fits_pair(builder *b, int ga, int gb) {
-  int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
-  int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
-  for (int k = 0; k < 2; k++) {
-    const fuse_group *gr = &b->groups[k ? gb : ga];
-    for (int i = 0; i < gr->nnodes && n <= b->max_buffers; i++)
-      add_roots(b->g, gr->nodes[i], roots, &n, cap);
-  }
-  return n <= b->max_buffers;
-}
+bool fb_fits_pair(builder *b, int ga, int gb) { return fits_with(b, ga, gb, -1); }
 
 /* Does a movement member of group gi read a node of group gj (or of gi)?
  * It reads at other indices than the one the work-item computes, so that
@@ -393,13 +386,13 @@ static bool merge_elementwise(builder *b, const int *pos) {
  * outside its group reads it, when it is an output or persistent, when a
  * movement op reads it (at other indices), or when its kernel is a single
  * op's. */
-static bool stored(builder *b, int32_t i, int32_t except, int32_t **users, const int *nusers) {
+static bool stored(builder *b, int32_t i, int32_t except) {
   const ir_node *nd = &b->g->nodes[i];
   if ((ir_ops[nd->op].props & (IR_P_LEAF | IR_P_VIEW | IR_P_INPLACE)) ||
       (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->groups[b->group_of[i]].kind == FUSE_SINGLE)
     return true;
-  for (int u = 0; u < nusers[i]; u++) {
-    int32_t user = users[i][u];
+  for (int u = 0; u < b->nusers[i]; u++) {
+    int32_t user = b->users[i][u];
     if (user == except) continue;
     if (b->group_of[user] != b->group_of[i]) return true;
     if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE) return true;
@@ -427,17 +420,16 @@ static bool is_cheap(const ir_node *n) {
  * step(relu(x)) of a training step is the typical case: relu(x) is kept
  * for the weight gradient anyway.) The node stays in its group, so kernel
  * dependencies are unchanged; it is just no longer stored there. */
-static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users, const int *nusers,
-                      bool second) {
+static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
   if (!fb_is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
-      (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || nusers[e] == 0)
+      (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->nusers[e] == 0)
     return false;
   int gi = b->group_of[e];
   if (b->groups[gi].kind != FUSE_ELEMWISE && b->groups[gi].kind != FUSE_MATMUL) return false;
-  for (int u = 0; u < nusers[e]; u++) {
-    int32_t user = users[e][u];
+  for (int u = 0; u < b->nusers[e]; u++) {
+    int32_t user = b->users[e][u];
     const fuse_group *ug = &b->groups[b->group_of[user]];
     if (b->group_of[user] == gi) {
       /* a group-mate recomputed by its own readers takes e along in its
@@ -458,8 +450,8 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, int32_t **users
      * of another kernel that is stored anyway qualifies too (mean, read
      * only by d = x - mean): its readers then read it where e was read,
      * and the plan extends its life to them. */
-    if (f->inlined[x] || (!stored(b, x, e, users, nusers) &&
-                          !(second && f->materialized[x] && b->group_of[x] != gi)))
+    if (f->inlined[x] ||
+        (!stored(b, x, e) && !(second && f->materialized[x] && b->group_of[x] != gi)))
       return false;
     /* readers run later than e would: an in-place writer of x's storage
      * could run in between (the schedule only orders it after e) */
@@ -536,7 +528,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
       if (!no_fuse && pg >= 0 && b.groups[pg].kind == FUSE_ELEMWISE &&
           ir_shape_eq(b.groups[pg].domain, g->nodes[x].shape) && b.groups[pg].nnodes > 0 &&
           ir_ops[g->nodes[b.groups[pg].nodes[0]].op].fusion != IR_FUSE_INJECTIVE &&
-          feeds_only(&b, pg, id, users, nusers) && fb_can_join(&b, id, pg)) {
+          feeds_only(&b, pg, id) && fb_can_join(&b, id, pg)) {
         gi = pg; /* the prologue group becomes this reduction's group */
         for (int k = 0; k < b.groups[gi].nnodes; k++) b.role[b.groups[gi].nodes[k]] = ROLE_LOOP;
         b.groups[gi].kind = FUSE_REDUCE;
@@ -584,14 +576,14 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
     st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
     goto done;
   }
-  for (int i = 0; i < n; i++) out->materialized[i] = stored(&b, i, -1, users, nusers);
+  for (int i = 0; i < n; i++) out->materialized[i] = stored(&b, i, -1);
   /* Two rounds: the second recomputes a producer whose only group-mate
    * reader the first made recomputed (layer norm's d = x - mean, read by
    * (d * d) inside var's reduction and by the output), so a kernel that
    * would only store d disappears; chains stay two deep at most. */
   for (int round = 0; !no_fuse && round < 2; round++)
     for (int oi = 0; oi < n; oi++)
-      if (!out->inlined[order[oi]] && recompute(&b, order[oi], out, users, nusers, round > 0)) {
+      if (!out->inlined[order[oi]] && recompute(&b, order[oi], out, round > 0)) {
         out->inlined[order[oi]] = true;
         out->materialized[order[oi]] = false;
       }

@@ -82,8 +82,8 @@ static fuse_role role_after(const builder *b, int gj, int32_t m, fuse_role as) {
   return b->group_of[m] == gj && b->groups[gj].kind == FUSE_ELEMWISE ? as : (fuse_role)b->role[m];
 }
 
-/* Does any member of ga write (as an update) storage that a member of gb
- * reads, or that an update of gb writes? */
+/* Does an update of ga write storage that a member of gb reads, or that an
+ * update of gb writes (its target is its input 0)? */
 static bool update_conflict(const builder *b, int ga, int gb) {
   const ir_graph *g = b->g;
   const fuse_group *A = &b->groups[ga], *B = &b->groups[gb];
@@ -93,8 +93,6 @@ static bool update_conflict(const builder *b, int ga, int gb) {
       const ir_node *m = &g->nodes[B->nodes[j]];
       for (int k = 0; k < m->nin; k++)
         if (fb_update_writes(g, A->nodes[i], ir_storage_root(g, m->in[k]))) return true;
-      if (ir_is_update(m) && fb_update_writes(g, A->nodes[i], ir_storage_root(g, m->in[0])))
-        return true;
     }
   }
   return false;
@@ -187,40 +185,42 @@ static int try_merge(builder *b, int gi, int gj, const int *pos) {
   return fb_merge_groups(b, gi, gj, pos) ? 1 : -1;
 }
 
+/* Appends group h to out[0..*n) unless it is gi, -1 or already there. */
+static void add_group(int *out, int *n, int cap, int h, int gi) {
+  if (h < 0 || h == gi) return;
+  for (int q = 0; q < *n; q++)
+    if (out[q] == h) return;
+  if (*n < cap) out[(*n)++] = h;
+}
+
 /* Groups next to reduce group gi: those reading its values or whose values
  * it reads (through views), and reductions sharing one of its inputs. */
 static int neighbours(builder *b, int gi, int *out, int cap) {
   const ir_graph *g = b->g;
   const fuse_group *G = &b->groups[gi];
   int n = 0;
-#define ADD(h)                                                      \
-  do {                                                              \
-    int h_ = (h);                                                   \
-    bool seen_ = h_ < 0 || h_ == gi;                                \
-    for (int q_ = 0; q_ < n && !seen_; q_++) seen_ = out[q_] == h_; \
-    if (!seen_ && n < cap) out[n++] = h_;                           \
-  } while (0)
   for (int k = 0; k < G->nnodes; k++) {
     int32_t v = G->nodes[k];
     const ir_node *vn = &g->nodes[v];
     for (int i = 0; i < vn->nin; i++) {
-      int32_t x = vn->in[i], s = ir_view_source(g, x);
-      ADD(b->group_of[s]);
+      int32_t x = vn->in[i];
+      int h = fb_value_group(b, x);
+      add_group(out, &n, cap, h, gi);
+      if (h == gi) continue;
       /* siblings: other reductions of a stored input */
-      if (b->group_of[s] != gi)
-        for (int u = 0; u < b->nusers[x]; u++) {
-          int h = b->group_of[b->users[x][u]];
-          if (h >= 0 && b->groups[h].kind == FUSE_REDUCE) ADD(h);
-        }
+      for (int u = 0; u < b->nusers[x]; u++) {
+        int s = b->group_of[b->users[x][u]];
+        if (s >= 0 && b->groups[s].kind == FUSE_REDUCE) add_group(out, &n, cap, s, gi);
+      }
     }
     for (int u = 0; u < b->nusers[v]; u++) {
       int32_t w = b->users[v][u];
-      ADD(b->group_of[w]);
+      add_group(out, &n, cap, b->group_of[w], gi);
       if (ir_ops[g->nodes[w].op].props & IR_P_VIEW)
-        for (int t = 0; t < b->nusers[w]; t++) ADD(b->group_of[b->users[w][t]]);
+        for (int t = 0; t < b->nusers[w]; t++)
+          add_group(out, &n, cap, b->group_of[b->users[w][t]], gi);
     }
   }
-#undef ADD
   return n;
 }
 

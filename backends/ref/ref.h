@@ -19,4 +19,9 @@ extern const ref_kernel ref_kernels[IR_OP_COUNT];
 /* Evaluates node id of g given its inputs' host arrays. */
 void ref_eval(const ir_graph *g, int32_t id, void *const *in, void *out);
 
+/* Offset into an input of shape `in` of the element that numpy
+ * broadcasting pairs with element `lin` of an output of shape `out`: the
+ * shapes are right-aligned and size-1 input dims repeat. */
+int64_t ref_bcast_index(int64_t lin, const gc_shape *out, const gc_shape *in);
+
 #endif

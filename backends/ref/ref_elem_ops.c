@@ -58,20 +58,6 @@ static void unravel(int64_t lin, const gc_shape *s, int64_t *c) {
   }
 }
 
-/* Offset of element lin of shape out in a numpy-broadcast input of shape in. */
-static int64_t bcast_index(int64_t lin, const gc_shape *out, const gc_shape *in) {
-  int64_t off = 0, stride = 1;
-  for (int i = out->ndim - 1, j = in->ndim - 1; i >= 0; i--, j--) {
-    int64_t c = lin % out->dim[i];
-    lin /= out->dim[i];
-    if (j >= 0) {
-      if (in->dim[j] != 1) off += c * stride;
-      stride *= in->dim[j];
-    }
-  }
-  return off;
-}
-
 static void copy_elem(void *out, int64_t o, const void *in, int64_t i, size_t esz) {
   memcpy((char *)out + (size_t)o * esz, (const char *)in + (size_t)i * esz, esz);
 }
@@ -193,7 +179,7 @@ void ref_elem(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   size_t esz = gc_dtype_size(n->dtype);
   for (int64_t i = 0; i < count; i++) {
     int64_t ix[3] = {0, 0, 0};
-    for (int k = 0; k < n->nin; k++) ix[k] = bcast_index(i, &n->shape, &IN(k)->shape);
+    for (int k = 0; k < n->nin; k++) ix[k] = ref_bcast_index(i, &n->shape, &IN(k)->shape);
     switch (n->op) {
       case IR_OP_POW:
         ((float *)out)[i] = (float)pow(load_f(in[0], GC_F32, ix[0]), load_f(in[1], GC_F32, ix[1]));

@@ -77,10 +77,7 @@ static void store_i(void *p, gc_dtype t, int64_t i, int64_t v) {
   }
 }
 
-/* Offset into an input of shape `in` of the element that numpy
- * broadcasting pairs with element `lin` of an output of shape `out`: the
- * shapes are right-aligned and size-1 input dims repeat. */
-static int64_t bcast_index(int64_t lin, const gc_shape *out, const gc_shape *in) {
+int64_t ref_bcast_index(int64_t lin, const gc_shape *out, const gc_shape *in) {
   int64_t off = 0, stride = 1;
   for (int i = out->ndim - 1, j = in->ndim - 1; i >= 0; i--, j--) {
     int64_t c = lin % out->dim[i];
@@ -151,8 +148,8 @@ void ref_elementwise(const ir_graph *g, const ir_node *n, void *const *in, void 
   int64_t count = gc_shape_numel(n->shape);
   size_t esz = gc_dtype_size(x->dtype);
   for (int64_t i = 0; i < count; i++) {
-    int64_t ia = bcast_index(i, &n->shape, &x->shape);
-    int64_t ib = y ? bcast_index(i, &n->shape, &y->shape) : 0;
+    int64_t ia = ref_bcast_index(i, &n->shape, &x->shape);
+    int64_t ib = y ? ref_bcast_index(i, &n->shape, &y->shape) : 0;
     if (n->op == IR_OP_EXPAND) {
       memcpy((char *)out + (size_t)i * esz, (const char *)in[0] + (size_t)ia * esz, esz);
       continue;
