@@ -352,6 +352,53 @@ START_TEST(row_kernel_stores_after_its_last_pass) {
 }
 END_TEST
 
+/* The CPU form of elementwise kernels walks chunks of the domain in rows
+ * of the longest suffix every read walks with one stride. Broadcasts that
+ * end that suffix at different dims (b1 after dim 2, b2 at the last), a
+ * size-1 dim inside it, a transposed read, a slice (an injective member:
+ * the last dim only) and chunks that end mid-row (12,210 elements in rows
+ * of 407 or 11) must all read and store the elements they name: fused,
+ * unfused (every op its own kernel and suffix) and the reference agree. */
+START_TEST(elementwise_rows_of_broadcasts_and_views) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  enum { N = 6 * 5 * 1 * 37 * 11, NB1 = 5, NB2 = 37, NT = 11 * 37 * 5 * 6, NS = 6 * 5 * 37 * 7 };
+  int64_t dims[5] = {6, 5, 1, 37, 11};
+  gc_value x = gc_input(g, "x", GC_F32, gc_shapen(5, dims));
+  float b1v[NB1], b2v[NB2];
+  fill(b1v, NB1, 11, -1, 1);
+  fill(b2v, NB2, 12, -1, 1);
+  gc_value b1 = gc_constant(g, GC_F32, gc_shape4(5, 1, 1, 1), b1v);
+  gc_value b2 = gc_constant(g, GC_F32, gc_shape2(37, 1), b2v);
+  gc_output(g, gc_add(g, gc_relu(g, gc_mul(g, x, b1)), b2), "y");
+  int perm[5] = {4, 3, 2, 1, 0};
+  gc_output(g, gc_add(g, gc_transpose(g, x, perm), gc_scalar(g, 1.0f)), "t");
+  int64_t st = 2, en = 9;
+  int ax = 4;
+  gc_output(g, gc_mul(g, gc_slice(g, x, &st, &en, &ax, NULL, 1), b1), "s");
+  static float xv[N], got[N], unf[N], want[N];
+  fill(xv, N, 13, -2, 2);
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
+  const char *outs[3] = {"y", "t", "s"};
+  const int64_t sizes[3] = {N, NT, NS};
+  for (int k = 0; k < 3; k++) {
+    run1(pf, "x", xv, N, outs[k], got, sizes[k]);
+    run1(pu, "x", xv, N, outs[k], unf, sizes[k]);
+    run1(pr, "x", xv, N, outs[k], want, sizes[k]);
+    near(got, want, sizes[k], 1e-6, outs[k]);
+    near(unf, want, sizes[k], 1e-6, outs[k]);
+  }
+  gc_program_free(pf);
+  gc_program_free(pu);
+  gc_program_free(pr);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
 /* ------------------------------------------- (f) MLP training step */
 
 static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
@@ -902,6 +949,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, diamond_fuses_without_cycle);
   tcase_add_test(tc, cycle_forming_join_is_refused);
   tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
+  tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
   tcase_add_test(tc, mlp_step_matches_reference);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);

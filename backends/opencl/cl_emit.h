@@ -20,6 +20,12 @@ typedef struct cg_ctx {
   int used[64]; /* buffer indices used by the current kernel */
   int nused;
   bool overflow;
+  /* CPU device: elementwise work-items loop over chunks (cl_codegen.c) */
+  bool cpu;
+  /* domain dims from inner_from on are one collapsed loop index t
+   * (cg_index_expr then reads them as t times the last dim's stride);
+   * the domain's rank when there is none */
+  int inner_from;
 } cg_ctx;
 
 /* The OpenCL C type of a dtype. */

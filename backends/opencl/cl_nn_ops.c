@@ -360,8 +360,99 @@ void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_laun
   geometry_2d(L, items);
 }
 
+/* Declares plane p and spatial indices z, h, w (extents dz, dh, dw) of the
+ * element o a work-item computes, and opens its block (closed with "  }").
+ * On a CPU device a work-item walks a whole row of w instead, dividing
+ * once per row: per element, the division chain cost more than a 2x2
+ * window (PoCL). Returns the number of work-items. */
+static int64_t pool_items(const cg_ctx *G, strbuf *b, int64_t planes, const char *z, const char *h,
+                          const char *w, int64_t dz, int64_t dh, int64_t dw) {
+  const int64_t rows = planes * dz * dh;
+  if (G->cpu) {
+    sb_appendf(b,
+               "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
+               "  const int %s = gid %% %lld, %s = (gid / %lld) %% %lld, p = gid / %lld;\n"
+               "  for (int %s = 0; %s < %lld; %s++) {\n  const int o = gid * %lld + %s;\n",
+               (long long)rows, h, (long long)dh, z, (long long)dh, (long long)dz,
+               (long long)(dh * dz), w, w, (long long)dw, w, (long long)dw, w);
+    return rows;
+  }
+  sb_appendf(b,
+             "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
+             "  const int %s = gid %% %lld, %s = (gid / %lld) %% %lld;\n"
+             "  const int %s = (gid / %lld) %% %lld, p = gid / %lld;\n  {\n  const int o = gid;\n",
+             (long long)(rows * dw), w, (long long)dw, h, (long long)dw, (long long)dh, z,
+             (long long)(dw * dh), (long long)dz, (long long)(dw * dh * dz));
+  return rows * dw;
+}
+
+/* Is tap k of every window along an axis inside the input: positions
+ * o S + k Dl - P for o < O within [0, extent)? */
+static bool tap_inside(int64_t k, int s, int dl, int pad, int64_t o, int64_t extent) {
+  return k * dl - pad >= 0 && (o - 1) * s + k * dl - pad < extent;
+}
+
+/* m, the first maximum (row-major order) of window (oz, oh, ow) of plane p,
+ * NaN winning as in ref_nn.c's window_argmax, and with index its position
+ * best = (zz H + hh) W + ww (-1 for a window all padding). The taps are
+ * unrolled, with bounds tests only where padding, dilation or ceil mode
+ * can put a tap outside: PoCL keeps the loops over a 2x2 window rolled,
+ * and the max pool then ran at a quarter of this speed. */
+static void emit_window_max(strbuf *b, const nn_conv *c, bool index) {
+  const ir_window *v = &c->win;
+  if (index) sb_append(b, "      int best = -1;\n");
+  sb_append(b, "      float m = -INFINITY;\n");
+  if (c->kd * c->kh * c->kw > 64) { /* large windows: loops */
+    sb_append(b,
+              "      for (int u = 0; u < KD; u++) {\n"
+              "        const int zz = oz * SD + u * DD - PF;\n"
+              "        if (zz < 0 || zz >= D) continue;\n"
+              "      for (int a = 0; a < KH; a++) {\n"
+              "        const int hh = oh * SH + a * DH - PT;\n"
+              "        if (hh < 0 || hh >= H) continue;\n"
+              "        for (int e = 0; e < KW; e++) {\n"
+              "          const int ww = ow * SW + e * DW - PL;\n"
+              "          if (ww < 0 || ww >= W) continue;\n"
+              "          const int at = (zz * H + hh) * W + ww;\n"
+              "          const float xv = X(p * D * H * W + at);\n");
+    sb_append(b, index ? "          if (best < 0 || xv > m || (isnan(xv) && !isnan(m))) "
+                         "{ m = xv; best = at; }\n"
+                       : "          m = (xv > m || isnan(xv)) ? xv : m;\n");
+    sb_append(b, "        }\n      }\n      }\n");
+    return;
+  }
+  bool some = false; /* an earlier tap is always inside */
+  for (int64_t u = 0; u < c->kd; u++)
+    for (int64_t a = 0; a < c->kh; a++)
+      for (int64_t e = 0; e < c->kw; e++) {
+        bool zin = tap_inside(u, v->sd, v->dd, v->pd0, c->od, c->d);
+        bool hin = tap_inside(a, v->sh, v->dh, v->pt, c->oh, c->h);
+        bool win = tap_inside(e, v->sw, v->dw, v->pl, c->ow, c->w);
+        sb_appendf(
+            b,
+            "      { const int zz = oz * SD + %lld * DD - PF, hh = oh * SH + %lld * DH - PT, "
+            "ww = ow * SW + %lld * DW - PL;\n",
+            (long long)u, (long long)a, (long long)e);
+        if (!(zin && hin && win))
+          sb_appendf(b, "        if (%s && %s && %s)\n", zin ? "1" : "zz >= 0 && zz < D",
+                     hin ? "1" : "hh >= 0 && hh < H", win ? "1" : "ww >= 0 && ww < W");
+        sb_append(b,
+                  "        { const int at = (zz * H + hh) * W + ww; "
+                  "const float xv = X(p * D * H * W + at);\n          ");
+        if (index && u + a + e == 0 && zin && hin && win) /* first, always inside */
+          sb_append(b, "m = xv; best = at;");
+        else if (index)
+          sb_appendf(b, "if (%sxv > m || (isnan(xv) && !isnan(m))) { m = xv; best = at; }",
+                     some ? "" : "best < 0 || ");
+        else
+          sb_append(b, "m = (xv > m || isnan(xv)) ? xv : m;");
+        sb_append(b, " }\n      }\n");
+        some |= zin && hin && win;
+      }
+}
+
 /* One work-item per output element (forward, indices) or per input
- * element (the gradients, gather form). */
+ * element (the gradients, gather form), or per row of them (pool_items). */
 void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   const bool grad = n->op == IR_OP_MAXPOOL2D_GRAD || n->op == IR_OP_AVGPOOL2D_GRAD;
@@ -387,30 +478,8 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                      !v->pb && !v->pr && !v->pd0 && !v->pd1;
   const int64_t cells_d = (c.d + c.kd - 1) / c.kd, cells_h = (c.h + c.kh - 1) / c.kh;
   const int64_t cells_w = (c.w + c.kw - 1) / c.kw;
-  const int64_t items = tiles  ? c.n * c.c * cells_d * cells_h * cells_w
-                        : grad ? c.n * c.c * c.d * c.h * c.w
-                               : c.n * c.c * c.od * c.oh * c.ow;
-  sb_appendf(b, "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n",
-             (long long)items);
-  /* The first maximum (row-major order) of window (oz, oh, ow) of plane p
-   * as (zz H + hh) W + ww (NaN wins). */
-  const char *argmax =
-      "      int best = -1; float m = -INFINITY;\n"
-      "      for (int u = 0; u < KD; u++) {\n"
-      "        const int zz = oz * SD + u * DD - PF;\n"
-      "        if (zz < 0 || zz >= D) continue;\n"
-      "      for (int a = 0; a < KH; a++) {\n"
-      "        const int hh = oh * SH + a * DH - PT;\n"
-      "        if (hh < 0 || hh >= H) continue;\n"
-      "        for (int e = 0; e < KW; e++) {\n"
-      "          const int ww = ow * SW + e * DW - PL;\n"
-      "          if (ww < 0 || ww >= W) continue;\n"
-      "          const int at = (zz * H + hh) * W + ww;\n"
-      "          const float xv = X(p * D * H * W + at);\n"
-      "          if (best < 0 || xv > m || (isnan(xv) && !isnan(m))) { m = xv; best = at; }\n"
-      "        }\n"
-      "      }\n"
-      "      }\n";
+  const int64_t planes = c.n * c.c;
+  int64_t items;
   /* Average pooling's clamped window [z0, z1) x [h0, h1) x [w0, w1) and divisor. */
   const char *avgwin =
       "      int z0 = oz * SD - PF, h0 = oh * SH - PT, w0 = ow * SW - PL;\n"
@@ -420,53 +489,59 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
       "      z1 = min(z1, D); h1 = min(h1, H); w1 = min(w1, W);\n"
       "      const float div = CIP ? (float)padded : (float)((z1 - z0) * (h1 - h0) * (w1 - w0));\n";
   if (tiles) {
-    sb_appendf(b,
-               "  const int cw = gid %% %lld, ch = (gid / %lld) %% %lld;\n"
-               "  const int cz = (gid / %lld) %% %lld, p = gid / %lld;\n"
-               "  const bool full = cz < OD && ch < OH && cw < OW;\n"
-               "  int sel = -1;\n"
-               "  if (full) {\n"
-               "    const int oz = cz, oh = ch, ow = cw;\n",
-               (long long)cells_w, (long long)cells_w, (long long)cells_h,
-               (long long)(cells_h * cells_w), (long long)cells_d,
-               (long long)(cells_d * cells_h * cells_w));
-    sb_append(b, argmax);
+    items = pool_items(G, b, planes, "cz", "ch", "cw", cells_d, cells_h, cells_w);
+    sb_append(b,
+              "  const bool full = cz < OD && ch < OH && cw < OW;\n"
+              "  int sel = -1;\n"
+              "  if (full) {\n"
+              "    const int oz = cz, oh = ch, ow = cw;\n");
+    emit_window_max(b, &c, true);
     sb_append(b,
               "    sel = best;\n"
               "  }\n"
-              "  const float d = full ? DY(((p * OD + cz) * OH + ch) * OW + cw) : 0.0f;\n"
-              "  for (int u = 0; u < KD; u++) {\n"
-              "    const int zz = cz * KD + u;\n"
-              "    if (zz >= D) break;\n"
-              "  for (int a = 0; a < KH; a++) {\n"
-              "    const int hh = ch * KH + a;\n"
-              "    if (hh >= H) break;\n"
-              "    for (int e = 0; e < KW; e++) {\n"
-              "      const int ww = cw * KW + e;\n"
-              "      if (ww >= W) break;\n"
-              "      const int at = (zz * H + hh) * W + ww;\n"
-              "      Y(p * D * H * W + at) = at == sel ? d : 0.0f;\n"
-              "    }\n"
-              "  }\n"
-              "  }\n");
+              "  const float d = full ? DY(((p * OD + cz) * OH + ch) * OW + cw) : 0.0f;\n");
+    /* the cell's elements, unrolled for small windows; cells past the
+     * last full window along an axis whose size is not a multiple are
+     * cut at its end */
+    if (c.kd * c.kh * c.kw > 64)
+      sb_append(b,
+                "  for (int u = 0; u < KD; u++)\n"
+                "  for (int a = 0; a < KH; a++)\n"
+                "  for (int e = 0; e < KW; e++) {\n"
+                "    const int zz = cz * KD + u, hh = ch * KH + a, ww = cw * KW + e;\n"
+                "    if (zz < D && hh < H && ww < W) {\n"
+                "      const int at = (zz * H + hh) * W + ww;\n"
+                "      Y(p * D * H * W + at) = at == sel ? d : 0.0f;\n"
+                "    }\n"
+                "  }\n");
+    for (int64_t u = 0; u < c.kd && c.kd * c.kh * c.kw <= 64; u++)
+      for (int64_t a = 0; a < c.kh; a++)
+        for (int64_t e = 0; e < c.kw; e++) {
+          sb_appendf(
+              b, "  { const int zz = cz * KD + %lld, hh = ch * KH + %lld, ww = cw * KW + %lld;\n",
+              (long long)u, (long long)a, (long long)e);
+          if (cells_d * c.kd > c.d || cells_h * c.kh > c.h || cells_w * c.kw > c.w)
+            sb_append(b, "    if (zz < D && hh < H && ww < W)\n");
+          sb_append(b,
+                    "    { const int at = (zz * H + hh) * W + ww; "
+                    "Y(p * D * H * W + at) = at == sel ? d : 0.0f; }\n  }\n");
+        }
+    sb_append(b, "  }\n");
   } else if (!grad) {
-    sb_append(b,
-              "  const int ow = gid % OW, oh = (gid / OW) % OH, oz = (gid / (OW * OH)) % OD;\n"
-              "  const int p = gid / (OW * OH * OD);\n"
-              "  {\n");
+    items = pool_items(G, b, planes, "oz", "oh", "ow", c.od, c.oh, c.ow);
     if (indices) {
-      sb_append(b, argmax);
+      emit_window_max(b, &c, true);
       /* the flat index into x, row-major or (mode 1) with the spatial axes
        * reversed, as ref_pool2d computes it */
       if (n->attr.mode)
         sb_append(b,
                   "      const int bw = best % W, bh = best / W % H, bz = best / (W * H);\n"
-                  "      Y(gid) = p * D * H * W + bz + D * (bh + H * bw);\n");
+                  "      Y(o) = p * D * H * W + bz + D * (bh + H * bw);\n");
       else
-        sb_append(b, "      Y(gid) = p * D * H * W + best;\n");
+        sb_append(b, "      Y(o) = p * D * H * W + best;\n");
     } else if (mx) {
-      sb_append(b, argmax);
-      sb_append(b, "      Y(gid) = X(p * D * H * W + best);\n");
+      emit_window_max(b, &c, false);
+      sb_append(b, "      Y(o) = m;\n");
     } else {
       sb_append(b, avgwin);
       sb_append(b,
@@ -475,13 +550,12 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "        for (int hh = h0; hh < h1; hh++)\n"
                 "          for (int ww = w0; ww < w1; ww++)\n"
                 "            s += DY(p * D * H * W + (zz * H + hh) * W + ww);\n"
-                "      Y(gid) = s / div;\n");
+                "      Y(o) = s / div;\n");
     }
     sb_append(b, "  }\n");
   } else {
+    items = pool_items(G, b, planes, "iz", "ih", "iw", c.d, c.h, c.w);
     sb_append(b,
-              "  const int iw = gid % W, ih = (gid / W) % H, iz = (gid / (W * H)) % D;\n"
-              "  const int p = gid / (W * H * D);\n"
               "  float acc = 0.0f;\n"
               "  for (int k = 0; k < KD; k++) {\n"
               "  const int zn = iz + PF - k * DD;\n"
@@ -497,7 +571,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
               "      const int ow = wn / SW;\n"
               "      const float d = DY(((p * OD + oz) * OH + oh) * OW + ow);\n");
     if (mx) {
-      sb_append(b, argmax);
+      emit_window_max(b, &c, true);
       sb_append(b, "      if (best == (iz * H + ih) * W + iw) acc += d;\n");
     } else {
       sb_append(b, avgwin);
@@ -505,7 +579,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "      if (iz >= z0 && iz < z1 && ih >= h0 && ih < h1 && iw >= w0 && iw < w1)\n"
                 "        acc += d / div;\n");
     }
-    sb_append(b, "    }\n  }\n  }\n  Y(gid) = acc;\n");
+    sb_append(b, "    }\n  }\n  }\n  Y(o) = acc;\n  }\n");
   }
   sb_append(b, geom_undefs);
   sb_append(b, "#undef PB\n#undef PR\n#undef PK\n#undef CIP\n#undef DY\n#undef Y\n");
