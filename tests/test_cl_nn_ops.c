@@ -330,6 +330,33 @@ static void case_maxpool(harness *h) {
   o5.stride[0] = 2, o5.stride[1] = 3;
   out(h, gc_maxpool2d(h->g, x, &o5), TOL);
   out(h, gc_global_maxpool2d(h->g, x), TOL);
+  /* rows of 8 windows or more take the CPU vector kernel, whose last 8
+   * are shifted back; an odd row and an odd column get no window */
+  gc_value x2 = prm(h, gc_shape4(2, 3, 17, 20), -1, 1);
+  out(h, gc_maxpool2d(h->g, x2, &o1), TOL);
+  gc_value x3 = prm(h, gc_shape4(2, 2, 6, 37), -1, 1);
+  out(h, gc_maxpool2d(h->g, x3, &o1), TOL);
+  gc_value x4 = prm(h, gc_shape4(2, 2, 11, 11), -1, 1); /* 5 windows: 4 at a time */
+  out(h, gc_maxpool2d(h->g, x4, &o1), TOL);
+  /* the gradient node itself on ReLU's zeros: ties go to the first maximum */
+  ir_attr a = {0};
+  a.win.kh = a.win.kw = 2;
+  a.win.sh = a.win.sw = 2;
+  a.shape = gc_shape4(2, 2, 7, 36);
+  gc_value xt = gc_relu(h->g, prm(h, a.shape, -1, 1));
+  gc_value dy = prm(h, gc_shape4(2, 2, 3, 18), -1, 1);
+  int32_t in[2] = {xt.id, dy.id};
+  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)), TOL);
+  /* NaN wins, the first one where a window has two (outputs read as -5) */
+  gc_value xn = prm(h, gc_shape4(1, 2, 4, 20), -1, 1);
+  float *xd = h->g->nodes[xn.id].data;
+  xd[1] = xd[20 + 4] = xd[9] = xd[20 + 8] = xd[80 + 2 * 20 + 15] = NAN;
+  gc_value yn = gc_maxpool2d(h->g, xn, &o1);
+  out(h, gc_where(h->g, gc_greater_equal(h->g, yn, yn), yn, gc_scalar(h->g, -5.0f)), TOL);
+  gc_value dyn = prm(h, gc_shape4(1, 2, 2, 10), -1, 1);
+  int32_t inn[2] = {xn.id, dyn.id};
+  a.shape = gc_shape4(1, 2, 4, 20);
+  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 2, inn, &a)), TOL);
   finish(h, TOL);
 }
 
