@@ -442,17 +442,23 @@ static const char *reduce_init(ir_op op) {
                             : "0.0f";
 }
 
-/* acc<id> (and m<id>, logsumexp's running maximum) takes x. */
-static void reduce_step(strbuf *body, const ir_node *r, int32_t id) {
+/* acc<id> (and m<id>, logsumexp's running maximum) takes x; lane k > 0
+ * accumulates in acc<id>_<k> (reduce_lanes). */
+static void reduce_step(strbuf *body, const ir_node *r, int32_t id, int lane) {
+  char a[32];
+  if (lane)
+    snprintf(a, sizeof a, "acc%d_%d", id, lane);
+  else
+    snprintf(a, sizeof a, "acc%d", id);
   switch (r->op) {
     case IR_OP_MAX:
-      sb_appendf(body, "acc%d = fmax(acc%d, x);", id, id);
+      sb_appendf(body, "%s = fmax(%s, x);", a, a);
       break;
     case IR_OP_MIN:
-      sb_appendf(body, "acc%d = fmin(acc%d, x);", id, id);
+      sb_appendf(body, "%s = fmin(%s, x);", a, a);
       break;
     case IR_OP_PROD:
-      sb_appendf(body, "acc%d = acc%d * x;", id, id);
+      sb_appendf(body, "%s = %s * x;", a, a);
       break;
     case IR_OP_LOGSUMEXP: /* acc = sum exp(x - m) for the running maximum m */
       sb_appendf(body,
@@ -461,8 +467,16 @@ static void reduce_step(strbuf *body, const ir_node *r, int32_t id) {
                  id, id, id, id, id, id, id, id, id);
       break;
     default:
-      sb_appendf(body, "acc%d = acc%d + x;", id, id);
+      sb_appendf(body, "%s = %s + x;", a, a);
   }
+}
+
+/* How two partial results of reduction r combine. */
+static const char *reduce_combine(ir_op op) {
+  return op == IR_OP_MAX    ? "fmax(%s, %s)"
+         : op == IR_OP_MIN  ? "fmin(%s, %s)"
+         : op == IR_OP_PROD ? "(%s * %s)"
+                            : "(%s + %s)";
 }
 
 /* Few rows (a batch norm's channels, a batch of sequences) would fill one
@@ -474,6 +488,57 @@ static void row_geometry(cl_launch *L, int64_t rows) {
   L->work_dim = 1;
   L->local[0] = (size_t)local;
   L->global[0] = (size_t)((rows + local - 1) / local * local);
+}
+
+/* One element of pass p of a row kernel at the current domain index: the
+ * loop members it needs, its reductions' steps (into lane l's
+ * accumulators) and, in the store pass, the stored loop values. */
+static void pass_element(cg_ctx *G, int gi, strbuf *body, const int *level, const bool *need, int p,
+                         int store_pass, int lane) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  gc_shape dom = gr->domain;
+  sb_append(body, "    ");
+  for (int k = 0; k < gr->nnodes; k++)
+    if (need[k]) member(G, body, gi, dom, gr->nodes[k]);
+  sb_append(body, "\n");
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
+    sb_append(body, "    { const float x = ");
+    operand(G, body, gi, dom, n->in[0]);
+    sb_append(body, "; ");
+    reduce_step(body, n, gr->nodes[k], lane);
+    sb_append(body, " }\n");
+  }
+  if (p != store_pass) return;
+  strbuf idx = {0};
+  cg_index_expr(&idx, dom, dom, NULL);
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (G->p->fuse.role[id] != ROLE_LOOP || !G->p->fuse.materialized[id]) continue;
+    sb_append(body, "    ");
+    cg_access(G, body, id, sb_str(&idx));
+    sb_appendf(body, " = v%d;\n", id);
+  }
+  body->oom |= idx.oom;
+  sb_free(&idx);
+}
+
+/* Accumulators per reduction in pass p: one chain of dependent adds runs
+ * at the adder's latency (a bias gradient summing 43,000 elements per
+ * row took 4 cycles each), so an innermost reduced dim of 8 or more is
+ * walked 4 elements at a time into 4 accumulators, combined after the
+ * loops. Logsumexp's running maximum keeps one. */
+static int reduce_lanes(const cg_ctx *G, int gi, const int *level, int p, int64_t inner_len) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  bool any = false;
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
+    if (n->op == IR_OP_LOGSUMEXP) return 1;
+    any = true;
+  }
+  return any && inner_len >= 8 ? 4 : 1;
 }
 
 /* The row kernel: per pass, the loops over the reduced axes evaluate the
@@ -527,37 +592,56 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
         if (p == store_pass && role[id] == ROLE_LOOP && stored[id])
           need_loop_value(G, gi, need, id);
       }
+      int inner = -1; /* the innermost reduced dim */
       for (int d = 0; d < dom.ndim; d++)
-        if (!keep[d])
-          sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d],
-                     d);
-      sb_append(body, "  {\n    ");
-      for (int k = 0; k < gr->nnodes; k++)
-        if (need[k]) member(G, body, gi, dom, gr->nodes[k]);
-      sb_append(body, "\n");
-      for (int k = 0; k < gr->nnodes; k++) {
+        if (!keep[d]) inner = d;
+      const int lanes = reduce_lanes(G, gi, level, p, inner < 0 ? 0 : dom.dim[inner]);
+      for (int k = 0; k < gr->nnodes && lanes > 1; k++) {
         const ir_node *n = &G->g->nodes[gr->nodes[k]];
         if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
-        sb_append(body, "    { const float x = ");
-        operand(G, body, gi, dom, n->in[0]);
-        sb_append(body, "; ");
-        reduce_step(body, n, gr->nodes[k]);
-        sb_append(body, " }\n");
+        for (int l = 1; l < lanes; l++)
+          sb_appendf(body, "  float acc%d_%d = %s;\n", gr->nodes[k], l, reduce_init(n->op));
       }
-      if (p == store_pass) {
-        strbuf idx = {0};
-        cg_index_expr(&idx, dom, dom, NULL);
-        for (int k = 0; k < gr->nnodes; k++) {
-          int32_t id = gr->nodes[k];
-          if (role[id] != ROLE_LOOP || !stored[id]) continue;
-          sb_append(body, "    ");
-          cg_access(G, body, id, sb_str(&idx));
-          sb_appendf(body, " = v%d;\n", id);
+      for (int d = 0; d < dom.ndim; d++)
+        if (!keep[d] && (d != inner || lanes == 1))
+          sb_appendf(body, "  for (int i%d = 0; i%d < %lld; i%d++)\n", d, d, (long long)dom.dim[d],
+                     d);
+      sb_append(body, "  {\n");
+      if (lanes == 1) {
+        pass_element(G, gi, body, level, need, p, store_pass, 0);
+      } else {
+        const long long len = (long long)dom.dim[inner], whole = len / lanes * lanes;
+        sb_appendf(body, "  for (int b%d = 0; b%d < %lld; b%d += %d) {\n", inner, inner, whole,
+                   inner, lanes);
+        for (int l = 0; l < lanes; l++) {
+          sb_appendf(body, "  { const int i%d = b%d + %d;\n", inner, inner, l);
+          pass_element(G, gi, body, level, need, p, store_pass, l);
+          sb_append(body, "  }\n");
         }
-        body->oom |= idx.oom;
-        sb_free(&idx);
+        sb_append(body, "  }\n");
+        if (whole < len) {
+          sb_appendf(body, "  for (int i%d = %lld; i%d < %lld; i%d++) {\n", inner, whole, inner,
+                     len, inner);
+          pass_element(G, gi, body, level, need, p, store_pass, 0);
+          sb_append(body, "  }\n");
+        }
       }
       sb_append(body, "  }\n");
+      for (int k = 0; k < gr->nnodes && lanes > 1; k++) {
+        int32_t id = gr->nodes[k];
+        const ir_node *n = &G->g->nodes[id];
+        if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
+        char a[48], b[48], c[48], d[48], ab[120], cd[120];
+        snprintf(a, sizeof a, "acc%d", id);
+        snprintf(b, sizeof b, "acc%d_1", id);
+        snprintf(c, sizeof c, "acc%d_2", id);
+        snprintf(d, sizeof d, "acc%d_3", id);
+        snprintf(ab, sizeof ab, reduce_combine(n->op), a, b);
+        snprintf(cd, sizeof cd, reduce_combine(n->op), c, d);
+        sb_appendf(body, "  acc%d = ", id);
+        sb_appendf(body, reduce_combine(n->op), ab, cd);
+        sb_append(body, ";\n");
+      }
       for (int k = 0; k < gr->nnodes; k++) {
         int32_t id = gr->nodes[k];
         const ir_node *n = &G->g->nodes[id];
