@@ -245,6 +245,21 @@ void cg_geometry_1d(cl_launch *L, int64_t items) {
 
 /* ---- group emitters: fill body (uses buffers), then the caller wraps ---- */
 
+/* The members of an elementwise group at the domain index, and the stores
+ * of the materialized ones at linear index at. */
+static void elementwise_element(cg_ctx *G, int gi, strbuf *body, const char *at) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  for (int k = 0; k < gr->nnodes; k++) member(G, body, gi, gr->domain, gr->nodes[k]);
+  sb_append(body, "\n");
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (!G->p->fuse.materialized[id]) continue;
+    sb_append(body, "  ");
+    cg_access(G, body, id, at);
+    sb_appendf(body, " = v%d;\n", id);
+  }
+}
+
 static void emit_elementwise(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   gc_shape dom = gr->domain;
@@ -253,15 +268,7 @@ static void emit_elementwise(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
              (long long)numel);
   decompose(body, dom, "gid", NULL);
   sb_append(body, "  ");
-  for (int k = 0; k < gr->nnodes; k++) member(G, body, gi, dom, gr->nodes[k]);
-  sb_append(body, "\n");
-  for (int k = 0; k < gr->nnodes; k++) {
-    int32_t id = gr->nodes[k];
-    if (!G->p->fuse.materialized[id]) continue;
-    sb_append(body, "  ");
-    cg_access(G, body, id, "gid");
-    sb_appendf(body, " = v%d;\n", id);
-  }
+  elementwise_element(G, gi, body, "gid");
   cg_geometry_1d(L, numel);
 }
 
@@ -350,16 +357,8 @@ static void emit_elementwise_loop(cg_ctx *G, int gi, cl_launch *L, strbuf *body)
   sb_append(body, "  for (int t = t0; t < t1; t++) {\n  ");
   if (s == nd - 1) sb_appendf(body, "const int i%d = t; ", nd - 1);
   G->inner_from = s;
-  for (int k = 0; k < gr->nnodes; k++) member(G, body, gi, dom, gr->nodes[k]);
+  elementwise_element(G, gi, body, "row + t");
   G->inner_from = GC_MAX_DIMS;
-  sb_append(body, "\n");
-  for (int k = 0; k < gr->nnodes; k++) {
-    int32_t id = gr->nodes[k];
-    if (!G->p->fuse.materialized[id]) continue;
-    sb_append(body, "  ");
-    cg_access(G, body, id, "row + t");
-    sb_appendf(body, " = v%d;\n", id);
-  }
   sb_append(body, "  }\n  e = row + t1;\n  }\n");
   L->work_dim = 1;
   L->local[0] = 1;
