@@ -19,16 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-  fprintf(stderr, "bench_conv: %s: %s\n", what, gc_last_error());
-  exit(1);
-}
+#define BENCH_NAME "bench_conv"
+#include "bench_util.h"
 
 static int profile; /* --profile */
 

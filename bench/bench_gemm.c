@@ -35,6 +35,9 @@
 #endif
 #ifdef GRAPHC_HAVE_OPENBLAS
 #include <cblas.h>
+
+#define BENCH_NAME "bench_gemm"
+#include "bench_util.h"
 #endif
 
 typedef struct shape {
@@ -55,12 +58,6 @@ static const shape shapes[] = {
     {"dX 64x256x784 (B^T)", 64, 784, 256, 0, 1},
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;

@@ -18,16 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-  fprintf(stderr, "bench_mlp: %s: %s\n", what, gc_last_error());
-  exit(1);
-}
+#define BENCH_NAME "bench_mlp"
+#include "bench_util.h"
 
 typedef struct run_result {
   double epoch_s, host_s, enqueue_s, device_step_s, compile_s;

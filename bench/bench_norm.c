@@ -18,16 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-  fprintf(stderr, "bench_norm: %s: %s\n", what, gc_last_error());
-  exit(1);
-}
+#define BENCH_NAME "bench_norm"
+#include "bench_util.h"
 
 static gc_value sum_all(gc_graph *g, gc_value x) {
   int axes[GC_MAX_DIMS], n = gc_value_shape(g, x).ndim;

@@ -105,40 +105,35 @@ static void index_coefs(gc_shape dom, gc_shape xs, const int *perm, int64_t *coe
   }
 }
 
-/* Linear index into a tensor of shape xs read at domain index (i0..). */
-void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
-  int64_t coef[GC_MAX_DIMS];
-  index_coefs(dom, xs, perm, coef);
+/* The terms coef[d] i<d> for d < from, then (from < the rank) t times the
+ * last dim's step: the dims from `from` on are one loop index t, which
+ * emit_elementwise_loop checked every read walks with one stride. */
+static void index_terms(strbuf *sb, gc_shape dom, const int64_t *coef, int from) {
   bool any = false;
-  for (int d = 0; d < dom.ndim; d++) {
+  for (int d = 0; d < from && d < dom.ndim; d++) {
     if (!coef[d]) continue;
     sb_appendf(sb, "%si%d * %lld", any ? " + " : "", d, (long long)coef[d]);
+    any = true;
+  }
+  if (from < dom.ndim && coef[dom.ndim - 1]) {
+    sb_appendf(sb, "%st * %lld", any ? " + " : "", (long long)coef[dom.ndim - 1]);
     any = true;
   }
   if (!any) sb_append(sb, "0");
 }
 
-/* cg_index_expr where the domain dims from G->inner_from on are one loop
- * index t (emit_elementwise_loop checked that every read walks them with
- * one stride). */
-static void index_expr(const cg_ctx *G, strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
-  if (G->inner_from >= dom.ndim) {
-    cg_index_expr(sb, dom, xs, perm);
-    return;
-  }
+/* Linear index into a tensor of shape xs read at domain index (i0..). */
+void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
   int64_t coef[GC_MAX_DIMS];
   index_coefs(dom, xs, perm, coef);
-  bool any = false;
-  for (int d = 0; d < G->inner_from; d++) {
-    if (!coef[d]) continue;
-    sb_appendf(sb, "%si%d * %lld", any ? " + " : "", d, (long long)coef[d]);
-    any = true;
-  }
-  if (coef[dom.ndim - 1]) {
-    sb_appendf(sb, "%st * %lld", any ? " + " : "", (long long)coef[dom.ndim - 1]);
-    any = true;
-  }
-  if (!any) sb_append(sb, "0");
+  index_terms(sb, dom, coef, dom.ndim);
+}
+
+/* cg_index_expr with the domain dims from G->inner_from on read as t. */
+static void index_expr(const cg_ctx *G, strbuf *sb, gc_shape dom, gc_shape xs, const int *perm) {
+  int64_t coef[GC_MAX_DIMS];
+  index_coefs(dom, xs, perm, coef);
+  index_terms(sb, dom, coef, G->inner_from);
 }
 
 /* The first dim of the longest domain suffix along which a read with
