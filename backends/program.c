@@ -69,13 +69,18 @@ static void dump_groups(const gc_program *p, FILE *out) {
     if (gr->kind == FUSE_NONE) continue;
     fprintf(out, "kernel %d: %s, root %%%d, nodes", i, fuse_kind_name(gr->kind), gr->root);
     for (int k = 0; k < gr->nnodes; k++)
-      fprintf(out, " %%%d%s%s", gr->nodes[k], p->fuse.role[gr->nodes[k]] == ROLE_ROW ? "^" : "",
+      fprintf(out, " %%%d%s%s", gr->nodes[k],
+              p->fuse.role[gr->nodes[k]] == ROLE_ROW        ? "^"
+              : p->fuse.role[gr->nodes[k]] == ROLE_AT_INDEX ? "@"
+                                                            : "",
               p->fuse.materialized[gr->nodes[k]] ? "*"
               : p->fuse.inlined[gr->nodes[k]]    ? "~"
                                                  : "");
     fprintf(out, "\n");
   }
-  fprintf(out, "(* stored, ~ recomputed by its readers, ^ once per row of a reduction)\n");
+  fprintf(out,
+          "(* stored, ~ recomputed by its readers, ^ once per row of a reduction, @ evaluated "
+          "at the coordinates a movement member reads)\n");
 }
 
 static void dump_plan(const gc_program *p, FILE *out) {

@@ -16,7 +16,11 @@
  *   nothing;
  * - afterwards, elementwise groups over one domain where one reads the
  *   other merge (a slice read in place joins the chain it starts), unless
- *   that closes a cycle or a movement op would read its own kernel's value.
+ *   that closes a cycle or a movement op would read its own kernel's value;
+ * - last, an elementwise group read only by the movement members of one
+ *   other group is evaluated inside them, at the coordinates they read
+ *   (fuse_movement.c: TVM's fusion into the post-dominator along
+ *   injective paths).
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -395,7 +399,10 @@ static bool stored(builder *b, int32_t i, int32_t except) {
     int32_t user = b->users[i][u];
     if (user == except) continue;
     if (b->group_of[user] != b->group_of[i]) return true;
-    if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE) return true;
+    /* a movement member reads at other indices: from memory, unless i is
+     * evaluated at those indices (fuse_movement.c) */
+    if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE && b->role[i] != ROLE_AT_INDEX)
+      return true;
   }
   return false;
 }
@@ -403,7 +410,7 @@ static bool stored(builder *b, int32_t i, int32_t except) {
 /* Cheap: an expression without transcendental or other library calls
  * (exp, log, tanh, erf, pow, sqrt...), so recomputing it per reader costs
  * less than a tensor's store and load. */
-static bool is_cheap(const ir_node *n) {
+bool fb_is_cheap(const ir_node *n) {
   const char *e = ir_ops[n->op].cl_expr;
   if (!e) return false;
   static const char *const costly[] = {"exp", "log", "tan", "erf", "pow", "sqrt", "sin", "cos"};
@@ -423,7 +430,7 @@ static bool is_cheap(const ir_node *n) {
 static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
-  if (!fb_is_elementwise(nd) || !is_cheap(nd) || !f->materialized[e] ||
+  if (!fb_is_elementwise(nd) || !fb_is_cheap(nd) || !f->materialized[e] ||
       (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->nusers[e] == 0)
     return false;
   int gi = b->group_of[e];
@@ -455,14 +462,19 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
       return false;
     /* readers run later than e would: an in-place writer of x's storage
      * could run in between (the schedule only orders it after e) */
-    int32_t r = ir_storage_root(g, x);
-    for (int w = 0; w < g->n; w++)
-      if ((ir_ops[g->nodes[w].op].props & IR_P_INPLACE) && w != e &&
-          (ir_storage_root(g, g->nodes[w].in[0]) == r ||
-           (ir_is_update(&g->nodes[w]) && fb_update_writes(g, w, r))))
-        return false;
+    if (fb_storage_rewritten(b, ir_storage_root(g, x), e)) return false;
   }
   return true;
+}
+
+bool fb_storage_rewritten(const builder *b, int32_t root, int32_t except) {
+  const ir_graph *g = b->g;
+  for (int w = 0; w < g->n; w++)
+    if ((ir_ops[g->nodes[w].op].props & IR_P_INPLACE) && w != except &&
+        (ir_storage_root(g, g->nodes[w].in[0]) == root ||
+         (ir_is_update(&g->nodes[w]) && fb_update_writes(g, w, root))))
+      return true;
+  return false;
 }
 
 /* The gradient of a cross-entropy joins the loss's kernel, which then
@@ -558,16 +570,12 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
      * kernel before its elementwise parts could merge elsewhere), then
      * elementwise chains, then reductions again over the merged chains */
     ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
-         fb_merge_reductions(&b, pos);
+         fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos);
     free(pos);
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
       goto done;
     }
-  }
-  if (!no_fuse && !merge_updates(&b)) {
-    st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
-    goto done;
   }
   /* Materialization. */
   out->materialized = calloc((size_t)(n ? n : 1), sizeof *out->materialized);

@@ -45,6 +45,21 @@ bool fb_merge_groups(builder *b, int ga, int gb, const int *pos);
 int fb_update_epilogue(builder *b, int32_t id);
 /* Does update u write storage root (its target or optimizer state)? */
 bool fb_update_writes(const ir_graph *g, int32_t u, int32_t root);
+/* Does an in-place node other than except (an update, assign_add)
+ * rewrite storage root? */
+bool fb_storage_rewritten(const builder *b, int32_t root, int32_t except);
+/* An expression without transcendental or other library calls (exp, log,
+ * tanh, sqrt, ...): recomputing it per reader costs less than a tensor's
+ * store and load. */
+bool fb_is_cheap(const ir_node *n);
+
+/* ---- movement reads (fuse_movement.c) ---- */
+
+/* Moves each elementwise group read only by movement members of one
+ * other elementwise group into it, as ROLE_AT_INDEX members evaluated at
+ * the coordinates those members read (consumers first, until nothing
+ * moves). False when out of memory. */
+bool fb_fuse_into_movement(builder *b, const int *pos);
 
 /* ---- reduction groups (fuse_reduce.c) ---- */
 

@@ -71,13 +71,16 @@ typedef struct fuse_group {
                       the reduction input's shape (REDUCE) */
 } fuse_group;
 
-/* Where a member of a REDUCE group is evaluated. */
+/* Where a member of a REDUCE group (or a movement read) is evaluated. */
 typedef enum fuse_role {
-  ROLE_PLAIN, /* the reductions and updates; any member of other groups */
-  ROLE_LOOP,  /* over the group's domain: inside the loops over the reduced
-                 axes (a reduction's input, or a final pass's output) */
-  ROLE_ROW    /* over the results: once per row, after the reductions it
-                 reads (var + eps -> sqrt; running-statistics updates) */
+  ROLE_PLAIN,   /* the reductions and updates; any member of other groups */
+  ROLE_LOOP,    /* over the group's domain: inside the loops over the reduced
+                   axes (a reduction's input, or a final pass's output) */
+  ROLE_ROW,     /* over the results: once per row, after the reductions it
+                   reads (var + eps -> sqrt; running-statistics updates) */
+  ROLE_AT_INDEX /* in an ELEMWISE group: a producer evaluated inside the
+                   movement members reading it, at the coordinates they
+                   read (passes/fuse_movement.c), never on its own */
 } fuse_role;
 
 typedef struct fuse_plan {

@@ -105,14 +105,18 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
               !ir_shape_eq(g->nodes[x].shape, gr->domain) ||
               ir_node_bytes(&g->nodes[x]) != ir_node_bytes(&g->nodes[out]))
             continue;
-          /* every reader of x here must be an elementwise member, and x
-           * not already continued by another output */
+          /* every reader of x here must be an elementwise member at the
+           * domain index (not one evaluated at a movement op's
+           * coordinates), and x not already continued by another output */
           bool ok = true;
           for (int c = 0; c < gr->nnodes && ok; c++) {
             const ir_node *r2 = &g->nodes[gr->nodes[c]];
             ir_fusion fk = ir_ops[r2->op].fusion;
+            bool at_index = f->role && f->role[gr->nodes[c]] == ROLE_AT_INDEX;
             for (int j = 0; j < r2->nin && ok; j++)
-              if (r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST) ok = false;
+              if ((r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST) ||
+                  (at_index && m->root[r2->in[j]] == r))
+                ok = false;
           }
           /* everything already in r's storage is dead after this kernel,
            * and no other output of this kernel took it */

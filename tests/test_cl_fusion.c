@@ -4,6 +4,10 @@
  *   matmul + bias + relu is one kernel; sum(x * y) fuses the product into
  *   the reduction; a diamond fuses without a group cycle; a join that would
  *   make a cycle between kernels is refused and the program still runs;
+ * - producers read only by movement ops (pad, concat, slice, transpose,
+ *   tile) run inside them at the coordinates read, costly ones only where
+ *   each element is read once; outputs stay stored; no in-place write over
+ *   a tensor read at other indices;
  * - the MLP training step (784-256-128-10, batch 64, Adam): loss and all
  *   six gradients agree with the reference;
  * - plan_check passes on every program compiled here, and the arena sizes
@@ -127,6 +131,50 @@ static int32_t find_op(const gc_program *p, ir_op op) {
   for (int i = 0; i < p->g->n; i++)
     if (p->g->nodes[i].op == op) return i;
   return -1;
+}
+
+/* A graph compiled three ways: fused and unfused on OpenCL, and on the
+ * reference interpreter. */
+typedef struct trio {
+  gc_device *cl, *ref;
+  gc_program *fused, *unfused, *reference;
+} trio;
+
+static trio trio_compile(gc_graph *g) {
+  trio t;
+  t.cl = open_cl();
+  t.ref = open_ref();
+  gc_compile_options nf = {0};
+  nf.no_fuse = 1;
+  t.fused = compile(g, t.cl, NULL);
+  t.unfused = compile(g, t.cl, &nf);
+  t.reference = compile(g, t.ref, NULL);
+  return t;
+}
+
+/* Runs the three on input "x" (n floats): each listed output of the fused
+ * and of the unfused program must match the reference within tol. */
+static void trio_agree(const trio *t, const float *x, int64_t n, const char *const *outs,
+                       const int64_t *sizes, int nout, double tol) {
+  for (int k = 0; k < nout; k++) {
+    float *got = malloc(sizeof *got * (size_t)sizes[k] * 3);
+    ck_assert(got != NULL);
+    float *unf = got + sizes[k], *want = unf + sizes[k];
+    run1(t->fused, "x", x, n, outs[k], got, sizes[k]);
+    run1(t->unfused, "x", x, n, outs[k], unf, sizes[k]);
+    run1(t->reference, "x", x, n, outs[k], want, sizes[k]);
+    near(got, want, sizes[k], tol, outs[k]);
+    near(unf, want, sizes[k], tol, outs[k]);
+    free(got);
+  }
+}
+
+static void trio_free(trio *t) {
+  gc_program_free(t->fused);
+  gc_program_free(t->unfused);
+  gc_program_free(t->reference);
+  gc_device_free(t->cl);
+  gc_device_free(t->ref);
 }
 
 /* ------------------------------------------------------ (a) chain */
@@ -360,7 +408,6 @@ END_TEST
  * of 407 or 11) must all read and store the elements they name: fused,
  * unfused (every op its own kernel and suffix) and the reference agree. */
 START_TEST(elementwise_rows_of_broadcasts_and_views) {
-  gc_device *cl = open_cl(), *ref = open_ref();
   gc_graph *g = gc_graph_new();
   enum { N = 6 * 5 * 1 * 37 * 11, NB1 = 5, NB2 = 37, NT = 11 * 37 * 5 * 6, NS = 6 * 5 * 37 * 7 };
   int64_t dims[5] = {6, 5, 1, 37, 11};
@@ -376,26 +423,78 @@ START_TEST(elementwise_rows_of_broadcasts_and_views) {
   int64_t st = 2, en = 9;
   int ax = 4;
   gc_output(g, gc_mul(g, gc_slice(g, x, &st, &en, &ax, NULL, 1), b1), "s");
-  static float xv[N], got[N], unf[N], want[N];
+  static float xv[N];
   fill(xv, N, 13, -2, 2);
-  gc_compile_options nf = {0};
-  nf.no_fuse = 1;
-  gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
+  trio t = trio_compile(g);
   const char *outs[3] = {"y", "t", "s"};
   const int64_t sizes[3] = {N, NT, NS};
-  for (int k = 0; k < 3; k++) {
-    run1(pf, "x", xv, N, outs[k], got, sizes[k]);
-    run1(pu, "x", xv, N, outs[k], unf, sizes[k]);
-    run1(pr, "x", xv, N, outs[k], want, sizes[k]);
-    near(got, want, sizes[k], 1e-6, outs[k]);
-    near(unf, want, sizes[k], 1e-6, outs[k]);
-  }
-  gc_program_free(pf);
-  gc_program_free(pu);
-  gc_program_free(pr);
+  trio_agree(&t, xv, N, outs, sizes, 3, 1e-6);
+  trio_free(&t);
   gc_graph_free(g);
-  gc_device_free(cl);
-  gc_device_free(ref);
+}
+END_TEST
+
+/* Movement ops read their inputs at other indices than their own
+ * element; an elementwise producer read only by them is evaluated at
+ * those coordinates inside their kernel (passes/fuse_movement.c) instead
+ * of being stored and loaded again. */
+START_TEST(movement_reads_fuse_their_producers) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 5, 7));
+  int64_t pads[8] = {0, 0, 1, 2, 0, 1, 1, 0}; /* befores, then afters */
+  int ax3 = 3;
+  int64_t s2 = 2, e6 = 6, s1 = 1, e5 = 5, s0 = 0;
+  /* constant pad of a ReLU: one kernel */
+  gc_output(g, gc_pad(g, gc_relu(g, x), pads, GC_PAD_CONSTANT, 0.5f), "p");
+  /* concat of tanh (costly, but each element is read once) and a
+   * sigmoid of a slice (a movement chain): one kernel */
+  gc_value cs[2] = {gc_tanh(g, x), gc_sigmoid(g, gc_slice(g, x, &s2, &e6, &ax3, NULL, 1))};
+  gc_output(g, gc_concat(g, cs, 2, 3), "c");
+  /* exp read twice by a reflect pad stays stored; the pad runs inside
+   * the slice that reads it */
+  gc_value rp = gc_pad(g, gc_exp(g, x), pads, GC_PAD_REFLECT, 0.0f);
+  gc_output(g, gc_mul(g, gc_slice(g, rp, &s1, &e5, &ax3, NULL, 1), gc_scalar(g, 3.0f)), "s");
+  int perm[4] = {0, 3, 1, 2};
+  gc_output(g, gc_transpose(g, gc_neg(g, x), perm), "t");
+  int64_t reps[4] = {1, 2, 1, 2};
+  gc_output(g, gc_tile(g, gc_abs(g, x), reps), "ti");
+  /* a cheap producer read twice by one concat */
+  gc_value y = gc_softsign(g, x);
+  gc_value yy[2] = {y, y};
+  gc_output(g, gc_concat(g, yy, 2, 1), "d");
+  /* an output is stored whatever reads it */
+  gc_value st = gc_step(g, x);
+  gc_output(g, st, "o1");
+  gc_output(g, gc_pad(g, st, pads, GC_PAD_EDGE, 0.0f), "o2");
+  /* a transposed read of a dying square tensor: the transpose, stored
+   * for the cumsum reading it, must not write over it in place (its
+   * elements are read at other indices than the one written) */
+  gc_value cu = gc_cumsum(g, gc_slice(g, x, &s0, &e5, &ax3, NULL, 1), 3, 0, 0);
+  int swap[4] = {0, 1, 3, 2};
+  gc_output(g, gc_cumsum(g, gc_transpose(g, gc_mul(g, cu, cu), swap), 3, 0, 0), "q");
+  enum { N = 2 * 3 * 5 * 7 };
+  float xv[N];
+  fill(xv, N, 21, -2, 2);
+  trio t = trio_compile(g);
+  gc_program *pf = t.fused;
+  /* p, c, t, ti, d: 1 kernel each; s: exp + slice; o: step + pad; q:
+   * slice, cumsum, transpose, cumsum */
+  ck_assert_int_eq(kernels_of(pf), 13);
+  static const ir_op at_index[] = {IR_OP_RELU, IR_OP_TANH, IR_OP_SIGMOID,
+                                   IR_OP_NEG,  IR_OP_ABS,  IR_OP_SOFTSIGN};
+  for (size_t k = 0; k < sizeof at_index / sizeof at_index[0]; k++) {
+    int32_t v = find_op(pf, at_index[k]);
+    ck_assert_msg(v >= 0 && pf->fuse.role[v] == ROLE_AT_INDEX && !pf->fuse.materialized[v],
+                  "%s is not evaluated at index", ir_ops[at_index[k]].name);
+  }
+  ck_assert(pf->fuse.materialized[find_op(pf, IR_OP_EXP)]);
+  ck_assert(pf->fuse.materialized[find_op(pf, IR_OP_STEP)]);
+  const char *outs[] = {"p", "c", "s", "t", "ti", "d", "o1", "o2", "q"};
+  const int64_t sizes[] = {2 * 4 * 7 * 9, 2 * 3 * 5 * 11, 2 * 4 * 7 * 4, N, 4 * N, 2 * N, N,
+                           2 * 4 * 7 * 9, 2 * 3 * 5 * 5};
+  trio_agree(&t, xv, N, outs, sizes, 9, 1e-5);
+  trio_free(&t);
+  gc_graph_free(g);
 }
 END_TEST
 
@@ -950,6 +1049,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, cycle_forming_join_is_refused);
   tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
   tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
+  tcase_add_test(tc, movement_reads_fuse_their_producers);
   tcase_add_test(tc, mlp_step_matches_reference);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);

@@ -150,6 +150,12 @@ static bool in_group(const cg_ctx *G, int gi, int32_t node) {
   return G->p->fuse.group_of[node] == gi && !(ir_ops[G->g->nodes[node].op].props & IR_P_LEAF);
 }
 
+/* Is node a producer that group gi evaluates only inside its movement
+ * members' reads? */
+static bool at_index(const cg_ctx *G, int gi, int32_t node) {
+  return in_group(G, gi, node) && G->p->fuse.role[node] == ROLE_AT_INDEX;
+}
+
 /* The value of input x of a member as seen at the domain index. */
 static void expression(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id);
 
@@ -175,7 +181,8 @@ static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
 /* "T v<id> = <expr>;" for an elementwise member (or transpose). */
 static void member(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id) {
   const ir_node *n = &G->g->nodes[id];
-  if (n->op != IR_OP_TRANSPOSE && ir_ops[n->op].fusion == IR_FUSE_INJECTIVE) {
+  if (ir_ops[n->op].fusion == IR_FUSE_INJECTIVE &&
+      (n->op != IR_OP_TRANSPOSE || at_index(G, gi, n->in[0]))) {
     cl_emit_injective(G, sb, dom, id); /* slice, pad, gather, ... */
     return;
   }
@@ -244,7 +251,8 @@ void cg_geometry_1d(cl_launch *L, int64_t items) {
  * of the materialized ones at linear index at. */
 static void elementwise_element(cg_ctx *G, int gi, strbuf *body, const char *at) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
-  for (int k = 0; k < gr->nnodes; k++) member(G, body, gi, gr->domain, gr->nodes[k]);
+  for (int k = 0; k < gr->nnodes; k++)
+    if (!at_index(G, gi, gr->nodes[k])) member(G, body, gi, gr->domain, gr->nodes[k]);
   sb_append(body, "\n");
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
@@ -295,7 +303,8 @@ static int group_inner_from(const cg_ctx *G, int gi, gc_shape dom) {
   for (int k = 0; k < gr->nnodes && s < dom.ndim - 1; k++) {
     const ir_node *n = &G->g->nodes[gr->nodes[k]];
     int f = 0;
-    if (n->op == IR_OP_TRANSPOSE) {
+    if (at_index(G, gi, gr->nodes[k])) continue; /* read at the coordinates of a member below */
+    if (n->op == IR_OP_TRANSPOSE && !at_index(G, gi, n->in[0])) {
       int64_t coef[GC_MAX_DIMS];
       index_coefs(dom, G->g->nodes[n->in[0]].shape, n->attr.perm, coef);
       f = one_stride_from(dom, coef);
@@ -366,6 +375,45 @@ static int member_index(const fuse_group *gr, int32_t id) {
   for (int k = 0; k < gr->nnodes; k++)
     if (gr->nodes[k] == id) return k;
   return -1;
+}
+
+/* Marks the members that producer v (ROLE_AT_INDEX) needs at index: v,
+ * and the members its expression reads; a movement member reads its own
+ * producers in blocks of their own. */
+static void need_at_index(const cg_ctx *G, int gi, bool *need, int32_t v) {
+  int k = member_index(&G->p->fuse.groups[gi], v);
+  if (k < 0 || need[k]) return;
+  need[k] = true;
+  const ir_node *n = &G->g->nodes[v];
+  if (ir_ops[n->op].fusion == IR_FUSE_INJECTIVE) return;
+  for (int i = 0; i < n->nin; i++) {
+    int32_t s = ir_view_source(G->g, n->in[i]);
+    if (at_index(G, gi, s)) need_at_index(G, gi, need, s);
+  }
+}
+
+void cg_eval_at(cg_ctx *G, strbuf *sb, int32_t node, const char *const *c, const char *dest) {
+  int gi = G->p->fuse.group_of[node];
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  gc_shape s = G->g->nodes[node].shape;
+  bool *need = calloc((size_t)gr->nnodes, sizeof *need);
+  if (!need) {
+    sb->oom = true;
+    return;
+  }
+  need_at_index(G, gi, need, node);
+  /* two blocks: the coordinates may read the reader's i0.. */
+  sb_append(sb, "{ ");
+  for (int d = 0; d < s.ndim; d++) sb_appendf(sb, "const int n%d_ = %s; ", d, c[d]);
+  sb_append(sb, "{ ");
+  for (int d = 0; d < s.ndim; d++) sb_appendf(sb, "const int i%d = n%d_; ", d, d);
+  int inner_from = G->inner_from;
+  G->inner_from = GC_MAX_DIMS; /* every index from i0.. */
+  for (int k = 0; k < gr->nnodes; k++)
+    if (need[k]) member(G, sb, gi, s, gr->nodes[k]);
+  G->inner_from = inner_from;
+  sb_appendf(sb, "%s = v%d; } } ", dest, node);
+  free(need);
 }
 
 /* The pass after which operand x exists in the row kernel: the level of

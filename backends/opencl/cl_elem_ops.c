@@ -57,20 +57,44 @@ static void load_index(cg_ctx *G, strbuf *sb, int32_t id, int32_t idx_node, int 
   sb_appendf(sb, "; if (g%d < 0) g%d += %lld; ", id, id, (long long)len);
 }
 
+/* dest = node's element at coordinates c (in node's shape): a load, or
+ * for a producer evaluated at the movement op's coordinates
+ * (ROLE_AT_INDEX, passes/fuse_movement.c) its members in a block. */
+static void read_into(cg_ctx *G, strbuf *sb, int32_t node, coord *c, const char *dest) {
+  if (G->p->fuse.role[node] == ROLE_AT_INDEX) {
+    const char *cs[GC_MAX_DIMS];
+    for (int d = 0; d < G->g->nodes[node].shape.ndim; d++) cs[d] = c[d];
+    cg_eval_at(G, sb, node, cs, dest);
+    return;
+  }
+  sb_appendf(sb, "%s = ", dest);
+  read_at(G, sb, node, c);
+  sb_append(sb, "; ");
+}
+
+/* "T v<id>; ..." of a movement member: the reads are statements, so a
+ * producer evaluated at index runs only where its element is read. */
 void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
   const ir_node *n = &G->g->nodes[id];
   const char *T = cg_ctype(n->dtype);
   int32_t x = n->in[0];
   const gc_shape *xs = &G->g->nodes[x].shape;
   coord c[GC_MAX_DIMS];
+  char v[24];
+  snprintf(v, sizeof v, "v%d", id);
   (void)dom; /* an injective node starts its group: the domain is its shape */
   switch (n->op) {
+    case IR_OP_TRANSPOSE: /* only where it reads a value evaluated at index */
+      for (int d = 0; d < n->shape.ndim; d++) snprintf(c[n->attr.perm[d]], sizeof c[0], "i%d", d);
+      sb_appendf(sb, "%s %s; ", T, v);
+      read_into(G, sb, x, c, v);
+      break;
     case IR_OP_SLICE:
       for (int d = 0; d < xs->ndim; d++)
         snprintf(c[d], sizeof c[d], "%lld + i%d * %lld", (long long)n->attr.starts[d], d,
                  (long long)n->attr.steps[d]);
-      sb_appendf(sb, "%s v%d = ", T, id);
-      read_at(G, sb, x, c);
+      sb_appendf(sb, "%s %s; ", T, v);
+      read_into(G, sb, x, c, v);
       break;
     case IR_OP_SLICE_GRAD: {
       strbuf cond = {0};
@@ -83,9 +107,10 @@ void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
                    "(i%d - %lld) / %lld < %lld",
                    d ? " && " : "", d, s, st, d, s, st, d, s, st, len);
       }
-      sb_appendf(sb, "%s v%d = (%s) ? ", T, id, xs->ndim ? sb_str(&cond) : "1");
-      read_at(G, sb, x, c);
-      sb_append(sb, " : 0.0f");
+      sb_appendf(sb, "%s %s = 0.0f; if (%s) { ", T, v, xs->ndim ? sb_str(&cond) : "1");
+      read_into(G, sb, x, c, v);
+      sb_append(sb, "}");
+      sb->oom |= cond.oom;
       sb_free(&cond);
       break;
     }
@@ -108,20 +133,20 @@ void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
           any = true;
         }
       }
-      sb_appendf(sb, "%s v%d = ", T, id);
-      if (any) sb_appendf(sb, "(%s) ? ", sb_str(&cond));
-      read_at(G, sb, x, c);
-      if (any) {
-        sb_appendf(sb, " : (%s)", T);
-        cg_float(sb, n->attr.f[0]);
-      }
+      sb_appendf(sb, "%s %s = (%s)", T, v, T);
+      cg_float(sb, any ? n->attr.f[0] : 0.0);
+      sb_append(sb, "; ");
+      if (any) sb_appendf(sb, "if (%s) { ", sb_str(&cond));
+      read_into(G, sb, x, c, v);
+      if (any) sb_append(sb, "}");
+      sb->oom |= cond.oom;
       sb_free(&cond);
       break;
     }
     case IR_OP_CONCAT: {
       int ax = n->attr.axis;
       int64_t off = 0;
-      sb_appendf(sb, "%s v%d = ", T, id);
+      sb_appendf(sb, "%s %s; ", T, v);
       for (int k = 0; k < n->nin; k++) {
         const gc_shape *s = &G->g->nodes[n->in[k]].shape;
         for (int d = 0; d < s->ndim; d++)
@@ -130,17 +155,20 @@ void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
           else
             snprintf(c[d], sizeof c[d], "i%d", d);
         off += s->dim[ax];
-        if (k < n->nin - 1) sb_appendf(sb, "i%d < %lld ? ", ax, (long long)off);
-        read_at(G, sb, n->in[k], c);
-        if (k < n->nin - 1) sb_append(sb, " : ");
+        if (k < n->nin - 1)
+          sb_appendf(sb, "%sif (i%d < %lld) { ", k ? "else " : "", ax, (long long)off);
+        else if (k)
+          sb_append(sb, "else { ");
+        read_into(G, sb, n->in[k], c, v);
+        if (k || n->nin > 1) sb_append(sb, "} ");
       }
       break;
     }
     case IR_OP_TILE:
       for (int d = 0; d < xs->ndim; d++)
         snprintf(c[d], sizeof c[d], "i%d %% %lld", d, (long long)xs->dim[d]);
-      sb_appendf(sb, "%s v%d = ", T, id);
-      read_at(G, sb, x, c);
+      sb_appendf(sb, "%s %s; ", T, v);
+      read_into(G, sb, x, c, v);
       break;
     case IR_OP_GATHER: {
       int ax = n->attr.axis, r = G->g->nodes[n->in[1]].shape.ndim;
@@ -153,33 +181,33 @@ void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
           snprintf(c[d], sizeof c[d], "g%d", id);
         else
           snprintf(c[d], sizeof c[d], "i%d", d + r - 1);
-      sb_appendf(sb, "%s v%d = g%d >= 0 && g%d < %lld ? ", T, id, id, id, (long long)len);
-      read_at(G, sb, x, c);
-      sb_appendf(sb, " : (%s)0", T);
+      sb_appendf(sb, "%s %s = (%s)0; if (g%d >= 0 && g%d < %lld) { ", T, v, T, id, id,
+                 (long long)len);
+      read_into(G, sb, x, c, v);
+      sb_append(sb, "}");
       break;
     }
     case IR_OP_ONE_HOT: {
       int ax = n->attr.axis;
       /* the index tensor's dims are the output's without ax: rename them */
       coord ic[GC_MAX_DIMS];
-      const gc_shape *is = xs;
       for (int d = 0, k = 0; d < n->shape.ndim; d++)
         if (d != ax) snprintf(ic[k++], sizeof ic[0], "i%d", d);
       sb_appendf(sb, "long g%d = ", id);
       read_at(G, sb, x, ic);
       sb_appendf(sb, "; if (g%d < 0) g%d += %lld; ", id, id, (long long)n->attr.depth);
-      (void)is;
       sb_appendf(sb, "float v%d = g%d == i%d ? ", id, id, ax);
       cg_float(sb, n->attr.f[1]);
       sb_append(sb, " : ");
       cg_float(sb, n->attr.f[0]);
+      sb_append(sb, ";");
       break;
     }
     default:
-      sb_appendf(sb, "%s v%d = 0 /* no injective emitter */", T, id);
+      sb_appendf(sb, "%s %s = 0; /* no injective emitter */", T, v);
       break;
   }
-  sb_append(sb, "; ");
+  sb_append(sb, " ");
 }
 
 /* ---- kernels of their own ---- */

@@ -43,6 +43,11 @@ void cg_strides(gc_shape s, int64_t *st);
 /* Linear index into shape xs for domain index variables i0.. (numpy
  * broadcasting from the right; perm maps domain dim d to xs dim perm[d]). */
 void cg_index_expr(strbuf *sb, gc_shape dom, gc_shape xs, const int *perm);
+/* Statements "dest = <node at coordinates c>": node is a ROLE_AT_INDEX
+ * member of an elementwise group (a producer evaluated inside the
+ * movement members reading it, passes/fuse_movement.c); c[d] is an
+ * expression per dim of node's shape. */
+void cg_eval_at(cg_ctx *G, strbuf *sb, int32_t node, const char *const *c, const char *dest);
 /* items work-items, LOCAL_SIZE per group (1 when items < LOCAL_SIZE). */
 void cg_geometry_1d(cl_launch *L, int64_t items);
 
