@@ -1,7 +1,8 @@
 /* test_cl_patterns.c — kernel budgets of the special patterns the model
  * catalogue needs (fusion issue): the LSTM and GRU cell steps (one gate
- * matmul, slices, gate nonlinearities), layer norm over the last axis and
- * batch norm in training mode, each forward only and forward + backward.
+ * matmul, slices, gate nonlinearities), layer norm over the last axis,
+ * batch norm in training mode, and movement ops (pad, concat, slice) over
+ * computed values, each forward only and forward + backward.
  *
  * Each budget is the kernel count measured when it was written, so a
  * fusion regression fails here; every pattern's outputs (and, with the
@@ -134,6 +135,23 @@ static void build_batch_norm(gc_graph *g, int backward, outputs *o) {
   finish(g, o, backward, ys, 1, ps, pn, 3);
 }
 
+/* Movement ops over computed values (passes/fuse_movement.c): a padded
+ * ReLU and a tanh of a sigmoid joined by a concat, then sliced; backward,
+ * the gradients of pad, concat and slice are slices and slice_grads of
+ * elementwise gradients. */
+static void build_pad_concat(gc_graph *g, int backward, outputs *o) {
+  gc_value x = uparam(g, "x", gc_shape2(B, I));
+  gc_value W1 = uparam(g, "W1", gc_shape2(I, H)), W2 = uparam(g, "W2", gc_shape2(I, 4));
+  int64_t pads[4] = {0, 1, 0, 2};
+  gc_value p = gc_pad(g, gc_relu(g, gc_matmul(g, x, W1)), pads, GC_PAD_CONSTANT, 0.25f);
+  gc_value parts[2] = {p, gc_tanh(g, gc_sigmoid(g, gc_matmul(g, x, W2)))};
+  gc_value y = gc_mul(g, slice_cols(g, gc_concat(g, parts, 2, 1), 2, H + 5), gc_scalar(g, 2.0f));
+  add_out(g, o, y, "y");
+  gc_value ys[] = {y}, ps[] = {x, W1, W2};
+  const char *pn[] = {"dx", "dW1", "dW2"};
+  finish(g, o, backward, ys, 1, ps, pn, 3);
+}
+
 typedef void (*builder)(gc_graph *, int, outputs *);
 
 /* Compiles the pattern on dev (fused or not), runs it once, reads every
@@ -221,7 +239,10 @@ static void check_pattern(const char *what, builder build, int backward, int bud
  *   statistics' updates: layer norm 1 / 4 (forward; the loss; dx; dgamma
  *   with dbeta), batch norm 1 / 2 (every statistic, output and gradient
  *   reduces over N, H, W: one kernel; the loss), LSTM 3 / 10, GRU 3 / 11
- *   (the bias gradients with the gate gradients they sum). */
+ *   (the bias gradients with the gate gradients they sum).
+ * - Producers evaluated inside the movement ops reading them
+ *   (fuse_movement.c): pad + concat + slice 5 / 15 before, 3 / 11 (the two
+ *   matmuls and one kernel for pad, concat, slice and the scaling). */
 START_TEST(lstm_cell_forward) { check_pattern("lstm", build_lstm, 0, 3); }
 END_TEST
 START_TEST(lstm_cell_backward) { check_pattern("lstm", build_lstm, 1, 10); }
@@ -238,6 +259,10 @@ START_TEST(batch_norm_forward) { check_pattern("batch_norm", build_batch_norm, 0
 END_TEST
 START_TEST(batch_norm_backward) { check_pattern("batch_norm", build_batch_norm, 1, 2); }
 END_TEST
+START_TEST(pad_concat_forward) { check_pattern("pad_concat", build_pad_concat, 0, 3); }
+END_TEST
+START_TEST(pad_concat_backward) { check_pattern("pad_concat", build_pad_concat, 1, 11); }
+END_TEST
 
 int main(void) {
   Suite *s = suite_create("patterns");
@@ -251,6 +276,8 @@ int main(void) {
   tcase_add_test(tc, layer_norm_backward);
   tcase_add_test(tc, batch_norm_forward);
   tcase_add_test(tc, batch_norm_backward);
+  tcase_add_test(tc, pad_concat_forward);
+  tcase_add_test(tc, pad_concat_backward);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
