@@ -927,6 +927,18 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return oom ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory") : GC_OK;
 }
 
+/* The kernel forms for CPU devices (work-items walking rows: elementwise
+ * chunks, pooling rows, vector 2x2 max pooling) or those for GPUs (a
+ * work-item per element). GRAPHC_KERNEL_FORM=gpu or cpu, read when a
+ * program is compiled, overrides the device type: the GPU forms can then
+ * be tested on PoCL, where every test here runs. */
+static bool cpu_forms(const cl_dev *d) {
+  const char *env = getenv("GRAPHC_KERNEL_FORM");
+  if (env && !strcmp(env, "gpu")) return false;
+  if (env && !strcmp(env, "cpu")) return true;
+  return d && d->info.is_cpu;
+}
+
 gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *use_clblast,
                          cl_codegen *out) {
   memset(out, 0, sizeof *out);
@@ -939,7 +951,7 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *us
                      "codegen: %s has %lld elements; tensors of 2^31 or more elements are not "
                      "supported yet",
                      ir_node_label(g, i), (long long)gc_shape_numel(g->nodes[i].shape));
-  cg_ctx G = {p, g, out, {0}, 0, false, d && d->info.is_cpu, GC_MAX_DIMS};
+  cg_ctx G = {p, g, out, {0}, 0, false, cpu_forms(d), GC_MAX_DIMS};
   out->buffer_of = malloc(sizeof *out->buffer_of * (size_t)(g->n ? g->n : 1));
   out->buffer_node = malloc(sizeof *out->buffer_node * ((size_t)g->n + 1));
   out->launches = calloc((size_t)(p->fuse.ngroups ? p->fuse.ngroups : 1), sizeof *out->launches);
