@@ -2,9 +2,11 @@
  * extensions that need more than an ops.def expression:
  * - casts (the conversion depends on both dtypes);
  * - injective members (slice, slice_grad, pad, concat, tile, gather,
- *   one_hot): index arithmetic that reads stored inputs at the element
- *   that each output element comes from, so they fuse with elementwise
- *   consumers like transpose does;
+ *   one_hot, and transposes of producers evaluated at index): index
+ *   arithmetic that reads each input at the element that the output
+ *   element comes from, so they fuse with elementwise consumers; an input
+ *   that is a producer fused into them (ROLE_AT_INDEX) is computed there,
+ *   at those coordinates, instead of loaded;
  * - kernels of their own: gather_grad (scatter-add, one work-item per
  *   output element looping over the indices: deterministic, no atomics),
  *   argmax/argmin and cumsum (one work-item per line along the axis). */

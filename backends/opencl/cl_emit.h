@@ -70,9 +70,11 @@ void cg_emit_cross_entropy_pair(cg_ctx *G, int32_t loss_id, int32_t grad_id, cl_
 gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 
 /* cl_elem_ops.c: the expression template of a cast (%0 the value, %T the
- * output type); the statements "T v<id> = ...;" of an injective member
- * (slice, pad, concat, tile, gather, one_hot, slice_grad) reading its
- * stored inputs; the kernels of gather_grad, argmax/argmin and cumsum. */
+ * output type); the statements "T v<id>; ..." of an injective member
+ * (slice, pad, concat, tile, gather, one_hot, slice_grad; a transpose of a
+ * producer evaluated at index) reading its inputs at the coordinates it
+ * maps its element to; the kernels of gather_grad, argmax/argmin and
+ * cumsum. */
 const char *cl_cast_expr(gc_dtype from, gc_dtype to);
 void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id);
 gc_status cl_emit_elem_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
