@@ -103,6 +103,16 @@ gc_status shape_conv2d_grad_input(const ir_graph *g, ir_node *n) {
   if (!ir_shape_eq(want, IN(0)->shape))
     return gc_fail(GC_ERR_SHAPE, "dy %s does not match conv2d of %s with weight %s (gives %s)",
                    SHP(IN(0)->shape), SHP(xs), SHP(IN(1)->shape), SHP(want));
+  if (n->nin == 3) { /* the weight tap-major: [KH KW, C, O], 2-D and groups 1 only */
+    gc_shape ws = IN(1)->shape, tap = {0};
+    if (ws.ndim == 4) tap = gc_shape3(ws.dim[2] * ws.dim[3], ws.dim[1], ws.dim[0]);
+    if (ws.ndim != 4 || c.win.groups > 1 || !ir_shape_eq(IN(2)->shape, tap) ||
+        IN(2)->dtype != GC_F32)
+      return gc_fail(GC_ERR_SHAPE,
+                     "the tap-major weight %s does not match weight %s (want f32 [KH KW, C, O] "
+                     "of a 2-D convolution with groups 1)",
+                     SHP(IN(2)->shape), SHP(ws));
+  }
   n->shape = xs;
   n->dtype = GC_F32;
   return GC_OK;

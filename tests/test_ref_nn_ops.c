@@ -575,6 +575,40 @@ START_TEST(test_batched_matmul) {
 }
 END_TEST
 
+/* The input gradient's optional third input, the weight tap-major
+ * ([KH KW, C, O]: what the autodiff adds for the OpenCL GEMM), must match
+ * the weight; the reference reads the weight and gives the same result. */
+START_TEST(test_conv_grad_input_tap_major) {
+  enum { N = 2, C = 3, H = 7, W = 6, O = 4, K = 3 };
+  gc_graph *g = gc_graph_new();
+  float *x = rand_buf(N * C * H * W), *w = rand_buf(O * C * K * K), wt[K * K * C * O];
+  for (int o = 0; o < O; o++)
+    for (int c = 0; c < C; c++)
+      for (int t = 0; t < K * K; t++) wt[(t * C + c) * O + o] = w[(o * C + c) * K * K + t];
+  gc_conv2d_opts opts = copts(1, 1, 1, 1, 1, 1, 1, 1, 1);
+  gc_value wv = cf(g, gc_shape4(O, C, K, K), w);
+  gc_value y = gc_conv2d(g, cf(g, gc_shape4(N, C, H, W), x), wv, &opts);
+  gc_shape ys = gc_value_shape(g, y);
+  float *dy = rand_buf(gc_shape_numel(ys));
+  ir_attr a = g->nodes[y.id].attr;
+  a.shape = gc_shape4(N, C, H, W);
+  int32_t in[3] = {cf(g, ys, dy).id, wv.id, cf(g, gc_shape3(K * K, C, O), wt).id};
+  float *two = eval(g, ir_value(ir_add(g, IR_OP_CONV2D_GRAD_INPUT, 2, in, &a)));
+  float *three = eval(g, ir_value(ir_add(g, IR_OP_CONV2D_GRAD_INPUT, 3, in, &a)));
+  near(three, two, N * C * H * W, 0);
+  /* w merely reshaped ([O, C, KH KW]) is not tap-major */
+  in[2] = cf(g, gc_shape3(O, C, K * K), w).id;
+  ir_add(g, IR_OP_CONV2D_GRAD_INPUT, 3, in, &a);
+  ck_assert_int_eq(gc_graph_status(g), GC_ERR_SHAPE);
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "tap-major") &&
+                    strstr(gc_graph_errmsg(g), "[4, 3, 9]") &&
+                    strstr(gc_graph_errmsg(g), "[4, 3, 3, 3]"),
+                "%s", gc_graph_errmsg(g));
+  free(x), free(w), free(dy), free(two), free(three);
+  gc_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_shape_errors) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 6, 8, 8));
@@ -661,6 +695,7 @@ int main(void) {
   TCase *tc = tcase_create("ops");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_conv2d_naive);
+  tcase_add_test(tc, test_conv_grad_input_tap_major);
   tcase_add_test(tc, test_conv2d_hand);
   tcase_add_test(tc, test_pooling_hand);
   tcase_add_test(tc, test_conv3d_naive);

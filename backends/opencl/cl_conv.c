@@ -180,9 +180,14 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
     sb_free(&hn);
     sb_free(&wn);
     s.m = c.c, s.n = HW, s.k = c.o, s.batch = c.n, s.kseg = KK;
-    s.lda = c.c; /* unused: a_si / a_sk below */
-    s.a_si = KK, s.a_sk = CKK, s.a_seg_stride = 1;
-    ptr_expr(G, &aexpr, n->in[1]);
+    s.lda = c.c;       /* unused: a_si / a_sk below */
+    if (n->nin == 3) { /* the weight tap-major [KK, C, O]: a contiguous block per tap */
+      s.a_si = c.o, s.a_sk = 1, s.a_seg_stride = c.c * c.o;
+      ptr_expr(G, &aexpr, n->in[2]);
+    } else { /* w [O, C, KK] read in place */
+      s.a_si = KK, s.a_sk = CKK, s.a_seg_stride = 1;
+      ptr_expr(G, &aexpr, n->in[1]);
+    }
     sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", CHW, HW);
     if (!epilogue) cg_access(G, &store, id, sb_str(&idx)); /* else not stored */
   }
