@@ -86,24 +86,10 @@ static void batch(gc_session *s, int reps, double t[4]) {
 }
 
 int main(int argc, char **argv) {
-  const char *device = NULL;
-  int reps = 10, batches = 3;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc)
-      device = argv[++i];
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-      reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--batches") && i + 1 < argc)
-      batches = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--profile"))
-      profile = 1;
-    else {
-      fprintf(stderr, "usage: bench_conv [--device D] [--reps N] [--batches B] [--profile]\n");
-      return 2;
-    }
-  }
+  const batch_options opt = parse_batch_options(
+      argc, argv, &profile, "[--device D] [--reps N] [--batches B] [--profile]");
   gc_device *dev;
-  if (gc_device_open(device, &dev)) die("device");
+  if (gc_device_open(opt.device, &dev)) die("device");
   printf("device: %s\n", gc_device_name(dev));
   const int64_t shapes[2][4] = {{64, 1, 28, 32}, {64, 32, 13, 64}};
   static const char *const mode[2] = {"direct", "gemm"};
@@ -121,8 +107,8 @@ int main(int argc, char **argv) {
     double t[2][4];
     for (int m = 0; m < 2; m++)
       for (int q = 0; q < 4; q++) t[m][q] = 1e30;
-    for (int b = 0; b < batches; b++)
-      for (int m = 0; m < 2; m++) batch(sess[m], reps, t[m]);
+    for (int b = 0; b < opt.batches; b++)
+      for (int m = 0; m < 2; m++) batch(sess[m], opt.reps, t[m]);
     for (int m = 0; m < 2; m++) {
       printf(
           "conv2d %lldx%lldx%lldx%lld -> %lld 3x3 %-6s: forward %7.3f ms %6.1f GFLOP/s; "

@@ -75,22 +75,10 @@ static double batch_seconds(gc_session *s, int reps) {
 }
 
 int main(int argc, char **argv) {
-  const char *device = NULL;
-  int reps = 10, batches = 3;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc)
-      device = argv[++i];
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-      reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--batches") && i + 1 < argc)
-      batches = atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: bench_norm [--device D] [--reps N] [--batches B]\n");
-      return 2;
-    }
-  }
+  const batch_options opt =
+      parse_batch_options(argc, argv, NULL, "[--device D] [--reps N] [--batches B]");
   gc_device *dev;
-  if (gc_device_open(device, &dev)) die("device");
+  if (gc_device_open(opt.device, &dev)) die("device");
   printf("device: %s\n", gc_device_name(dev));
   static const char *const names[2] = {"layer norm [2048, 256]", "batch norm [64, 32, 26, 26]"};
   for (int bn = 0; bn < 2; bn++) {
@@ -99,9 +87,9 @@ int main(int argc, char **argv) {
     int launches[2];
     for (int nf = 0; nf < 2; nf++) sess[nf] = build(dev, bn, nf, &prog[nf], &launches[nf]);
     double best[2] = {1e30, 1e30};
-    for (int b = 0; b < batches; b++)
+    for (int b = 0; b < opt.batches; b++)
       for (int nf = 0; nf < 2; nf++) {
-        double t = batch_seconds(sess[nf], reps);
+        double t = batch_seconds(sess[nf], opt.reps);
         if (t < best[nf]) best[nf] = t;
       }
     printf(

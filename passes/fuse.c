@@ -79,7 +79,6 @@ static bool depends_on(builder *b, int from, int target) {
   return false;
 }
 
-/* May node join group gi without creating a cycle between kernels? */
 /* Buffers a kernel may take: each persistent tensor (leaf or output) it
  * touches is one argument, all arena tensors share one. The code generator
  * allows 64; a margin keeps it clear of that. The device may allow fewer

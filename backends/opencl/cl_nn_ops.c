@@ -583,7 +583,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
     /* the cell's elements, unrolled for small windows; cells past the
      * last full window along an axis whose size is not a multiple are
      * cut at its end */
-    if (c.kd * c.kh * c.kw > 64)
+    if (c.kd * c.kh * c.kw > 64) {
       sb_append(b,
                 "  for (int u = 0; u < KD; u++)\n"
                 "  for (int a = 0; a < KH; a++)\n"
@@ -594,18 +594,20 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "      Y(p * D * H * W + at) = at == sel ? d : 0.0f;\n"
                 "    }\n"
                 "  }\n");
-    for (int64_t u = 0; u < c.kd && c.kd * c.kh * c.kw <= 64; u++)
-      for (int64_t a = 0; a < c.kh; a++)
-        for (int64_t e = 0; e < c.kw; e++) {
-          sb_appendf(
-              b, "  { const int zz = cz * KD + %lld, hh = ch * KH + %lld, ww = cw * KW + %lld;\n",
-              (long long)u, (long long)a, (long long)e);
-          if (cells_d * c.kd > c.d || cells_h * c.kh > c.h || cells_w * c.kw > c.w)
-            sb_append(b, "    if (zz < D && hh < H && ww < W)\n");
-          sb_append(b,
-                    "    { const int at = (zz * H + hh) * W + ww; "
-                    "Y(p * D * H * W + at) = at == sel ? d : 0.0f; }\n  }\n");
-        }
+    } else {
+      const bool cut = cells_d * c.kd > c.d || cells_h * c.kh > c.h || cells_w * c.kw > c.w;
+      for (int64_t u = 0; u < c.kd; u++)
+        for (int64_t a = 0; a < c.kh; a++)
+          for (int64_t e = 0; e < c.kw; e++) {
+            sb_appendf(
+                b, "  { const int zz = cz * KD + %lld, hh = ch * KH + %lld, ww = cw * KW + %lld;\n",
+                (long long)u, (long long)a, (long long)e);
+            if (cut) sb_append(b, "    if (zz < D && hh < H && ww < W)\n");
+            sb_append(b,
+                      "    { const int at = (zz * H + hh) * W + ww; "
+                      "Y(p * D * H * W + at) = at == sel ? d : 0.0f; }\n  }\n");
+          }
+    }
     sb_append(b, "  }\n");
   } else if (!grad) {
     items = pool_items(G, b, planes, "oz", "oh", "ow", c.od, c.oh, c.ow);
