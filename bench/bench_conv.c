@@ -2,11 +2,12 @@
  * (64x1x28x28 -> 32 3x3, 64x32x13x13 -> 64 3x3): forward, input gradient
  * and weight gradient (each as many FLOPs as the forward), from the device
  * time of each kernel (OpenCL profiling events) in a program computing all
- * three. Each shape is compiled twice in this one process, with the
- * implicit-GEMM kernels (the default) and with the direct kernels
- * (GRAPHC_CONV_DIRECT=1 while compiling); the two sessions run in
- * alternating batches (the machine is shared), each kernel keeps its best
- * batch, and the ratios are printed.
+ * three. Each shape is compiled three times in this one process: the
+ * direct kernels (GRAPHC_CONV_DIRECT=1 while compiling), the implicit
+ * GEMMs in the im2col form only (GRAPHC_CONV_IM2COL=1) and the default
+ * (im2row where it applies, backends/opencl/cl_conv.c); the sessions run
+ * in alternating batches (the machine is shared), each kernel keeps its
+ * best batch, and the ratios are printed.
  *
  *   bench_conv [--device D] [--reps N] [--batches B] [--profile]
  *
@@ -92,24 +93,27 @@ int main(int argc, char **argv) {
   if (gc_device_open(opt.device, &dev)) die("device");
   printf("device: %s\n", gc_device_name(dev));
   const int64_t shapes[2][4] = {{64, 1, 28, 32}, {64, 32, 13, 64}};
-  static const char *const mode[2] = {"direct", "gemm"};
+  /* the environment each mode compiles under (read by gc_compile) */
+  enum { MODES = 3 };
+  static const char *const mode[MODES] = {"direct", "im2col", "im2row"};
+  static const char *const env[MODES] = {"GRAPHC_CONV_DIRECT", "GRAPHC_CONV_IM2COL", NULL};
   for (int k = 0; k < 2; k++) {
     int64_t n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2], o = shapes[k][3];
     int64_t oh = hw - 2;
     double flops = 2.0 * (double)(n * o * oh * oh * c * 9);
-    gc_program *prog[2];
-    gc_session *sess[2];
-    /* read when the conv kernels are generated (gc_compile) */
-    setenv("GRAPHC_CONV_DIRECT", "1", 1);
-    sess[0] = build(dev, n, c, hw, o, &prog[0]);
-    unsetenv("GRAPHC_CONV_DIRECT");
-    sess[1] = build(dev, n, c, hw, o, &prog[1]);
-    double t[2][4];
-    for (int m = 0; m < 2; m++)
+    gc_program *prog[MODES];
+    gc_session *sess[MODES];
+    for (int m = 0; m < MODES; m++) {
+      if (env[m]) setenv(env[m], "1", 1);
+      sess[m] = build(dev, n, c, hw, o, &prog[m]);
+      if (env[m]) unsetenv(env[m]);
+    }
+    double t[MODES][4];
+    for (int m = 0; m < MODES; m++)
       for (int q = 0; q < 4; q++) t[m][q] = 1e30;
     for (int b = 0; b < opt.batches; b++)
-      for (int m = 0; m < 2; m++) batch(sess[m], opt.reps, t[m]);
-    for (int m = 0; m < 2; m++) {
+      for (int m = 0; m < MODES; m++) batch(sess[m], opt.reps, t[m]);
+    for (int m = 0; m < MODES; m++) {
       printf(
           "conv2d %lldx%lldx%lldx%lld -> %lld 3x3 %-6s: forward %7.3f ms %6.1f GFLOP/s; "
           "dx %7.3f ms %6.1f GFLOP/s; dw %7.3f ms %6.1f GFLOP/s; step %7.3f ms\n",
@@ -119,8 +123,11 @@ int main(int argc, char **argv) {
       gc_session_free(sess[m]);
       gc_program_free(prog[m]);
     }
-    printf("  gemm / direct speed-up: forward %.2fx, dx %.2fx, dw %.2fx, step %.2fx\n",
-           t[0][0] / t[1][0], t[0][1] / t[1][1], t[0][2] / t[1][2], t[0][3] / t[1][3]);
+    for (int m = 1; m < MODES; m++)
+      printf("  %s / direct speed-up: forward %.2fx, dx %.2fx, dw %.2fx, step %.2fx\n", mode[m],
+             t[0][0] / t[m][0], t[0][1] / t[m][1], t[0][2] / t[m][2], t[0][3] / t[m][3]);
+    printf("  im2row / im2col: forward %.2fx, dx %.2fx, dw %.2fx, step %.2fx\n", t[1][0] / t[2][0],
+           t[1][1] / t[2][1], t[1][2] / t[2][2], t[1][3] / t[2][3]);
   }
   gc_device_free(dev);
   return 0;

@@ -40,6 +40,24 @@
  *   hand leaves the gather an add and a load (LLVM 15 did not reassociate
  *   it out of the loop).
  *   TRANS_B must be 0; GEMM_B / LDB are then unused.
+ * - GEMM_A_GATHER(s, k, i, r0, ko): a float expression, A's element (i,
+ *   k) of segment s in batch gemm_b, replacing GEMM_A's loads. r0 is
+ *   GEMM_A_ROW(s, i), a `__global const float *` (required with the
+ *   gather), evaluated once per row of a register tile and K block; ko is
+ *   GEMM_A_KOFF(s, k) (int, optional, 0 if undefined), evaluated once per
+ *   k of a K block into a private table. A is the operand broadcast one
+ *   scalar at a time, so an im2col element gathered here as `r0[ko]` costs
+ *   what an in-place A costs, one broadcast from memory (r0 a register per
+ *   row, ko one load per k; an int sum `x[o + ko]` instead had LLVM 15
+ *   vectorize the six row offsets and extract them again, in the FMAs'
+ *   ports). A gather on the B side builds each floatNR row from NR scalar
+ *   loads. TRANS_A must be 0; GEMM_A / LDA are then unused.
+ * - GEMM_A_ROWLIVE(s, i) (with GEMM_A_GATHER; int, optional): 0 when row i
+ *   of A is zero throughout segment s (a tap of a transposed convolution
+ *   that reaches no input pixel there). The row then keeps the sum it had
+ *   before the segment, and its gather may read any element in range; a
+ *   tile none of whose rows is live skips the segment. A test per element
+ *   instead compiled to branches and spilled accumulators.
  * - GEMM_GROUP (1): tiles per work-item, consecutive in the walk below.
  *   PoCL spends about as long starting a work-group as a K = 9 tile takes
  *   (a conv with one input channel), so small tiles come in groups.
@@ -166,6 +184,9 @@
 #if defined(GEMM_B_GATHER) && GEMM_TRANS_B
 #error "gemm.cl: GEMM_B_GATHER needs TRANS_B 0"
 #endif
+#if defined(GEMM_A_GATHER) && (GEMM_TRANS_A || defined(GEMM_A_SI))
+#error "gemm.cl: GEMM_A_GATHER needs TRANS_A 0 and no GEMM_A_SI"
+#endif
 #if defined(GEMM_STORE8) && GEMM_TRANS_A && GEMM_TRANS_B
 #error "gemm.cl: GEMM_STORE8 does not combine with TRANS_A && TRANS_B"
 #endif
@@ -212,7 +233,16 @@
 #define GEMM__ASI (GEMM__LDA)
 #define GEMM__ASK 1
 #endif
+#ifdef GEMM_A_GATHER
+#ifdef GEMM_A_KOFF
+#define GEMM__AKO(k) ako[k]
+#else
+#define GEMM__AKO(k) 0
+#endif
+#define GEMM__AT(r, k) GEMM_A_GATHER(seg, kb + (k), i0 + (r), arow[r], GEMM__AKO(k))
+#else
 #define GEMM__AT(r, k) a[(r) * GEMM__ASI + (k) * GEMM__ASK]
+#endif
 /* more than one K block in all: partial sums live between blocks */
 #define GEMM__MULTI (GEMM__KSEG * ((GEMM__K + GEMM__KC - 1) / GEMM__KC) > 1)
 /* B's row k of the strip: from the private copy, or straight from global */
@@ -320,12 +350,30 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
         for (int k = 0; k < kc; ++k) bp[k] = GEMM__VLOAD(0, b + k * GEMM__LDB);
 #endif
 #endif /* GEMM_B_GATHER */
+#if defined(GEMM_A_GATHER) && defined(GEMM_A_KOFF)
+        int ako[GEMM__KC]; /* the gather's per-k part, shared by every row tile */
+        for (int k = 0; k < kc; ++k) ako[k] = GEMM_A_KOFF(seg, kb + k);
+#endif
         for (int tt = 0; tt < GEMM__MB; ++tt) {
           const int iown = ib + tt * GEMM__MR;
           if (iown >= GEMM__M) break;
           const int i0 = min(iown, GEMM__M - GEMM__MR);
+#ifdef GEMM_A_GATHER
+          __global const float *arow[GEMM__MR]; /* the gather's per-row parts */
+#pragma unroll
+          for (int r = 0; r < GEMM__MR; ++r) arow[r] = GEMM_A_ROW(seg, i0 + r);
+#ifdef GEMM_A_ROWLIVE
+          int live[GEMM__MR], any_live = 0;
+#pragma unroll
+          for (int r = 0; r < GEMM__MR; ++r) {
+            live[r] = GEMM_A_ROWLIVE(seg, i0 + r);
+            any_live |= live[r];
+          }
+#endif
+#else
           __global const float *a = GEMM__A + gemm_b * GEMM__ASTR + seg * GEMM__ASEG +
                                     i0 * GEMM__ASI + kb * GEMM__ASK;
+#endif
           GEMM__VT acc[GEMM__MR];
 #if GEMM__MULTI
           if (!first) {
@@ -337,11 +385,24 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #pragma unroll
             for (int r = 0; r < GEMM__MR; ++r) acc[r] = (GEMM__VT)(0.0f);
           }
-          for (int k = 0; k < kc; ++k) {
-            const GEMM__VT bv = GEMM__BROW(k);
+#ifdef GEMM_A_ROWLIVE
+          if (any_live)
+#endif
+            for (int k = 0; k < kc; ++k) {
+              const GEMM__VT bv = GEMM__BROW(k);
 #pragma unroll
-            for (int r = 0; r < GEMM__MR; ++r) acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
-          }
+              for (int r = 0; r < GEMM__MR; ++r)
+                acc[r] = fma((GEMM__VT)(GEMM__AT(r, k)), bv, acc[r]);
+            }
+#ifdef GEMM_A_ROWLIVE
+#pragma unroll
+          for (int r = 0; r < GEMM__MR; ++r) /* rows the segment does not reach */
+#if GEMM__MULTI
+            if (!live[r]) acc[r] = first ? (GEMM__VT)(0.0f) : part[tt][r];
+#else
+            if (!live[r]) acc[r] = (GEMM__VT)(0.0f);
+#endif
+#endif
 #if GEMM__MULTI
           if (!last) {
 #pragma unroll
@@ -393,6 +454,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void GEMM_NAME(GEMM_PARA
 #undef GEMM__TM
 #undef GEMM__TN
 #undef GEMM__AT
+#undef GEMM__AKO
 #undef GEMM__ASI
 #undef GEMM__ASK
 #undef GEMM__MULTI

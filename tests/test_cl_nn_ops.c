@@ -233,6 +233,10 @@ static void case_conv2d(harness *h) {
   out(h, gc_conv2d(h->g, x, w33, &o3), TOL);
   gc_conv2d_opts o4 = conv_opts(2, 1, 2, 0, 1, 2, 1);
   out(h, gc_conv2d(h->g, x, w53, &o4), TOL);
+  /* unpadded, strided and dilated: the forward and the weight gradient
+   * take the im2row form (cl_conv.c) too, not only the input gradient */
+  gc_conv2d_opts o5 = conv_opts(2, 0, 0, 0, 0, 2, 1);
+  out(h, gc_conv2d(h->g, x, w53, &o5), TOL);
   finish(h, TOL);
 }
 

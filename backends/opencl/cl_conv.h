@@ -1,6 +1,6 @@
 /* cl_conv.h — conv2d and its gradients as implicit GEMMs (instances of
- * kernels/gemm.cl gathering their B operand from the image), emitted as
- * whole kernels like the matmul groups; backends/opencl/cl_conv.c. */
+ * kernels/gemm.cl gathering one operand from the image), emitted as whole
+ * kernels like the matmul groups; backends/opencl/cl_conv.c. */
 #ifndef GC_CL_CONV_H
 #define GC_CL_CONV_H
 

@@ -55,20 +55,22 @@ static int64_t gemm_tiles(const cl_gemm_spec *s, const gemm_tile *t) {
 }
 
 static gc_status gemm_check(const cl_gemm_spec *s) {
-  if (!s || !s->name || !s->params || !s->a_expr || (!s->b_expr && !s->b_gather) || !s->store)
+  if (!s || !s->name || !s->params || (!s->a_expr && !s->a_gather) ||
+      (!s->b_expr && !s->b_gather) || !s->store)
     return gc_fail(GC_ERR_INVALID, "cl_gemm: spec or one of its strings is NULL");
   if (s->m < 1 || s->n < 1 || s->k < 1 || s->batch < 0 || s->kseg < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad sizes m=%lld n=%lld k=%lld batch=%lld", s->name,
                    (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch);
-  const bool hooks = s->b_gather || s->kseg > 1 || s->a_si || s->a_sk || s->store8;
+  const bool hooks = s->b_gather || s->a_gather || s->kseg > 1 || s->a_si || s->a_sk || s->store8;
   if (hooks && s->trans_a && s->trans_b)
     return gc_fail(GC_ERR_INVALID,
                    "cl_gemm %s: implicit-GEMM or store8 hooks with trans_a && trans_b", s->name);
-  if ((s->b_gather && s->trans_b) || (!s->a_si != !s->a_sk) || s->a_si < 0 || s->a_sk < 0 ||
-      s->a_seg_stride < 0 || s->b_seg_stride < 0)
+  if ((s->b_gather && s->trans_b) || (s->a_gather && (s->trans_a || s->a_si || !s->a_row)) ||
+      (!s->a_si != !s->a_sk) || s->a_si < 0 || s->a_sk < 0 || s->a_seg_stride < 0 ||
+      s->b_seg_stride < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad implicit-GEMM hooks", s->name);
   const int64_t a_row = s->trans_a ? s->m : s->k, b_row = s->trans_b ? s->k : s->n;
-  if ((!s->a_si && s->lda < a_row) || (!s->b_gather && s->ldb < b_row))
+  if ((!s->a_si && !s->a_gather && s->lda < a_row) || (!s->b_gather && s->ldb < b_row))
     return gc_fail(
         GC_ERR_INVALID, "cl_gemm %s: pitch too small (lda=%lld needs %lld, ldb=%lld needs %lld)",
         s->name, (long long)s->lda, (long long)a_row, (long long)s->ldb, (long long)b_row);
@@ -80,9 +82,11 @@ static gc_status gemm_check(const cl_gemm_spec *s) {
   /* The kernel indexes with 32-bit ints. */
   const int64_t lim = INT32_MAX, batch = s->batch > 0 ? s->batch : 1;
   const int64_t kseg = s->kseg > 0 ? s->kseg : 1;
-  const int64_t a_ext = (s->a_si ? (s->m - 1) * s->a_si + (s->k - 1) * s->a_sk + 1
-                                 : (s->trans_a ? s->k : s->m) * s->lda) +
-                        (batch - 1) * s->a_batch_stride + (kseg - 1) * s->a_seg_stride;
+  const int64_t a_ext = s->a_gather
+                            ? 0
+                            : (s->a_si ? (s->m - 1) * s->a_si + (s->k - 1) * s->a_sk + 1
+                                       : (s->trans_a ? s->k : s->m) * s->lda) +
+                                  (batch - 1) * s->a_batch_stride + (kseg - 1) * s->a_seg_stride;
   const int64_t b_ext = s->b_gather
                             ? 0
                             : (s->trans_b ? s->n : s->k) * s->ldb +
@@ -122,6 +126,10 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_B_GATHER",
                                           "GEMM_B_COL0",
                                           "GEMM_B_COL1",
+                                          "GEMM_A_GATHER",
+                                          "GEMM_A_ROW",
+                                          "GEMM_A_ROWLIVE",
+                                          "GEMM_A_KOFF",
                                           "GEMM_C_PTR",
                                           "GEMM_STORE8",
                                           "GEMM_GROUP"};
@@ -154,7 +162,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
              spec->trans_b ? 1 : 0);
   sb_appendf(&b, "#define GEMM_LDA %lld\n#define GEMM_LDB %lld\n", (long long)spec->lda,
              (long long)spec->ldb);
-  sb_appendf(&b, "#define GEMM_A (%s)\n#define GEMM_B (%s)\n", spec->a_expr,
+  sb_appendf(&b, "#define GEMM_A (%s)\n#define GEMM_B (%s)\n",
+             spec->a_expr ? spec->a_expr : "(__global const float *)0",
              spec->b_expr ? spec->b_expr : "(__global const float *)0");
   if (spec->kseg > 1)
     sb_appendf(&b,
@@ -168,6 +177,12 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
     sb_appendf(&b, "#define GEMM_B_GATHER(s, k, j, c0, c1) (%s)\n", spec->b_gather);
     if (spec->b_col0) sb_appendf(&b, "#define GEMM_B_COL0(s, j) (%s)\n", spec->b_col0);
     if (spec->b_col1) sb_appendf(&b, "#define GEMM_B_COL1(s, j) (%s)\n", spec->b_col1);
+  }
+  if (spec->a_gather) {
+    sb_appendf(&b, "#define GEMM_A_GATHER(s, k, i, r0, ko) (%s)\n", spec->a_gather);
+    sb_appendf(&b, "#define GEMM_A_ROW(s, i) (%s)\n", spec->a_row);
+    if (spec->a_rowlive) sb_appendf(&b, "#define GEMM_A_ROWLIVE(s, i) (%s)\n", spec->a_rowlive);
+    if (spec->a_koff) sb_appendf(&b, "#define GEMM_A_KOFF(s, k) (%s)\n", spec->a_koff);
   }
   if (spec->group > 1) sb_appendf(&b, "#define GEMM_GROUP %d\n", spec->group);
   if (spec->c_ptr) sb_appendf(&b, "#define GEMM_C_PTR(i, j) (%s)\n", spec->c_ptr);

@@ -52,6 +52,15 @@ typedef struct cl_gemm_spec {
    * the start of each segment. */
   int64_t kseg, a_seg_stride, b_seg_stride, a_si, a_sk;
   const char *b_gather, *b_col0, *b_col1;
+  /* Optional: a_gather, an expression for A's element (i, k) of segment s
+   * in batch gemm_b (a_expr, lda and the a_* strides are then unused,
+   * trans_a must be 0), pasted as GEMM_A_GATHER(s, k, i, r0, ko); r0 is the
+   * value of a_row (required with a_gather), a `__global const float *`
+   * expression with the arguments s and i, once per row of a register
+   * tile; ko that of the optional int expression a_koff (arguments s and
+   * k), once per k of a K block. a_rowlive (optional, arguments s and i):
+   * 0 when A's row i is zero throughout segment s (see kernels/gemm.cl). */
+  const char *a_gather, *a_row, *a_rowlive, *a_koff;
   /* Optional: when store is a plain store of v into row-contiguous memory,
    * an expression for a `__global float *` to C's element (i, j) (a macro
    * body with the arguments i and j, GEMM_C_PTR): full strips are then
