@@ -268,6 +268,15 @@ END_TEST
 
 /* Bad specs are refused with a status; large shapes keep every NDRange
  * dimension below PoCL's 65535 recompile limit. No OpenCL needed. */
+/* s instantiates, and the source holds both strings. */
+static void source_has(const cl_gemm_spec *s, const char *want1, const char *want2) {
+  char *src = NULL;
+  ck_assert_int_eq(cl_gemm_source(s, &src), GC_OK);
+  ck_assert_ptr_nonnull(strstr(src, want1));
+  ck_assert_ptr_nonnull(strstr(src, want2));
+  free(src);
+}
+
 START_TEST(test_spec_errors_and_geometry) {
   char *src = (char *)1;
   cl_gemm_spec s = {.name = "g",
@@ -307,10 +316,7 @@ START_TEST(test_spec_errors_and_geometry) {
   s.kseg = 3;
   s.a_seg_stride = 16;
   s.group = 2;
-  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_OK);
-  ck_assert_ptr_nonnull(strstr(src, "#define GEMM_B_GATHER(s, k, j, c0, c1)"));
-  ck_assert_ptr_nonnull(strstr(src, "#undef GEMM_B_COL0"));
-  free(src);
+  source_has(&s, "#define GEMM_B_GATHER(s, k, j, c0, c1)", "#undef GEMM_B_COL0");
   s.trans_b = 1;
   ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
   s.trans_a = 1;
@@ -327,6 +333,27 @@ START_TEST(test_spec_errors_and_geometry) {
   s.group = 0;
   s.b_expr = "p";
   s.ldb = 4;
+
+  /* an A-side gather replaces a_expr / lda; it needs its row pointer and
+   * takes neither trans_a nor a_si */
+  s.a_expr = NULL;
+  s.lda = 0;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.a_gather = "(r0)[ko]";
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.a_row = "p + (s) + (i)";
+  s.a_rowlive = "(i) > 0";
+  s.a_koff = "(k)";
+  source_has(&s, "#define GEMM_A_GATHER(s, k, i, r0, ko)", "#undef GEMM_A_ROWLIVE");
+  s.trans_a = 1;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.trans_a = 0;
+  s.a_si = s.a_sk = 1;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.a_si = s.a_sk = 0;
+  s.a_gather = s.a_row = s.a_rowlive = s.a_koff = NULL;
+  s.a_expr = "p";
+  s.lda = 4;
 
   s.m = 12000;
   s.n = 12000;

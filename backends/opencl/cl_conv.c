@@ -131,13 +131,12 @@ static gc_status emit_instance(cg_ctx *G, cl_gemm_spec *s, cl_launch *L, strbuf 
 static bool im2row_applies(const ir_node *n, const nn_conv *c) {
   const char *env = getenv("GRAPHC_CONV_IM2COL");
   if (env && *env && *env != '0') return false;
-  const bool padded = c->win.pt || c->win.pb || c->win.pl || c->win.pr;
   if (n->op == IR_OP_CONV2D_GRAD_INPUT) return n->nin == 3; /* needs wt */
   /* A forward with a K as short as one channel's taps is bound by storing
    * its output, which im2col does a vector per row at a time and im2row
    * one scalar at a time (64x1x28x28 -> 32: im2row 0.73x of im2col). */
   if (n->op == IR_OP_CONV2D && c->c * c->kh * c->kw < 32) return false;
-  return !padded;
+  return !c->win.pt && !c->win.pb && !c->win.pl && !c->win.pr;
 }
 
 static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text,
@@ -146,7 +145,7 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
   const long long KW = c->kw, W = c->w, OW = c->ow, OP = c->o * P, CKK = c->c * KK;
   const int sh = c->win.sh, sw = c->win.sw, dh = c->win.dh, dw = c->win.dw;
   strbuf gat = {0}, rowptr = {0}, rowlive = {0}, koff = {0}, bexpr = {0}, store = {0}, head = {0},
-         body = {0};
+         head_st = {0}, body = {0};
   /* rowptr: A's row i of segment s as a pointer (the gather reads
    * rowptr[koff(k)]); rowlive: whether the segment reaches that row; head:
    * the im2col form's (gemm_b, i, j) of the kernel's (i, j), the arguments
@@ -218,9 +217,8 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
     sb_append(&body, " = (v)");
     sb_free(&idx);
   }
-  sb_appendf(text, "#define %s_st(gemm_b, i, j, v) do { ", L->name);
-  for (const char *ch = sb_str(&body); *ch; ch++) sb_appendf(text, "%c", *ch == '\n' ? ' ' : *ch);
-  sb_append(text, "; } while (0)\n");
+  sb_appendf(&head_st, "%s_st(gemm_b, i, j, v)", L->name);
+  cl_gemm_define_statement(text, sb_str(&head_st), sb_str(&body));
   sb_appendf(&store, "%s_st(%s, (v))", L->name, sb_str(&head));
   s.a_gather = sb_str(&gat);
   s.a_row = sb_str(&rowptr);
@@ -229,7 +227,7 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
   s.b_expr = sb_str(&bexpr);
   s.store = sb_str(&store);
   gc_status st = (gat.oom || rowptr.oom || rowlive.oom || koff.oom || bexpr.oom || store.oom ||
-                  head.oom || body.oom)
+                  head.oom || head_st.oom || body.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
                      : emit_instance(G, &s, L, text);
   sb_appendf(text, "#undef %s_st\n", L->name);
@@ -241,6 +239,7 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
   sb_free(&bexpr);
   sb_free(&store);
   sb_free(&head);
+  sb_free(&head_st);
   sb_free(&body);
   return st;
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "backends/opencl/cl_device.h"
+#include "ir/strbuf.h"
 
 typedef struct cl_gemm_spec {
   const char *name; /* kernel name: a valid, program-unique C identifier */
@@ -82,6 +83,11 @@ typedef struct cl_gemm_spec {
  * strings), GC_ERR_UNSUPPORTED when an index would not fit in 32 bits,
  * GC_ERR_NOT_FOUND if the template is not embedded, GC_ERR_NOMEM. */
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src);
+
+/* Appends "#define head do { body; } while (0)" on one line: an
+ * epilogue's text may span lines (e.g. an epilogue macro a generator
+ * defines around an instance). */
+void cl_gemm_define_statement(strbuf *b, const char *head, const char *body);
 
 /* The NDRange of that instance: local size is always 1 (one register tile
  * per work-group, so PoCL never re-compiles for another local size); global
