@@ -26,7 +26,8 @@ typedef enum ir_fusion {
   IR_FUSE_BROADCAST, /* elementwise with broadcast inputs */
   IR_FUSE_INJECTIVE, /* each output reads one input element (transpose) */
   IR_FUSE_REDUCE,    /* reduction over axes */
-  IR_FUSE_COMPLEX,   /* matmul, conv: may take an elementwise epilogue */
+  IR_FUSE_COMPLEX,   /* matmul, conv, conv-transpose, pooling: may take an
+                        elementwise epilogue (where the backend has one) */
   IR_FUSE_OPAQUE     /* its own kernel (or none) */
 } ir_fusion;
 

@@ -100,6 +100,15 @@ static inline nn_conv nn_pool_of(gc_shape x, ir_window win) {
   return c;
 }
 
+/* Do pooling c's windows tile its input without overlap (stride = kernel,
+ * no padding or dilation)? Each input element is then in one window at
+ * most, the partial windows of ceil mode included. */
+static inline bool nn_pool_tiles(const nn_conv *c) {
+  const ir_window *v = &c->win;
+  return v->sh == c->kh && v->sw == c->kw && v->sd == c->kd && v->dh == 1 && v->dw == 1 &&
+         v->dd == 1 && !v->pt && !v->pl && !v->pb && !v->pr && !v->pd0 && !v->pd1;
+}
+
 /* The output shape [n, channels, (od,) oh, ow], of the input's rank. */
 static inline gc_shape nn_out_shape(const nn_conv *c, int64_t channels) {
   if (c->rank == 5) {

@@ -1,8 +1,10 @@
 /* fuse.c — groups scheduled nodes into kernels, after TVM's rules:
  * - elementwise/broadcast nodes join the group of an input when they cover
  *   the same iteration domain (chains become one kernel);
- * - they join a matmul's group as its epilogue (bias, activation, ...),
- *   and a conv2d's when it runs as an implicit GEMM;
+ * - they join a complex op's group as its epilogue (bias, activation,
+ *   the ReLU gradient's mask, ...): a matmul's, a convolution's (forward,
+ *   conv-transpose, gradients) when it runs as an implicit GEMM, and a
+ *   pooling op's (takes_epilogue);
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue), and elementwise nodes over its result join it as an
  *   epilogue run once per result; afterwards reductions over one domain
@@ -147,9 +149,9 @@ static int pick_group(builder *b, int32_t id) {
       }
       continue;
     }
-    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
+    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_COMPLEX) continue;
     if (!ir_shape_eq(gr->domain, n->shape)) continue;
-    if (gr->kind == FUSE_MATMUL && n->dtype != GC_F32) continue;
+    if (gr->kind == FUSE_COMPLEX && n->dtype != GC_F32) continue;
     if (fb_can_join(b, id, gi)) return gi;
   }
   return -1;
@@ -167,19 +169,39 @@ static bool feeds_only(builder *b, int gi, int32_t r) {
   return true;
 }
 
-/* conv2d with groups 1 runs as an implicit GEMM on OpenCL (the
- * conditions of cl_conv_gemm_applies, backends/opencl/cl_conv.c), so it
- * takes an elementwise epilogue (bias, activation) like a matmul. Not with
- * GRAPHC_CONV_DIRECT set: the direct kernels it selects, kept for
- * comparisons, have no epilogue. */
-static bool conv_as_gemm(const ir_graph *g, const ir_node *n) {
-  if (n->op != IR_OP_CONV2D || n->dtype != GC_F32 || n->attr.win.groups > 1) return false;
-  if (n->shape.ndim != 4) return false; /* 3-D: the direct kernel */
-  const char *env = getenv("GRAPHC_CONV_DIRECT");
-  if (env && *env && *env != '0') return false;
-  for (int k = 0; k < 2; k++)
-    if (gc_shape_numel(g->nodes[n->in[k]].shape) >= INT32_MAX / 2) return false;
-  return gc_shape_numel(n->shape) < INT32_MAX / 2;
+/* Whether a complex op (ops.def: matmul, conv and its gradients,
+ * conv-transpose, pooling) takes an elementwise epilogue: where the
+ * OpenCL kernel it runs as has one (backends/opencl/cl_codegen.c).
+ * - A conv2d, its input gradient (conv_transpose2d's forward) and its
+ *   weight gradient with groups 1 run as implicit GEMMs (the conditions of
+ *   cl_conv_gemm_applies, backends/opencl/cl_conv.c), whose stores take the
+ *   epilogue as a matmul's do. Not with GRAPHC_CONV_DIRECT set: the direct
+ *   kernels it selects, kept for comparisons, have none; nor in 3-D.
+ * - Pooling and its gradients (f32) store each element through a macro
+ *   that takes the epilogue (cl_nn_ops.c).
+ * Otherwise the op gets a kernel of its own. */
+static bool takes_epilogue(const ir_graph *g, const ir_node *n) {
+  if (n->op == IR_OP_MATMUL) return true;
+  if (n->dtype != GC_F32 || gc_shape_numel(n->shape) >= INT32_MAX / 2) return false;
+  switch (n->op) {
+    case IR_OP_MAXPOOL2D:
+    case IR_OP_MAXPOOL2D_GRAD:
+    case IR_OP_AVGPOOL2D:
+    case IR_OP_AVGPOOL2D_GRAD:
+      return true;
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_GRAD_INPUT:
+    case IR_OP_CONV2D_GRAD_WEIGHT: {
+      if (n->attr.win.groups > 1 || n->shape.ndim != 4) return false;
+      const char *env = getenv("GRAPHC_CONV_DIRECT");
+      if (env && *env && *env != '0') return false;
+      for (int k = 0; k < 2; k++)
+        if (gc_shape_numel(g->nodes[n->in[k]].shape) >= INT32_MAX / 2) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /* An in-place update (param -= f(grad)) joins the matmul or reduction
@@ -200,16 +222,16 @@ int fb_update_epilogue(builder *b, int32_t id) {
   const fuse_group *gr = &b->groups[gi];
   bool in_reduce = gr->kind == FUSE_REDUCE &&
                    (ir_ops[g->nodes[x].op].fusion == IR_FUSE_REDUCE || b->role[x] == ROLE_ROW);
-  if (!in_reduce && (gr->kind != FUSE_MATMUL || gr->root != x)) return -1;
+  if (!in_reduce && (gr->kind != FUSE_COMPLEX || gr->root != x)) return -1;
   /* a conv's GEMM walks [N, O, P]: its epilogue has no update indexing */
-  if (gr->kind == FUSE_MATMUL && g->nodes[x].op != IR_OP_MATMUL) return -1;
+  if (gr->kind == FUSE_COMPLEX && g->nodes[x].op != IR_OP_MATMUL) return -1;
   /* Adam into a GEMM only where the codegen runs it as vector code on eight
    * results at once (a 2-D product at least 8 wide, not transposed on both
    * sides; backends/opencl/cl_codegen.c): as NR scalar copies per register
    * tile, its sqrt and divides cost more than a separate vectorized update
    * (MLP dW1 on PoCL: 3.96 ms fused vs 0.47 + 1.23 ms apart). Reductions
    * run 64 work-items per group and take it well. */
-  if (gr->kind == FUSE_MATMUL && nd->op == IR_OP_ADAM_UPDATE) {
+  if (gr->kind == FUSE_COMPLEX && nd->op == IR_OP_ADAM_UPDATE) {
     const ir_node *mm = &g->nodes[x];
     if (mm->shape.ndim != 2 || mm->shape.dim[1] < 8 || (mm->attr.trans_a && mm->attr.trans_b))
       return -1;
@@ -433,7 +455,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
       (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->nusers[e] == 0)
     return false;
   int gi = b->group_of[e];
-  if (b->groups[gi].kind != FUSE_ELEMWISE && b->groups[gi].kind != FUSE_MATMUL) return false;
+  if (b->groups[gi].kind != FUSE_ELEMWISE && b->groups[gi].kind != FUSE_COMPLEX) return false;
   for (int u = 0; u < b->nusers[e]; u++) {
     int32_t user = b->users[e][u];
     const fuse_group *ug = &b->groups[b->group_of[user]];
@@ -445,7 +467,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
     }
     bool as_expression =
         (ug->kind == FUSE_ELEMWISE && fb_is_elementwise(&g->nodes[user])) ||
-        (ug->kind == FUSE_MATMUL && user != ug->root && fb_is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_COMPLEX && user != ug->root && fb_is_elementwise(&g->nodes[user])) ||
         (ug->kind == FUSE_REDUCE && (ir_ops[g->nodes[user].op].fusion == IR_FUSE_REDUCE ||
                                      fb_is_elementwise(&g->nodes[user])));
     if (!as_expression) return false;
@@ -551,8 +573,9 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
       /* forward and backward of the loss in one kernel */
     } else if (!no_fuse && (gi = fb_update_epilogue(&b, id)) >= 0) {
       /* the gradient is consumed where it is computed */
-    } else if (info->fusion == IR_FUSE_COMPLEX || (!no_fuse && conv_as_gemm(g, nd))) {
-      gi = group_new(&b, FUSE_MATMUL, id, nd->shape);
+    } else if (info->fusion == IR_FUSE_COMPLEX &&
+               (nd->op == IR_OP_MATMUL || (!no_fuse && takes_epilogue(g, nd)))) {
+      gi = group_new(&b, FUSE_COMPLEX, id, nd->shape);
     } else {
       gi = group_new(&b, FUSE_SINGLE, id, nd->shape);
     }
@@ -629,7 +652,7 @@ done:
 }
 
 const char *fuse_kind_name(fuse_kind k) {
-  static const char *const names[] = {"none", "elementwise", "reduce", "matmul", "single"};
+  static const char *const names[] = {"none", "elementwise", "reduce", "complex", "single"};
   return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 

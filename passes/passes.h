@@ -57,7 +57,8 @@ typedef enum fuse_kind {
   FUSE_REDUCE,   /* reductions over one domain and axes, one work-item per
                     result row, with elementwise work in and after their
                     loops (fuse_reduce.c) */
-  FUSE_MATMUL,   /* a matmul with an elementwise epilogue */
+  FUSE_COMPLEX,  /* a complex op (matmul, conv, conv-transpose, pooling)
+                    with an elementwise epilogue */
   FUSE_SINGLE    /* one node with its own kernel (softmax, updates, ...) */
 } fuse_kind;
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/nn_geom.h"
 #include "passes/passes.h"
 
 typedef struct tensor {
@@ -72,22 +73,35 @@ static int by_def_then_size(const void *a, const void *b) {
   return x->node < y->node ? -1 : x->node > y->node;
 }
 
-/* Elementwise kernels and the epilogues of matmul/conv kernels work in
- * place: an output takes the storage of an input of the same size and
- * dtype that dies in that kernel and is read only at the element being
- * written (same shape as the kernel's domain, by elementwise members, not
- * through a view or a movement op; never as a GEMM operand, which many
- * work-items read). Each work-item then reads its element before writing
- * it (a GEMM's epilogue runs once per element, in the work-item that owns
- * it), so sharing is safe; the output simply continues the input's storage
- * (its root), which the checker sees as one tensor. Returns how many
- * outputs were merged. */
+/* Does complex op n read its input k only inside the region it writes,
+ * before writing any of it, so that its result may take the input's
+ * storage? Max pooling's gradient does, over windows that tile x without
+ * overlap: its kernels read a window's inputs before they store that
+ * window's elements, and read no other window's (the 2x2 vector kernel
+ * loads its shifted last vector first; backends/opencl/cl_nn_ops.c). */
+static bool writes_over_input(const ir_graph *g, const ir_node *n, int k) {
+  if (n->op != IR_OP_MAXPOOL2D_GRAD || k != 0) return false;
+  const nn_conv c = nn_pool_of(g->nodes[n->in[0]].shape, n->attr.win);
+  return nn_pool_tiles(&c);
+}
+
+/* Elementwise kernels and the epilogues of complex ops (matmul, conv,
+ * pooling) work in place: an output takes the storage of an input of the
+ * same size and dtype that dies in that kernel and is read only at the
+ * element being written (same shape as the kernel's domain, by elementwise
+ * members, not through a view or a movement op; never as a GEMM operand,
+ * which many work-items read), or by a root that writes over it
+ * (writes_over_input). Each work-item then reads its element before
+ * writing it (an epilogue runs once per element, in the work-item that
+ * owns it), so sharing is safe; the output simply continues the input's
+ * storage (its root), which the checker sees as one tensor. Returns how
+ * many outputs were merged. */
 static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
                     const int32_t *idx) {
   int merged = 0;
   for (int gi = 0; gi < f->ngroups; gi++) {
     const fuse_group *gr = &f->groups[gi];
-    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_MATMUL) continue;
+    if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_COMPLEX) continue;
     for (int a = 0; a < gr->nnodes; a++) {
       int32_t out = gr->nodes[a];
       if (m->kind[out] != STORE_ARENA || m->root[out] != out || !f->materialized[out]) continue;
@@ -114,7 +128,8 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
             ir_fusion fk = ir_ops[r2->op].fusion;
             bool at_index = f->role && f->role[gr->nodes[c]] == ROLE_AT_INDEX;
             for (int j = 0; j < r2->nin && ok; j++)
-              if ((r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST) ||
+              if ((r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST &&
+                   !(gr->nodes[c] == gr->root && writes_over_input(g, r2, j))) ||
                   (at_index && m->root[r2->in[j]] == r))
                 ok = false;
           }

@@ -6,7 +6,12 @@
  * launches at most 4 kernels per dense layer plus 3 (15); inference arenas
  * are at most 1.10x the live-set lower bound; the CNN training arena is at
  * most 50% of the no-reuse sum; every training arena is at most 1.10x its
- * live-set lower bound. The MLP training arena is 81% of its no-reuse sum,
+ * live-set lower bound. The CNN training step launches 23 kernels (25
+ * with the slack) and its arena is 52% of the no-reuse sum: within the
+ * slack, and its live-set lower bound (the activations the backward
+ * keeps); fusing the ReLU mask into the pooling gradients took two 5.5 MB
+ * and 2 MB tensors out of that sum (it was 48% of the larger sum).
+ * The MLP training arena is 81% of its no-reuse sum,
  * its live lower bound, asserted as measured (see the test for why no
  * plan of it reaches 50%; the unfused MLP cannot either: its dW1 alone is
  * 52% of its sum).
@@ -95,6 +100,7 @@ START_TEST(cnn_training_arena_budget) {
          100.0 * (double)s.arena_bytes / (double)s.no_reuse_bytes, s.live_lower_bound_bytes);
   ck_assert(s.arena_bytes <= 0.50 * 1.10 * (double)s.no_reuse_bytes);
   ck_assert(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes);
+  ck_assert_int_le(s.launches_per_run, 25); /* 23 + 10% */
   gc_program_free(p);
   gc_device_free(dev);
 }

@@ -1,7 +1,8 @@
 /* test_cl_fusion.c — Check suite: fusion and memory planning on whole
  * programs, on OpenCL (PoCL) against the reference interpreter:
  * - an elementwise chain is one kernel fused and one per op unfused;
- *   matmul + bias + relu is one kernel; sum(x * y) fuses the product into
+ *   matmul + bias + relu is one kernel; max pooling's gradient takes the
+ *   ReLU mask as its epilogue, in place; sum(x * y) fuses the product into
  *   the reduction; a diamond fuses without a group cycle; a join that would
  *   make a cycle between kernels is refused and the program still runs;
  * - producers read only by movement ops (pad, concat, slice, transpose,
@@ -228,7 +229,7 @@ START_TEST(matmul_bias_relu_is_one_kernel) {
   ck_assert_int_eq(kernels_of(pf), 1);
   ck_assert_int_eq(kernels_of(pu), 3);
   const fuse_group *gr = group_of_node(pf, find_op(pf, IR_OP_MATMUL));
-  ck_assert_int_eq(gr->kind, FUSE_MATMUL);
+  ck_assert_int_eq(gr->kind, FUSE_COMPLEX);
   ck_assert_int_eq(gr->nnodes, 3);
   run1(pf, "x", xv, NX, "y", got, NY);
   run1(pu, "x", xv, NX, "y", unf, NY);
@@ -241,6 +242,52 @@ START_TEST(matmul_bias_relu_is_one_kernel) {
   gc_graph_free(g);
   gc_device_free(cl);
   gc_device_free(ref);
+}
+END_TEST
+
+/* Pooling takes an epilogue: the CNN's backward multiplies max pooling's
+ * gradient by the ReLU mask in the pooling kernel (one kernel fused, two
+ * unfused), whose result writes over the ReLU's output, which dies there
+ * (passes/plan.c: the windows tile it); a forward pooling's epilogue (the
+ * loss's square) joins too. The weight gradient behind it matches. */
+START_TEST(pooling_takes_an_epilogue_in_place) {
+  gc_graph *g = gc_graph_new();
+  gc_graph_set_seed(g, 5);
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 12, 20));
+  gc_value w = gc_param(g, "w", gc_shape4(4, 3, 3, 3), GC_GLOROT);
+  gc_value r = gc_relu(g, gc_conv2d(g, x, w, NULL));
+  gc_pool2d_opts o = {{0}};
+  o.kernel[0] = o.kernel[1] = o.stride[0] = o.stride[1] = 2;
+  gc_value y = gc_maxpool2d(g, r, &o);
+  gc_set_loss(g, gc_sum(g, gc_mul(g, y, y), NULL, 0, 0));
+  ck_assert_int_eq(gc_differentiate(g), GC_OK);
+  gc_output(g, gc_grad(g, w), "dw");
+  trio t = trio_compile(g);
+  const gc_program *p = t.fused;
+  int32_t pg = find_op(p, IR_OP_MAXPOOL2D_GRAD), pool = find_op(p, IR_OP_MAXPOOL2D);
+  ck_assert_int_ge(pg, 0);
+  const fuse_group *gr = group_of_node(p, pg);
+  ck_assert_int_eq(gr->kind, FUSE_COMPLEX);
+  ck_assert_int_eq(gr->root, pg);
+  int32_t mask = -1;
+  for (int k = 0; k < gr->nnodes; k++)
+    if (p->g->nodes[gr->nodes[k]].op == IR_OP_MUL) mask = gr->nodes[k];
+  ck_assert_msg(mask >= 0, "the ReLU mask is not in the pooling gradient's kernel");
+  ck_assert(p->fuse.materialized[mask] && !p->fuse.materialized[pg]);
+  int32_t relu = p->g->nodes[pool].in[0];
+  ck_assert_int_eq(p->g->nodes[relu].op, IR_OP_RELU);
+  ck_assert_int_eq(p->mem.root[mask], p->mem.root[relu]); /* in place */
+  ck_assert_int_gt(group_of_node(p, pool)->nnodes, 1);    /* y * y */
+  int32_t upg = find_op(t.unfused, IR_OP_MAXPOOL2D_GRAD);
+  ck_assert_int_eq(group_of_node(t.unfused, upg)->nnodes, 1);
+  enum { NX = 2 * 3 * 12 * 20 };
+  float xv[NX];
+  fill(xv, NX, 11, -1, 1);
+  const char *outs[1] = {"dw"};
+  const int64_t sizes[1] = {4 * 3 * 3 * 3};
+  trio_agree(&t, xv, NX, outs, sizes, 1, 1e-4);
+  trio_free(&t);
+  gc_graph_free(g);
 }
 END_TEST
 
@@ -918,7 +965,7 @@ START_TEST(adam_in_gemm_epilogue_matches_reference) {
       for (int i = 0; i < p->fuse.ngroups; i++) {
         const fuse_group *gr = &p->fuse.groups[i];
         for (int k = 0; k < gr->nnodes; k++)
-          fused += gr->kind == FUSE_MATMUL && p->g->nodes[gr->nodes[k]].op == IR_OP_ADAM_UPDATE;
+          fused += gr->kind == FUSE_COMPLEX && p->g->nodes[gr->nodes[k]].op == IR_OP_ADAM_UPDATE;
       }
       ck_assert_int_eq(fused, 2);
     }
@@ -1044,6 +1091,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, adam_in_gemm_epilogue_matches_reference);
   tcase_add_test(tc, arena_splits_under_a_limit);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
+  tcase_add_test(tc, pooling_takes_an_epilogue_in_place);
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);
   tcase_add_test(tc, cycle_forming_join_is_refused);

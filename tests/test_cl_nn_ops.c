@@ -263,6 +263,10 @@ static void case_conv_transpose(harness *h) {
   gc_conv2d_opts o = conv_opts(2, 1, 1, 1, 1, 1, 1);
   o.output_padding[0] = 1;
   out(h, gc_conv_transpose2d(h->g, x, w, &o), TOL);
+  /* a bias and ReLU as its epilogue (the input gradient's GEMM stores) */
+  gc_value b = prm(h, gc_shape4(1, 3, 1, 1), -0.5, 0.5);
+  gc_conv2d_opts ob = conv_opts(1, 0, 1, 2, 0, 1, 1);
+  out(h, gc_relu(h->g, gc_add(h->g, gc_conv_transpose2d(h->g, x, w, &ob), b)), TOL);
   gc_value w2 = prm(h, gc_shape4(4, 3, 2, 3), -0.5, 0.5);
   gc_conv2d_opts o2 = conv_opts(3, 0, 1, 1, 0, 1, 2);
   o2.output_padding[1] = 2;
@@ -301,7 +305,11 @@ static void case_conv_grad_weight(harness *h) {
   a.win.pt = 1, a.win.pl = 0, a.win.pb = 0, a.win.pr = 1;
   a.shape = gc_shape4(4, 3, 3, 3);
   int32_t in[2] = {x.id, dy.id};
-  out(h, ir_value(ir_add(h->g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in, &a)), TOL);
+  gc_value dw = ir_value(ir_add(h->g, IR_OP_CONV2D_GRAD_WEIGHT, 2, in, &a));
+  out(h, dw, TOL);
+  /* and with an epilogue (its GEMM's stores) */
+  gc_value bw = prm(h, gc_shape4(4, 3, 1, 1), -0.5, 0.5);
+  out(h, gc_tanh(h->g, gc_add(h->g, gc_mul(h->g, dw, gc_scalar(h->g, 0.5f)), bw)), TOL);
   finish(h, TOL);
 }
 
@@ -493,6 +501,53 @@ static void case_avgpool3d_grad(harness *h) {
   finish(h, TOL);
 }
 
+/* Pooling with fused epilogues (pooling is complex-out-fusable,
+ * passes/fuse.c): elementwise work after a pooling op, and the ReLU mask
+ * its gradient meets in the backward, run in its kernel's stores, in every
+ * kernel form: the 2x2 vector rows (8 wide with a shifted last vector and
+ * an odd row and column; 4 wide), the tiles form of the gradient (2x3
+ * windows, ceil mode), the window and gather forms (3x3, stride 2,
+ * padding), average pooling and 3-D; a pooling result also read elsewhere
+ * is stored as well; a broadcast bias reads the plane's channel. The
+ * conv -> ReLU -> pool chain is the CNN's: the pooling gradient times the
+ * ReLU mask writes over the ReLU's output (passes/plan.c, in place), and
+ * without the ReLU the gradient writes over the conv's output where the
+ * windows tile it. */
+static void case_pool_epilogues(harness *h) {
+  gc_value bias = prm(h, gc_shape4(1, 3, 1, 1), -0.5, 0.5);
+  gc_pool2d_opts p2 = pool_opts(2, 2, 2, 0, 0, 0, 0, 0, 0);
+  gc_value x1 = gc_relu(h->g, prm(h, gc_shape4(2, 3, 17, 20), -1, 1));
+  out(h, gc_relu(h->g, gc_add(h->g, gc_maxpool2d(h->g, x1, &p2), bias)), TOL);
+  gc_value x2 = gc_relu(h->g, prm(h, gc_shape4(2, 3, 11, 11), -1, 1));
+  out(h, gc_tanh(h->g, gc_maxpool2d(h->g, x2, &p2)), TOL);
+  gc_pool2d_opts t23 = pool_opts(2, 3, 0, 0, 0, 0, 0, 1, 0);
+  t23.stride[0] = 2, t23.stride[1] = 3;
+  gc_value x3 = gc_relu(h->g, prm(h, gc_shape4(2, 3, 11, 13), -1, 1));
+  out(h, gc_sub(h->g, gc_maxpool2d(h->g, x3, &t23), bias), TOL);
+  gc_pool2d_opts w33 = pool_opts(3, 3, 2, 1, 1, 1, 0, 1, 0);
+  gc_value x4 = gc_relu(h->g, prm(h, gc_shape4(2, 3, 9, 11), -1, 1));
+  gc_value y4 = gc_maxpool2d(h->g, x4, &w33);
+  out(h, y4, TOL); /* stored, and read by the epilogue below */
+  out(h, gc_mul(h->g, y4, gc_add(h->g, y4, bias)), TOL);
+  gc_value x5 = gc_relu(h->g, prm(h, gc_shape4(2, 3, 9, 11), -1, 1));
+  out(h, gc_relu(h->g, gc_add(h->g, gc_avgpool2d(h->g, x5, &w33), bias)), TOL);
+  gc_value x6 = gc_relu(h->g, prm(h, shape5(2, 3, 5, 7, 6), -1, 1));
+  gc_pool3d_opts m3 = pool3_opts((int[3]){2, 2, 2}, (int[3]){0, 0, 0}, (int[6]){0}, 0, 0);
+  out(h, gc_add(h->g, gc_maxpool3d(h->g, x6, &m3), gc_scalar(h->g, 1.0f)), TOL);
+  out(h, gc_relu(h->g, gc_avgpool3d(h->g, x6, &m3)), TOL);
+  gc_value x7 = prm(h, gc_shape4(2, 3, 12, 20), -1, 1);
+  gc_value w7 = prm(h, gc_shape4(4, 3, 3, 3), -0.5, 0.5);
+  gc_value r7 = gc_relu(h->g, gc_conv2d(h->g, x7, w7, NULL));
+  out(h, gc_maxpool2d(h->g, r7, &p2), TOL);
+  /* without the ReLU, the gradient alone writes over the conv's output */
+  gc_value c8 = gc_conv2d(h->g, prm(h, gc_shape4(2, 3, 12, 20), -1, 1), w7, NULL);
+  out(h, gc_maxpool2d(h->g, c8, &p2), TOL);
+  /* overlapping windows: there it must not */
+  gc_value c9 = gc_conv2d(h->g, prm(h, gc_shape4(2, 3, 11, 13), -1, 1), w7, NULL);
+  out(h, gc_maxpool2d(h->g, c9, &w33), TOL);
+  finish(h, TOL);
+}
+
 /* Max-pooling indices (i32, exact), 2-D and 3-D, row- and column-major:
  * no gradient flows through them. */
 static void case_maxpool_indices(harness *h) {
@@ -610,6 +665,7 @@ static const cl_case cases[] = {
     {"maxpool", case_maxpool},
     {"avgpool", case_avgpool},
     {"avgpool_grad", case_avgpool_grad},
+    {"pool_epilogues", case_pool_epilogues},
     {"conv3d", case_conv3d},
     {"conv_transpose3d", case_conv_transpose3d},
     {"pool3d", case_pool3d},

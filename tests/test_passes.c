@@ -281,14 +281,14 @@ START_TEST(fuse_matmul_epilogue_and_reduce_prologue) {
   fused f;
   fuse_graph(g, false, &f);
   ck_assert_int_eq(kernel_groups(&f.f), 3);
-  ck_assert_int_eq(grp(&f, mm)->kind, FUSE_MATMUL);
+  ck_assert_int_eq(grp(&f, mm)->kind, FUSE_COMPLEX);
   ck_assert_int_eq(grp(&f, mm)->root, mm.id);
   ck_assert(same_group(&f, mm, ab) && same_group(&f, mm, r));
   ck_assert(!f.f.materialized[mm.id] && !f.f.materialized[ab.id] && f.f.materialized[r.id]);
   ck_assert(!same_group(&f, r, mm2));
   /* mm2's only user is the product, whose only user is the sum: but a
    * matmul group is not a prologue; the product joins mm2 as epilogue */
-  ck_assert_int_eq(grp(&f, mm2)->kind, FUSE_MATMUL);
+  ck_assert_int_eq(grp(&f, mm2)->kind, FUSE_COMPLEX);
   ck_assert(same_group(&f, mm2, prod));
   ck_assert_int_eq(grp(&f, s)->kind, FUSE_REDUCE);
   ck_assert(ir_shape_eq(grp(&f, s)->domain, gc_shape2(33, 9)));
@@ -379,13 +379,13 @@ START_TEST(plan_gemm_epilogue_in_place) {
   gc_output(g, gc_max(g, b, &ax, 0, 0), "c");
   fused f;
   fuse_graph(g, false, &f);
-  ck_assert_int_eq(grp(&f, y2)->kind, FUSE_MATMUL);
+  ck_assert_int_eq(grp(&f, y2)->kind, FUSE_COMPLEX);
   ck_assert(same_group(&f, y2, b));
   ck_assert_int_eq(f.m.kind[h2.id], STORE_ARENA);
   ck_assert(f.f.materialized[b.id]);
   ck_assert_int_eq(f.m.root[b.id], h2.id); /* over h2, which dies there */
   ck_assert_uint_eq(f.m.offset[b.id], f.m.offset[h2.id]);
-  ck_assert_int_eq(grp(&f, y)->kind, FUSE_MATMUL);
+  ck_assert_int_eq(grp(&f, y)->kind, FUSE_COMPLEX);
   ck_assert_int_ne(f.m.root[y.id], h.id);
   fused_free(&f);
   gc_graph_free(g);

@@ -36,7 +36,7 @@ const char *cl_blas_version(void) {
 bool cl_blas_candidate(const gc_program *p, int gi, cl_blas_gemm *out) {
   if (gi < 0 || gi >= p->fuse.ngroups) return false;
   const fuse_group *gr = &p->fuse.groups[gi];
-  if (gr->kind != FUSE_MATMUL || gr->nnodes != 1) return false;
+  if (gr->kind != FUSE_COMPLEX || gr->nnodes != 1) return false;
   const ir_graph *g = p->g;
   const ir_node *mm = &g->nodes[gr->root];
   if (mm->op != IR_OP_MATMUL || mm->dtype != GC_F32 || !p->fuse.materialized[gr->root])

@@ -43,7 +43,7 @@ int cl_blas_available(void);
 /* "CLBlast 1.5.3", or "none" without CLBlast (part of cache keys). */
 const char *cl_blas_version(void);
 
-/* Whether group gi of p can run as a CLBlast call: a FUSE_MATMUL group
+/* Whether group gi of p can run as a CLBlast call: a FUSE_COMPLEX group
  * whose only node is an f32 matmul, stored (so nothing is fused before or
  * after the product). When it can, the shape fields of *out are filled and
  * the operand fields zeroed. */

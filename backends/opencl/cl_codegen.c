@@ -22,6 +22,7 @@
 #include "backends/opencl/cl_conv.h"
 #include "backends/opencl/cl_emit.h"
 #include "backends/opencl/cl_gemm.h"
+#include "backends/opencl/cl_nn.h"
 #include "ir/strbuf.h"
 
 const char *cg_ctype(gc_dtype t) {
@@ -57,6 +58,10 @@ void cg_float(strbuf *sb, double v) {
 /* Kernel parameter name of the buffer holding node's storage. */
 int cg_param(cg_ctx *G, int32_t node) {
   int b = G->out->buffer_of[G->p->mem.root[node]];
+  if (b < 0) { /* no storage: a value the fusion plan keeps in registers */
+    G->unstored = node;
+    return 0;
+  }
   for (int i = 0; i < G->nused; i++)
     if (G->used[i] == b) return i;
   if (G->nused == (int)(sizeof G->used / sizeof G->used[0])) {
@@ -721,11 +726,12 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   row_geometry(L, rows);
 }
 
-/* The GEMM_STORE body of a GEMM group: the epilogue members evaluated on
- * v (the root's value), the materialized ones stored at gemm_b M N + i N +
- * j. prelude declares the domain indices i0.. from gemm_b, i and j. */
-static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude, int64_t mdim,
-                          int64_t ndim) {
+/* The store of a complex op's group (GEMM_STORE, a conv's or a pooling
+ * op's store macro): the epilogue members evaluated on v (the root's
+ * value), the materialized ones stored at domain index `at`. prelude
+ * declares the domain indices i0.. from the macro's arguments. */
+static void complex_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
+                             const char *at) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   gc_shape dom = gr->domain;
   sb_appendf(store, "{ %sfloat v%d = (v); ", prelude, gr->root);
@@ -733,11 +739,9 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
     int32_t id = gr->nodes[k];
     if (id == gr->root) continue;
     if (ir_is_update(&G->g->nodes[id])) {
-      char idx[128], gval[32];
-      snprintf(idx, sizeof idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
-               (long long)ndim);
+      char gval[32];
       snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
-      cg_update_element(G, store, id, idx, gval, 1);
+      cg_update_element(G, store, id, at, gval, 1);
     } else {
       member(G, store, gi, dom, id);
     }
@@ -745,13 +749,19 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (!G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id])) continue;
-    strbuf idx = {0};
-    sb_appendf(&idx, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim), (long long)ndim);
-    cg_access(G, store, id, sb_str(&idx));
+    cg_access(G, store, id, at);
     sb_appendf(store, " = v%d; ", id);
-    sb_free(&idx);
   }
   sb_append(store, "}");
+}
+
+/* complex_epilogue at element (gemm_b, i, j) of an [mdim, ndim] product. */
+static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude, int64_t mdim,
+                          int64_t ndim) {
+  char at[128];
+  snprintf(at, sizeof at, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
+           (long long)ndim);
+  complex_epilogue(G, gi, store, prelude, at);
 }
 
 /* A 2-D GEMM whose whole epilogue is one optimizer update of its result
@@ -834,21 +844,36 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
-/* A conv2d with its epilogue (passes/fuse.c): the implicit GEMM of
- * cl_conv.c walks y [N, O, OH, OW] as gemm_b = n, i = o, j = oh OW + ow. */
+/* A convolution with its epilogue (passes/fuse.c): the implicit GEMMs of
+ * cl_conv.c store through a macro of the im2col form's coordinates
+ * (gemm_b, i, j): for the forward y [N, O, OH, OW] and the input gradient
+ * (conv_transpose2d) dx [N, C, H, W], (image, channel, pixel); for the
+ * weight gradient dw [O, C, KH, KW], (0, o, c KH KW + tap). */
 static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *cv = &G->g->nodes[gr->root];
   if (!cl_conv_gemm_applies(G, cv))
-    return gc_fail(GC_ERR_UNSUPPORTED, "codegen: conv group %d cannot run as a GEMM", gi);
+    return gc_fail(GC_ERR_UNSUPPORTED, "codegen: %s group %d cannot run as a GEMM",
+                   ir_ops[cv->op].name, gi);
   if (gr->nnodes == 1) return cl_emit_conv_gemm(G, cv, gr->root, L, text, NULL);
-  const int64_t ow = gr->domain.dim[3], p = gr->domain.dim[2] * ow;
+  const gc_shape dom = gr->domain;
+  const long long d1 = dom.dim[1], d2 = dom.dim[2], d3 = dom.dim[3];
   strbuf store = {0}, pre = {0};
-  sb_appendf(&pre,
-             "const int i0 = gemm_b; const int i1 = (i); const int i2 = (j) / %lld; "
-             "const int i3 = (j) %% %lld; ",
-             (long long)ow, (long long)ow);
-  gemm_epilogue(G, gi, &store, sb_str(&pre), gr->domain.dim[1], p);
+  if (cv->op == IR_OP_CONV2D_GRAD_WEIGHT)
+    sb_appendf(&pre,
+               "const int i0 = (i); const int i1 = (j) / %lld; const int i2 = (j) / %lld %% %lld; "
+               "const int i3 = (j) %% %lld; ",
+               d2 * d3, d3, d2, d3);
+  else
+    sb_appendf(&pre,
+               "const int i0 = gemm_b; const int i1 = (i); const int i2 = (j) / %lld; "
+               "const int i3 = (j) %% %lld; ",
+               d3, d3);
+  /* the flat index of (gemm_b, i, j) */
+  if (cv->op == IR_OP_CONV2D_GRAD_WEIGHT)
+    gemm_epilogue(G, gi, &store, sb_str(&pre), dom.dim[0], d1 * d2 * d3);
+  else
+    gemm_epilogue(G, gi, &store, sb_str(&pre), d1, d2 * d3);
   gc_status st = (store.oom || pre.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
                      : cl_emit_conv_gemm(G, cv, gr->root, L, text, sb_str(&store));
@@ -857,11 +882,70 @@ static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
+/* The first domain dim of the suffix that every read of the epilogue
+ * members of complex group gi walks with one stride (operand_inner_from),
+ * or the domain's rank when a member is not elementwise. */
+static int epilogue_inner_from(const cg_ctx *G, int gi) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const gc_shape dom = gr->domain;
+  int s = 0;
+  for (int k = 0; k < gr->nnodes; k++) {
+    const ir_node *n = &G->g->nodes[gr->nodes[k]];
+    if (gr->nodes[k] == gr->root) continue;
+    if (ir_ops[n->op].fusion != IR_FUSE_ELEMWISE && ir_ops[n->op].fusion != IR_FUSE_BROADCAST)
+      return dom.ndim;
+    for (int i = 0; i < n->nin; i++) {
+      int f = operand_inner_from(G, gi, dom, n->in[i]);
+      s = f > s ? f : s;
+    }
+  }
+  return s;
+}
+
+/* A pooling op with its epilogue: cl_emit_pool2d stores each element
+ * through the macro YS(o_, p_, z_, h_, w_, v), o_ the element's flat index
+ * in the domain [N, C, (D,) H, W], p_ = n C + c its plane. */
+static void emit_pool(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const gc_shape dom = gr->domain;
+  const int nd = dom.ndim;
+  if (gr->nnodes == 1) { /* no epilogue: the plain (vector) stores */
+    cl_emit_pool2d(G, &G->g->nodes[gr->root], gr->root, NULL, L, body);
+    return;
+  }
+  strbuf store = {0}, pre = {0};
+  sb_appendf(&pre, "const int i0 = (p_) / %lld; const int i1 = (p_) %% %lld; ",
+             (long long)dom.dim[1], (long long)dom.dim[1]);
+  if (nd == 5) sb_append(&pre, "const int i2 = (z_); ");
+  sb_appendf(&pre, "const int i%d = (h_); const int i%d = (w_); ", nd - 2, nd - 1);
+  /* The reads that walk a suffix of the domain with one stride (a tensor of
+   * the domain's shape: all of it) index it with t, the element's place in
+   * that suffix: the same expression as the store's, so that LLVM sees a
+   * read and a write of one element (in place) and vectorizes the lanes. */
+  int s = epilogue_inner_from(G, gi);
+  if (s < nd) {
+    int64_t inner = 1;
+    for (int d = s; d < nd; d++) inner *= dom.dim[d];
+    if (s == 0)
+      sb_append(&pre, "const int t = (o_); ");
+    else
+      sb_appendf(&pre, "const int t = (o_) %% %lld; ", (long long)inner);
+    G->inner_from = s;
+  }
+  complex_epilogue(G, gi, &store, sb_str(&pre), "(o_)");
+  G->inner_from = GC_MAX_DIMS;
+  if (store.oom || pre.oom) body->oom = true;
+  cl_emit_pool2d(G, &G->g->nodes[gr->root], gr->root, sb_str(&store), L, body);
+  sb_free(&store);
+  sb_free(&pre);
+}
+
 static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *root = &G->g->nodes[gr->root];
   G->nused = 0;
   G->overflow = false;
+  G->unstored = -1;
   /* Header comment: the IR nodes this kernel fuses. */
   sb_appendf(text, "/* kernel %s: group %d fuses", L->name, gi);
   for (int k = 0; k < gr->nnodes; k++) {
@@ -872,10 +956,12 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   sb_append(text, " */\n");
   gc_status mst = GC_OK;
   bool whole = true; /* GEMM instances are whole kernels, not bodies */
-  if (gr->kind == FUSE_MATMUL && root->op == IR_OP_CONV2D)
-    mst = emit_conv(G, gi, L, text);
-  else if (gr->kind == FUSE_MATMUL)
+  const bool pool = root->op == IR_OP_MAXPOOL2D || root->op == IR_OP_MAXPOOL2D_GRAD ||
+                    root->op == IR_OP_AVGPOOL2D || root->op == IR_OP_AVGPOOL2D_GRAD;
+  if (gr->kind == FUSE_COMPLEX && root->op == IR_OP_MATMUL)
     mst = emit_matmul(G, gi, L, text);
+  else if (gr->kind == FUSE_COMPLEX && !pool)
+    mst = emit_conv(G, gi, L, text);
   else if (gr->kind == FUSE_SINGLE && gr->nnodes == 1 && cl_conv_gemm_applies(G, root))
     mst = cl_emit_conv_gemm(G, root, gr->root, L, text, NULL);
   else
@@ -883,6 +969,9 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   if (whole) {
     if (!mst && G->overflow)
       mst = gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
+    if (!mst && G->unstored >= 0)
+      mst = gc_fail(GC_ERR_INTERNAL, "codegen: kernel %s accesses %s, which has no storage",
+                    L->name, ir_node_label(G->g, G->unstored));
     return mst;
   }
   strbuf body = {0};
@@ -895,6 +984,9 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
       break;
     case FUSE_REDUCE:
       emit_reduce(G, gi, L, &body);
+      break;
+    case FUSE_COMPLEX: /* pooling (the GEMMs are whole kernels, above) */
+      emit_pool(G, gi, L, &body);
       break;
     case FUSE_SINGLE:
       if (gr->nnodes == 2 && root->op == IR_OP_CROSS_ENTROPY) {
@@ -917,6 +1009,11 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   if (G->overflow) {
     sb_free(&body);
     return gc_fail(GC_ERR_UNSUPPORTED, "codegen: kernel %s needs more than 64 buffers", L->name);
+  }
+  if (G->unstored >= 0) {
+    sb_free(&body);
+    return gc_fail(GC_ERR_INTERNAL, "codegen: kernel %s accesses %s, which has no storage", L->name,
+                   ir_node_label(G->g, G->unstored));
   }
   signature(G, text, L->name);
   sb_append(text, " {\n");
@@ -951,7 +1048,8 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *us
                      "codegen: %s has %lld elements; tensors of 2^31 or more elements are not "
                      "supported yet",
                      ir_node_label(g, i), (long long)gc_shape_numel(g->nodes[i].shape));
-  cg_ctx G = {p, g, out, {0}, 0, false, cpu_forms(d), GC_MAX_DIMS};
+  cg_ctx G = {
+      .p = p, .g = g, .out = out, .unstored = -1, .cpu = cpu_forms(d), .inner_from = GC_MAX_DIMS};
   out->buffer_of = malloc(sizeof *out->buffer_of * (size_t)(g->n ? g->n : 1));
   out->buffer_node = malloc(sizeof *out->buffer_node * ((size_t)g->n + 1));
   out->launches = calloc((size_t)(p->fuse.ngroups ? p->fuse.ngroups : 1), sizeof *out->launches);

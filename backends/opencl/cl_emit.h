@@ -20,6 +20,7 @@ typedef struct cg_ctx {
   int used[64]; /* buffer indices used by the current kernel */
   int nused;
   bool overflow;
+  int32_t unstored; /* a node accessed that has no storage, or -1 */
   /* CPU device: elementwise work-items loop over chunks (cl_codegen.c) */
   bool cpu;
   /* domain dims from inner_from on are one collapsed loop index t

@@ -265,7 +265,7 @@ gc_status cl_gemm_select(const gc_program *p, cl_dev *d, gc_gemm_policy policy,
   gc_status st = GC_OK;
   for (int gi = 0; gi < ng && !st; gi++) {
     const fuse_group *gr = &p->fuse.groups[gi];
-    if (gr->kind != FUSE_MATMUL || p->g->nodes[gr->root].op != IR_OP_MATMUL) continue;
+    if (gr->kind != FUSE_COMPLEX || p->g->nodes[gr->root].op != IR_OP_MATMUL) continue;
     cl_blas_gemm g;
     int use = 0;
     if (policy != GC_GEMM_OWN && cl_blas_candidate(p, gi, &g)) {

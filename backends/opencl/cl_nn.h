@@ -10,8 +10,11 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
 void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L,
                                 strbuf *body);
-/* maxpool2d, avgpool2d, their gradients and maxpool2d_indices (2-D or 3-D) */
-void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
+/* maxpool2d, avgpool2d, their gradients and maxpool2d_indices (2-D or 3-D);
+ * epilogue: NULL, or the fused store of each element (cl_codegen.c's
+ * emit_pool: the text of macro YS(o_, p_, z_, h_, w_, v)) */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, cl_launch *L,
+                    strbuf *body);
 /* resize_bilinear and its gradient */
 void cl_emit_resize(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 void cl_emit_random(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);

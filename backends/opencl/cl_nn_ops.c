@@ -17,6 +17,7 @@
  * what reaches it), as the reference does, so no atomics are needed. */
 #include <string.h>
 
+#include "backends/opencl/cl_gemm.h"
 #include "backends/opencl/cl_nn.h"
 #include "ir/nn_geom.h"
 
@@ -468,43 +469,69 @@ static bool maxpool2x2_vector(const cg_ctx *G, const ir_node *n, const nn_conv *
  * (the even and odd lanes are the windows' columns) and selects with
  * vector compares, without branches: the scalar form's data-dependent
  * branches (which tap is the maximum) mispredicted about half the time.
- * The last V windows of a row are shifted back to end at its edge (their
- * outputs are written twice with the same values). The maximum is the
- * first in row-major order, NaN winning, as window_argmax (ref_nn.c)
- * finds it. The gradient zeros the cells past the last window (an odd
- * row or column). */
-static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad) {
+ * The last V windows of a row are shifted back to end at its edge: a plain
+ * store writes their overlap with the vector before twice, with the same
+ * values; an epilogue (run per element, on the lanes stored to private
+ * memory) stores only the lanes no earlier vector stored, so every element
+ * is stored once (the other vectors' lane loops have a constant trip
+ * count, which LLVM vectorizes: about 1.15x on the CNN's pooling
+ * gradients). The gradient loads the last vector's inputs before any
+ * store, so it may write over x (passes/plan.c: in place where x dies
+ * here): each vector reads only its own windows otherwise. The maximum is
+ * the first in row-major order, NaN winning, as window_argmax (ref_nn.c)
+ * finds it. The gradient zeros the cells past the last window (an odd row
+ * or column). */
+static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad, bool epilogue) {
   const int v = c->ow >= 8 ? 8 : 4;
   const int64_t per_plane = grad ? (c->h + 1) / 2 : c->oh, rows = c->n * c->c * per_plane;
   sb_appendf(b,
-             "#define VF float%d\n#define VI int%d\n#define VLOAD vload%d\n#define VLOAD2 vload%d\n"
-             "#define VSTORE vstore%d\n#define VSTORE2 vstore%d\n",
-             v, v, v, 2 * v, v, 2 * v);
+             "#define VW %d\n#define VF float%d\n#define VF2 float%d\n#define VI int%d\n"
+             "#define VLOAD vload%d\n#define VLOAD2 vload%d\n#define VSTORE vstore%d\n"
+             "#define VSTORE2 vstore%d\n",
+             v, v, 2 * v, v, v, 2 * v, v, 2 * v);
   sb_appendf(b,
              "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
              "  const int oh = gid %% %lld, p = gid / %lld;\n",
              (long long)rows, (long long)per_plane, (long long)per_plane);
+  if (grad && !epilogue)
+    sb_append(b, "  __global float *y0 = &Y(p * H * W + 2 * oh * W), *y1 = y0 + W;\n");
   if (grad)
     sb_append(b,
-              "  __global float *y0 = &Y(p * H * W + 2 * oh * W), *y1 = y0 + W;\n"
+              "  const int o0 = p * H * W + 2 * oh * W, o1 = o0 + W;\n"
               "  if (oh >= OH) { /* the odd last row: no window */\n"
-              "    for (int w = 0; w < W; w++) y0[w] = 0.0f;\n"
+              "    for (int w = 0; w < W; w++) YS(o0 + w, p, 0, 2 * oh, w, 0.0f);\n"
               "    return;\n"
               "  }\n");
-  sb_appendf(b,
-             "  __global const float *x0 = &X(p * H * W + 2 * oh * W), *x1 = x0 + W;\n"
-             "  for (int cv = 0; cv < OW; cv += %d) {\n"
-             "    const int ow = min(cv, OW - %d);\n"
-             "    const float%d r0 = VLOAD2(0, x0 + 2 * ow), r1 = VLOAD2(0, x1 + 2 * ow);\n"
-             "    VF m = r0.even;\n",
-             v, v, 2 * v);
+  sb_append(b, "  __global const float *x0 = &X(p * H * W + 2 * oh * W), *x1 = x0 + W;\n");
+  if (grad)
+    sb_append(
+        b,
+        "  const VF2 t0 = VLOAD2(0, x0 + 2 * (OW - VW)), t1 = VLOAD2(0, x1 + 2 * (OW - VW));\n"
+        "  for (int cv = 0; cv < OW; cv += VW) {\n"
+        "    const int ow = min(cv, OW - VW);\n"
+        "    const VF2 r0 = ow == OW - VW ? t0 : VLOAD2(0, x0 + 2 * ow);\n"
+        "    const VF2 r1 = ow == OW - VW ? t1 : VLOAD2(0, x1 + 2 * ow);\n");
+  else
+    sb_append(b,
+              "  for (int cv = 0; cv < OW; cv += VW) {\n"
+              "    const int ow = min(cv, OW - VW);\n"
+              "    const VF2 r0 = VLOAD2(0, x0 + 2 * ow), r1 = VLOAD2(0, x1 + 2 * ow);\n");
+  sb_append(b, "    VF m = r0.even;\n");
   if (!grad) {
     sb_append(b,
               "    m = select(m, r0.odd, (r0.odd > m) | isnan(r0.odd));\n"
               "    m = select(m, r1.even, (r1.even > m) | isnan(r1.even));\n"
-              "    m = select(m, r1.odd, (r1.odd > m) | isnan(r1.odd));\n"
-              "    VSTORE(m, 0, &Y(gid * OW + ow));\n"
-              "  }\n");
+              "    m = select(m, r1.odd, (r1.odd > m) | isnan(r1.odd));\n");
+    if (!epilogue) {
+      sb_append(b, "    VSTORE(m, 0, &Y(gid * OW + ow));\n  }\n");
+    } else {
+      sb_append(b,
+                "    float ys[VW];\n    VSTORE(m, 0, ys);\n"
+                "#define POOL_LANES(l0) for (int l = l0; l < VW; l++) "
+                "YS(gid * OW + ow + l, p, 0, oh, ow + l, ys[l]);\n"
+                "    if (cv == ow) { POOL_LANES(0) } else { POOL_LANES(cv - ow) }\n"
+                "#undef POOL_LANES\n  }\n");
+    }
   } else {
     sb_appendf(
         b,
@@ -515,23 +542,43 @@ static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad) {
         "#undef POOL_TAP\n"
         "    const VF d = VLOAD(0, &DY((p * OH + oh) * OW + ow)), z = (VF)(0.0f);\n"
         "    const uint%d mix = (uint%d)(%s);\n"
-        "    VSTORE2(shuffle2(select(z, d, s == 0), select(z, d, s == 1), mix), 0, y0 + 2 * "
-        "ow);\n"
-        "    VSTORE2(shuffle2(select(z, d, s == 2), select(z, d, s == 3), mix), 0, y1 + 2 * "
-        "ow);\n"
-        "  }\n"
-        "  if (W %% 2) y0[W - 1] = y1[W - 1] = 0.0f; /* the odd last column */\n",
+        "    const VF2 g0 = shuffle2(select(z, d, s == 0), select(z, d, s == 1), mix);\n"
+        "    const VF2 g1 = shuffle2(select(z, d, s == 2), select(z, d, s == 3), mix);\n",
         2 * v, 2 * v,
         v == 8 ? "0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15" : "0, 4, 1, 5, 2, 6, 3, 7");
+    if (!epilogue) {
+      sb_append(b, "    VSTORE2(g0, 0, y0 + 2 * ow);\n    VSTORE2(g1, 0, y1 + 2 * ow);\n  }\n");
+    } else {
+      sb_append(b,
+                "    float ys[4 * VW];\n    VSTORE2(g0, 0, ys);\n    VSTORE2(g1, 1, ys);\n"
+                "#define POOL_LANES(l0) \\\n"
+                "    for (int l = l0; l < 2 * VW; l++) \\\n"
+                "      YS(o0 + 2 * ow + l, p, 0, 2 * oh, 2 * ow + l, ys[l]); \\\n"
+                "    for (int l = l0; l < 2 * VW; l++) \\\n"
+                "      YS(o1 + 2 * ow + l, p, 0, 2 * oh + 1, 2 * ow + l, ys[2 * VW + l]);\n"
+                "    if (cv == ow) { POOL_LANES(0) } else { POOL_LANES(2 * (cv - ow)) }\n"
+                "#undef POOL_LANES\n  }\n");
+    }
+    sb_append(b,
+              "  if (W % 2) { /* the odd last column */\n"
+              "    YS(o0 + W - 1, p, 0, 2 * oh, W - 1, 0.0f);\n"
+              "    YS(o1 + W - 1, p, 0, 2 * oh + 1, W - 1, 0.0f);\n"
+              "  }\n");
   }
   sb_append(b,
-            "#undef VF\n#undef VI\n#undef VLOAD\n#undef VLOAD2\n#undef VSTORE\n#undef VSTORE2\n");
+            "#undef VW\n#undef VF\n#undef VF2\n#undef VI\n#undef VLOAD\n#undef VLOAD2\n"
+            "#undef VSTORE\n#undef VSTORE2\n");
   return rows;
 }
 
 /* One work-item per output element (forward, indices) or per input
- * element (the gradients, gather form), or per row of them (pool_items). */
-void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+ * element (the gradients, gather form), or per row of them (pool_items).
+ * Every element of a float result is stored through the statement macro
+ * YS(o_, p_, z_, h_, w_, v): element o_, at position (z_,) h_, w_ of plane
+ * p_ = n C + c, gets v; it is the fused epilogue (epilogue: its text, of
+ * those arguments; cl_codegen.c) or the plain store. */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, cl_launch *L,
+                    strbuf *b) {
   const ir_graph *g = G->g;
   const bool grad = n->op == IR_OP_MAXPOOL2D_GRAD || n->op == IR_OP_AVGPOOL2D_GRAD;
   const bool indices = n->op == IR_OP_MAXPOOL2D_INDICES;
@@ -543,17 +590,16 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
              c.win.pd1, c.win.count_include_pad);
   if (mx) def(G, b, "X", n->in[0]);
   def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
-  def(G, b, "Y", id);
+  /* with an epilogue, the root itself is stored only if the epilogue does */
+  if (!epilogue) def(G, b, "Y", id);
+  cl_gemm_define_statement(b, "YS(o_, p_, z_, h_, w_, v)", epilogue ? epilogue : "Y(o_) = (v)");
   /* Max pooling's gradient over windows that tile the input without
    * overlap (stride = kernel, no padding or dilation: the usual 2x2 pool)
    * needs no search: one work-item per window sends the gradient to its
    * maximum and zeros to the rest (cells past the last window, left over
    * when the size is not a multiple, get zeros) — about 4x fewer work-items
    * and no per-element window arithmetic. */
-  const ir_window *v = &c.win;
-  const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && v->sh == c.kh && v->sw == c.kw &&
-                     v->sd == c.kd && v->dh == 1 && v->dw == 1 && v->dd == 1 && !v->pt && !v->pl &&
-                     !v->pb && !v->pr && !v->pd0 && !v->pd1;
+  const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && nn_pool_tiles(&c);
   const int64_t cells_d = (c.d + c.kd - 1) / c.kd, cells_h = (c.h + c.kh - 1) / c.kh;
   const int64_t cells_w = (c.w + c.kw - 1) / c.kw;
   const int64_t planes = c.n * c.c;
@@ -567,7 +613,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
       "      z1 = min(z1, D); h1 = min(h1, H); w1 = min(w1, W);\n"
       "      const float div = CIP ? (float)padded : (float)((z1 - z0) * (h1 - h0) * (w1 - w0));\n";
   if (maxpool2x2_vector(G, n, &c)) {
-    items = emit_maxpool2x2_rows(b, &c, grad);
+    items = emit_maxpool2x2_rows(b, &c, grad, epilogue != NULL);
   } else if (tiles) {
     items = pool_items(G, b, planes, "cz", "ch", "cw", cells_d, cells_h, cells_w);
     sb_append(b,
@@ -591,7 +637,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "    const int zz = cz * KD + u, hh = ch * KH + a, ww = cw * KW + e;\n"
                 "    if (zz < D && hh < H && ww < W) {\n"
                 "      const int at = (zz * H + hh) * W + ww;\n"
-                "      Y(p * D * H * W + at) = at == sel ? d : 0.0f;\n"
+                "      YS(p * D * H * W + at, p, zz, hh, ww, at == sel ? d : 0.0f);\n"
                 "    }\n"
                 "  }\n");
     } else {
@@ -605,7 +651,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
             if (cut) sb_append(b, "    if (zz < D && hh < H && ww < W)\n");
             sb_append(b,
                       "    { const int at = (zz * H + hh) * W + ww; "
-                      "Y(p * D * H * W + at) = at == sel ? d : 0.0f; }\n  }\n");
+                      "YS(p * D * H * W + at, p, zz, hh, ww, at == sel ? d : 0.0f); }\n  }\n");
           }
     }
     sb_append(b, "  }\n");
@@ -623,7 +669,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
         sb_append(b, "      Y(o) = p * D * H * W + best;\n");
     } else if (mx) {
       emit_window_max(b, &c, false);
-      sb_append(b, "      Y(o) = m;\n");
+      sb_append(b, "      YS(o, p, oz, oh, ow, m);\n");
     } else {
       sb_append(b, avgwin);
       sb_append(b,
@@ -632,7 +678,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "        for (int hh = h0; hh < h1; hh++)\n"
                 "          for (int ww = w0; ww < w1; ww++)\n"
                 "            s += DY(p * D * H * W + (zz * H + hh) * W + ww);\n"
-                "      Y(o) = s / div;\n");
+                "      YS(o, p, oz, oh, ow, s / div);\n");
     }
     sb_append(b, "  }\n");
   } else {
@@ -661,10 +707,10 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
                 "      if (iz >= z0 && iz < z1 && ih >= h0 && ih < h1 && iw >= w0 && iw < w1)\n"
                 "        acc += d / div;\n");
     }
-    sb_append(b, "    }\n  }\n  }\n  Y(o) = acc;\n  }\n");
+    sb_append(b, "    }\n  }\n  }\n  YS(o, p, iz, ih, iw, acc);\n  }\n");
   }
   sb_append(b, geom_undefs);
-  sb_append(b, "#undef PB\n#undef PR\n#undef PK\n#undef CIP\n#undef DY\n#undef Y\n");
+  sb_append(b, "#undef PB\n#undef PR\n#undef PK\n#undef CIP\n#undef DY\n#undef Y\n#undef YS\n");
   if (mx) sb_append(b, "#undef X\n");
   cg_geometry_1d(L, items);
 }
