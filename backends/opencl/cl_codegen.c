@@ -764,6 +764,126 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
   complex_epilogue(G, gi, store, prelude, at);
 }
 
+/* Can an epilogue member run on float8 operands: is its OpenCL expression
+ * arithmetic, or a function OpenCL C overloads for vectors (fmax with a
+ * scalar bound, exp, tanh, sqrt)? */
+static bool vector_safe(ir_op op) {
+  switch (op) {
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_NEG:
+    case IR_OP_RELU:
+    case IR_OP_EXP:
+    case IR_OP_TANH:
+    case IR_OP_SQRT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* The operand x of a vector epilogue member, for the eight results from
+ * the first column's domain index i0..: a member's value; a tensor that
+ * does not vary along the row (domain dims jfrom..) as one scalar, which
+ * the arithmetic widens; one that walks the row with stride 1 as a
+ * vload8. False for anything else (recomputed values, other dtypes,
+ * strided reads). */
+static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) {
+  const gc_shape dom = G->p->fuse.groups[gi].domain;
+  const int32_t src = ir_view_source(G->g, x);
+  if (in_group(G, gi, src)) {
+    sb_appendf(sb, "v%d", src);
+    return true;
+  }
+  const ir_node *xn = &G->g->nodes[x];
+  if (G->p->fuse.inlined[x] || xn->dtype != GC_F32) return false;
+  int64_t coef[GC_MAX_DIMS];
+  index_coefs(dom, xn->shape, NULL, coef);
+  bool invariant = true;
+  for (int d = jfrom; d < dom.ndim; d++) invariant = invariant && coef[d] == 0;
+  bool contiguous = coef[dom.ndim - 1] == 1 && one_stride_from(dom, coef) <= jfrom;
+  if (!invariant && !contiguous) return false;
+  strbuf idx = {0};
+  cg_index_expr(&idx, dom, xn->shape, NULL);
+  if (!invariant) sb_append(sb, "vload8(0, &");
+  cg_access(G, sb, x, sb_str(&idx));
+  if (!invariant) sb_append(sb, ")");
+  sb_free(&idx);
+  return true;
+}
+
+/* The epilogue of complex group gi on eight consecutive results of a row
+ * (GEMM_STORE8(i, j, v): v a float8 of columns j .. j + 7, for the
+ * template's full strips), as float8 code: one vector store per stored
+ * member instead of eight guarded scalar epilogues, which LLVM left
+ * scalar (a conv with bias and ReLU ran at half the speed of the conv
+ * alone, storing 5.5 MB). The row's columns are the domain dims from jfrom
+ * on (a matmul's last dim; a conv's pixels); prelude declares the domain
+ * indices of the first column; at is a stored element's index. Only the
+ * members the stored values need are evaluated. Appends nothing and
+ * returns false where a member is not vector_safe or an operand does not
+ * fit vector_operand, or the group updates a parameter. */
+static bool vector_epilogue(cg_ctx *G, int gi, strbuf *out, const char *prelude, const char *at,
+                            int jfrom) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const ir_graph *g = G->g;
+  bool *need = calloc((size_t)gr->nnodes, sizeof *need);
+  if (!need) return false;
+  bool ok = true;
+  for (int k = gr->nnodes - 1; k >= 0 && ok; k--) { /* readers come after what they read */
+    int32_t id = gr->nodes[k];
+    const ir_node *n = &g->nodes[id];
+    if (ir_is_update(n)) ok = false;
+    need[k] = need[k] || G->p->fuse.materialized[id];
+    if (!need[k] || id == gr->root) continue;
+    for (int i = 0; i < n->nin; i++) {
+      int32_t src = ir_view_source(g, n->in[i]);
+      int m = member_index(gr, src);
+      if (m >= 0 && in_group(G, gi, src)) need[m] = true;
+    }
+  }
+  strbuf b = {0};
+  sb_appendf(&b, "{ %sconst float8 v%d = (v); ", prelude, gr->root);
+  for (int k = 0; k < gr->nnodes && ok; k++) {
+    int32_t id = gr->nodes[k];
+    const ir_node *n = &g->nodes[id];
+    if (!need[k] || id == gr->root) continue;
+    if (!vector_safe(n->op) || n->dtype != GC_F32) {
+      ok = false;
+      break;
+    }
+    sb_appendf(&b, "const float8 v%d = ", id);
+    for (const char *c = ir_ops[n->op].cl_expr; *c && ok; c++) {
+      if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
+        ok = vector_operand(G, gi, &b, n->in[c[1] - '0'], jfrom);
+        c++;
+      } else if (*c == '%' && c[1] >= 'a' && c[1] <= 'd') {
+        cg_float(&b, n->attr.f[c[1] - 'a']);
+        c++;
+      } else if (*c == '%') {
+        ok = false;
+      } else {
+        sb_appendn(&b, c, 1);
+      }
+    }
+    sb_append(&b, "; ");
+  }
+  for (int k = 0; k < gr->nnodes && ok; k++) {
+    int32_t id = gr->nodes[k];
+    if (!G->p->fuse.materialized[id]) continue;
+    sb_appendf(&b, "vstore8(v%d, 0, &", id);
+    cg_access(G, &b, id, at);
+    sb_append(&b, "); ");
+  }
+  sb_append(&b, "}");
+  if (ok && !b.oom) sb_append(out, sb_str(&b));
+  free(need);
+  sb_free(&b);
+  return ok && !b.oom;
+}
+
 /* A 2-D GEMM whose whole epilogue is one optimizer update of its result
  * (a weight gradient that never reaches memory) gets the update as float8
  * code too (GEMM_STORE8): Adam's divide and square root per element cost
@@ -797,7 +917,6 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   }
   sb_appendf(&pre, "const int i%d = (i); const int i%d = (j); ", nd - 2, nd - 1);
   gemm_epilogue(G, gi, &store, sb_str(&pre), mdim, ndim);
-  sb_free(&pre);
   sb_appendf(&aexpr, "(a%d + %lld)", cg_param(G, mm->in[0]),
              (long long)cg_elem_offset(G, mm->in[0]));
   sb_appendf(&bexpr, "(a%d + %lld)", cg_param(G, mm->in[1]),
@@ -826,7 +945,13 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
     snprintf(idx, sizeof idx, "(i) * %lld + (j)", (long long)ndim);
     cg_update_element(G, &store8, vu, idx, "(v)", 8);
     spec.store8 = sb_str(&store8);
+  } else if (!(spec.trans_a && spec.trans_b)) {
+    char at[128];
+    snprintf(at, sizeof at, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
+             (long long)ndim);
+    if (vector_epilogue(G, gi, &store8, sb_str(&pre), at, nd - 1)) spec.store8 = sb_str(&store8);
   }
+  sb_free(&pre);
   char *src = NULL;
   gc_status st = (store.oom || store8.oom || aexpr.oom || bexpr.oom || params.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
@@ -855,11 +980,12 @@ static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   if (!cl_conv_gemm_applies(G, cv))
     return gc_fail(GC_ERR_UNSUPPORTED, "codegen: %s group %d cannot run as a GEMM",
                    ir_ops[cv->op].name, gi);
-  if (gr->nnodes == 1) return cl_emit_conv_gemm(G, cv, gr->root, L, text, NULL);
+  if (gr->nnodes == 1) return cl_emit_conv_gemm(G, cv, gr->root, L, text, NULL, NULL);
   const gc_shape dom = gr->domain;
   const long long d1 = dom.dim[1], d2 = dom.dim[2], d3 = dom.dim[3];
-  strbuf store = {0}, pre = {0};
-  if (cv->op == IR_OP_CONV2D_GRAD_WEIGHT)
+  const bool dw = cv->op == IR_OP_CONV2D_GRAD_WEIGHT;
+  strbuf store = {0}, store8 = {0}, pre = {0};
+  if (dw)
     sb_appendf(&pre,
                "const int i0 = (i); const int i1 = (j) / %lld; const int i2 = (j) / %lld %% %lld; "
                "const int i3 = (j) %% %lld; ",
@@ -869,15 +995,20 @@ static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
                "const int i0 = gemm_b; const int i1 = (i); const int i2 = (j) / %lld; "
                "const int i3 = (j) %% %lld; ",
                d3, d3);
-  /* the flat index of (gemm_b, i, j) */
-  if (cv->op == IR_OP_CONV2D_GRAD_WEIGHT)
-    gemm_epilogue(G, gi, &store, sb_str(&pre), dom.dim[0], d1 * d2 * d3);
-  else
-    gemm_epilogue(G, gi, &store, sb_str(&pre), d1, d2 * d3);
-  gc_status st = (store.oom || pre.oom)
+  /* the flat index of (gemm_b, i, j); a row (j) walks dw's C KH KW or an
+   * image's pixels */
+  const int64_t mdim = dw ? dom.dim[0] : d1, ndim = dw ? d1 * d2 * d3 : d2 * d3;
+  char at[128];
+  snprintf(at, sizeof at, "gemm_b * %lld + (i) * %lld + (j)", (long long)(mdim * ndim),
+           (long long)ndim);
+  complex_epilogue(G, gi, &store, sb_str(&pre), at);
+  bool vec = vector_epilogue(G, gi, &store8, sb_str(&pre), at, dw ? 1 : 2);
+  gc_status st = (store.oom || store8.oom || pre.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
-                     : cl_emit_conv_gemm(G, cv, gr->root, L, text, sb_str(&store));
+                     : cl_emit_conv_gemm(G, cv, gr->root, L, text, sb_str(&store),
+                                         vec ? sb_str(&store8) : NULL);
   sb_free(&store);
+  sb_free(&store8);
   sb_free(&pre);
   return st;
 }
@@ -963,7 +1094,7 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   else if (gr->kind == FUSE_COMPLEX && !pool)
     mst = emit_conv(G, gi, L, text);
   else if (gr->kind == FUSE_SINGLE && gr->nnodes == 1 && cl_conv_gemm_applies(G, root))
-    mst = cl_emit_conv_gemm(G, root, gr->root, L, text, NULL);
+    mst = cl_emit_conv_gemm(G, root, gr->root, L, text, NULL, NULL);
   else
     whole = false;
   if (whole) {

@@ -245,7 +245,7 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
 }
 
 gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *text,
-                            const char *epilogue) {
+                            const char *epilogue, const char *epilogue8) {
   const ir_graph *g = G->g;
   nn_conv c;
   if (n->op == IR_OP_CONV2D)
@@ -384,6 +384,7 @@ gc_status cl_emit_conv_gemm(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *
   s.b_col1 = col1.len ? sb_str(&col1) : NULL;
   s.store = sb_str(&store);
   s.c_ptr = epilogue ? NULL : sb_str(&cptr);
+  s.store8 = epilogue ? epilogue8 : NULL;
   gc_status st = (gat.oom || store.oom || aexpr.oom || col0.oom || col1.oom || idx.oom || cptr.oom)
                      ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
                      : emit_instance(G, &s, L, text);
