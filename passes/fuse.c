@@ -3,7 +3,7 @@
  *   the same iteration domain (chains become one kernel);
  * - they join a complex op's group as its epilogue (bias, activation,
  *   the ReLU gradient's mask, ...): a matmul's, a convolution's (forward,
- *   conv-transpose, gradients) when it runs as an implicit GEMM, and a
+ *   conv-transpose; the weight gradient's as an implicit GEMM) and a
  *   pooling op's (takes_epilogue);
  * - a reduction swallows the elementwise group that feeds only it (its
  *   prologue), and elementwise nodes over its result join it as an
@@ -172,14 +172,14 @@ static bool feeds_only(builder *b, int gi, int32_t r) {
 /* Whether a complex op (ops.def: matmul, conv and its gradients,
  * conv-transpose, pooling) takes an elementwise epilogue: where the
  * OpenCL kernel it runs as has one (backends/opencl/cl_codegen.c).
- * - A conv2d, its input gradient (conv_transpose2d's forward) and its
- *   weight gradient with groups 1 run as implicit GEMMs (the conditions of
- *   cl_conv_gemm_applies, backends/opencl/cl_conv.c), whose stores take the
- *   epilogue as a matmul's do. Not with GRAPHC_CONV_DIRECT set: the direct
- *   kernels it selects, kept for comparisons, have none; nor in 3-D.
- * - Pooling and its gradients (f32) store each element through a macro
- *   that takes the epilogue (cl_nn_ops.c).
- * Otherwise the op gets a kernel of its own. */
+ * - conv2d and its input gradient (conv_transpose2d's forward) take one in
+ *   both their forms: the implicit GEMMs (groups 1, 2-D; cl_conv.c), whose
+ *   stores take it as a matmul's do, and the direct kernels (grouped, 3-D,
+ *   GRAPHC_CONV_DIRECT=1; cl_nn_ops.c), which store through a macro.
+ * - The weight gradient takes one as an implicit GEMM only (the conditions
+ *   of cl_conv_gemm_applies; not with GRAPHC_CONV_DIRECT set).
+ * - Pooling and its gradients store each element through the macro.
+ * All of them f32. Otherwise the op gets a kernel of its own. */
 static bool takes_epilogue(const ir_graph *g, const ir_node *n) {
   if (n->op == IR_OP_MATMUL) return true;
   if (n->dtype != GC_F32 || gc_shape_numel(n->shape) >= INT32_MAX / 2) return false;
@@ -188,9 +188,9 @@ static bool takes_epilogue(const ir_graph *g, const ir_node *n) {
     case IR_OP_MAXPOOL2D_GRAD:
     case IR_OP_AVGPOOL2D:
     case IR_OP_AVGPOOL2D_GRAD:
-      return true;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_GRAD_INPUT:
+      return true;
     case IR_OP_CONV2D_GRAD_WEIGHT: {
       if (n->attr.win.groups > 1 || n->shape.ndim != 4) return false;
       const char *env = getenv("GRAPHC_CONV_DIRECT");

@@ -241,7 +241,7 @@ static void case_conv2d(harness *h) {
 }
 
 /* groups 5 (depthwise, 2 outputs per channel) and 5 with 2 channels per
- * group, with an epilogue that reads the conv. */
+ * group, with epilogues that read the conv (the direct kernels'). */
 static void case_conv2d_groups(harness *h) {
   gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
   gc_value wd = prm(h, gc_shape4(10, 1, 3, 3), -0.5, 0.5);
@@ -254,6 +254,12 @@ static void case_conv2d_groups(harness *h) {
   out(h, gc_conv2d(h->g, x2, w2, &o2), TOL);
   /* a layer: bias + relu epilogue */
   out(h, gc_relu(h->g, gc_conv2d_layer(h->g, x, 4, 3, 3, NULL, GC_GLOROT, "c1")), TOL);
+  /* the direct kernels' epilogues: a per-channel bias and ReLU after the
+   * depthwise conv, and the ReLU mask after a grouped input gradient */
+  gc_value bd = prm(h, gc_shape4(1, 10, 1, 1), -0.5, 0.5);
+  out(h, gc_relu(h->g, gc_add(h->g, gc_conv2d(h->g, x, wd, &o), bd)), TOL);
+  gc_value xr = gc_relu(h->g, prm(h, gc_shape4(2, 10, 9, 20), -1, 1));
+  out(h, gc_conv2d(h->g, xr, w2, &o2), TOL);
   finish(h, TOL);
 }
 

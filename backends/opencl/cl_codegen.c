@@ -977,9 +977,6 @@ static gc_status emit_matmul(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
 static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const ir_node *cv = &G->g->nodes[gr->root];
-  if (!cl_conv_gemm_applies(G, cv))
-    return gc_fail(GC_ERR_UNSUPPORTED, "codegen: %s group %d cannot run as a GEMM",
-                   ir_ops[cv->op].name, gi);
   if (gr->nnodes == 1) return cl_emit_conv_gemm(G, cv, gr->root, L, text, NULL, NULL);
   const gc_shape dom = gr->domain;
   const long long d1 = dom.dim[1], d2 = dom.dim[2], d3 = dom.dim[3];
@@ -1033,17 +1030,23 @@ static int epilogue_inner_from(const cg_ctx *G, int gi) {
   return s;
 }
 
-/* A pooling op with its epilogue: cl_emit_pool2d stores each element
- * through the macro YS(o_, p_, z_, h_, w_, v), o_ the element's flat index
- * in the domain [N, C, (D,) H, W], p_ = n C + c its plane. */
-static void emit_pool(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
+/* A pooling op, or a convolution on its direct kernels (grouped, 3-D),
+ * with its epilogue: the kernels (cl_nn_ops.c) store each element through
+ * the macro YS(o_, p_, z_, h_, w_, v), o_ the element's flat index in the
+ * domain [N, C, (D,) H, W], p_ = n C + c its plane. */
+static gc_status emit_direct(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const gc_shape dom = gr->domain;
   const int nd = dom.ndim;
-  if (gr->nnodes == 1) { /* no epilogue: the plain (vector) stores */
-    cl_emit_pool2d(G, &G->g->nodes[gr->root], gr->root, NULL, L, body);
-    return;
-  }
+  const ir_node *root = &G->g->nodes[gr->root];
+  if (gr->nnodes == 1) /* no epilogue: the plain (vector) stores */
+    return cl_emit_single(G, root, gr->root, L, body);
+  const bool conv = root->op == IR_OP_CONV2D || root->op == IR_OP_CONV2D_GRAD_INPUT;
+  const bool pool = root->op == IR_OP_MAXPOOL2D || root->op == IR_OP_MAXPOOL2D_GRAD ||
+                    root->op == IR_OP_AVGPOOL2D || root->op == IR_OP_AVGPOOL2D_GRAD;
+  if ((!conv && !pool) || (nd != 4 && nd != 5))
+    return gc_fail(GC_ERR_INTERNAL, "codegen: group %d: %s takes no epilogue", gi,
+                   ir_node_label(G->g, gr->root));
   strbuf store = {0}, pre = {0};
   sb_appendf(&pre, "const int i0 = (p_) / %lld; const int i1 = (p_) %% %lld; ",
              (long long)dom.dim[1], (long long)dom.dim[1]);
@@ -1065,10 +1068,16 @@ static void emit_pool(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   }
   complex_epilogue(G, gi, &store, sb_str(&pre), "(o_)");
   G->inner_from = GC_MAX_DIMS;
-  if (store.oom || pre.oom) body->oom = true;
-  cl_emit_pool2d(G, &G->g->nodes[gr->root], gr->root, sb_str(&store), L, body);
+  gc_status st = store.oom || pre.oom ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory") : GC_OK;
+  if (!st && root->op == IR_OP_CONV2D)
+    cl_emit_conv2d(G, root, gr->root, sb_str(&store), L, body);
+  else if (!st && root->op == IR_OP_CONV2D_GRAD_INPUT)
+    cl_emit_conv2d_grad_input(G, root, gr->root, sb_str(&store), L, body);
+  else if (!st)
+    cl_emit_pool2d(G, root, gr->root, sb_str(&store), L, body);
   sb_free(&store);
   sb_free(&pre);
+  return st;
 }
 
 static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
@@ -1087,11 +1096,9 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   sb_append(text, " */\n");
   gc_status mst = GC_OK;
   bool whole = true; /* GEMM instances are whole kernels, not bodies */
-  const bool pool = root->op == IR_OP_MAXPOOL2D || root->op == IR_OP_MAXPOOL2D_GRAD ||
-                    root->op == IR_OP_AVGPOOL2D || root->op == IR_OP_AVGPOOL2D_GRAD;
   if (gr->kind == FUSE_COMPLEX && root->op == IR_OP_MATMUL)
     mst = emit_matmul(G, gi, L, text);
-  else if (gr->kind == FUSE_COMPLEX && !pool)
+  else if (gr->kind == FUSE_COMPLEX && cl_conv_gemm_applies(G, root))
     mst = emit_conv(G, gi, L, text);
   else if (gr->kind == FUSE_SINGLE && gr->nnodes == 1 && cl_conv_gemm_applies(G, root))
     mst = cl_emit_conv_gemm(G, root, gr->root, L, text, NULL, NULL);
@@ -1116,9 +1123,14 @@ static gc_status emit_group(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
     case FUSE_REDUCE:
       emit_reduce(G, gi, L, &body);
       break;
-    case FUSE_COMPLEX: /* pooling (the GEMMs are whole kernels, above) */
-      emit_pool(G, gi, L, &body);
+    case FUSE_COMPLEX: { /* pooling, direct convs (the GEMMs are whole kernels, above) */
+      gc_status st = emit_direct(G, gi, L, &body);
+      if (st) {
+        sb_free(&body);
+        return st;
+      }
       break;
+    }
     case FUSE_SINGLE:
       if (gr->nnodes == 2 && root->op == IR_OP_CROSS_ENTROPY) {
         cg_emit_cross_entropy_pair(G, gr->nodes[0], gr->nodes[1], L, &body);

@@ -28,6 +28,17 @@ static void def(cg_ctx *G, strbuf *b, const char *name, int32_t node) {
   sb_append(b, "\n");
 }
 
+/* The statement macro YS(o_, p_, z_, h_, w_, v) through which the direct
+ * conv and pooling kernels store every element of node id's result:
+ * element o_, at (z_,) h_, w_ of plane p_ = n C + c, gets v. It is the
+ * fused epilogue (epilogue: its text, on those arguments; cl_codegen.c),
+ * or a plain store through Y(i) (NULL). With an epilogue the root itself
+ * is stored only if the epilogue stores it, so Y is not defined. */
+static void define_store(cg_ctx *G, strbuf *b, int32_t id, const char *epilogue) {
+  if (!epilogue) def(G, b, "Y", id);
+  cl_gemm_define_statement(b, "YS(o_, p_, z_, h_, w_, v)", epilogue ? epilogue : "Y(o_) = (v)");
+}
+
 /* A 2-D walk over items work-items of local size 1 (dimension 0 below
  * 32768); the kernel linearizes id = x + y * global[0]. */
 static void geometry_2d(cl_launch *L, int64_t items) {
@@ -93,7 +104,8 @@ static const char *geom_undefs =
     "#undef PT\n#undef PL\n#undef D\n#undef OD\n#undef KD\n#undef SD\n#undef DD\n#undef PF\n";
 
 /* y[n, o, oz, oh, ow0 .. ow0+V) for OB output channels of one group. */
-void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, cl_launch *L,
+                    strbuf *b) {
   const ir_graph *g = G->g;
   nn_conv c = nn_conv_of(g->nodes[n->in[0]].shape, g->nodes[n->in[1]].shape, n->attr.win);
   const int v = pick_width(c.ow);
@@ -104,7 +116,7 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
   vec_type(vt, v);
   def(G, b, "X", n->in[0]);
   def(G, b, "WT", n->in[1]);
-  def(G, b, "Y", id);
+  define_store(G, b, id, epilogue);
   sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
   sb_appendf(b, "#define V %d\n#define OB %d\n#define VT %s\n", v, ob, vt);
   sb_append(b, lin_id);
@@ -164,17 +176,19 @@ void cl_emit_conv2d(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbu
             "    const int yo = (((n * O + grp * OG + oc0 + r) * OD + oz) * OH + oh) * OW;\n"
             "#pragma unroll\n"
             "    for (int q = 0; q < V; q++)\n"
-            "      if (ow0 + q >= ow_own) Y(yo + ow0 + q) = out[q];\n"
+            "      if (ow0 + q >= ow_own)\n"
+            "        YS(yo + ow0 + q, n * O + grp * OG + oc0 + r, oz, oh, ow0 + q, out[q]);\n"
             "  }\n");
   sb_append(b, geom_undefs);
-  sb_append(b, "#undef V\n#undef OB\n#undef VT\n#undef X\n#undef WT\n#undef Y\n");
+  sb_append(b, "#undef V\n#undef OB\n#undef VT\n#undef X\n#undef WT\n#undef Y\n#undef YS\n");
   geometry_2d(L, items);
 }
 
 /* dx[n, c, iz, ih, iw0 .. iw0+V) for CB input channels of one group: sums
  * dy[n, o, oz, oh, ow] w[o, c, a, i, j] over the taps with
  * oz SD + a DD - PF = iz, oh SH + i DH - PT = ih and ow SW + j DW - PL = iw. */
-void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *b) {
+void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue,
+                               cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   nn_conv c = nn_conv_of(n->shape, g->nodes[n->in[1]].shape, n->attr.win);
   const int v = pick_width(c.w);
@@ -185,7 +199,7 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
   vec_type(vt, v);
   def(G, b, "DY", n->in[0]);
   def(G, b, "WT", n->in[1]);
-  def(G, b, "DX", id);
+  define_store(G, b, id, epilogue);
   sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
   sb_appendf(b, "#define V %d\n#define CB %d\n#define VT %s\n", v, cb, vt);
   sb_append(b, lin_id);
@@ -254,10 +268,11 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, cl_launc
             "    const int xo = (((n * C + grp * CG + c0 + r) * D + iz) * H + ih) * W;\n"
             "#pragma unroll\n"
             "    for (int q = 0; q < V; q++)\n"
-            "      if (iw0 + q >= iw_own) DX(xo + iw0 + q) = out[q];\n"
+            "      if (iw0 + q >= iw_own)\n"
+            "        YS(xo + iw0 + q, n * C + grp * CG + c0 + r, iz, ih, iw0 + q, out[q]);\n"
             "  }\n");
   sb_append(b, geom_undefs);
-  sb_append(b, "#undef V\n#undef CB\n#undef VT\n#undef DY\n#undef WT\n#undef DX\n");
+  sb_append(b, "#undef V\n#undef CB\n#undef VT\n#undef DY\n#undef WT\n#undef Y\n#undef YS\n");
   geometry_2d(L, items);
 }
 
@@ -590,9 +605,7 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogu
              c.win.pd1, c.win.count_include_pad);
   if (mx) def(G, b, "X", n->in[0]);
   def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
-  /* with an epilogue, the root itself is stored only if the epilogue does */
-  if (!epilogue) def(G, b, "Y", id);
-  cl_gemm_define_statement(b, "YS(o_, p_, z_, h_, w_, v)", epilogue ? epilogue : "Y(o_) = (v)");
+  define_store(G, b, id, epilogue);
   /* Max pooling's gradient over windows that tile the input without
    * overlap (stride = kernel, no padding or dilation: the usual 2x2 pool)
    * needs no search: one work-item per window sends the gradient to its

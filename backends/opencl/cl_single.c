@@ -257,10 +257,10 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
       emit_update(G, n, id, L, body);
       return GC_OK;
     case IR_OP_CONV2D:
-      cl_emit_conv2d(G, n, id, L, body);
+      cl_emit_conv2d(G, n, id, NULL, L, body);
       return GC_OK;
     case IR_OP_CONV2D_GRAD_INPUT:
-      cl_emit_conv2d_grad_input(G, n, id, L, body);
+      cl_emit_conv2d_grad_input(G, n, id, NULL, L, body);
       return GC_OK;
     case IR_OP_CONV2D_GRAD_WEIGHT:
       cl_emit_conv2d_grad_weight(G, n, id, L, body);
