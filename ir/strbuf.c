@@ -94,3 +94,9 @@ char *sb_take(strbuf *sb) {
   sb_init(sb);
   return s;
 }
+
+void sb_define_statement(strbuf *sb, const char *head, const char *body) {
+  sb_appendf(sb, "#define %s do { ", head);
+  for (const char *c = body; *c; c++) sb_appendn(sb, *c == '\n' ? " " : c, 1);
+  sb_append(sb, "; } while (0)\n");
+}

@@ -33,6 +33,10 @@ int sb_vappendf(strbuf *sb, const char *fmt, va_list ap);
 const char *sb_str(const strbuf *sb);
 /* Drops the content but keeps the allocation (and clears oom). */
 void sb_reset(strbuf *sb);
+/* Appends the C macro "#define head do { body; } while (0)" on one line
+ * (the newlines of body become spaces): a statement macro whose body, an
+ * epilogue a kernel generator built, may span lines. */
+void sb_define_statement(strbuf *sb, const char *head, const char *body);
 /* Hands the content over as a malloc'd string the caller frees, and leaves
  * sb empty. Returns NULL if any earlier append ran out of memory (the
  * partial content is freed) or if the allocation fails. */

@@ -305,6 +305,11 @@ START_TEST(test_spec_errors_and_geometry) {
   ck_assert_int_eq(cl_gemm_source(&s, &src), GC_OK);
   ck_assert_ptr_nonnull(strstr(src, "#undef GEMM_STORE"));
   free(src);
+  /* an epilogue of several lines becomes a one-line statement macro */
+  s.store = "p[0] = (v);\np[1] = (v)";
+  source_has(&s, "#define GEMM_STORE(i, j, v) do { p[0] = (v); p[1] = (v); } while (0)\n",
+             "#undef GEMM_STORE");
+  s.store = "p[0] = (v)";
 
   /* implicit-GEMM hooks: a gather replaces B (no b_expr / ldb needed), but
    * not with trans_b; strides for A come in pairs; none with TT */

@@ -218,7 +218,7 @@ static gc_status emit_im2row(cg_ctx *G, const ir_node *n, int32_t id, cl_launch 
     sb_free(&idx);
   }
   sb_appendf(&head_st, "%s_st(gemm_b, i, j, v)", L->name);
-  cl_gemm_define_statement(text, sb_str(&head_st), sb_str(&body));
+  sb_define_statement(text, sb_str(&head_st), sb_str(&body));
   sb_appendf(&store, "%s_st(%s, (v))", L->name, sb_str(&head));
   s.a_gather = sb_str(&gat);
   s.a_row = sb_str(&rowptr);

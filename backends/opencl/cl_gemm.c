@@ -134,12 +134,6 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_STORE8",
                                           "GEMM_GROUP"};
 
-void cl_gemm_define_statement(strbuf *b, const char *head, const char *body) {
-  sb_appendf(b, "#define %s do { ", head);
-  for (const char *c = body; *c; c++) sb_appendf(b, "%c", *c == '\n' ? ' ' : *c);
-  sb_append(b, "; } while (0)\n");
-}
-
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
   *out_src = NULL;
@@ -184,8 +178,8 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   }
   if (spec->group > 1) sb_appendf(&b, "#define GEMM_GROUP %d\n", spec->group);
   if (spec->c_ptr) sb_appendf(&b, "#define GEMM_C_PTR(i, j) (%s)\n", spec->c_ptr);
-  if (spec->store8) cl_gemm_define_statement(&b, "GEMM_STORE8(i, j, v)", spec->store8);
-  cl_gemm_define_statement(&b, "GEMM_STORE(i, j, v)", spec->store);
+  if (spec->store8) sb_define_statement(&b, "GEMM_STORE8(i, j, v)", spec->store8);
+  sb_define_statement(&b, "GEMM_STORE(i, j, v)", spec->store);
   sb_appendf(&b,
              "#define GEMM_BATCH %lld\n#define GEMM_A_BATCH_STRIDE %lld\n"
              "#define GEMM_B_BATCH_STRIDE %lld\n",

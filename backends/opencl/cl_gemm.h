@@ -84,11 +84,6 @@ typedef struct cl_gemm_spec {
  * GC_ERR_NOT_FOUND if the template is not embedded, GC_ERR_NOMEM. */
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src);
 
-/* Appends "#define head do { body; } while (0)" on one line: an
- * epilogue's text may span lines (e.g. an epilogue macro a generator
- * defines around an instance). */
-void cl_gemm_define_statement(strbuf *b, const char *head, const char *body);
-
 /* The NDRange of that instance: local size is always 1 (one register tile
  * per work-group, so PoCL never re-compiles for another local size); global
  * sizes stay below 65535 per dimension. The global offset must be zero. */

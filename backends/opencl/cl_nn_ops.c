@@ -17,7 +17,6 @@
  * what reaches it), as the reference does, so no atomics are needed. */
 #include <string.h>
 
-#include "backends/opencl/cl_gemm.h"
 #include "backends/opencl/cl_nn.h"
 #include "ir/nn_geom.h"
 
@@ -36,7 +35,7 @@ static void def(cg_ctx *G, strbuf *b, const char *name, int32_t node) {
  * is stored only if the epilogue stores it, so Y is not defined. */
 static void define_store(cg_ctx *G, strbuf *b, int32_t id, const char *epilogue) {
   if (!epilogue) def(G, b, "Y", id);
-  cl_gemm_define_statement(b, "YS(o_, p_, z_, h_, w_, v)", epilogue ? epilogue : "Y(o_) = (v)");
+  sb_define_statement(b, "YS(o_, p_, z_, h_, w_, v)", epilogue ? epilogue : "Y(o_) = (v)");
 }
 
 /* A 2-D walk over items work-items of local size 1 (dimension 0 below
