@@ -298,16 +298,18 @@ static int operand_inner_from(const cg_ctx *G, int gi, gc_shape dom, int32_t x) 
   return one_stride_from(dom, coef);
 }
 
-/* The first dim of the domain suffix that an elementwise group's loop can
- * walk as one index: every read walks it with one stride (the stores are
- * contiguous). Injective members compute their reads from each domain
- * index, so with them only the last dim is the loop's. */
+/* The first dim of the domain suffix that an elementwise group's loop (or
+ * a complex group's epilogue) can walk as one index: every read walks it
+ * with one stride (the stores are contiguous). Injective members compute
+ * their reads from each domain index, so with them only the last dim is
+ * the loop's. A complex group's root is not read at the domain index. */
 static int group_inner_from(const cg_ctx *G, int gi, gc_shape dom) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   int s = 0;
   for (int k = 0; k < gr->nnodes && s < dom.ndim - 1; k++) {
     const ir_node *n = &G->g->nodes[gr->nodes[k]];
     int f = 0;
+    if (gr->kind == FUSE_COMPLEX && gr->nodes[k] == gr->root) continue;
     if (at_index(G, gi, gr->nodes[k])) continue; /* read at the coordinates of a member below */
     if (n->op == IR_OP_TRANSPOSE && !at_index(G, gi, n->in[0])) {
       int64_t coef[GC_MAX_DIMS];
@@ -878,10 +880,11 @@ static bool vector_epilogue(cg_ctx *G, int gi, strbuf *out, const char *prelude,
     sb_append(&b, "); ");
   }
   sb_append(&b, "}");
-  if (ok && !b.oom) sb_append(out, sb_str(&b));
+  ok = ok && !b.oom;
+  if (ok) sb_append(out, sb_str(&b));
   free(need);
   sb_free(&b);
-  return ok && !b.oom;
+  return ok;
 }
 
 /* A 2-D GEMM whose whole epilogue is one optimizer update of its result
@@ -1010,26 +1013,6 @@ static gc_status emit_conv(cg_ctx *G, int gi, cl_launch *L, strbuf *text) {
   return st;
 }
 
-/* The first domain dim of the suffix that every read of the epilogue
- * members of complex group gi walks with one stride (operand_inner_from),
- * or the domain's rank when a member is not elementwise. */
-static int epilogue_inner_from(const cg_ctx *G, int gi) {
-  const fuse_group *gr = &G->p->fuse.groups[gi];
-  const gc_shape dom = gr->domain;
-  int s = 0;
-  for (int k = 0; k < gr->nnodes; k++) {
-    const ir_node *n = &G->g->nodes[gr->nodes[k]];
-    if (gr->nodes[k] == gr->root) continue;
-    if (ir_ops[n->op].fusion != IR_FUSE_ELEMWISE && ir_ops[n->op].fusion != IR_FUSE_BROADCAST)
-      return dom.ndim;
-    for (int i = 0; i < n->nin; i++) {
-      int f = operand_inner_from(G, gi, dom, n->in[i]);
-      s = f > s ? f : s;
-    }
-  }
-  return s;
-}
-
 /* A pooling op, or a convolution on its direct kernels (grouped, 3-D),
  * with its epilogue: the kernels (cl_nn_ops.c) store each element through
  * the macro YS(o_, p_, z_, h_, w_, v), o_ the element's flat index in the
@@ -1056,7 +1039,7 @@ static gc_status emit_direct(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
    * the domain's shape: all of it) index it with t, the element's place in
    * that suffix: the same expression as the store's, so that LLVM sees a
    * read and a write of one element (in place) and vectorizes the lanes. */
-  int s = epilogue_inner_from(G, gi);
+  int s = group_inner_from(G, gi, dom);
   if (s < nd) {
     int64_t inner = 1;
     for (int d = s; d < nd; d++) inner *= dom.dim[d];
