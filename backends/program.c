@@ -72,6 +72,7 @@ static void dump_groups(const gc_program *p, FILE *out) {
       fprintf(out, " %%%d%s%s", gr->nodes[k],
               p->fuse.role[gr->nodes[k]] == ROLE_ROW        ? "^"
               : p->fuse.role[gr->nodes[k]] == ROLE_AT_INDEX ? "@"
+              : p->fuse.role[gr->nodes[k]] == ROLE_PIECES   ? "+"
                                                             : "",
               p->fuse.materialized[gr->nodes[k]] ? "*"
               : p->fuse.inlined[gr->nodes[k]]    ? "~"
@@ -80,7 +81,7 @@ static void dump_groups(const gc_program *p, FILE *out) {
   }
   fprintf(out,
           "(* stored, ~ recomputed by its readers, ^ once per row of a reduction, @ evaluated "
-          "at the coordinates a movement member reads)\n");
+          "at the coordinates a movement member reads, + a concat stored piece by piece)\n");
 }
 
 static void dump_plan(const gc_program *p, FILE *out) {

@@ -19,10 +19,12 @@
  * - afterwards, elementwise groups over one domain where one reads the
  *   other merge (a slice read in place joins the chain it starts), unless
  *   that closes a cycle or a movement op would read its own kernel's value;
- * - last, an elementwise group read only by the movement members of one
+ * - then, an elementwise group read only by the movement members of one
  *   other group is evaluated inside them, at the coordinates they read
  *   (fuse_movement.c: TVM's fusion into the post-dominator along
- *   injective paths).
+ *   injective paths);
+ * - last, a concat of values of an elementwise group's domain shape is
+ *   stored by that group's kernel, piece by piece (fuse_movement.c).
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -421,8 +423,10 @@ static bool stored(builder *b, int32_t i, int32_t except) {
     if (user == except) continue;
     if (b->group_of[user] != b->group_of[i]) return true;
     /* a movement member reads at other indices: from memory, unless i is
-     * evaluated at those indices (fuse_movement.c) */
-    if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE && b->role[i] != ROLE_AT_INDEX)
+     * evaluated at those indices, or the member is a concat stored piece
+     * by piece, which reads i at the domain index (fuse_movement.c) */
+    if (ir_ops[b->g->nodes[user].op].fusion == IR_FUSE_INJECTIVE && b->role[i] != ROLE_AT_INDEX &&
+        b->role[user] != ROLE_PIECES)
       return true;
   }
   return false;
@@ -592,7 +596,8 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
      * kernel before its elementwise parts could merge elsewhere), then
      * elementwise chains, then reductions again over the merged chains */
     ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
-         fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos);
+         fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos) &&
+         fb_store_concats(&b, pos);
     free(pos);
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");

@@ -60,6 +60,10 @@ bool fb_is_cheap(const ir_node *n);
  * the coordinates those members read (consumers first, until nothing
  * moves). False when out of memory. */
 bool fb_fuse_into_movement(builder *b, const int *pos);
+/* Moves each concat kernel whose inputs all have the shape of the
+ * elementwise group computing them into that group, as a ROLE_PIECES
+ * member its work-items store piece by piece. False when out of memory. */
+bool fb_store_concats(builder *b, const int *pos);
 
 /* ---- reduction groups (fuse_reduce.c) ---- */
 

@@ -165,3 +165,39 @@ bool fb_fuse_into_movement(builder *b, const int *pos) {
   free(last);
   return true;
 }
+
+/* The reverse direction, for a concat: where every input has the shape of
+ * the elementwise group computing (some of) them, that group's work-item
+ * for a domain index holds one element of each input, and it can store
+ * each at its place in the concat. The concat's own kernel, which would
+ * load them all back, disappears, and the inputs computed in the group
+ * need not be stored. (An LSTM's backward computes its four gate
+ * gradients in one kernel; the concat that join_slice_grads.c makes of
+ * their slice_grads is the [B, 4H] gradient of the gate product.) The
+ * concat must be alone in its group, its other inputs may not depend on
+ * the target group through a third one, and the pair must fit the kernel
+ * argument budget. */
+bool fb_store_concats(builder *b, const int *pos) {
+  const ir_graph *g = b->g;
+  for (int gc = 0; gc < b->ngroups; gc++) {
+    const fuse_group *C = &b->groups[gc];
+    if (C->kind != FUSE_ELEMWISE || C->nnodes != 1) continue;
+    const ir_node *cn = &g->nodes[C->root];
+    if (cn->op != IR_OP_CONCAT || cn->nin < 2) continue;
+    const int h = fb_value_group(b, cn->in[0]);
+    if (h < 0 || h == gc || b->groups[h].kind != FUSE_ELEMWISE || b->groups[h].nnodes == 0)
+      continue;
+    const gc_shape dom = b->groups[h].domain;
+    bool ok = true;
+    for (int k = 0; k < cn->nin && ok; k++) {
+      int32_t x = cn->in[k], src = ir_view_source(g, x);
+      ok = ir_shape_eq(g->nodes[x].shape, dom) &&
+           !(b->group_of[src] == h &&
+             (b->role[src] == ROLE_AT_INDEX || !ir_shape_eq(g->nodes[src].shape, dom)));
+    }
+    if (!ok || !fb_fits_pair(b, h, gc) || fb_reaches_through_other(b, gc, h)) continue;
+    b->role[C->root] = ROLE_PIECES;
+    if (!fb_merge_groups(b, h, gc, pos)) return false;
+  }
+  return true;
+}

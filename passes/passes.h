@@ -10,9 +10,13 @@
 
 /* Re-runs every shape rule and the verifier (for imported graphs). */
 gc_status pass_shapes(ir_graph *g);
-/* Dead-code elimination: keeps what reaches an output, the loss or an
- * in-place update; renumbers nodes. */
+/* Common-subexpression elimination, sums of slice_grads joined into
+ * concats, then dead-code elimination: keeps what reaches an output, the
+ * loss or an in-place update; renumbers nodes. */
 gc_status pass_simplify(ir_graph *g);
+/* Part of simplify (join_slice_grads.c): a sum of slice_grads that tile
+ * their result along one axis becomes the concat of their inputs. */
+gc_status pass_join_slice_grads(ir_graph *g);
 
 /* Internal builders used by autodiff and optimizers. */
 int32_t ir_matmul_t(ir_graph *g, int32_t a, int32_t b, int trans_a, int trans_b);
@@ -74,14 +78,19 @@ typedef struct fuse_group {
 
 /* Where a member of a REDUCE group (or a movement read) is evaluated. */
 typedef enum fuse_role {
-  ROLE_PLAIN,   /* the reductions and updates; any member of other groups */
-  ROLE_LOOP,    /* over the group's domain: inside the loops over the reduced
-                   axes (a reduction's input, or a final pass's output) */
-  ROLE_ROW,     /* over the results: once per row, after the reductions it
-                   reads (var + eps -> sqrt; running-statistics updates) */
-  ROLE_AT_INDEX /* in an ELEMWISE group: a producer evaluated inside the
-                   movement members reading it, at the coordinates they
-                   read (passes/fuse_movement.c), never on its own */
+  ROLE_PLAIN,    /* the reductions and updates; any member of other groups */
+  ROLE_LOOP,     /* over the group's domain: inside the loops over the reduced
+                    axes (a reduction's input, or a final pass's output) */
+  ROLE_ROW,      /* over the results: once per row, after the reductions it
+                    reads (var + eps -> sqrt; running-statistics updates) */
+  ROLE_AT_INDEX, /* in an ELEMWISE group: a producer evaluated inside the
+                    movement members reading it, at the coordinates they
+                    read (passes/fuse_movement.c), never on its own */
+  ROLE_PIECES    /* a concat in the ELEMWISE group computing its inputs,
+                    which all have the domain's shape: each work-item
+                    stores its element of every input at that input's
+                    place in the concat (fuse_movement.c); no member
+                    reads it */
 } fuse_role;
 
 typedef struct fuse_plan {

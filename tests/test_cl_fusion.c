@@ -545,6 +545,89 @@ START_TEST(movement_reads_fuse_their_producers) {
 }
 END_TEST
 
+/* A concat of values an elementwise kernel computes, over that kernel's
+ * domain, is stored by it piece by piece (ROLE_PIECES, fuse_movement.c)
+ * when the producers cannot move into the concat's kernel instead (they
+ * have other readers): along the first, a middle and the last axis,
+ * with a leaf among the pieces and a concat read by a matmul; a concat
+ * whose piece is computed from the group by another kernel (a cycle)
+ * keeps its own kernel. Every result against the reference and unfused,
+ * in both kernel forms (the long suite runs this file with the GPU
+ * forms). */
+START_TEST(concat_stored_by_its_producers) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(4, 3, 5));
+  gc_value a = gc_output(g, gc_mul(g, gc_relu(g, x), gc_scalar(g, 2.0f)), "a");
+  gc_value e = gc_exp(g, gc_neg(g, a));
+  gc_value t = gc_output(g, gc_tanh(g, x), "t");
+  gc_value p0[3] = {e, a, x}, p1[2] = {t, gc_sigmoid(g, a)}, p2[3] = {gc_abs(g, t), x, e};
+  gc_output(g, gc_concat(g, p0, 3, 0), "c0"); /* [12, 3, 5] */
+  gc_output(g, gc_concat(g, p1, 2, 1), "c1"); /* [4, 6, 5] */
+  gc_output(g, gc_concat(g, p2, 3, 2), "c2"); /* [4, 3, 15] */
+  /* read by a matmul: an arena tensor; its second piece comes from
+   * another kernel */
+  gc_value q = gc_reshape(g, x, gc_shape2(4, 15));
+  gc_value r = gc_output(g, gc_relu(g, q), "r");
+  gc_value rr[2] = {r, gc_output(g, gc_sqrt(g, gc_abs(g, q)), "sq")};
+  gc_value w = gc_reshape(g,
+                          gc_slice(g, gc_reshape(g, x, gc_shape1(60)), (int64_t[]){0},
+                                   (int64_t[]){30}, (int[]){0}, NULL, 1),
+                          gc_shape2(30, 1));
+  gc_output(g, gc_matmul(g, gc_concat(g, rr, 2, 1), w), "m");
+  /* a piece computed from the group by a matmul: a concat kernel */
+  gc_value u = gc_output(g, gc_neg(g, gc_reshape(g, x, gc_shape2(12, 5))), "u");
+  gc_value sq = gc_reshape(g,
+                           gc_slice(g, gc_reshape(g, x, gc_shape1(60)), (int64_t[]){0},
+                                    (int64_t[]){25}, (int[]){0}, NULL, 1),
+                           gc_shape2(5, 5));
+  gc_value uu[2] = {u, gc_matmul(g, u, sq)};
+  gc_output(g, gc_concat(g, uu, 2, 1), "cy");
+  enum { N = 4 * 3 * 5 };
+  float xv[N];
+  fill(xv, N, 33, -2, 2);
+  trio t3 = trio_compile(g);
+  const gc_program *pf = t3.fused;
+  int pieces = 0, alone = 0;
+  for (int i = 0; i < pf->g->n; i++) {
+    const ir_node *n = &pf->g->nodes[i];
+    if (n->op != IR_OP_CONCAT) continue;
+    const fuse_group *gr = group_of_node(pf, i);
+    if (pf->fuse.role[i] == ROLE_PIECES) {
+      pieces++;
+      ck_assert_int_eq(gr->kind, FUSE_ELEMWISE);
+      ck_assert(gr->nnodes > 1);
+      /* a piece computed in the group and read nowhere else stays in
+       * registers (a and t are outputs; e is read by two concats, which
+       * land in the groups of their first pieces, a's and t's) */
+      for (int k = 0; k < n->nin; k++) {
+        int32_t v = n->in[k];
+        int nu = 0;
+        int32_t *us = ir_users(pf->g, v, &nu);
+        bool inside =
+            pf->fuse.group_of[v] == pf->fuse.group_of[i] && !(pf->g->nodes[v].flags & IR_F_OUTPUT);
+        for (int j = 0; j < nu; j++)
+          inside = inside && pf->fuse.group_of[us[j]] == pf->fuse.group_of[i];
+        free(us);
+        if (inside)
+          ck_assert_msg(!pf->fuse.materialized[v], "piece %d of concat %d is stored", k, i);
+        else
+          ck_assert(pf->fuse.materialized[v] || pf->fuse.group_of[v] != pf->fuse.group_of[i]);
+      }
+    } else {
+      alone++;
+      ck_assert_int_eq(gr->nnodes, 1); /* cy */
+    }
+  }
+  ck_assert_int_eq(pieces, 4);
+  ck_assert_int_eq(alone, 1);
+  const char *outs[] = {"a", "t", "c0", "c1", "c2", "r", "sq", "m", "u", "cy"};
+  const int64_t sizes[] = {N, N, 3 * N, 2 * N, 3 * N, N, N, 4, N, 2 * N};
+  trio_agree(&t3, xv, N, outs, sizes, 10, 1e-5);
+  trio_free(&t3);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* ------------------------------------------- (f) MLP training step */
 
 static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
@@ -1098,6 +1181,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
   tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
   tcase_add_test(tc, movement_reads_fuse_their_producers);
+  tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);

@@ -237,6 +237,85 @@ START_TEST(simplify_drops_dead_nodes) {
 }
 END_TEST
 
+/* The gradient of a value read through slices that tile one axis (an
+ * LSTM's four gates) is the concat of the slices' gradients, not a sum of
+ * zero-padded slice_grads (passes/join_slice_grads.c); slices that
+ * overlap, leave a gap, step by 2 or cut along two axes keep their
+ * slice_grads. The gradients are checked on the reference device. */
+static gc_value slice_of(gc_graph *g, gc_value x, int axis, int64_t from, int64_t to,
+                         int64_t step) {
+  return gc_slice(g, x, &from, &to, &axis, &step, 1);
+}
+
+static gc_value scaled_sum(gc_graph *g, gc_value v, float k) {
+  int axes[2] = {0, 1};
+  return gc_sum(g, gc_mul(g, v, gc_scalar(g, k)), axes, 2, 0);
+}
+
+START_TEST(simplify_joins_slice_grads_that_tile) {
+  gc_graph *g = gc_graph_new();
+  gc_init u = {GC_INIT_UNIFORM, -1.0f, 1.0f, 0, 0};
+  gc_value a = gc_param(g, "a", gc_shape2(3, 10), u); /* tiled: [0,4) [4,6) [6,10) */
+  gc_value b = gc_param(g, "b", gc_shape2(3, 10), u); /* [0,5) [4,9): lengths add up */
+  gc_value c = gc_param(g, "c", gc_shape2(3, 10), u); /* gap: [0,4) [5,10) */
+  gc_value d = gc_param(g, "d", gc_shape2(3, 10), u); /* step 2: evens, odds */
+  gc_value e = gc_param(g, "e", gc_shape2(4, 4), u);  /* rows [0,2), then [2,4) x columns [0,3) */
+  gc_value loss = scaled_sum(g, slice_of(g, a, 1, 6, 10, 1), 5.0f);
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, a, 1, 0, 4, 1), 2.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, a, 1, 4, 6, 1), 3.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, b, 1, 0, 5, 1), 2.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, b, 1, 4, 9, 1), 3.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, c, 1, 0, 4, 1), 2.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, c, 1, 5, 10, 1), 3.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, d, 1, 0, 10, 2), 2.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, d, 1, 1, 10, 2), 3.0f));
+  loss = gc_add(g, loss, scaled_sum(g, slice_of(g, e, 0, 0, 2, 1), 2.0f));
+  int64_t from[2] = {2, 0}, to[2] = {4, 3};
+  int axes[2] = {0, 1};
+  loss = gc_add(g, loss, scaled_sum(g, gc_slice(g, e, from, to, axes, NULL, 2), 3.0f));
+  gc_set_loss(g, loss);
+  ck_assert_int_eq(gc_differentiate(g), GC_OK);
+  gc_value ps[5] = {a, b, c, d, e};
+  const char *names[5] = {"da", "db", "dc", "dd", "de"};
+  for (int k = 0; k < 5; k++) gc_output(g, gc_grad(g, ps[k]), names[k]);
+  gc_program *p = compile(g, 0, 0);
+  int concats = 0, slice_grads = 0;
+  for (int i = 0; i < p->g->n; i++) {
+    const ir_node *n = &p->g->nodes[i];
+    slice_grads += n->op == IR_OP_SLICE_GRAD;
+    if (n->op != IR_OP_CONCAT) continue;
+    concats++;
+    ck_assert_int_eq(n->attr.axis, 1);
+    ck_assert_int_eq(n->nin, 3);
+    ck_assert_int_eq(p->g->nodes[n->in[0]].shape.dim[1], 4); /* in order of place */
+    ck_assert_int_eq(p->g->nodes[n->in[1]].shape.dim[1], 2);
+    ck_assert_int_eq(p->g->nodes[n->in[2]].shape.dim[1], 4);
+  }
+  ck_assert_int_eq(concats, 1);
+  ck_assert_int_eq(slice_grads, 8); /* b's, c's, d's and e's */
+  gc_session *s = NULL;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  ck_assert_int_eq(gc_session_run(s), GC_OK);
+  float da[30], db[30], dc[30], dd[30], de[16];
+  ck_assert_int_eq(gc_session_get_output(s, "da", da, sizeof da), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "db", db, sizeof db), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "dc", dc, sizeof dc), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "dd", dd, sizeof dd), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "de", de, sizeof de), GC_OK);
+  for (int i = 0; i < 30; i++) {
+    int j = i % 10;
+    ck_assert_float_eq(da[i], j < 4 ? 2.0f : j < 6 ? 3.0f : 5.0f);
+    ck_assert_float_eq(db[i], (j < 5 ? 2.0f : 0.0f) + (j >= 4 && j < 9 ? 3.0f : 0.0f));
+    ck_assert_float_eq(dc[i], j < 4 ? 2.0f : j < 5 ? 0.0f : 3.0f);
+    ck_assert_float_eq(dd[i], j % 2 ? 3.0f : 2.0f);
+  }
+  for (int i = 0; i < 16; i++) ck_assert_float_eq(de[i], i < 8 ? 2.0f : i % 4 < 3 ? 3.0f : 0.0f);
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* --------------------------------------------------------------- fuse */
 
 START_TEST(fuse_elementwise_chain) {
@@ -721,6 +800,7 @@ static Suite *passes_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("simplify");
   tcase_add_test(tc, simplify_drops_dead_nodes);
+  tcase_add_test(tc, simplify_joins_slice_grads_that_tile);
   suite_add_tcase(s, tc);
   tc = tcase_create("fuse");
   tcase_add_test(tc, fuse_elementwise_chain);

@@ -252,16 +252,45 @@ void cg_geometry_1d(cl_launch *L, int64_t items) {
 
 /* ---- group emitters: fill body (uses buffers), then the caller wraps ---- */
 
+/* The stores of a concat that group gi computes the inputs of
+ * (ROLE_PIECES): each input's element at the domain index goes to its
+ * place in the concat, the domain index shifted along the axis by the
+ * inputs before it. */
+static void store_pieces(cg_ctx *G, int gi, strbuf *body, int32_t id) {
+  const ir_node *n = &G->g->nodes[id];
+  const gc_shape dom = G->p->fuse.groups[gi].domain;
+  const int ax = n->attr.axis;
+  int64_t coef[GC_MAX_DIMS];
+  index_coefs(dom, n->shape, NULL, coef);
+  for (int k = 0; k < n->nin; k++) {
+    strbuf idx = {0};
+    index_terms(&idx, dom, coef, G->inner_from);
+    sb_appendf(&idx, " + %lld", (long long)(k * dom.dim[ax] * coef[ax]));
+    sb_append(body, "  ");
+    cg_access(G, body, id, sb_str(&idx));
+    sb_append(body, " = ");
+    operand(G, body, gi, dom, n->in[k]);
+    sb_append(body, ";\n");
+    sb_free(&idx);
+  }
+}
+
 /* The members of an elementwise group at the domain index, and the stores
  * of the materialized ones at linear index at. */
 static void elementwise_element(cg_ctx *G, int gi, strbuf *body, const char *at) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
+  const uint8_t *role = G->p->fuse.role;
   for (int k = 0; k < gr->nnodes; k++)
-    if (!at_index(G, gi, gr->nodes[k])) member(G, body, gi, gr->domain, gr->nodes[k]);
+    if (!at_index(G, gi, gr->nodes[k]) && role[gr->nodes[k]] != ROLE_PIECES)
+      member(G, body, gi, gr->domain, gr->nodes[k]);
   sb_append(body, "\n");
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
     if (!G->p->fuse.materialized[id]) continue;
+    if (role[id] == ROLE_PIECES) {
+      store_pieces(G, gi, body, id);
+      continue;
+    }
     sb_append(body, "  ");
     cg_access(G, body, id, at);
     sb_appendf(body, " = v%d;\n", id);
