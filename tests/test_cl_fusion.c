@@ -1073,6 +1073,63 @@ START_TEST(adam_in_gemm_epilogue_matches_reference) {
 }
 END_TEST
 
+/* A GEMM epilogue that multiplies by a ReLU mask recomputed from a stored
+ * tensor (step(h), the backward's pattern) and takes a sigmoid runs as
+ * float8 code on full strips (GEMM_STORE8, the mask as a select), the
+ * scalar epilogue on the columns left over (width 21), and matches the
+ * reference and the unfused program. */
+START_TEST(gemm_mask_epilogue_runs_as_float8) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(12, 13));
+  gc_value w = gc_param(g, "w", gc_shape2(13, 21), (gc_init){GC_INIT_NORMAL, 0, 0.5f, 0, 0});
+  gc_value z = gc_param(g, "z", gc_shape2(12, 21), (gc_init){GC_INIT_UNIFORM, -1, 1, 0, 0});
+  gc_value h = gc_output(g, gc_relu(g, z), "h");
+  gc_output(g, gc_sigmoid(g, gc_mul(g, gc_matmul(g, x, w), gc_step(g, h))), "y");
+  char dir[] = "/tmp/graphc_mask8_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  gc_compile_options o = {0};
+  o.emit_cl_dir = dir;
+  gc_device *cl = open_cl();
+  gc_program *p = compile(g, cl, &o);
+  int32_t st = find_op(p, IR_OP_STEP);
+  ck_assert(st >= 0 && p->fuse.inlined[st]);
+  char path[64];
+  snprintf(path, sizeof path, "%s/program.cl", dir);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  char *text = slurp(f);
+  fclose(f);
+  const char *s8 = strstr(text, "#define GEMM_STORE8");
+  ck_assert_msg(s8 != NULL, "no float8 epilogue");
+  const char *eol = strchr(s8, '\n');
+  const char *sel = strstr(s8, "select(");
+  ck_assert_msg(sel && sel < eol, "the mask is not a select in GEMM_STORE8");
+  free(text);
+  gc_program_free(p);
+  gc_device_free(cl);
+  /* remove the emitted files */
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    char fp[320];
+    snprintf(fp, sizeof fp, "%s/%s", dir, e->d_name);
+    unlink(fp);
+  }
+  closedir(d);
+  rmdir(dir);
+  float xv[12 * 13];
+  fill(xv, 12 * 13, 5, -1, 1);
+  trio t = trio_compile(g);
+  const char *outs[] = {"h", "y"};
+  const int64_t sizes[] = {12 * 21, 12 * 21};
+  trio_agree(&t, xv, 12 * 13, outs, sizes, 2, 1e-5);
+  trio_free(&t);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* An arena that would pass the largest allocation is split: the MLP step
  * (arena tensors up to 64 KB) under a 70,000-byte cap takes several
  * arenas, each under the cap, the checker accepts the plan, and two steps
@@ -1172,6 +1229,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, profiling_reports_every_kernel);
   tcase_add_test(tc, multi_tensor_updates_match_reference);
   tcase_add_test(tc, adam_in_gemm_epilogue_matches_reference);
+  tcase_add_test(tc, gemm_mask_epilogue_runs_as_float8);
   tcase_add_test(tc, arena_splits_under_a_limit);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
   tcase_add_test(tc, pooling_takes_an_epilogue_in_place);

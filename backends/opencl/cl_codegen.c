@@ -795,10 +795,12 @@ static void gemm_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelude,
   complex_epilogue(G, gi, store, prelude, at);
 }
 
-/* Can an epilogue member run on float8 operands: is its OpenCL expression
- * arithmetic, or a function OpenCL C overloads for vectors (fmax with a
- * scalar bound, exp, tanh, sqrt)? */
-static bool vector_safe(ir_op op) {
+/* The float8 spelling of an epilogue member's expression (ops.def's
+ * OpenCL column, %0.. its operands), or NULL where it has none: arithmetic
+ * and the functions OpenCL C overloads for vectors (fmax with a scalar
+ * bound, exp, tanh, sqrt) as they are; step (the ReLU mask) as a select,
+ * since a vector comparison yields an int8, not a float. */
+static const char *vector_expr(ir_op op) {
   switch (op) {
     case IR_OP_ADD:
     case IR_OP_SUB:
@@ -809,18 +811,45 @@ static bool vector_safe(ir_op op) {
     case IR_OP_EXP:
     case IR_OP_TANH:
     case IR_OP_SQRT:
-      return true;
+    case IR_OP_SIGMOID:
+      return ir_ops[op].cl_expr;
+    case IR_OP_STEP:
+      return "select((float8)(0.0f), (float8)(1.0f), (float8)(%0) > 0.0f)";
     default:
-      return false;
+      return NULL;
   }
 }
 
+static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom);
+
+/* Appends node id's float8 expression, its operands through
+ * vector_operand; false where it has none. */
+static bool vector_expression(cg_ctx *G, int gi, strbuf *sb, int32_t id, int jfrom) {
+  const ir_node *n = &G->g->nodes[id];
+  const char *e = n->dtype == GC_F32 ? vector_expr(n->op) : NULL;
+  if (!e) return false;
+  for (const char *c = e; *c; c++) {
+    if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
+      if (!vector_operand(G, gi, sb, n->in[c[1] - '0'], jfrom)) return false;
+      c++;
+    } else if (*c == '%' && c[1] >= 'a' && c[1] <= 'd') {
+      cg_float(sb, n->attr.f[c[1] - 'a']);
+      c++;
+    } else if (*c == '%') {
+      return false;
+    } else {
+      sb_appendn(sb, c, 1);
+    }
+  }
+  return true;
+}
+
 /* The operand x of a vector epilogue member, for the eight results from
- * the first column's domain index i0..: a member's value; a tensor that
- * does not vary along the row (domain dims jfrom..) as one scalar, which
- * the arithmetic widens; one that walks the row with stride 1 as a
- * vload8. False for anything else (recomputed values, other dtypes,
- * strided reads). */
+ * the first column's domain index i0..: a member's value; a value
+ * recomputed here (a ReLU mask, step(h)) as its own float8 expression; a
+ * tensor that does not vary along the row (domain dims jfrom..) as one
+ * scalar, which the arithmetic widens; one that walks the row with stride
+ * 1 as a vload8. False for anything else (other dtypes, strided reads). */
 static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) {
   const gc_shape dom = G->p->fuse.groups[gi].domain;
   const int32_t src = ir_view_source(G->g, x);
@@ -829,7 +858,17 @@ static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) 
     return true;
   }
   const ir_node *xn = &G->g->nodes[x];
-  if (G->p->fuse.inlined[x] || xn->dtype != GC_F32) return false;
+  if (G->p->fuse.inlined[x]) {
+    /* over stored tensors only: the members computed here are those the
+     * members need directly (vector_epilogue) */
+    for (int k = 0; k < xn->nin; k++)
+      if (in_group(G, gi, ir_view_source(G->g, xn->in[k]))) return false;
+    sb_append(sb, "(");
+    bool ok = vector_expression(G, gi, sb, x, jfrom);
+    sb_append(sb, ")");
+    return ok;
+  }
+  if (xn->dtype != GC_F32) return false;
   int64_t coef[GC_MAX_DIMS];
   index_coefs(dom, xn->shape, NULL, coef);
   bool invariant = true;
@@ -854,7 +893,7 @@ static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) 
  * on (a matmul's last dim; a conv's pixels); prelude declares the domain
  * indices of the first column; at is a stored element's index. Only the
  * members the stored values need are evaluated. Appends nothing and
- * returns false where a member is not vector_safe or an operand does not
+ * returns false where a member has no vector_expr or an operand does not
  * fit vector_operand, or the group updates a parameter. */
 static bool vector_epilogue(cg_ctx *G, int gi, strbuf *out, const char *prelude, const char *at,
                             int jfrom) {
@@ -879,26 +918,9 @@ static bool vector_epilogue(cg_ctx *G, int gi, strbuf *out, const char *prelude,
   sb_appendf(&b, "{ %sconst float8 v%d = (v); ", prelude, gr->root);
   for (int k = 0; k < gr->nnodes && ok; k++) {
     int32_t id = gr->nodes[k];
-    const ir_node *n = &g->nodes[id];
     if (!need[k] || id == gr->root) continue;
-    if (!vector_safe(n->op) || n->dtype != GC_F32) {
-      ok = false;
-      break;
-    }
     sb_appendf(&b, "const float8 v%d = ", id);
-    for (const char *c = ir_ops[n->op].cl_expr; *c && ok; c++) {
-      if (*c == '%' && c[1] >= '0' && c[1] <= '9') {
-        ok = vector_operand(G, gi, &b, n->in[c[1] - '0'], jfrom);
-        c++;
-      } else if (*c == '%' && c[1] >= 'a' && c[1] <= 'd') {
-        cg_float(&b, n->attr.f[c[1] - 'a']);
-        c++;
-      } else if (*c == '%') {
-        ok = false;
-      } else {
-        sb_appendn(&b, c, 1);
-      }
-    }
+    ok = vector_expression(G, gi, &b, id, jfrom);
     sb_append(&b, "; ");
   }
   for (int k = 0; k < gr->nnodes && ok; k++) {
