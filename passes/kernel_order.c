@@ -7,8 +7,12 @@
  * step it runs each weight-gradient product (with its fused optimizer
  * update, which stores nothing) as soon as its inputs exist, so the
  * activations it reads die early instead of living until the end of the
- * backward pass. The order only moves kernels that are independent, so
- * results do not change. */
+ * backward pass. A kernel that stores something no kernel could run on
+ * next (all its readers wait for other kernels too) is deferred while a
+ * kernel that is not can run: greedily it would run first for its small
+ * result (a conv's tap-major weight copy, 72 KB, ran before the CNN's
+ * forward and lived through all of it, at the arena's peak). The order
+ * only moves kernels that are independent, so results do not change. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +24,70 @@ static size_t arena_bytes(const ir_graph *g, const fuse_plan *f, int32_t r) {
   const ir_node *n = &g->nodes[r];
   if (!f->materialized[r] || (ir_ops[n->op].props & IR_P_LEAF) || plan_user_visible(n)) return 0;
   return ir_node_bytes(n);
+}
+
+/* Group-level edges: deps[gi] are the groups gi waits for, readers[gi]
+ * the groups waiting for gi (distinct, CSR layout). */
+typedef struct edges {
+  int *dep, *dep_start, *rd, *rd_start;
+} edges;
+
+static void edges_free(edges *e) {
+  free(e->dep);
+  free(e->dep_start);
+  free(e->rd);
+  free(e->rd_start);
+}
+
+static gc_status edges_build(const ir_graph *g, const sched_deps *deps, const fuse_plan *f,
+                             edges *e) {
+  int ng = f->ngroups;
+  size_t cap = (size_t)deps->start[g->n] + 1;
+  e->dep = malloc(sizeof *e->dep * cap);
+  e->rd = malloc(sizeof *e->rd * cap);
+  e->dep_start = calloc((size_t)ng + 1, sizeof *e->dep_start);
+  e->rd_start = calloc((size_t)ng + 1, sizeof *e->rd_start);
+  int *seen = malloc(sizeof *seen * (size_t)(ng ? ng : 1));
+  if (!e->dep || !e->rd || !e->dep_start || !e->rd_start || !seen) {
+    free(seen);
+    return gc_fail(GC_ERR_NOMEM, "kernel order: out of memory");
+  }
+  for (int h = 0; h < ng; h++) seen[h] = -1;
+  size_t nd = 0;
+  for (int gi = 0; gi < ng; gi++) {
+    e->dep_start[gi] = (int)nd;
+    const fuse_group *gr = &f->groups[gi];
+    for (int i = 0; i < gr->nnodes; i++) {
+      int32_t v = gr->nodes[i];
+      for (int k = deps->start[v]; k < deps->start[v + 1]; k++) {
+        int h = f->group_of[ir_view_source(g, deps->list[k])];
+        if (h == gi || seen[h] == gi || nd == cap) continue;
+        seen[h] = gi;
+        e->dep[nd++] = h;
+        e->rd_start[h + 1]++;
+      }
+    }
+  }
+  e->dep_start[ng] = (int)nd;
+  for (int h = 0; h < ng; h++) e->rd_start[h + 1] += e->rd_start[h];
+  int *fill = seen; /* reused: the next free slot per group */
+  for (int h = 0; h < ng; h++) fill[h] = e->rd_start[h];
+  for (int gi = 0; gi < ng; gi++)
+    for (int k = e->dep_start[gi]; k < e->dep_start[gi + 1]; k++) e->rd[fill[e->dep[k]]++] = gi;
+  free(seen);
+  return GC_OK;
+}
+
+/* Would a reader of gi be ready once gi runs (done: the groups placed)? */
+static bool feeds_a_ready_reader(const edges *e, const int *done, int gi) {
+  for (int r = e->rd_start[gi]; r < e->rd_start[gi + 1]; r++) {
+    int h = e->rd[r];
+    bool ready = true;
+    for (int k = e->dep_start[h]; k < e->dep_start[h + 1] && ready; k++)
+      ready = e->dep[k] == gi || done[e->dep[k]];
+    if (ready) return true;
+  }
+  return false;
 }
 
 typedef struct reads {
@@ -76,7 +144,9 @@ static gc_status reads_build(const ir_graph *g, const fuse_plan *f, reads *rd) {
 gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan *f) {
   int ng = f->ngroups, n = g->n;
   reads rd = {0};
+  edges ed = {0};
   gc_status st = reads_build(g, f, &rd);
+  if (!st) st = edges_build(g, deps, f, &ed);
   int *done = calloc((size_t)(ng ? ng : 1), sizeof *done);
   int *perm = malloc(sizeof *perm * (size_t)(ng ? ng : 1));
   int *newidx = malloc(sizeof *newidx * (size_t)(ng ? ng : 1));
@@ -100,26 +170,23 @@ gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan
   for (int placed = 0; !st && placed < ng; placed++) {
     int pick = -1;
     long long best = 0;
+    bool best_deferred = true;
     for (int gi = 0; gi < ng; gi++) {
       if (done[gi]) continue;
+      /* a view's value is its source's: a kernel reading a view of its
+       * own member (fuse_reduce.c) waits for nothing (edges_build) */
       bool ready = true;
-      const fuse_group *gr = &f->groups[gi];
-      for (int i = 0; i < gr->nnodes && ready; i++) {
-        int32_t v = gr->nodes[i];
-        for (int e = deps->start[v]; e < deps->start[v + 1] && ready; e++) {
-          /* a view's value is its source's: a kernel reading a view of
-           * its own member (fuse_reduce.c) waits for nothing */
-          int h = f->group_of[ir_view_source(g, deps->list[e])];
-          if (h != gi && !done[h]) ready = false;
-        }
-      }
+      for (int k = ed.dep_start[gi]; k < ed.dep_start[gi + 1] && ready; k++)
+        ready = done[ed.dep[k]];
       if (!ready) continue;
       long long grow = delta[gi];
       for (int e = rd.start[gi]; e < rd.start[gi + 1]; e++)
         if (pending[rd.root[e]] == 1) grow -= (long long)arena_bytes(g, f, rd.root[e]);
-      if (pick < 0 || grow < best) {
+      bool deferred = grow > 0 && !feeds_a_ready_reader(&ed, done, gi);
+      if (pick < 0 || (best_deferred && !deferred) || (deferred == best_deferred && grow < best)) {
         pick = gi;
         best = grow;
+        best_deferred = deferred;
       }
     }
     if (pick < 0) {
@@ -146,5 +213,6 @@ gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan
   free(delta);
   free(rd.start);
   free(rd.root);
+  edges_free(&ed);
   return st;
 }

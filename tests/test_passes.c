@@ -707,6 +707,29 @@ END_TEST
 
 /* ----------------------------------------------------------------- plan */
 
+/* Kernel order: a kernel whose result no kernel could run on next (a
+ * transposed weight read only by the last product) waits until it is
+ * needed, rather than running first for being the smallest result and
+ * living through everything before its reader (kernel_order.c). */
+START_TEST(kernel_order_defers_results_read_late) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(16, 8));
+  gc_value w = gc_param(g, "w", gc_shape2(8, 8), GC_ZEROS);
+  int perm[2] = {1, 0};
+  gc_value t = gc_transpose(g, w, perm); /* 256 bytes; a is 512 */
+  gc_value a = gc_softmax(g, x, 1);
+  gc_value b = gc_matmul(g, a, w);
+  gc_output(g, gc_matmul(g, gc_relu(g, b), t), "y");
+  gc_program *p = compile(g, 0, 0);
+  const int32_t *gof = p->fuse.group_of;
+  ck_assert_int_eq(p->fuse.groups[gof[t.id]].kind, FUSE_ELEMWISE);
+  ck_assert_int_gt(gof[t.id], gof[a.id]);
+  ck_assert_int_gt(gof[t.id], gof[b.id]);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 START_TEST(plan_reuses_memory_in_a_chain) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 257));
@@ -820,6 +843,7 @@ static Suite *passes_suite(void) {
   tc = tcase_create("plan");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, plan_reuses_memory_in_a_chain);
+  tcase_add_test(tc, kernel_order_defers_results_read_late);
   tcase_add_test(tc, plan_inference_mlp_near_lower_bound);
   tcase_add_test(tc, plan_check_on_training_step);
   suite_add_tcase(s, tc);
