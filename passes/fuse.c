@@ -37,16 +37,66 @@
 
 #include "passes/fuse_builder.h"
 
+/* Buffers a kernel may take: each persistent tensor (leaf or output) it
+ * touches is one argument, all arena tensors share one. The code generator
+ * allows 64; a margin keeps it clear of that. The device may allow fewer
+ * (pass_fuse's max_buffers: what CL_DEVICE_MAX_PARAMETER_SIZE holds). */
+enum { MAX_KERNEL_BUFFERS = 48 };
+_Static_assert(FB_ROOTS_CAP >= MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2,
+               "builder.roots holds a full group plus one node");
+
+static bool persistent_root(const ir_graph *g, int32_t r) {
+  return (ir_ops[g->nodes[r].op].props & IR_P_LEAF) ||
+         (g->nodes[r].flags & (IR_F_OUTPUT | IR_F_LOSS));
+}
+
+/* Adds root r to roots[] unless it is there (or roots[] is full). */
+static void add_root(int32_t r, int32_t *roots, int *n, int cap) {
+  for (int i = 0; i < *n; i++)
+    if (roots[i] == r) return;
+  if (*n < cap) roots[(*n)++] = r;
+}
+
+/* Adds the storage roots node touches (itself, its inputs) to roots[]. */
+static void add_roots(const ir_graph *g, int32_t node, int32_t *roots, int *n, int cap) {
+  const ir_node *nd = &g->nodes[node];
+  for (int k = -1; k < nd->nin; k++) {
+    int32_t r = ir_storage_root(g, k < 0 ? node : nd->in[k]);
+    add_root(persistent_root(g, r) ? r : -1 /* the arena */, roots, n, cap);
+  }
+}
+
+static int32_t *group_roots(builder *b, int gi) { return b->roots + (size_t)gi * FB_ROOTS_CAP; }
+
+/* Would groups ga and gb (or -1) plus node (or -1) fit the kernel argument
+ * budget? */
+static bool fits_with(builder *b, int ga, int gb, int32_t node) {
+  int32_t roots[FB_ROOTS_CAP];
+  int n = 0;
+  for (int k = 0; k < 2; k++) {
+    int gi = k ? gb : ga;
+    for (int i = 0; gi >= 0 && i < b->nroots[gi]; i++)
+      add_root(group_roots(b, gi)[i], roots, &n, FB_ROOTS_CAP);
+  }
+  if (node >= 0) add_roots(b->g, node, roots, &n, FB_ROOTS_CAP);
+  return n <= b->max_buffers;
+}
+
 static int group_new(builder *b, fuse_kind kind, int32_t root, gc_shape domain) {
   if (b->ngroups == b->cap) {
     int cap = b->cap ? b->cap * 2 : 64;
     fuse_group *gs = realloc(b->groups, sizeof *gs * (size_t)cap);
     int *st = realloc(b->stamp, sizeof *st * (size_t)cap);
+    int32_t *rs = realloc(b->roots, sizeof *rs * (size_t)cap * FB_ROOTS_CAP);
+    int *nr = realloc(b->nroots, sizeof *nr * (size_t)cap);
     if (gs) b->groups = gs;
     if (st) b->stamp = st;
-    if (!gs || !st) return -1;
+    if (rs) b->roots = rs;
+    if (nr) b->nroots = nr;
+    if (!gs || !st || !rs || !nr) return -1;
     b->cap = cap;
   }
+  b->nroots[b->ngroups] = 0;
   fuse_group *gr = &b->groups[b->ngroups];
   memset(gr, 0, sizeof *gr);
   gr->kind = kind;
@@ -63,6 +113,7 @@ static bool group_push(builder *b, int gi, int32_t node) {
   gr->nodes = nodes;
   gr->nodes[gr->nnodes++] = node;
   b->group_of[node] = gi;
+  add_roots(b->g, node, group_roots(b, gi), &b->nroots[gi], FB_ROOTS_CAP);
   return true;
 }
 
@@ -81,43 +132,6 @@ static bool depends_on(builder *b, int from, int target) {
     }
   }
   return false;
-}
-
-/* Buffers a kernel may take: each persistent tensor (leaf or output) it
- * touches is one argument, all arena tensors share one. The code generator
- * allows 64; a margin keeps it clear of that. The device may allow fewer
- * (pass_fuse's max_buffers: what CL_DEVICE_MAX_PARAMETER_SIZE holds). */
-enum { MAX_KERNEL_BUFFERS = 48 };
-
-static bool persistent_root(const ir_graph *g, int32_t r) {
-  return (ir_ops[g->nodes[r].op].props & IR_P_LEAF) ||
-         (g->nodes[r].flags & (IR_F_OUTPUT | IR_F_LOSS));
-}
-
-/* Adds the storage roots node touches (itself, its inputs) to roots[]. */
-static void add_roots(const ir_graph *g, int32_t node, int32_t *roots, int *n, int cap) {
-  const ir_node *nd = &g->nodes[node];
-  for (int k = -1; k < nd->nin && *n < cap; k++) {
-    int32_t r = ir_storage_root(g, k < 0 ? node : nd->in[k]);
-    if (!persistent_root(g, r)) r = -1; /* the arena */
-    bool seen = false;
-    for (int i = 0; i < *n && !seen; i++) seen = roots[i] == r;
-    if (!seen) roots[(*n)++] = r;
-  }
-}
-
-/* Would groups ga and gb (or -1) plus node (or -1) fit the kernel argument
- * budget? */
-static bool fits_with(builder *b, int ga, int gb, int32_t node) {
-  int32_t roots[MAX_KERNEL_BUFFERS + IR_MAX_INPUTS + 2];
-  int n = 0, cap = (int)(sizeof roots / sizeof roots[0]);
-  for (int k = 0; k < 2; k++) {
-    int gi = k ? gb : ga;
-    for (int i = 0; gi >= 0 && i < b->groups[gi].nnodes && n <= b->max_buffers; i++)
-      add_roots(b->g, b->groups[gi].nodes[i], roots, &n, cap);
-  }
-  if (node >= 0) add_roots(b->g, node, roots, &n, cap);
-  return n <= b->max_buffers;
 }
 
 int fb_value_group(const builder *b, int32_t x) { return b->group_of[ir_view_source(b->g, x)]; }
@@ -310,6 +324,7 @@ static bool merge_updates(builder *b) {
       if (!group_push(b, li, gr->root)) return false;
       gr->kind = FUSE_NONE; /* an empty group: no kernel */
       gr->nnodes = 0;
+      b->nroots[gi] = 0;
       break;
     }
   }
@@ -362,6 +377,9 @@ bool fb_merge_groups(builder *b, int ga, int gb, const int *pos) {
                      ? A->nodes[ia++]
                      : B->nodes[ib++];
   for (int k = 0; k < B->nnodes; k++) b->group_of[B->nodes[k]] = ga;
+  for (int i = 0; i < b->nroots[gb]; i++)
+    add_root(group_roots(b, gb)[i], group_roots(b, ga), &b->nroots[ga], FB_ROOTS_CAP);
+  b->nroots[gb] = 0;
   free(A->nodes);
   A->nodes = nodes;
   A->nnodes = n;
@@ -520,6 +538,31 @@ static int cross_entropy_pair(builder *b, int32_t id) {
   return -1;
 }
 
+/* Every node's readers, each once, in id order (as ir_users gives them),
+ * in one sweep over the graph: ir_users per node scans the whole graph,
+ * which made fusing a 20,000-node chain take seconds. */
+static bool users_build(const ir_graph *g, int32_t **users, int *nusers) {
+  for (int i = 0; i < g->n; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++) {
+      bool again = false;
+      for (int j = 0; j < k && !again; j++) again = g->nodes[i].in[j] == g->nodes[i].in[k];
+      if (!again) nusers[g->nodes[i].in[k]]++;
+    }
+  for (int i = 0; i < g->n; i++) {
+    users[i] = malloc(sizeof **users * (size_t)(nusers[i] ? nusers[i] : 1));
+    if (!users[i]) return false;
+    nusers[i] = 0;
+  }
+  for (int i = 0; i < g->n; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++) {
+      bool again = false;
+      for (int j = 0; j < k && !again; j++) again = g->nodes[i].in[j] == g->nodes[i].in[k];
+      int32_t x = g->nodes[i].in[k];
+      if (!again) users[x][nusers[x]++] = i;
+    }
+  return true;
+}
+
 gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int max_buffers,
                     fuse_plan *out) {
   memset(out, 0, sizeof *out);
@@ -540,9 +583,10 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
     goto done;
   }
   if ((st = sched_deps_build(g, &b.deps))) goto done;
-  for (int i = 0; i < n; i++) {
-    b.group_of[i] = -1;
-    users[i] = ir_users(g, i, &nusers[i]);
+  for (int i = 0; i < n; i++) b.group_of[i] = -1;
+  if (!users_build(g, users, nusers)) {
+    st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
+    goto done;
   }
   for (int oi = 0; oi < n; oi++) {
     int32_t id = order[oi];
@@ -646,6 +690,8 @@ done:
   free(nusers);
   sched_deps_free(&b.deps);
   free(b.stamp);
+  free(b.roots);
+  free(b.nroots);
   free(b.role);
   if (st) {
     for (int i = 0; i < b.ngroups; i++) free(b.groups[i].nodes);

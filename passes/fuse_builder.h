@@ -20,7 +20,15 @@ typedef struct builder {
   int max_buffers; /* kernel arguments a group may take */
   int *stamp;      /* DFS marks per group */
   int epoch;
+  /* per group: the distinct storage roots its members touch (persistent
+   * tensors, -1 for the arena), FB_ROOTS_CAP slots each, kept as members
+   * join, so the argument budget is checked without walking the group */
+  int32_t *roots;
+  int *nroots;
 } builder;
+
+/* Slots per group in builder.roots: more than any argument budget. */
+enum { FB_ROOTS_CAP = 48 + IR_MAX_INPUTS + 2 };
 
 /* The group whose kernel computes x: a view's is its source's (views
  * launch nothing and hold no value of their own). */

@@ -19,6 +19,10 @@
 typedef struct tree {
   int32_t leaf[IR_MAX_INPUTS];
   int nleaf;
+  int visited; /* nodes walked: a tree of IR_MAX_INPUTS leaves has fewer
+                  inner adds, so the walk stops past 2 IR_MAX_INPUTS (a long
+                  chain of adds, a gradient summed over many time steps,
+                  would otherwise be walked from every one of its adds) */
   bool ok;
 } tree;
 
@@ -42,6 +46,10 @@ static int slab_axis(const ir_graph *g, const ir_node *n, gc_shape s, int64_t *s
 /* Collects the leaves of the add tree under id: adds of equal shapes whose
  * inner nodes are read only by their parent and are no outputs. */
 static void collect(const ir_graph *g, const int *uses, int32_t id, bool root, tree *t) {
+  if (++t->visited > 2 * IR_MAX_INPUTS) {
+    t->ok = false;
+    return;
+  }
   const ir_node *n = &g->nodes[id];
   bool inner = n->op == IR_OP_ADD && n->dtype == GC_F32 &&
                (root || (uses[id] == 1 && !(n->flags & (IR_F_OUTPUT | IR_F_LOSS))));
@@ -64,7 +72,7 @@ static void collect(const ir_graph *g, const int *uses, int32_t id, bool root, t
 
 /* Rewrites add node id into a concat if its tree's leaves tile it. */
 static void join(ir_graph *g, const int *uses, int32_t id) {
-  tree t = {.nleaf = 0, .ok = true};
+  tree t = {.nleaf = 0, .visited = 0, .ok = true};
   collect(g, uses, id, true, &t);
   if (!t.ok || t.nleaf < 2) return;
   const gc_shape s = g->nodes[id].shape;
