@@ -8,7 +8,7 @@
  * a GRU's three, a split's pieces), the sum is the concat of the slice
  * gradients' inputs: no zeros to write, no adds, and a concat is a
  * movement op, which fusion can store from the kernel that computes its
- * inputs (passes/fuse.c). The add tree's root becomes that concat; its
+ * inputs (passes/fuse_movement.c). The add tree's root becomes that concat; its
  * inner adds and the slice_grads die in dead-code elimination unless
  * something else reads them. */
 #include <stdlib.h>

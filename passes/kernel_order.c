@@ -26,8 +26,9 @@ static size_t arena_bytes(const ir_graph *g, const fuse_plan *f, int32_t r) {
   return ir_node_bytes(n);
 }
 
-/* Group-level edges: deps[gi] are the groups gi waits for, readers[gi]
- * the groups waiting for gi (distinct, CSR layout). */
+/* Group-level edges, each pair once, CSR layout: dep[dep_start[gi] ..
+ * dep_start[gi + 1]) are the groups gi waits for, rd[rd_start[gi] ..] the
+ * groups waiting for gi. */
 typedef struct edges {
   int *dep, *dep_start, *rd, *rd_start;
 } edges;
