@@ -22,19 +22,109 @@ static bool is_writer(const ir_graph *g, int32_t id) {
   return (ir_ops[g->nodes[id].op].props & IR_P_INPLACE) != 0;
 }
 
+/* CSR lists per value v, ascending and each node once: readers of v
+ * (directly or through views; a writer's own target, its input 0, is not
+ * a read of it, its other inputs are) and writers over v. */
+typedef struct by_value {
+  int *start;
+  int32_t *list;
+} by_value;
+
+static void by_value_free(by_value *b) {
+  free(b->start);
+  free(b->list);
+}
+
+/* The values node r reads, each once, into *vals (grown as needed): its
+ * inputs (a writer's from 1 on) and every node along their chains of
+ * views. Returns how many, or -1 when out of memory. */
+static int values_read(const ir_graph *g, int32_t r, int32_t **vals, int *cap) {
+  int m = 0;
+  for (int k = is_writer(g, r) ? 1 : 0; k < g->nodes[r].nin; k++)
+    for (int32_t v = g->nodes[r].in[k];; v = g->nodes[v].in[0]) {
+      bool seen = false;
+      for (int j = 0; j < m && !seen; j++) seen = (*vals)[j] == v;
+      if (!seen) {
+        if (m == *cap) {
+          int c = *cap ? 2 * *cap : 32;
+          int32_t *nv = realloc(*vals, sizeof *nv * (size_t)c);
+          if (!nv) return -1;
+          *vals = nv;
+          *cap = c;
+        }
+        (*vals)[m++] = v;
+      }
+      if (!(ir_ops[g->nodes[v].op].props & IR_P_VIEW)) break;
+    }
+  return m;
+}
+
+/* Turns the counts in b->start[v + 1] into offsets and allocates the
+ * lists; returns each list's next free slot (b->start[v]), or NULL. */
+static int *by_value_lists(by_value *b, int n) {
+  for (int v = 0; v < n; v++) b->start[v + 1] += b->start[v];
+  b->list = malloc(sizeof *b->list * (size_t)(b->start[n] ? b->start[n] : 1));
+  int *fill = malloc(sizeof *fill * (size_t)(n ? n : 1));
+  if (!b->list || !fill) {
+    free(fill);
+    return NULL;
+  }
+  for (int v = 0; v < n; v++) fill[v] = b->start[v];
+  return fill;
+}
+
+static bool readers_build(const ir_graph *g, by_value *rd) {
+  int n = g->n, cap = 0, m;
+  int32_t *vals = NULL;
+  int *fill = NULL;
+  rd->start = calloc((size_t)n + 1, sizeof *rd->start);
+  bool ok = rd->start != NULL;
+  for (int r = 0; ok && r < n; r++) {
+    ok = (m = values_read(g, r, &vals, &cap)) >= 0;
+    for (int j = 0; j < m; j++) rd->start[vals[j] + 1]++;
+  }
+  ok = ok && (fill = by_value_lists(rd, n)) != NULL;
+  for (int r = 0; ok && r < n; r++) { /* ascending r: each list ascends */
+    ok = (m = values_read(g, r, &vals, &cap)) >= 0;
+    for (int j = 0; j < m; j++) rd->list[fill[vals[j]]++] = r;
+  }
+  free(vals);
+  free(fill);
+  return ok;
+}
+
+static bool writers_build(const int32_t *target, int n, by_value *wr) {
+  wr->start = calloc((size_t)n + 1, sizeof *wr->start);
+  if (!wr->start) return false;
+  for (int i = 0; i < n; i++)
+    if (target[i] >= 0) wr->start[target[i] + 1]++;
+  int *fill = by_value_lists(wr, n);
+  if (!fill) return false;
+  for (int i = 0; i < n; i++)
+    if (target[i] >= 0) wr->list[fill[target[i]]++] = i;
+  free(fill);
+  return true;
+}
+
 gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
   int n = g->n;
   /* Pass 1 counts, pass 2 fills. Extra edges: for writer w over value v =
-   * w.in[0], every node r != w reading v or a view of v (root == v, r not a
-   * writer) precedes w; earlier writers with the same target precede w. */
+   * w.in[0], every node r != w reading v or a view of v (r not a writer
+   * over v) precedes w; earlier writers with the same target precede w.
+   * The readers and writers of each value are listed once up front, so
+   * this is linear in the graph (it scanned every node per writer). */
   int *count = calloc((size_t)n + 1, sizeof *count);
   int32_t *target = malloc(sizeof *target * (size_t)(n ? n : 1));
-  if (!count || !target) {
+  by_value rd = {0}, wr = {0};
+  if (count && target)
+    for (int i = 0; i < n; i++) target[i] = is_writer(g, i) ? g->nodes[i].in[0] : -1;
+  if (!count || !target || !readers_build(g, &rd) || !writers_build(target, n, &wr)) {
     free(count);
     free(target);
+    by_value_free(&rd);
+    by_value_free(&wr);
     return gc_fail(GC_ERR_NOMEM, "schedule: out of memory");
   }
-  for (int i = 0; i < n; i++) target[i] = is_writer(g, i) ? g->nodes[i].in[0] : -1;
   for (int pass = 0; pass < 2; pass++) {
     int *fill = NULL;
     if (pass == 1) {
@@ -50,6 +140,8 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
         free(fill);
         free(count);
         free(target);
+        by_value_free(&rd);
+        by_value_free(&wr);
         sched_deps_free(out);
         return gc_fail(GC_ERR_NOMEM, "schedule: out of memory");
       }
@@ -66,23 +158,14 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
       for (int k = 0; k < nd->nin; k++) EDGE(i, nd->in[k]);
       if (target[i] < 0) continue;
       int32_t tgt = target[i];
-      for (int r = 0; r < n; r++) {
+      /* the readers and the writers of tgt, merged in id order */
+      int a = rd.start[tgt], b = wr.start[tgt];
+      while (a < rd.start[tgt + 1] || b < wr.start[tgt + 1]) {
+        bool from_writers =
+            a == rd.start[tgt + 1] || (b < wr.start[tgt + 1] && wr.list[b] < rd.list[a]);
+        int32_t r = from_writers ? wr.list[b++] : rd.list[a++];
         if (r == i) continue;
-        if (target[r] == tgt) {
-          if (r < i) EDGE(i, r);
-          continue;
-        }
-        const ir_node *rn = &g->nodes[r];
-        /* a writer's own target (input 0) is not a read of tgt, its other
-         * inputs (a delta, a gradient) are */
-        for (int k = is_writer(g, r) ? 1 : 0; k < rn->nin; k++) {
-          int32_t x = rn->in[k];
-          while (x != tgt && (ir_ops[g->nodes[x].op].props & IR_P_VIEW)) x = g->nodes[x].in[0];
-          if (x == tgt) {
-            EDGE(i, r);
-            break;
-          }
-        }
+        if (from_writers ? r < i : target[r] != tgt) EDGE(i, r);
       }
     }
 #undef EDGE
@@ -90,6 +173,8 @@ gc_status sched_deps_build(const ir_graph *g, sched_deps *out) {
   }
   free(count);
   free(target);
+  by_value_free(&rd);
+  by_value_free(&wr);
   return GC_OK;
 }
 
