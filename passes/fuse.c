@@ -538,16 +538,20 @@ static int cross_entropy_pair(builder *b, int32_t id) {
   return -1;
 }
 
+/* Is input k of n the first of n's inputs to read that value? */
+static bool first_read(const ir_node *n, int k) {
+  for (int j = 0; j < k; j++)
+    if (n->in[j] == n->in[k]) return false;
+  return true;
+}
+
 /* Every node's readers, each once, in id order (as ir_users gives them),
  * in one sweep over the graph: ir_users per node scans the whole graph,
  * which made fusing a 20,000-node chain take seconds. */
 static bool users_build(const ir_graph *g, int32_t **users, int *nusers) {
   for (int i = 0; i < g->n; i++)
-    for (int k = 0; k < g->nodes[i].nin; k++) {
-      bool again = false;
-      for (int j = 0; j < k && !again; j++) again = g->nodes[i].in[j] == g->nodes[i].in[k];
-      if (!again) nusers[g->nodes[i].in[k]]++;
-    }
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      if (first_read(&g->nodes[i], k)) nusers[g->nodes[i].in[k]]++;
   for (int i = 0; i < g->n; i++) {
     users[i] = malloc(sizeof **users * (size_t)(nusers[i] ? nusers[i] : 1));
     if (!users[i]) return false;
@@ -555,10 +559,8 @@ static bool users_build(const ir_graph *g, int32_t **users, int *nusers) {
   }
   for (int i = 0; i < g->n; i++)
     for (int k = 0; k < g->nodes[i].nin; k++) {
-      bool again = false;
-      for (int j = 0; j < k && !again; j++) again = g->nodes[i].in[j] == g->nodes[i].in[k];
       int32_t x = g->nodes[i].in[k];
-      if (!again) users[x][nusers[x]++] = i;
+      if (first_read(&g->nodes[i], k)) users[x][nusers[x]++] = i;
     }
   return true;
 }
