@@ -73,15 +73,18 @@ static void dump_groups(const gc_program *p, FILE *out) {
               p->fuse.role[gr->nodes[k]] == ROLE_ROW        ? "^"
               : p->fuse.role[gr->nodes[k]] == ROLE_AT_INDEX ? "@"
               : p->fuse.role[gr->nodes[k]] == ROLE_PIECES   ? "+"
+              : p->fuse.role[gr->nodes[k]] == ROLE_SIBLING  ? "&"
                                                             : "",
               p->fuse.materialized[gr->nodes[k]] ? "*"
               : p->fuse.inlined[gr->nodes[k]]    ? "~"
                                                  : "");
     fprintf(out, "\n");
   }
-  fprintf(out,
-          "(* stored, ~ recomputed by its readers, ^ once per row of a reduction, @ evaluated "
-          "at the coordinates a movement member reads, + a concat stored piece by piece)\n");
+  fprintf(
+      out,
+      "(* stored, ~ recomputed by its readers, ^ once per row of a reduction, @ evaluated "
+      "at the coordinates a movement member reads, + a concat stored piece by piece, & a second "
+      "result of the root's work)\n");
 }
 
 static void dump_plan(const gc_program *p, FILE *out) {

@@ -202,11 +202,21 @@ static gc_status pool_grad(const ir_graph *g, ir_node *n, gc_shape xs, const ir_
   return GC_OK;
 }
 
-/* (x, dy) -> x's shape */
+/* (indices, dy[, y]) -> attr.shape, x's: the indices are i32 and y f32,
+ * both of dy's shape */
 gc_status shape_maxpool2d_grad(const ir_graph *g, ir_node *n) {
   gc_status st;
-  if ((st = need_image_f32(g, n, 0, "input")) || (st = need_image_f32(g, n, 1, "dy"))) return st;
-  return pool_grad(g, n, IN(0)->shape, IN(1), false);
+  if ((st = need_image_f32(g, n, 1, "dy"))) return st;
+  if (IN(0)->dtype != GC_I32 || !ir_shape_eq(IN(0)->shape, IN(1)->shape))
+    return gc_fail(GC_ERR_SHAPE, "indices must be i32 of dy's shape %s, got %s %s",
+                   SHP(IN(1)->shape), gc_dtype_name(IN(0)->dtype), SHP(IN(0)->shape));
+  if (n->nin == 3 && (IN(2)->dtype != GC_F32 || !ir_shape_eq(IN(2)->shape, IN(1)->shape)))
+    return gc_fail(GC_ERR_SHAPE, "the pooled values must be f32 of dy's shape %s, got %s %s",
+                   SHP(IN(1)->shape), gc_dtype_name(IN(2)->dtype), SHP(IN(2)->shape));
+  if (gc_shape_numel(n->attr.shape) > INT32_MAX)
+    return gc_fail(GC_ERR_UNSUPPORTED, "input %s has more elements than i32 indices reach",
+                   SHP(n->attr.shape));
+  return pool_grad(g, n, n->attr.shape, IN(1), false);
 }
 
 /* (dy) -> attr.shape */

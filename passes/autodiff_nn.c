@@ -63,8 +63,16 @@ void grad_conv2d_grad_weight(ir_graph *g, int32_t y, int32_t dy, const bool *nee
   if (need[1]) dx[1] = nn_node(g, IR_OP_CONV2D, y, x, dy, SHAPE(d));
 }
 
+/* y = maxpool(x): dy goes to each window's first maximum, found once in
+ * the forward (maxpool2d_indices, which fusion computes in y's own kernel:
+ * passes/fuse_siblings.c), so the backward reads i32 indices of y's size
+ * instead of x, and x can die with the forward. */
 void grad_maxpool2d(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {
-  if (need[0]) dx[0] = nn_node(g, IR_OP_MAXPOOL2D_GRAD, y, X(0), dy, SHAPE(X(0)));
+  if (!need[0]) return;
+  /* attributes as gc_maxpool2d_indices gives them (no attr.shape), so
+   * that CSE merges a user's own indices of the same pooling with these */
+  int32_t idx = nn_node(g, IR_OP_MAXPOOL2D_INDICES, y, X(0), -1, (gc_shape){0});
+  if (idx >= 0) dx[0] = nn_node(g, IR_OP_MAXPOOL2D_GRAD, y, idx, dy, SHAPE(X(0)));
 }
 
 void grad_avgpool2d(ir_graph *g, int32_t y, int32_t dy, const bool *need, int32_t *dx) {

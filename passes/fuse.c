@@ -643,7 +643,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
      * elementwise chains, then reductions again over the merged chains */
     ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
          fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos) &&
-         fb_store_concats(&b, pos);
+         fb_store_concats(&b, pos) && fb_pool_siblings(&b, pos);
     free(pos);
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");

@@ -73,6 +73,13 @@ bool fb_fuse_into_movement(builder *b, const int *pos);
  * member its work-items store piece by piece. False when out of memory. */
 bool fb_store_concats(builder *b, const int *pos);
 
+/* ---- second results of a kernel (fuse_siblings.c) ---- */
+
+/* Moves each maxpool2d_indices kernel into the kernel of the maxpool2d of
+ * the same input and window, as a ROLE_SIBLING member. False when out of
+ * memory. */
+bool fb_pool_siblings(builder *b, const int *pos);
+
 /* ---- reduction groups (fuse_reduce.c) ---- */
 
 /* Result rows of reduce group gi: its reductions' output elements. */

@@ -11,7 +11,9 @@
  * next (all its readers wait for other kernels too) is deferred while a
  * kernel that is not can run: greedily it would run first for its small
  * result (a conv's tap-major weight copy, 72 KB, ran before the CNN's
- * forward and lived through all of it, at the arena's peak). The order
+ * forward and lived through all of it, at the arena's peak) — unless it
+ * is the second-to-last reader of an intermediate whose last reader is
+ * ready, which it lets free that intermediate (unlocks_a_free). The order
  * only moves kernels that are independent, so results do not change. */
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +96,33 @@ static bool feeds_a_ready_reader(const edges *e, const int *done, int gi) {
 typedef struct reads {
   int32_t *root; /* per group: the storage roots it reads, distinct */
   int *start;    /* group gi's roots are root[start[gi] .. start[gi + 1]) */
+  int *by;       /* per root r, the groups reading it: by[by_start[r] .. by_start[r + 1]) */
+  int *by_start;
 } reads;
+
+static bool ready(const edges *e, const int *done, int gi) {
+  for (int k = e->dep_start[gi]; k < e->dep_start[gi + 1]; k++)
+    if (!done[e->dep[k]]) return false;
+  return true;
+}
+
+/* Would running gi leave a stored intermediate it reads with one unplaced
+ * reader, which is ready, so that this reader frees it? (The CNN's conv2
+ * weight gradient, a small result no kernel reads soon, is the
+ * second-to-last reader of the pooled activations: run first, it lets the
+ * input gradient's kernel free them and write its result in their place.) */
+static bool unlocks_a_free(const ir_graph *g, const fuse_plan *f, const reads *rd, const edges *e,
+                           const int *done, const int *pending, int gi) {
+  for (int k = rd->start[gi]; k < rd->start[gi + 1]; k++) {
+    int32_t r = rd->root[k];
+    if (pending[r] != 2 || arena_bytes(g, f, r) == 0) continue;
+    for (int j = rd->by_start[r]; j < rd->by_start[r + 1]; j++) {
+      int h = rd->by[j];
+      if (h != gi && !done[h] && ready(e, done, h)) return true;
+    }
+  }
+  return false;
+}
 
 /* Appends the storage roots that node x's value is read from (through a
  * recomputed node, its inputs'). */
@@ -139,6 +167,18 @@ static gc_status reads_build(const ir_graph *g, const fuse_plan *f, reads *rd) {
   }
   rd->start[f->ngroups] = (int)used;
   free(tmp);
+  /* the inverse: readers per root */
+  rd->by_start = calloc((size_t)g->n + 1, sizeof *rd->by_start);
+  rd->by = malloc(sizeof *rd->by * (used ? used : 1));
+  if (!rd->by_start || !rd->by) return gc_fail(GC_ERR_NOMEM, "kernel order: out of memory");
+  for (size_t i = 0; i < used; i++) rd->by_start[rd->root[i] + 1]++;
+  for (int r = 0; r < g->n; r++) rd->by_start[r + 1] += rd->by_start[r];
+  int *fill = malloc(sizeof *fill * (size_t)(g->n ? g->n : 1));
+  if (!fill) return gc_fail(GC_ERR_NOMEM, "kernel order: out of memory");
+  for (int r = 0; r < g->n; r++) fill[r] = rd->by_start[r];
+  for (int gi = 0; gi < f->ngroups; gi++)
+    for (int k = rd->start[gi]; k < rd->start[gi + 1]; k++) rd->by[fill[rd->root[k]]++] = gi;
+  free(fill);
   return GC_OK;
 }
 
@@ -176,14 +216,12 @@ gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan
       if (done[gi]) continue;
       /* a view's value is its source's: a kernel reading a view of its
        * own member (fuse_reduce.c) waits for nothing (edges_build) */
-      bool ready = true;
-      for (int k = ed.dep_start[gi]; k < ed.dep_start[gi + 1] && ready; k++)
-        ready = done[ed.dep[k]];
-      if (!ready) continue;
+      if (!ready(&ed, done, gi)) continue;
       long long grow = delta[gi];
       for (int e = rd.start[gi]; e < rd.start[gi + 1]; e++)
         if (pending[rd.root[e]] == 1) grow -= (long long)arena_bytes(g, f, rd.root[e]);
-      bool deferred = grow > 0 && !feeds_a_ready_reader(&ed, done, gi);
+      bool deferred = grow > 0 && !feeds_a_ready_reader(&ed, done, gi) &&
+                      !unlocks_a_free(g, f, &rd, &ed, done, pending, gi);
       if (pick < 0 || (best_deferred && !deferred) || (deferred == best_deferred && grow < best)) {
         pick = gi;
         best = grow;
@@ -214,6 +252,8 @@ gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan
   free(delta);
   free(rd.start);
   free(rd.root);
+  free(rd.by);
+  free(rd.by_start);
   edges_free(&ed);
   return st;
 }

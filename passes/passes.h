@@ -11,12 +11,18 @@
 /* Re-runs every shape rule and the verifier (for imported graphs). */
 gc_status pass_shapes(ir_graph *g);
 /* Common-subexpression elimination, sums of slice_grads joined into
- * concats, then dead-code elimination: keeps what reaches an output, the
+ * concats, ReLU masks moved before max-pooling gradients, then dead-code
+ * elimination: keeps what reaches an output, the
  * loss or an in-place update; renumbers nodes. */
 gc_status pass_simplify(ir_graph *g);
 /* Part of simplify (join_slice_grads.c): a sum of slice_grads that tile
  * their result along one axis becomes the concat of their inputs. */
 gc_status pass_join_slice_grads(ir_graph *g);
+/* Part of simplify (mask_pool_grads.c): a max pooling's input gradient
+ * masked by step(x) of its input becomes the gradient of the pooled
+ * gradient masked by step(y) of the pooled values, so x need not live
+ * until the backward. */
+gc_status pass_mask_pool_grads(ir_graph *g);
 
 /* Internal builders used by autodiff and optimizers. */
 int32_t ir_matmul_t(ir_graph *g, int32_t a, int32_t b, int trans_a, int trans_b);
@@ -86,11 +92,14 @@ typedef enum fuse_role {
   ROLE_AT_INDEX, /* in an ELEMWISE group: a producer evaluated inside the
                     movement members reading it, at the coordinates they
                     read (passes/fuse_movement.c), never on its own */
-  ROLE_PIECES    /* a concat in the ELEMWISE group computing its inputs,
+  ROLE_PIECES,   /* a concat in the ELEMWISE group computing its inputs,
                     which all have the domain's shape: each work-item
                     stores its element of every input at that input's
                     place in the concat (fuse_movement.c); no member
                     reads it */
+  ROLE_SIBLING   /* in a COMPLEX group: a second result of the root's
+                    work, which its kernel stores alongside (the indices
+                    of a max pooling's maxima: fuse_siblings.c) */
 } fuse_role;
 
 typedef struct fuse_plan {

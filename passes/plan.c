@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/nn_geom.h"
 #include "passes/passes.h"
 
 typedef struct tensor {
@@ -73,16 +72,63 @@ static int by_def_then_size(const void *a, const void *b) {
   return x->node < y->node ? -1 : x->node > y->node;
 }
 
-/* Does complex op n read its input k only inside the region it writes,
- * before writing any of it, so that its result may take the input's
- * storage? Max pooling's gradient does, over windows that tile x without
- * overlap: its kernels read a window's inputs before they store that
- * window's elements, and read no other window's (the 2x2 vector kernel
- * loads its shifted last vector first; backends/opencl/cl_nn_ops.c). */
-static bool writes_over_input(const ir_graph *g, const ir_node *n, int k) {
-  if (n->op != IR_OP_MAXPOOL2D_GRAD || k != 0) return false;
-  const nn_conv c = nn_pool_of(g->nodes[n->in[0]].shape, n->attr.win);
-  return nn_pool_tiles(&c);
+static bool elementwise(const ir_node *n) {
+  ir_fusion k = ir_ops[n->op].fusion;
+  return k == IR_FUSE_ELEMWISE || k == IR_FUSE_BROADCAST;
+}
+
+/* Does node v of kernel gi's work (a member, or a value it recomputes)
+ * read x only at the element the kernel writes, and nothing in storage r
+ * at a movement op's coordinates (at_index: v is evaluated there)? */
+static bool reads_at_element(const ir_graph *g, const fuse_plan *f, const mem_plan *m,
+                             const fuse_group *gr, int32_t v, int32_t x, int32_t r, bool at_index,
+                             int depth) {
+  const ir_node *n = &g->nodes[v];
+  for (int j = 0; j < n->nin; j++) {
+    int32_t u = n->in[j];
+    if ((u == x && !(elementwise(n) && ir_shape_eq(n->shape, gr->domain))) ||
+        (at_index && m->root[u] == r))
+      return false;
+    /* a value recomputed here: its reads are this kernel's (recomputed
+     * chains are two deep at most, passes/fuse.c) */
+    if (f->inlined && f->inlined[u] && u != x &&
+        (depth == 0 || !reads_at_element(g, f, m, gr, u, x, r, at_index, depth - 1)))
+      return false;
+  }
+  return true;
+}
+
+/* May output out of kernel gi take the storage of x (in_place)? If so,
+ * records it and returns 1. */
+static int takes_storage(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
+                         const int32_t *idx, int gi, int32_t out, int32_t x) {
+  const fuse_group *gr = &f->groups[gi];
+  int32_t r = m->root[x];
+  /* x's own tensor (from the liveness before any merge) dies here; x may
+   * itself continue an earlier tensor (a chain in place) */
+  if (f->group_of[x] == gi || (f->inlined && f->inlined[x]) || m->kind[r] != STORE_ARENA ||
+      idx[x] < 0 || t[idx[x]].last != gi || (r != x && ir_ops[g->nodes[x].op].props & IR_P_VIEW) ||
+      g->nodes[x].dtype != g->nodes[out].dtype || !ir_shape_eq(g->nodes[x].shape, gr->domain) ||
+      ir_node_bytes(&g->nodes[x]) != ir_node_bytes(&g->nodes[out]))
+    return 0;
+  /* every read of x here must be by an elementwise op at the domain index
+   * (not one evaluated at a movement op's coordinates) */
+  for (int c = 0; c < gr->nnodes; c++) {
+    int32_t v = gr->nodes[c];
+    bool at_index = f->role && f->role[v] == ROLE_AT_INDEX;
+    if (!reads_at_element(g, f, m, gr, v, x, r, at_index, 4)) return 0;
+  }
+  /* everything already in r's storage is dead after this kernel, and no
+   * other output of this kernel took it */
+  for (int o = 0; o < g->n; o++)
+    if (m->root[o] == r && o != x && (f->group_of[o] == gi || idx[o] < 0 || t[idx[o]].last > gi))
+      return 0;
+  /* out and the views of out (whose root was out) now live in r: roots
+   * stay one step from their storage, so a read through a view of a
+   * merged tensor still extends r's life */
+  for (int o = 0; o < g->n; o++)
+    if (m->root[o] == out) m->root[o] = r;
+  return 1;
 }
 
 /* Elementwise kernels and the epilogues of complex ops (matmul, conv,
@@ -90,8 +136,7 @@ static bool writes_over_input(const ir_graph *g, const ir_node *n, int k) {
  * same size and dtype that dies in that kernel and is read only at the
  * element being written (same shape as the kernel's domain, by elementwise
  * members, not through a view or a movement op; never as a GEMM operand,
- * which many work-items read), or by a root that writes over it
- * (writes_over_input). Each work-item then reads its element before
+ * which many work-items read). Each work-item then reads its element before
  * writing it (an epilogue runs once per element, in the work-item that
  * owns it), so sharing is safe; the output simply continues the input's
  * storage (its root), which the checker sees as one tensor. Returns how
@@ -105,47 +150,21 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
     for (int a = 0; a < gr->nnodes; a++) {
       int32_t out = gr->nodes[a];
       if (m->kind[out] != STORE_ARENA || m->root[out] != out || !f->materialized[out]) continue;
-      /* a candidate input: read from another kernel, dying here */
+      /* a candidate input: read from another kernel, dying here, by a
+       * member or by a value the kernel recomputes at the element (the
+       * ReLU mask step(y) of a masked gradient) */
       for (int b = 0; b < gr->nnodes && m->root[out] == out; b++) {
         const ir_node *reader = &g->nodes[gr->nodes[b]];
         for (int k = 0; k < reader->nin && m->root[out] == out; k++) {
-          int32_t x = reader->in[k], r = m->root[x];
-          /* x's own tensor (from the liveness before any merge) dies here;
-           * x may itself continue an earlier tensor (a chain in place) */
-          if (f->group_of[x] == gi || (f->inlined && f->inlined[x]) || m->kind[r] != STORE_ARENA ||
-              idx[x] < 0 || t[idx[x]].last != gi ||
-              (r != x && ir_ops[g->nodes[x].op].props & IR_P_VIEW) ||
-              g->nodes[x].dtype != g->nodes[out].dtype ||
-              !ir_shape_eq(g->nodes[x].shape, gr->domain) ||
-              ir_node_bytes(&g->nodes[x]) != ir_node_bytes(&g->nodes[out]))
-            continue;
-          /* every reader of x here must be an elementwise member at the
-           * domain index (not one evaluated at a movement op's
-           * coordinates), and x not already continued by another output */
-          bool ok = true;
-          for (int c = 0; c < gr->nnodes && ok; c++) {
-            const ir_node *r2 = &g->nodes[gr->nodes[c]];
-            ir_fusion fk = ir_ops[r2->op].fusion;
-            bool at_index = f->role && f->role[gr->nodes[c]] == ROLE_AT_INDEX;
-            for (int j = 0; j < r2->nin && ok; j++)
-              if ((r2->in[j] == x && fk != IR_FUSE_ELEMWISE && fk != IR_FUSE_BROADCAST &&
-                   !(gr->nodes[c] == gr->root && writes_over_input(g, r2, j))) ||
-                  (at_index && m->root[r2->in[j]] == r))
-                ok = false;
+          int32_t x = reader->in[k];
+          if (f->inlined && f->inlined[x]) {
+            const ir_node *v = &g->nodes[x];
+            if (!elementwise(v) || !ir_shape_eq(v->shape, gr->domain)) continue;
+            for (int j = 0; j < v->nin && m->root[out] == out; j++)
+              merged += takes_storage(g, f, m, t, idx, gi, out, v->in[j]);
+          } else {
+            merged += takes_storage(g, f, m, t, idx, gi, out, x);
           }
-          /* everything already in r's storage is dead after this kernel,
-           * and no other output of this kernel took it */
-          for (int o = 0; o < g->n && ok; o++)
-            if (m->root[o] == r && o != x &&
-                (f->group_of[o] == gi || idx[o] < 0 || t[idx[o]].last > gi))
-              ok = false;
-          if (!ok) continue;
-          /* out and the views of out (whose root was out) now live in r:
-           * roots stay one step from their storage, so a read through a
-           * view of a merged tensor still extends r's life */
-          for (int o = 0; o < g->n; o++)
-            if (m->root[o] == out) m->root[o] = r;
-          merged++;
         }
       }
     }

@@ -1,5 +1,6 @@
 /* simplify.c — common-subexpression elimination, sums of slice gradients
- * joined into concats (join_slice_grads.c), then dead-code elimination. CSE merges nodes that
+ * joined into concats (join_slice_grads.c), ReLU masks moved before
+ * max-pooling gradients (mask_pool_grads.c), then dead-code elimination. CSE merges nodes that
  * compute the same value: the same pure op on the same inputs with the same attributes, and
  * constants with the same bytes (autodiff emits many equal scalars). DCE keeps what an output, the
  * loss or an in-place update needs, drops the rest and renumbers. (Constant folding comes later;
@@ -82,6 +83,7 @@ static gc_status eliminate_common(ir_graph *g) {
 gc_status pass_simplify(ir_graph *g) {
   gc_status st = eliminate_common(g);
   if (!st) st = pass_join_slice_grads(g);
+  if (!st) st = pass_mask_pool_grads(g);
   if (st) return st;
   int n = g->n;
   bool *live = calloc((size_t)n + 1, sizeof *live);

@@ -7,13 +7,15 @@
  * are at most 1.10x the live-set lower bound; the CNN training arena is at
  * most 50% of the no-reuse sum; every training arena is at most 1.10x its
  * live-set lower bound. The CNN training step launches 23 kernels (25
- * with the slack) and its arena is 51.8% of the no-reuse sum: within the
- * slack, and its live-set lower bound (the activations the backward
- * keeps, 9.3 MB of 9.76 MB at the peak); fusing the ReLU mask into the
- * pooling gradients took two 5.5 MB and 2 MB tensors out of that sum (it
- * was 48% of the larger sum), and running conv2's tap-major weight copy
- * just before its reader rather than first took 72 KB off the peak.
- * The MLP training arena is 81% of its no-reuse sum,
+ * with the slack) and its arena, 8,380,416 bytes, is 40.6% of the
+ * no-reuse sum and its live-set lower bound: max pooling keeps the
+ * indices of its maxima for the backward, not its input, and the ReLU
+ * mask moves to the pooled gradient (passes/mask_pool_grads.c), so the
+ * 5.5 MB conv1 activation dies in the forward (the arena was 9,756,672
+ * bytes, 51.8%, while the backward kept it). The peaks are the first
+ * pooling (its input, maxima and indices) and its gradient (the
+ * indices, the masked pooled gradient and the result in the input's
+ * size). The MLP training arena is 81% of its no-reuse sum,
  * its live lower bound, asserted as measured (see the test for why no
  * plan of it reaches 50%; the unfused MLP cannot either: its dW1 alone is
  * 52% of its sum).
@@ -100,7 +102,8 @@ START_TEST(cnn_training_arena_budget) {
   printf("cnn train: %d launches, arena %zu, no-reuse %zu (%.1f%%), lower bound %zu\n",
          s.launches_per_run, s.arena_bytes, s.no_reuse_bytes,
          100.0 * (double)s.arena_bytes / (double)s.no_reuse_bytes, s.live_lower_bound_bytes);
-  ck_assert(s.arena_bytes <= 0.50 * 1.10 * (double)s.no_reuse_bytes);
+  ck_assert(s.arena_bytes <= 0.50 * (double)s.no_reuse_bytes);         /* the bound */
+  ck_assert(s.arena_bytes <= 0.406 * 1.10 * (double)s.no_reuse_bytes); /* as measured */
   ck_assert(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes);
   ck_assert_int_le(s.launches_per_run, 25); /* 23 + 10% */
   gc_program_free(p);

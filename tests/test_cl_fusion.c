@@ -245,12 +245,16 @@ START_TEST(matmul_bias_relu_is_one_kernel) {
 }
 END_TEST
 
-/* Pooling takes an epilogue: the CNN's backward multiplies max pooling's
- * gradient by the ReLU mask in the pooling kernel (one kernel fused, two
- * unfused), whose result writes over the ReLU's output, which dies there
- * (passes/plan.c: the windows tile it); a forward pooling's epilogue (the
- * loss's square) joins too. The weight gradient behind it matches. */
-START_TEST(pooling_takes_an_epilogue_in_place) {
+/* Max pooling keeps the indices of its maxima for the backward instead of
+ * its input: the forward pooling kernel stores them (a second result,
+ * ROLE_SIBLING; two kernels unfused), the gradient reads them, and the
+ * ReLU mask of the pooling's input moves to the pooled gradient
+ * (passes/mask_pool_grads.c), so nothing after the forward pooling reads
+ * the ReLU's output. Two forms of the mask: a node in dy's kernel where
+ * dy is elementwise (here 2 y), and the gradient's masked form
+ * maxpool2d_grad(idx, dy, y) where dy is a reshape of a matmul's result.
+ * The weight gradients match the reference and the unfused program. */
+static void check_pool_keeps_indices(bool dense) {
   gc_graph *g = gc_graph_new();
   gc_graph_set_seed(g, 5);
   gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 12, 20));
@@ -259,35 +263,57 @@ START_TEST(pooling_takes_an_epilogue_in_place) {
   gc_pool2d_opts o = {{0}};
   o.kernel[0] = o.kernel[1] = o.stride[0] = o.stride[1] = 2;
   gc_value y = gc_maxpool2d(g, r, &o);
+  gc_value w2 = {-1};
+  if (dense) {
+    w2 = gc_param(g, "w2", gc_shape2(4 * 5 * 9, 7), GC_GLOROT);
+    y = gc_matmul(g, gc_reshape(g, y, gc_shape2(2, 4 * 5 * 9)), w2);
+  }
   gc_set_loss(g, gc_sum(g, gc_mul(g, y, y), NULL, 0, 0));
-  ck_assert_int_eq(gc_differentiate(g), GC_OK);
+  ck_assert_msg(gc_differentiate(g) == GC_OK, "%s", gc_last_error());
   gc_output(g, gc_grad(g, w), "dw");
+  if (dense) gc_output(g, gc_grad(g, w2), "dw2");
   trio t = trio_compile(g);
   const gc_program *p = t.fused;
-  int32_t pg = find_op(p, IR_OP_MAXPOOL2D_GRAD), pool = find_op(p, IR_OP_MAXPOOL2D);
-  ck_assert_int_ge(pg, 0);
-  const fuse_group *gr = group_of_node(p, pg);
-  ck_assert_int_eq(gr->kind, FUSE_COMPLEX);
-  ck_assert_int_eq(gr->root, pg);
-  int32_t mask = -1;
-  for (int k = 0; k < gr->nnodes; k++)
-    if (p->g->nodes[gr->nodes[k]].op == IR_OP_MUL) mask = gr->nodes[k];
-  ck_assert_msg(mask >= 0, "the ReLU mask is not in the pooling gradient's kernel");
-  ck_assert(p->fuse.materialized[mask] && !p->fuse.materialized[pg]);
-  int32_t relu = p->g->nodes[pool].in[0];
-  ck_assert_int_eq(p->g->nodes[relu].op, IR_OP_RELU);
-  ck_assert_int_eq(p->mem.root[mask], p->mem.root[relu]); /* in place */
-  ck_assert_int_gt(group_of_node(p, pool)->nnodes, 1);    /* y * y */
-  int32_t upg = find_op(t.unfused, IR_OP_MAXPOOL2D_GRAD);
-  ck_assert_int_eq(group_of_node(t.unfused, upg)->nnodes, 1);
+  const ir_graph *pg = p->g;
+  int32_t grad = find_op(p, IR_OP_MAXPOOL2D_GRAD), pool = find_op(p, IR_OP_MAXPOOL2D);
+  int32_t ix = find_op(p, IR_OP_MAXPOOL2D_INDICES);
+  ck_assert(grad >= 0 && pool >= 0 && ix >= 0);
+  ck_assert_int_eq(pg->nodes[grad].in[0], ix);
+  ck_assert_int_eq(p->fuse.group_of[ix], p->fuse.group_of[pool]);
+  ck_assert_int_eq(p->fuse.role[ix], ROLE_SIBLING);
+  ck_assert(p->fuse.materialized[ix]);
+  int32_t relu = pg->nodes[pool].in[0];
+  ck_assert_int_eq(pg->nodes[relu].op, IR_OP_RELU);
+  for (int i = 0; i < pg->n; i++)
+    for (int k = 0; k < pg->nodes[i].nin; k++)
+      if (pg->nodes[i].in[k] == relu)
+        ck_assert_msg(p->fuse.group_of[i] == p->fuse.group_of[pool],
+                      "%%%d reads the ReLU's output after the forward pooling", i);
+  if (dense) { /* the masked form */
+    ck_assert_int_eq(pg->nodes[grad].nin, 3);
+    ck_assert_int_eq(pg->nodes[grad].in[2], pool);
+  } else { /* the mask in the kernel computing dy */
+    ck_assert_int_eq(pg->nodes[grad].nin, 2);
+    int32_t masked = pg->nodes[grad].in[1];
+    ck_assert_int_eq(pg->nodes[masked].op, IR_OP_MUL);
+    ck_assert_int_gt(group_of_node(p, masked)->nnodes, 1);
+    ck_assert_int_gt(group_of_node(p, pool)->nnodes, 2); /* y * y too */
+  }
+  ck_assert_int_eq(group_of_node(t.unfused, find_op(t.unfused, IR_OP_MAXPOOL2D_INDICES))->nnodes,
+                   1);
   enum { NX = 2 * 3 * 12 * 20 };
   float xv[NX];
   fill(xv, NX, 11, -1, 1);
-  const char *outs[1] = {"dw"};
-  const int64_t sizes[1] = {4 * 3 * 3 * 3};
-  trio_agree(&t, xv, NX, outs, sizes, 1, 1e-4);
+  const char *outs[2] = {"dw", "dw2"};
+  const int64_t sizes[2] = {4 * 3 * 3 * 3, 4 * 5 * 9 * 7};
+  trio_agree(&t, xv, NX, outs, sizes, dense ? 2 : 1, 1e-4);
   trio_free(&t);
   gc_graph_free(g);
+}
+
+START_TEST(pooling_keeps_its_indices_not_its_input) {
+  check_pool_keeps_indices(false);
+  check_pool_keeps_indices(true);
 }
 END_TEST
 
@@ -1232,7 +1258,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, gemm_mask_epilogue_runs_as_float8);
   tcase_add_test(tc, arena_splits_under_a_limit);
   tcase_add_test(tc, matmul_bias_relu_is_one_kernel);
-  tcase_add_test(tc, pooling_takes_an_epilogue_in_place);
+  tcase_add_test(tc, pooling_keeps_its_indices_not_its_input);
   tcase_add_test(tc, sum_of_product_fuses);
   tcase_add_test(tc, diamond_fuses_without_cycle);
   tcase_add_test(tc, cycle_forming_join_is_refused);

@@ -330,6 +330,21 @@ static gc_pool2d_opts pool_opts(int k0, int k1, int s, int pt, int pl, int pb, i
   return o;
 }
 
+/* maxpool2d_grad itself on x's pooling by o, from its indices: plain, and
+ * masked by step(y) of a random y (about half the windows masked) */
+static void pool_grad_nodes(harness *h, gc_value x, const gc_pool2d_opts *o) {
+  gc_value idx = gc_maxpool2d_indices(h->g, x, o, 0);
+  ck_assert_msg(gc_value_ok(idx), "%s", gc_graph_errmsg(h->g));
+  gc_shape ys = gc_value_shape(h->g, idx);
+  gc_value dy = prm(h, ys, -1, 1), y = prm(h, ys, -1, 1);
+  ir_attr a = h->g->nodes[idx.id].attr;
+  a.mode = 0;
+  a.shape = gc_value_shape(h->g, x);
+  int32_t in[3] = {idx.id, dy.id, y.id};
+  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)), TOL);
+  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 3, in, &a)), TOL);
+}
+
 static void case_maxpool(harness *h) {
   gc_value x = prm(h, gc_shape4(3, 5, 11, 13), -1, 1);
   gc_pool2d_opts o1 = pool_opts(2, 2, 2, 0, 0, 0, 0, 0, 0);
@@ -356,25 +371,20 @@ static void case_maxpool(harness *h) {
   out(h, gc_maxpool2d(h->g, x3, &o1), TOL);
   gc_value x4 = prm(h, gc_shape4(2, 2, 11, 11), -1, 1); /* 5 windows: 4 at a time */
   out(h, gc_maxpool2d(h->g, x4, &o1), TOL);
-  /* the gradient node itself on ReLU's zeros: ties go to the first maximum */
-  ir_attr a = {0};
-  a.win.kh = a.win.kw = 2;
-  a.win.sh = a.win.sw = 2;
-  a.shape = gc_shape4(2, 2, 7, 36);
-  gc_value xt = gc_relu(h->g, prm(h, a.shape, -1, 1));
-  gc_value dy = prm(h, gc_shape4(2, 2, 3, 18), -1, 1);
-  int32_t in[2] = {xt.id, dy.id};
-  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)), TOL);
+  /* the gradient node itself, from the indices, on ReLU's zeros: ties go
+   * to the first maximum */
+  gc_value xt = gc_relu(h->g, prm(h, gc_shape4(2, 2, 7, 36), -1, 1));
+  pool_grad_nodes(h, xt, &o1);
+  /* the scalar forms: windows that tile (a cut last cell), overlapping */
+  pool_grad_nodes(h, xt, &(gc_pool2d_opts){{3, 3}, {3, 3}, {0, 0, 0, 0}, {0, 0}, 0, 0});
+  pool_grad_nodes(h, xt, &(gc_pool2d_opts){{3, 3}, {2, 2}, {1, 1, 1, 1}, {0, 0}, 0, 0});
   /* NaN wins, the first one where a window has two (outputs read as -5) */
   gc_value xn = prm(h, gc_shape4(1, 2, 4, 20), -1, 1);
   float *xd = h->g->nodes[xn.id].data;
   xd[1] = xd[20 + 4] = xd[9] = xd[20 + 8] = xd[80 + 2 * 20 + 15] = NAN;
   gc_value yn = gc_maxpool2d(h->g, xn, &o1);
   out(h, gc_where(h->g, gc_greater_equal(h->g, yn, yn), yn, gc_scalar(h->g, -5.0f)), TOL);
-  gc_value dyn = prm(h, gc_shape4(1, 2, 2, 10), -1, 1);
-  int32_t inn[2] = {xn.id, dyn.id};
-  a.shape = gc_shape4(1, 2, 4, 20);
-  out(h, ir_value(ir_add(h->g, IR_OP_MAXPOOL2D_GRAD, 2, inn, &a)), TOL);
+  pool_grad_nodes(h, xn, &o1);
   finish(h, TOL);
 }
 

@@ -316,6 +316,105 @@ START_TEST(simplify_joins_slice_grads_that_tile) {
 }
 END_TEST
 
+/* The gradient of sum over windows of maxpool(relu(x)) * dy, by hand:
+ * each window's dy goes to its first maximum when that maximum is
+ * positive. x [N, C, H, W]; k x k windows, stride st, padding pad. */
+static void relu_pool_grad(const float *x, const float *dy, int NC, int H, int W, int k, int st,
+                           int pad, float *dx) {
+  const int OH = (H + 2 * pad - k) / st + 1, OW = (W + 2 * pad - k) / st + 1;
+  for (int p = 0; p < NC; p++)
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        int best = -1;
+        float m = 0;
+        for (int a = 0; a < k; a++)
+          for (int b = 0; b < k; b++) {
+            int h = oh * st - pad + a, w = ow * st - pad + b;
+            if (h < 0 || h >= H || w < 0 || w >= W) continue;
+            float v = fmaxf(x[(p * H + h) * W + w], 0.0f);
+            if (best < 0 || v > m) best = (p * H + h) * W + w, m = v;
+          }
+        if (m > 0) dx[best] += dy[(p * OH + oh) * OW + ow];
+      }
+}
+
+/* relu → maxpool differentiates to the pooling gradient masked by step of
+ * the ReLU's output; simplify moves the mask to the pooled gradient
+ * (mask_pool_grads.c): as a node where dy is elementwise (2x2 windows,
+ * dy = r1), as the gradient's masked form where dy is a reshape (3x3
+ * overlapping windows, then a matmul). Nothing reads the ReLUs' outputs
+ * after the pooling, and the gradients equal the ones by hand (the ReLU's
+ * zeros tie, and step(0) = 0 sends nothing). */
+START_TEST(simplify_moves_relu_masks_before_pool_grads) {
+  gc_graph *g = gc_graph_new();
+  gc_init u = {GC_INIT_UNIFORM, -1.0f, 1.0f, 0, 0};
+  enum { N = 2, C = 3, H = 7, W = 8, NX = N * C * H * W };
+  gc_value x = gc_param(g, "x", gc_shape4(N, C, H, W), u);
+  gc_value x3 = gc_param(g, "x3", gc_shape4(N, C, H, W), u);
+  gc_pool2d_opts o2 = {{2, 2}, {2, 2}, {0, 0, 0, 0}, {0, 0}, 0, 0};
+  gc_pool2d_opts o3 = {{3, 3}, {2, 2}, {1, 1, 1, 1}, {0, 0}, 0, 0};
+  gc_value y2 = gc_maxpool2d(g, gc_relu(g, x), &o2), y3 = gc_maxpool2d(g, gc_relu(g, x3), &o3);
+  enum { N2 = N * C * 3 * 4, F3 = C * 4 * 4, K = 5 };
+  float r1[N2], w3[F3 * K], r3[N * K];
+  for (int i = 0; i < N2; i++) r1[i] = (float)((i * 7) % 11) - 5.0f;
+  for (int i = 0; i < F3 * K; i++) w3[i] = (float)((i * 5) % 9) / 4.0f - 1.0f;
+  for (int i = 0; i < N * K; i++) r3[i] = (float)(i % 4) - 1.5f;
+  gc_value loss =
+      gc_sum(g, gc_mul(g, y2, gc_constant(g, GC_F32, gc_shape4(N, C, 3, 4), r1)), NULL, 0, 0);
+  gc_value z = gc_matmul(g, gc_reshape(g, y3, gc_shape2(N, F3)),
+                         gc_constant(g, GC_F32, gc_shape2(F3, K), w3));
+  loss = gc_add(g, loss,
+                gc_sum(g, gc_mul(g, z, gc_constant(g, GC_F32, gc_shape2(N, K), r3)), NULL, 0, 0));
+  gc_set_loss(g, loss);
+  ck_assert_int_eq(gc_differentiate(g), GC_OK);
+  gc_output(g, gc_grad(g, x), "dx");
+  gc_output(g, gc_grad(g, x3), "dx3");
+  float xv[NX], xv3[NX];
+  memcpy(xv, g->nodes[x.id].data, sizeof xv);
+  memcpy(xv3, g->nodes[x3.id].data, sizeof xv3);
+  gc_program *p = compile(g, 0, 0);
+  int masked_form = 0, mask_node = 0;
+  for (int i = 0; i < p->g->n; i++) {
+    const ir_node *n = &p->g->nodes[i];
+    if (n->op == IR_OP_STEP) ck_assert_int_ne(p->g->nodes[n->in[0]].op, IR_OP_RELU);
+    if (n->op != IR_OP_MAXPOOL2D_GRAD) continue;
+    masked_form += n->nin == 3;
+    mask_node += n->nin == 2 && p->g->nodes[n->in[1]].op == IR_OP_MUL;
+  }
+  ck_assert_int_eq(masked_form, 1);
+  ck_assert_int_eq(mask_node, 1);
+  float want[NX] = {0}, want3[NX] = {0}, dy3[N * F3];
+  relu_pool_grad(xv, r1, N * C, H, W, 2, 2, 0, want);
+  for (int n = 0; n < N; n++) /* dy3 = r3 w3^T */
+    for (int j = 0; j < F3; j++) {
+      float acc = 0;
+      for (int k = 0; k < K; k++) acc += r3[n * K + k] * w3[j * K + k];
+      dy3[n * F3 + j] = acc;
+    }
+  relu_pool_grad(xv3, dy3, N * C, H, W, 3, 2, 1, want3);
+  gc_session *s = NULL;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  ck_assert_int_eq(gc_session_run(s), GC_OK);
+  float got[NX], got3[NX];
+  ck_assert_int_eq(gc_session_get_output(s, "dx", got, sizeof got), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "dx3", got3, sizeof got3), GC_OK);
+  int nonzero = 0, nonzero3 = 0;
+  for (int i = 0; i < NX; i++) {
+    ck_assert_msg(fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])), "dx[%d]: got %g want %g",
+                  i, got[i], want[i]);
+    ck_assert_msg(fabsf(got3[i] - want3[i]) <= 1e-5f * (1 + fabsf(want3[i])),
+                  "dx3[%d]: got %g want %g", i, got3[i], want3[i]);
+    nonzero += want[i] != 0;
+    nonzero3 += want3[i] != 0;
+  }
+  ck_assert_int_gt(nonzero, NX / 8);
+  ck_assert_int_gt(nonzero3, NX / 8);
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* --------------------------------------------------------------- fuse */
 
 START_TEST(fuse_elementwise_chain) {
@@ -824,6 +923,7 @@ static Suite *passes_suite(void) {
   tc = tcase_create("simplify");
   tcase_add_test(tc, simplify_drops_dead_nodes);
   tcase_add_test(tc, simplify_joins_slice_grads_that_tile);
+  tcase_add_test(tc, simplify_moves_relu_masks_before_pool_grads);
   suite_add_tcase(s, tc);
   tc = tcase_create("fuse");
   tcase_add_test(tc, fuse_elementwise_chain);

@@ -208,12 +208,21 @@ START_TEST(test_pooling_hand) {
                  4 / 9.0f, 10 / 9.0f, 10 / 9.0f, 6 / 9.0f, 3 / 9.0f, 7 / 9.0f, 7 / 9.0f, 4 / 9.0f},
        16, 1e-7);
   free(r);
-  /* max gradient: dy of each window to its first maximum */
+  /* max gradient: dy of each window to its first maximum, from the
+   * indices; masked by step(y) (y given: windows 1 and 3 masked) */
   float dy[4] = {1, 2, 3, 4};
-  int32_t in[2] = {xv.id, cf(g, gc_shape4(1, 1, 2, 2), dy).id};
+  int32_t *ib = (int32_t *)eval(g, gc_maxpool2d_indices(g, xv, &p, 0));
+  gc_value idx = gc_constant(g, GC_I32, gc_shape4(1, 1, 2, 2), ib);
+  free(ib);
+  int32_t in[3] = {idx.id, cf(g, gc_shape4(1, 1, 2, 2), dy).id,
+                   cf(g, gc_shape4(1, 1, 2, 2), (float[]){2, -1, 1, 0}).id};
   ir_attr a = g->nodes[mp.id].attr;
+  a.shape = gc_shape4(1, 1, 4, 4);
   r = eval(g, ir_value(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)));
   near(r, (float[]){0, 1, 0, 0, 0, 0, 2 + 4, 0, 0, 0, 0, 0, 3, 0, 0, 0}, 16, 0);
+  free(r);
+  r = eval(g, ir_value(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 3, in, &a)));
+  near(r, (float[]){0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0}, 16, 0);
   free(r);
   /* avg gradient (count_include_pad = 0 windows of the 3x3 s2 p1 case) */
   a = g->nodes[mp.id].attr;
@@ -225,6 +234,13 @@ START_TEST(test_pooling_hand) {
   ck_assert(fabsf(r[0] - 0.25f) < 1e-7f);
   ck_assert(fabsf(r[5] - (0.25f + 2 / 6.0f + 3 / 6.0f + 4 / 9.0f)) < 1e-6f);
   free(r);
+  /* indices that are not i32 of dy's shape: a clear error (last: it
+   * stops the graph) */
+  a = g->nodes[mp.id].attr;
+  a.shape = gc_shape4(1, 1, 4, 4);
+  int32_t bad[2] = {in[1], in[1]};
+  ck_assert_int_lt(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 2, bad, &a), 0);
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "indices must be i32"), "%s", gc_graph_errmsg(g));
   gc_graph_free(g);
 }
 END_TEST
@@ -377,8 +393,12 @@ START_TEST(test_pooling3d_hand) {
   free(r);
   /* max gradient: every window sends its dy to the 9 */
   float dy[4] = {1, 2, 3, 4};
-  int32_t in[2] = {xv.id, cf(g, shape5(1, 1, 1, 2, 2), dy).id};
+  int32_t *ib = (int32_t *)eval(g, gc_maxpool3d_indices(g, xv, &o, 0));
+  int32_t in[2] = {gc_constant(g, GC_I32, shape5(1, 1, 1, 2, 2), ib).id,
+                   cf(g, shape5(1, 1, 1, 2, 2), dy).id};
+  free(ib);
   ir_attr a = g->nodes[mp.id].attr;
+  a.shape = shape5(1, 1, 2, 3, 3);
   r = eval(g, ir_value(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 2, in, &a)));
   for (int i = 0; i < 18; i++) ck_assert(r[i] == (i == 13 ? 10.0f : 0.0f));
   free(r);

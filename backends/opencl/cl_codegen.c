@@ -768,7 +768,7 @@ static void complex_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelu
   sb_appendf(store, "{ %sfloat v%d = (v); ", prelude, gr->root);
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
-    if (id == gr->root) continue;
+    if (id == gr->root || G->p->fuse.role[id] == ROLE_SIBLING) continue;
     if (ir_is_update(&G->g->nodes[id])) {
       char gval[32];
       snprintf(gval, sizeof gval, "v%d", G->g->nodes[id].in[1]);
@@ -779,7 +779,9 @@ static void complex_epilogue(cg_ctx *G, int gi, strbuf *store, const char *prelu
   }
   for (int k = 0; k < gr->nnodes; k++) {
     int32_t id = gr->nodes[k];
-    if (!G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id])) continue;
+    if (!G->p->fuse.materialized[id] || ir_is_update(&G->g->nodes[id]) ||
+        G->p->fuse.role[id] == ROLE_SIBLING)
+      continue;
     cg_access(G, store, id, at);
     sb_appendf(store, " = v%d; ", id);
   }
@@ -1075,6 +1077,23 @@ static gc_status emit_direct(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   const ir_node *root = &G->g->nodes[gr->root];
   if (gr->nnodes == 1) /* no epilogue: the plain (vector) stores */
     return cl_emit_single(G, root, gr->root, L, body);
+  /* a max pooling's indices, stored by its kernel (fuse_siblings.c); an
+   * epilogue of members only recomputed elsewhere (the mask step(y) of a
+   * pooling gradient) is the plain store, which is vectorized */
+  int32_t sibling = -1;
+  bool plain = G->p->fuse.materialized[gr->root];
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    if (G->p->fuse.role[id] == ROLE_SIBLING)
+      sibling = id;
+    else if (id != gr->root && !G->p->fuse.inlined[id])
+      plain = false;
+  }
+  if (plain && sibling < 0) return cl_emit_single(G, root, gr->root, L, body);
+  if (plain) {
+    cl_emit_pool2d(G, root, gr->root, NULL, sibling, L, body);
+    return GC_OK;
+  }
   const bool conv = root->op == IR_OP_CONV2D || root->op == IR_OP_CONV2D_GRAD_INPUT;
   const bool pool = root->op == IR_OP_MAXPOOL2D || root->op == IR_OP_MAXPOOL2D_GRAD ||
                     root->op == IR_OP_AVGPOOL2D || root->op == IR_OP_AVGPOOL2D_GRAD;
@@ -1108,7 +1127,7 @@ static gc_status emit_direct(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
   else if (!st && root->op == IR_OP_CONV2D_GRAD_INPUT)
     cl_emit_conv2d_grad_input(G, root, gr->root, sb_str(&store), L, body);
   else if (!st)
-    cl_emit_pool2d(G, root, gr->root, sb_str(&store), L, body);
+    cl_emit_pool2d(G, root, gr->root, sb_str(&store), sibling, L, body);
   sb_free(&store);
   sb_free(&pre);
   return st;

@@ -16,9 +16,11 @@ void cl_emit_conv2d_grad_input(cg_ctx *G, const ir_node *n, int32_t id, const ch
                                cl_launch *L, strbuf *body);
 void cl_emit_conv2d_grad_weight(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L,
                                 strbuf *body);
-/* maxpool2d, avgpool2d, their gradients and maxpool2d_indices (2-D or 3-D) */
-void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, cl_launch *L,
-                    strbuf *body);
+/* maxpool2d, avgpool2d, their gradients and maxpool2d_indices (2-D or 3-D);
+ * indices: a maxpool2d_indices node that max pooling n stores too (its
+ * ROLE_SIBLING, passes/fuse_siblings.c), or -1 */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, int32_t indices,
+                    cl_launch *L, strbuf *body);
 /* resize_bilinear and its gradient */
 void cl_emit_resize(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);
 void cl_emit_random(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, strbuf *body);

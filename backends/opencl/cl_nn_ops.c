@@ -466,98 +466,74 @@ static void emit_window_max(strbuf *b, const nn_conv *c, bool index) {
       }
 }
 
-/* Can max pooling (or its gradient) take the vector kernel of
- * emit_maxpool2x2_rows: a CPU device, 2-D 2x2 windows of stride 2, no
- * padding or dilation, every window whole, rows of at least 4 outputs? */
-static bool maxpool2x2_vector(const cg_ctx *G, const ir_node *n, const nn_conv *c) {
+/* Can max pooling, its indices (row-major: idx_mode 0) or its gradient
+ * take the vector kernel of emit_maxpool2x2_rows: a CPU device, 2-D 2x2
+ * windows of stride 2, no padding or dilation, every window whole, rows of
+ * at least 4 outputs? */
+static bool maxpool2x2_vector(const cg_ctx *G, const ir_node *n, const nn_conv *c, int idx_mode) {
   const ir_window *v = &c->win;
-  return G->cpu && (n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD) && c->d == 1 &&
-         c->kd == 1 && c->kh == 2 && c->kw == 2 && v->sh == 2 && v->sw == 2 && v->dh == 1 &&
-         v->dw == 1 && !v->pt && !v->pl && !v->pb && !v->pr && c->oh * 2 <= c->h &&
+  return G->cpu && n->op != IR_OP_AVGPOOL2D && n->op != IR_OP_AVGPOOL2D_GRAD && idx_mode == 0 &&
+         c->d == 1 && c->kd == 1 && c->kh == 2 && c->kw == 2 && v->sh == 2 && v->sw == 2 &&
+         v->dh == 1 && v->dw == 1 && !v->pt && !v->pl && !v->pb && !v->pr && c->oh * 2 <= c->h &&
          c->ow * 2 <= c->w && c->ow >= 4;
 }
 
 /* The usual 2x2 max pool, V = 8 (or 4, for rows of 4 to 7) windows at a
  * time: a work-item takes a row of windows (forward) or of 2x2 cells
- * (gradient), loads the two input rows under V windows as vectors of 2V
- * (the even and odd lanes are the windows' columns) and selects with
- * vector compares, without branches: the scalar form's data-dependent
- * branches (which tap is the maximum) mispredicted about half the time.
- * The last V windows of a row are shifted back to end at its edge: a plain
- * store writes their overlap with the vector before twice, with the same
+ * (gradient). The forward loads the two input rows under V windows as
+ * vectors of 2V (the even and odd lanes are the windows' columns) and
+ * selects with vector compares, without branches: the scalar form's
+ * data-dependent branches (which tap is the maximum) mispredicted about
+ * half the time. It stores the maxima (value) and/or their flat indices
+ * IDX (index), the first maximum in row-major order, NaN winning, as
+ * window_argmax (ref_nn.c) finds it. The gradient loads V indices (and
+ * V pooled values y, masked: dy times step(y)), compares each index with
+ * its window's four cells and stores the two rows of
+ * cells as vectors of 2V: dy at the maximum, zeros elsewhere (and zeros in
+ * the cells past the last window, an odd row or column). The last V
+ * windows of a row are shifted back to end at its edge: a plain store
+ * writes their overlap with the vector before twice, with the same
  * values; an epilogue (run per element, on the lanes stored to private
  * memory) stores only the lanes no earlier vector stored, so every element
  * is stored once (the other vectors' lane loops have a constant trip
  * count, which LLVM vectorizes: about 1.15x on the CNN's pooling
- * gradients). The gradient loads the last vector's inputs before any
- * store, so it may write over x (passes/plan.c: in place where x dies
- * here): each vector reads only its own windows otherwise. The maximum is
- * the first in row-major order, NaN winning, as window_argmax (ref_nn.c)
- * finds it. The gradient zeros the cells past the last window (an odd row
- * or column). */
-static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad, bool epilogue) {
+ * gradients). */
+static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad, bool epilogue,
+                                    bool value, bool index, bool masked) {
   const int v = c->ow >= 8 ? 8 : 4;
   const int64_t per_plane = grad ? (c->h + 1) / 2 : c->oh, rows = c->n * c->c * per_plane;
   sb_appendf(b,
              "#define VW %d\n#define VF float%d\n#define VF2 float%d\n#define VI int%d\n"
              "#define VLOAD vload%d\n#define VLOAD2 vload%d\n#define VSTORE vstore%d\n"
-             "#define VSTORE2 vstore%d\n",
-             v, v, 2 * v, v, v, 2 * v, v, 2 * v);
+             "#define VSTORE2 vstore%d\n#define LANES (VI)(%s)\n",
+             v, v, 2 * v, v, v, 2 * v, v, 2 * v, v == 8 ? "0, 1, 2, 3, 4, 5, 6, 7" : "0, 1, 2, 3");
   sb_appendf(b,
              "  const int gid = get_global_id(0);\n  if (gid >= %lld) return;\n"
              "  const int oh = gid %% %lld, p = gid / %lld;\n",
              (long long)rows, (long long)per_plane, (long long)per_plane);
   if (grad && !epilogue)
     sb_append(b, "  __global float *y0 = &Y(p * H * W + 2 * oh * W), *y1 = y0 + W;\n");
-  if (grad)
+  if (grad) {
     sb_append(b,
               "  const int o0 = p * H * W + 2 * oh * W, o1 = o0 + W;\n"
               "  if (oh >= OH) { /* the odd last row: no window */\n"
               "    for (int w = 0; w < W; w++) YS(o0 + w, p, 0, 2 * oh, w, 0.0f);\n"
               "    return;\n"
-              "  }\n");
-  sb_append(b, "  __global const float *x0 = &X(p * H * W + 2 * oh * W), *x1 = x0 + W;\n");
-  if (grad)
-    sb_append(
-        b,
-        "  const VF2 t0 = VLOAD2(0, x0 + 2 * (OW - VW)), t1 = VLOAD2(0, x1 + 2 * (OW - VW));\n"
-        "  for (int cv = 0; cv < OW; cv += VW) {\n"
-        "    const int ow = min(cv, OW - VW);\n"
-        "    const VF2 r0 = ow == OW - VW ? t0 : VLOAD2(0, x0 + 2 * ow);\n"
-        "    const VF2 r1 = ow == OW - VW ? t1 : VLOAD2(0, x1 + 2 * ow);\n");
-  else
-    sb_append(b,
+              "  }\n"
               "  for (int cv = 0; cv < OW; cv += VW) {\n"
               "    const int ow = min(cv, OW - VW);\n"
-              "    const VF2 r0 = VLOAD2(0, x0 + 2 * ow), r1 = VLOAD2(0, x1 + 2 * ow);\n");
-  sb_append(b, "    VF m = r0.even;\n");
-  if (!grad) {
-    sb_append(b,
-              "    m = select(m, r0.odd, (r0.odd > m) | isnan(r0.odd));\n"
-              "    m = select(m, r1.even, (r1.even > m) | isnan(r1.even));\n"
-              "    m = select(m, r1.odd, (r1.odd > m) | isnan(r1.odd));\n");
-    if (!epilogue) {
-      sb_append(b, "    VSTORE(m, 0, &Y(gid * OW + ow));\n  }\n");
-    } else {
-      sb_append(b,
-                "    float ys[VW];\n    VSTORE(m, 0, ys);\n"
-                "#define POOL_LANES(l0) for (int l = l0; l < VW; l++) "
-                "YS(gid * OW + ow + l, p, 0, oh, ow + l, ys[l]);\n"
-                "    if (cv == ow) { POOL_LANES(0) } else { POOL_LANES(cv - ow) }\n"
-                "#undef POOL_LANES\n  }\n");
-    }
-  } else {
+              "    /* each window's maximum relative to its top left cell */\n"
+              "    const VI s = VLOAD(0, &IDX((p * OH + oh) * OW + ow)) - o0 - 2 * ((VI)(ow) + "
+              "LANES);\n");
+    sb_append(b, "    const VF z = (VF)(0.0f), d = VLOAD(0, &DYV((p * OH + oh) * OW + ow))");
+    if (masked) /* times step(y) */
+      sb_append(b, " * select(z, (VF)(1.0f), VLOAD(0, &PY((p * OH + oh) * OW + ow)) > 0.0f)");
+    sb_append(b, ";\n");
     sb_appendf(
         b,
-        "    VI s = (VI)(0), g;\n"
-        "#define POOL_TAP(v, k) g = (v > m) | (isnan(v) & (isnan(m) == 0)); "
-        "m = select(m, v, g); s = select(s, (VI)(k), g);\n"
-        "    POOL_TAP(r0.odd, 1) POOL_TAP(r1.even, 2) POOL_TAP(r1.odd, 3)\n"
-        "#undef POOL_TAP\n"
-        "    const VF d = VLOAD(0, &DY((p * OH + oh) * OW + ow)), z = (VF)(0.0f);\n"
         "    const uint%d mix = (uint%d)(%s);\n"
         "    const VF2 g0 = shuffle2(select(z, d, s == 0), select(z, d, s == 1), mix);\n"
-        "    const VF2 g1 = shuffle2(select(z, d, s == 2), select(z, d, s == 3), mix);\n",
+        "    const VF2 g1 = shuffle2(select(z, d, s == W), select(z, d, s == W + 1), mix);\n",
         2 * v, 2 * v,
         v == 8 ? "0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15" : "0, 4, 1, 5, 2, 6, 3, 7");
     if (!epilogue) {
@@ -578,10 +554,43 @@ static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad, bool
               "    YS(o0 + W - 1, p, 0, 2 * oh, W - 1, 0.0f);\n"
               "    YS(o1 + W - 1, p, 0, 2 * oh + 1, W - 1, 0.0f);\n"
               "  }\n");
+  } else {
+    sb_append(b,
+              "  __global const float *x0 = &X(p * H * W + 2 * oh * W), *x1 = x0 + W;\n"
+              "  for (int cv = 0; cv < OW; cv += VW) {\n"
+              "    const int ow = min(cv, OW - VW);\n"
+              "    const VF2 r0 = VLOAD2(0, x0 + 2 * ow), r1 = VLOAD2(0, x1 + 2 * ow);\n"
+              "    VF m = r0.even;\n");
+    if (index) /* which tap: the first maximum, the first NaN */
+      sb_append(b,
+                "    VI s = (VI)(0), g;\n"
+                "#define POOL_TAP(v, k) g = (v > m) | (isnan(v) & (isnan(m) == 0)); "
+                "m = select(m, v, g); s = select(s, (VI)(k), g);\n"
+                "    POOL_TAP(r0.odd, 1) POOL_TAP(r1.even, W) POOL_TAP(r1.odd, W + 1)\n"
+                "#undef POOL_TAP\n"
+                "    VSTORE(s + p * H * W + 2 * oh * W + 2 * ((VI)(ow) + LANES), 0, "
+                "&IDX(gid * OW + ow));\n");
+    else
+      sb_append(b,
+                "    m = select(m, r0.odd, (r0.odd > m) | isnan(r0.odd));\n"
+                "    m = select(m, r1.even, (r1.even > m) | isnan(r1.even));\n"
+                "    m = select(m, r1.odd, (r1.odd > m) | isnan(r1.odd));\n");
+    if (!value) {
+      sb_append(b, "  }\n");
+    } else if (!epilogue) {
+      sb_append(b, "    VSTORE(m, 0, &Y(gid * OW + ow));\n  }\n");
+    } else {
+      sb_append(b,
+                "    float ys[VW];\n    VSTORE(m, 0, ys);\n"
+                "#define POOL_LANES(l0) for (int l = l0; l < VW; l++) "
+                "YS(gid * OW + ow + l, p, 0, oh, ow + l, ys[l]);\n"
+                "    if (cv == ow) { POOL_LANES(0) } else { POOL_LANES(cv - ow) }\n"
+                "#undef POOL_LANES\n  }\n");
+    }
   }
   sb_append(b,
             "#undef VW\n#undef VF\n#undef VF2\n#undef VI\n#undef VLOAD\n#undef VLOAD2\n"
-            "#undef VSTORE\n#undef VSTORE2\n");
+            "#undef VSTORE\n#undef VSTORE2\n#undef LANES\n");
   return rows;
 }
 
@@ -590,27 +599,45 @@ static int64_t emit_maxpool2x2_rows(strbuf *b, const nn_conv *c, bool grad, bool
  * Every element of a float result is stored through the statement macro
  * YS(o_, p_, z_, h_, w_, v): element o_, at position (z_,) h_, w_ of plane
  * p_ = n C + c, gets v; it is the fused epilogue (epilogue: its text, of
- * those arguments; cl_codegen.c) or the plain store. */
-void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, cl_launch *L,
-                    strbuf *b) {
+ * those arguments; cl_codegen.c) or the plain store. Max pooling also
+ * stores the indices of its maxima where indices is a maxpool2d_indices
+ * node of the same input and window (passes/fuse_siblings.c; -1: none). */
+void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogue, int32_t indices,
+                    cl_launch *L, strbuf *b) {
   const ir_graph *g = G->g;
   const bool grad = n->op == IR_OP_MAXPOOL2D_GRAD || n->op == IR_OP_AVGPOOL2D_GRAD;
-  const bool indices = n->op == IR_OP_MAXPOOL2D_INDICES;
-  const bool mx = n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD || indices;
+  const bool mx = n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_MAXPOOL2D_INDICES;
+  /* the forward's results: the maxima or averages (value), the indices */
+  const bool value = !grad && n->op != IR_OP_MAXPOOL2D_INDICES;
+  const int32_t idx = n->op == IR_OP_MAXPOOL2D_INDICES ? id : indices;
+  const int idx_mode = idx >= 0 ? g->nodes[idx].attr.mode : 0;
   gc_shape xs = grad ? n->shape : g->nodes[n->in[0]].shape;
   nn_conv c = nn_pool_of(xs, n->attr.win); /* c.win normalized: strides, dilations >= 1 */
   sb_appendf(b, GEOM_DEFINES(c), GEOM_ARGS(c));
   sb_appendf(b, "#define PB %d\n#define PR %d\n#define PK %d\n#define CIP %d\n", c.win.pb, c.win.pr,
              c.win.pd1, c.win.count_include_pad);
   if (mx) def(G, b, "X", n->in[0]);
-  def(G, b, "DY", n->in[n->op == IR_OP_MAXPOOL2D_GRAD ? 1 : 0]);
-  define_store(G, b, id, epilogue);
+  const bool masked = n->op == IR_OP_MAXPOOL2D_GRAD && n->nin == 3;
+  if (n->op == IR_OP_MAXPOOL2D_GRAD) { /* (indices, dy[, y]) */
+    def(G, b, "IDX", n->in[0]);
+    def(G, b, "DYV", n->in[1]);
+    if (masked) { /* dy times step(y) */
+      def(G, b, "PY", n->in[2]);
+      sb_append(b, "#define DY(i) (DYV(i) * (PY(i) > 0.0f ? 1.0f : 0.0f))\n");
+    } else {
+      sb_append(b, "#define DY(i) DYV(i)\n");
+    }
+  } else {
+    def(G, b, "DY", n->in[0]);
+  }
+  if (idx >= 0 && !grad) def(G, b, "IDX", idx);
+  if (n->op != IR_OP_MAXPOOL2D_INDICES) define_store(G, b, id, epilogue);
   /* Max pooling's gradient over windows that tile the input without
    * overlap (stride = kernel, no padding or dilation: the usual 2x2 pool)
    * needs no search: one work-item per window sends the gradient to its
    * maximum and zeros to the rest (cells past the last window, left over
    * when the size is not a multiple, get zeros) — about 4x fewer work-items
-   * and no per-element window arithmetic. */
+   * than one per element of x, each reading one index. */
   const bool tiles = n->op == IR_OP_MAXPOOL2D_GRAD && nn_pool_tiles(&c);
   const int64_t cells_d = (c.d + c.kd - 1) / c.kd, cells_h = (c.h + c.kh - 1) / c.kh;
   const int64_t cells_w = (c.w + c.kw - 1) / c.kw;
@@ -624,20 +651,15 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogu
       "      z0 = max(z0, 0); h0 = max(h0, 0); w0 = max(w0, 0);\n"
       "      z1 = min(z1, D); h1 = min(h1, H); w1 = min(w1, W);\n"
       "      const float div = CIP ? (float)padded : (float)((z1 - z0) * (h1 - h0) * (w1 - w0));\n";
-  if (maxpool2x2_vector(G, n, &c)) {
-    items = emit_maxpool2x2_rows(b, &c, grad, epilogue != NULL);
+  if (maxpool2x2_vector(G, n, &c, idx_mode)) {
+    items = emit_maxpool2x2_rows(b, &c, grad, epilogue != NULL, value, idx >= 0, masked);
   } else if (tiles) {
     items = pool_items(G, b, planes, "cz", "ch", "cw", cells_d, cells_h, cells_w);
     sb_append(b,
               "  const bool full = cz < OD && ch < OH && cw < OW;\n"
-              "  int sel = -1;\n"
-              "  if (full) {\n"
-              "    const int oz = cz, oh = ch, ow = cw;\n");
-    emit_window_max(b, &c, true);
-    sb_append(b,
-              "    sel = best;\n"
-              "  }\n"
-              "  const float d = full ? DY(((p * OD + cz) * OH + ch) * OW + cw) : 0.0f;\n");
+              "  const int w_ = ((p * OD + cz) * OH + ch) * OW + cw;\n"
+              "  const int sel = full ? IDX(w_) - p * D * H * W : -1;\n"
+              "  const float d = full ? DY(w_) : 0.0f;\n");
     /* the cell's elements, unrolled for small windows; cells past the
      * last full window along an axis whose size is not a multiple are
      * cut at its end */
@@ -669,16 +691,17 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogu
     sb_append(b, "  }\n");
   } else if (!grad) {
     items = pool_items(G, b, planes, "oz", "oh", "ow", c.od, c.oh, c.ow);
-    if (indices) {
+    if (idx >= 0) {
       emit_window_max(b, &c, true);
+      if (value) sb_append(b, "      YS(o, p, oz, oh, ow, m);\n");
       /* the flat index into x, row-major or (mode 1) with the spatial axes
        * reversed, as ref_pool2d computes it */
-      if (n->attr.mode)
+      if (idx_mode)
         sb_append(b,
                   "      const int bw = best % W, bh = best / W % H, bz = best / (W * H);\n"
-                  "      Y(o) = p * D * H * W + bz + D * (bh + H * bw);\n");
+                  "      IDX(o) = p * D * H * W + bz + D * (bh + H * bw);\n");
       else
-        sb_append(b, "      Y(o) = p * D * H * W + best;\n");
+        sb_append(b, "      IDX(o) = p * D * H * W + best;\n");
     } else if (mx) {
       emit_window_max(b, &c, false);
       sb_append(b, "      YS(o, p, oz, oh, ow, m);\n");
@@ -710,9 +733,10 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogu
               "      if (wn < 0 || wn % SW || wn / SW >= OW) continue;\n"
               "      const int ow = wn / SW;\n"
               "      const float d = DY(((p * OD + oz) * OH + oh) * OW + ow);\n");
-    if (mx) {
-      emit_window_max(b, &c, true);
-      sb_append(b, "      if (best == (iz * H + ih) * W + iw) acc += d;\n");
+    if (n->op == IR_OP_MAXPOOL2D_GRAD) {
+      sb_append(b,
+                "      if (IDX(((p * OD + oz) * OH + oh) * OW + ow) == p * D * H * W + "
+                "(iz * H + ih) * W + iw)\n        acc += d;\n");
     } else {
       sb_append(b, avgwin);
       sb_append(b,
@@ -724,6 +748,9 @@ void cl_emit_pool2d(cg_ctx *G, const ir_node *n, int32_t id, const char *epilogu
   sb_append(b, geom_undefs);
   sb_append(b, "#undef PB\n#undef PR\n#undef PK\n#undef CIP\n#undef DY\n#undef Y\n#undef YS\n");
   if (mx) sb_append(b, "#undef X\n");
+  if (idx >= 0 || n->op == IR_OP_MAXPOOL2D_GRAD) sb_append(b, "#undef IDX\n");
+  if (n->op == IR_OP_MAXPOOL2D_GRAD) sb_append(b, "#undef DYV\n");
+  if (masked) sb_append(b, "#undef PY\n");
   cg_geometry_1d(L, items);
 }
 

@@ -270,7 +270,7 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
     case IR_OP_MAXPOOL2D_INDICES:
     case IR_OP_AVGPOOL2D:
     case IR_OP_AVGPOOL2D_GRAD:
-      cl_emit_pool2d(G, n, id, NULL, L, body);
+      cl_emit_pool2d(G, n, id, NULL, -1, L, body);
       return GC_OK;
     case IR_OP_RESIZE_BILINEAR:
     case IR_OP_RESIZE_BILINEAR_GRAD:

@@ -205,37 +205,17 @@ void ref_pool2d(const ir_graph *g, const ir_node *n, void *const *in, void *out)
   }
 }
 
-/* dx[id,ih,iw] = sum of dy over the windows whose first maximum is
- * (id, ih, iw). */
+/* dx = zeros with each window's dy (times step(y), given the pooled values
+ * y) added at its index (flat into x, from maxpool2d_indices): the windows
+ * whose first maximum an element is. An index outside x adds nothing. */
 void ref_maxpool2d_grad(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
-  nn_conv c = nn_pool_of(IN(0)->shape, n->attr.win);
-  const ir_window *v = &c.win;
-  const float *x = in[0], *dy = in[1];
+  const int32_t *idx = in[0];
+  const float *dy = in[1], *y = n->nin == 3 ? in[2] : NULL;
+  const int64_t nx = gc_shape_numel(n->shape), ny = gc_shape_numel(IN(1)->shape);
   float *dx = out;
-  const int64_t plane = c.d * c.h * c.w;
-  for (int64_t p = 0; p < c.n * c.c; p++) {
-    const float *xp = x + p * plane;
-    for (int64_t id = 0; id < c.d; id++)
-      for (int64_t ih = 0; ih < c.h; ih++)
-        for (int64_t iw = 0; iw < c.w; iw++) {
-          const int64_t here = (id * c.h + ih) * c.w + iw;
-          double acc = 0;
-          for (int64_t a = 0; a < c.kd; a++) {
-            int64_t od = tap_src(id, a, v->sd, v->dd, v->pd0, c.od);
-            if (od < 0) continue;
-            for (int64_t i = 0; i < c.kh; i++) {
-              int64_t oh = tap_src(ih, i, v->sh, v->dh, v->pt, c.oh);
-              if (oh < 0) continue;
-              for (int64_t j = 0; j < c.kw; j++) {
-                int64_t ow = tap_src(iw, j, v->sw, v->dw, v->pl, c.ow);
-                if (ow >= 0 && window_argmax(xp, &c, od, oh, ow) == here)
-                  acc += dy[((p * c.od + od) * c.oh + oh) * c.ow + ow];
-              }
-            }
-          }
-          dx[p * plane + here] = (float)acc;
-        }
-  }
+  for (int64_t i = 0; i < nx; i++) dx[i] = 0.0f;
+  for (int64_t k = 0; k < ny; k++)
+    if (idx[k] >= 0 && idx[k] < nx) dx[idx[k]] += y ? dy[k] * (y[k] > 0.0f ? 1.0f : 0.0f) : dy[k];
 }
 
 /* dx[id,ih,iw] = sum over windows containing (id, ih, iw) of dy / divisor. */
