@@ -18,6 +18,12 @@
  * - otherwise (dy a reshape of a dense layer's gradient), the gradient's
  *   masked form maxpool2d_grad(idx, dy, y) multiplies each dy as it reads
  *   it, so the mask costs no kernel of its own.
+ * In the first form, a sum of the gradient over all its spatial axes (the
+ * bias gradient of the conv before the ReLU) becomes the same sum of the
+ * masked dy: each window's value lands on exactly one element, so the two
+ * sums add the same numbers (in another order) and the pooled one reads a
+ * quarter of the bytes for 2x2 windows (the CNN's conv1 bias gradient:
+ * 0.33-0.52 ms -> 0.08-0.10 ms).
  * The graph stays in creation order by reusing the nodes: the gradient
  * and the mask are read only by the product; in the first form the
  * earlier of them becomes step(y) and the later mul(dy, step(y)), in the
@@ -47,6 +53,14 @@ static bool extensible(const ir_node *dy) {
       return ir_ops[dy->op].fusion == IR_FUSE_ELEMWISE ||
              ir_ops[dy->op].fusion == IR_FUSE_BROADCAST;
   }
+}
+
+/* Does n sum x (f32) over every spatial axis (2 and up)? */
+static bool spatial_sum(const ir_graph *g, const ir_node *n, int32_t x) {
+  const int rank = g->nodes[x].shape.ndim;
+  const uint32_t spatial = ((1u << rank) - 1) & ~3u;
+  return n->op == IR_OP_SUM && n->in[0] == x && n->dtype == GC_F32 &&
+         (n->attr.axes & spatial) == spatial;
 }
 
 /* The maxpool2d before node `before` of x with window win, or -1. */
@@ -103,6 +117,11 @@ static void rewrite(ir_graph *g, const int *uses, int32_t m) {
     b->dtype = GC_F32;
     mn->nin = 2;
     mn->in[1] = second;
+    /* every window's masked dy lands on one element: a sum over all the
+     * spatial axes (a conv's bias gradient) is the sum of the pooled
+     * values, a quarter of the reads for 2x2 windows */
+    for (int32_t j = m + 1; j < g->n; j++)
+      if (spatial_sum(g, &g->nodes[j], m)) g->nodes[j].in[0] = second;
     return;
   }
 }

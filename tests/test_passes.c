@@ -353,7 +353,9 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   gc_value x3 = gc_param(g, "x3", gc_shape4(N, C, H, W), u);
   gc_pool2d_opts o2 = {{2, 2}, {2, 2}, {0, 0, 0, 0}, {0, 0}, 0, 0};
   gc_pool2d_opts o3 = {{3, 3}, {2, 2}, {1, 1, 1, 1}, {0, 0}, 0, 0};
-  gc_value y2 = gc_maxpool2d(g, gc_relu(g, x), &o2), y3 = gc_maxpool2d(g, gc_relu(g, x3), &o3);
+  gc_value bias = gc_param(g, "b", gc_shape4(1, C, 1, 1), u); /* its gradient sums dx */
+  gc_value y2 = gc_maxpool2d(g, gc_relu(g, gc_add(g, x, bias)), &o2);
+  gc_value y3 = gc_maxpool2d(g, gc_relu(g, x3), &o3);
   enum { N2 = N * C * 3 * 4, F3 = C * 4 * 4, K = 5 };
   float r1[N2], w3[F3 * K], r3[N * K];
   for (int i = 0; i < N2; i++) r1[i] = (float)((i * 7) % 11) - 5.0f;
@@ -369,13 +371,19 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   ck_assert_int_eq(gc_differentiate(g), GC_OK);
   gc_output(g, gc_grad(g, x), "dx");
   gc_output(g, gc_grad(g, x3), "dx3");
-  float xv[NX], xv3[NX];
+  gc_output(g, gc_grad(g, bias), "db");
+  float xv[NX], xv3[NX], bv[C];
   memcpy(xv, g->nodes[x.id].data, sizeof xv);
+  memcpy(bv, g->nodes[bias.id].data, sizeof bv);
+  for (int i = 0; i < NX; i++) xv[i] += bv[i / (H * W) % C]; /* the pooling's input, x + b */
   memcpy(xv3, g->nodes[x3.id].data, sizeof xv3);
   gc_program *p = compile(g, 0, 0);
-  int masked_form = 0, mask_node = 0;
+  int masked_form = 0, mask_node = 0, pooled_sums = 0;
   for (int i = 0; i < p->g->n; i++) {
     const ir_node *n = &p->g->nodes[i];
+    /* the bias gradient sums the masked pooled gradient, not dx */
+    for (int j = 0; n->op == IR_OP_SUM && j < p->g->n; j++)
+      pooled_sums += p->g->nodes[j].op == IR_OP_MAXPOOL2D_GRAD && p->g->nodes[j].in[1] == n->in[0];
     if (n->op == IR_OP_STEP) ck_assert_int_ne(p->g->nodes[n->in[0]].op, IR_OP_RELU);
     if (n->op != IR_OP_MAXPOOL2D_GRAD) continue;
     masked_form += n->nin == 3;
@@ -383,6 +391,7 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   }
   ck_assert_int_eq(masked_form, 1);
   ck_assert_int_eq(mask_node, 1);
+  ck_assert_int_eq(pooled_sums, 1);
   float want[NX] = {0}, want3[NX] = {0}, dy3[N * F3];
   relu_pool_grad(xv, r1, N * C, H, W, 2, 2, 0, want);
   for (int n = 0; n < N; n++) /* dy3 = r3 w3^T */
@@ -395,8 +404,16 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   gc_session *s = NULL;
   ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
   ck_assert_int_eq(gc_session_run(s), GC_OK);
-  float got[NX], got3[NX];
+  float got[NX], got3[NX], db[C];
   ck_assert_int_eq(gc_session_get_output(s, "dx", got, sizeof got), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "db", db, sizeof db), GC_OK);
+  for (int c = 0; c < C; c++) {
+    double want_db = 0;
+    for (int i = 0; i < NX; i++)
+      if (i / (H * W) % C == c) want_db += want[i];
+    ck_assert_msg(fabs(db[c] - want_db) <= 1e-5 * (1 + fabs(want_db)), "db[%d]: got %g want %g", c,
+                  db[c], want_db);
+  }
   ck_assert_int_eq(gc_session_get_output(s, "dx3", got3, sizeof got3), GC_OK);
   int nonzero = 0, nonzero3 = 0;
   for (int i = 0; i < NX; i++) {
