@@ -64,6 +64,9 @@ static double now_seconds(void) {
 }
 
 static void dump_groups(const gc_program *p, FILE *out) {
+  int misses = 0;
+  int *missed = malloc(sizeof *missed * (size_t)(p->fuse.ngroups ? p->fuse.ngroups : 1));
+  if (missed && fuse_postdom_misses(p->g, &p->fuse, &misses, missed)) misses = 0;
   for (int i = 0; i < p->fuse.ngroups; i++) {
     const fuse_group *gr = &p->fuse.groups[i];
     if (gr->kind == FUSE_NONE) continue;
@@ -85,6 +88,10 @@ static void dump_groups(const gc_program *p, FILE *out) {
       "(* stored, ~ recomputed by its readers, ^ once per row of a reduction, @ evaluated "
       "at the coordinates a movement member reads, + a concat stored piece by piece, & a second "
       "result of the root's work)\n");
+  for (int i = 0; missed && misses && i < p->fuse.ngroups; i++)
+    if (missed[i] >= 0)
+      fprintf(out, "post-dominator rule: %d could join %d, its post-dominator\n", i, missed[i]);
+  free(missed);
 }
 
 static void dump_plan(const gc_program *p, FILE *out) {
@@ -183,7 +190,8 @@ gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
     p->stats.no_reuse_bytes = p->mem.no_reuse_bytes;
     p->stats.live_lower_bound_bytes = p->mem.live_lower_bound_bytes;
     p->stats.persistent_bytes = p->mem.persistent_bytes;
-    st = p->be->program_build(p, opt);
+    st = fuse_postdom_misses(p->g, &p->fuse, &p->stats.postdom_misses, NULL);
+    if (!st) st = p->be->program_build(p, opt);
   }
   if (st) {
     gc_program_free(p);

@@ -560,6 +560,10 @@ typedef struct gc_program_stats {
   size_t no_reuse_bytes;         /* sum of all intermediates, no reuse */
   size_t live_lower_bound_bytes; /* largest live set at any kernel */
   size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */
+  int postdom_misses;            /* kernels TVM's rule (fuse an elementwise or complex
+                                    kernel into its immediate post-dominator through
+                                    elementwise kernels) would still fuse: what the
+                                    fusion pass's rules miss (passes/postdom.c) */
   double compile_seconds;        /* passes + OpenCL build */
   int cache_hit;                 /* the OpenCL binary came from the cache */
   /* Matrix products (matmul ops; convolutions are not counted) by the

@@ -30,9 +30,10 @@
 
 #include "passes/fuse_builder.h"
 
-/* Does movement op m read its input k as data, at coordinates computed
- * from its own element (not an index tensor, which gathers and one_hots
- * read as numbers)? */
+/* Does movement op m read its input k at coordinates computed from its
+ * own element: its data, and the index tensor of a gather or one_hot
+ * (whose arithmetic, an ONNX GatherElements' or NLLLoss's flattened
+ * index, is evaluated where the index is read)? */
 static bool reads_data_at_index(const ir_node *m, int k) {
   switch (m->op) {
     case IR_OP_TRANSPOSE:
@@ -40,8 +41,10 @@ static bool reads_data_at_index(const ir_node *m, int k) {
     case IR_OP_SLICE_GRAD:
     case IR_OP_PAD:
     case IR_OP_TILE:
-    case IR_OP_GATHER:
+    case IR_OP_ONE_HOT:
       return k == 0;
+    case IR_OP_GATHER:
+      return k == 0 || k == 1;
     case IR_OP_CONCAT:
       return true;
     default:

@@ -124,6 +124,11 @@ void fuse_plan_free(fuse_plan *p);
 /* Sorts p's groups into launch order (kernel_order.c): dependencies and
  * in-place edges first, then least growth of the live set. */
 gc_status fuse_order_groups(const ir_graph *g, const sched_deps *deps, fuse_plan *p);
+/* TVM's rule over the post-dominator tree of p's kernels (postdom.c):
+ * *count gets how many kernels it would still fuse with their immediate
+ * post-dominator; missed (NULL, or room for p->ngroups) gets that
+ * post-dominator per group, or -1. */
+gc_status fuse_postdom_misses(const ir_graph *g, const fuse_plan *p, int *count, int *missed);
 /* "elementwise", "reduce", ... for dumps and profiles. */
 const char *fuse_kind_name(fuse_kind k);
 

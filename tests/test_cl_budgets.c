@@ -1,6 +1,8 @@
 /* test_cl_budgets.c — the fusion and memory-planning budgets of the models,
  * as deterministic figures with 10% slack so a regression fails, and the
- * fused program equal to the unfused one on every model of the registry.
+ * fused program equal to the unfused one on every model of the registry,
+ * with no kernel left that TVM's post-dominator rule would still fuse
+ * (passes/postdom.c).
  *
  * Budgets (issue "fusion and memory planning"): the MLP training step
  * launches at most 4 kernels per dense layer plus 3 (15); inference arenas
@@ -120,6 +122,7 @@ START_TEST(inference_arena_budget) {
     printf("%s inference: arena %zu, lower bound %zu\n", models[i], s.arena_bytes,
            s.live_lower_bound_bytes);
     ck_assert_msg(s.arena_bytes <= 1.10 * (double)s.live_lower_bound_bytes, "%s", models[i]);
+    ck_assert_int_eq(s.postdom_misses, 0);
     gc_program_free(p);
   }
   gc_device_free(dev);
@@ -164,6 +167,10 @@ START_TEST(fused_equals_unfused_on_every_model) {
         ck_assert_int_eq(gc_session_run(s[k]), GC_OK);
       }
     }
+    /* TVM's post-dominator rule fuses nothing more than fusion did */
+    gc_program_stats ps = stats(p[0]);
+    ck_assert_msg(ps.postdom_misses == 0, "%s: %d kernels the post-dominator rule would fuse",
+                  m->name, ps.postdom_misses);
     const ir_graph *g = p[0]->g;
     int compared = 0;
     for (int i = 0; i < g->n; i++) {

@@ -571,6 +571,48 @@ START_TEST(movement_reads_fuse_their_producers) {
 }
 END_TEST
 
+/* The index tensor of a gather or a one_hot computed by index arithmetic
+ * (ONNX's GatherElements and expanded NLLLoss flatten their indices so)
+ * is evaluated where the gather reads it (passes/fuse_movement.c), not
+ * stored by a kernel of its own: with negative indices (counted from the
+ * end), out-of-range ones (zeros), an index read by several output
+ * elements (gather along axis 1 of a [6, 5] table reads each index for
+ * every row), and the same indices one-hot encoded. */
+START_TEST(index_arithmetic_fuses_into_its_gather) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(6, 5));
+  /* indices in [-7, 7]: cast(3.5 x) of x in [-2, 2) */
+  gc_value ix =
+      gc_cast(g,
+              gc_mul(g, gc_slice(g, x, (int64_t[]){0}, (int64_t[]){4}, (int[]){0}, NULL, 1),
+                     gc_scalar(g, 3.5f)),
+              GC_I32);
+  gc_output(g, gc_gather(g, gc_neg(g, x), ix, 1), "gx");
+  gc_value ix2 = gc_cast(g, gc_mul(g, x, gc_scalar(g, 3.0f)), GC_I32);
+  gc_output(g, gc_one_hot(g, ix2, 6), "oh");
+  enum { N = 6 * 5 };
+  float xv[N];
+  fill(xv, N, 17, -2, 2);
+  trio t = trio_compile(g);
+  gc_program *pf = t.fused;
+  int casts = 0;
+  for (int i = 0; i < pf->g->n; i++)
+    if (pf->g->nodes[i].op == IR_OP_CAST) {
+      ck_assert_msg(pf->fuse.role[i] == ROLE_AT_INDEX && !pf->fuse.materialized[i],
+                    "the index arithmetic %%%d is not evaluated at index", i);
+      casts++;
+    }
+  ck_assert_int_eq(casts, 2);
+  ck_assert_int_eq(kernels_of(pf), 2);
+  ck_assert_int_eq(pf->stats.postdom_misses, 0);
+  const char *outs[] = {"gx", "oh"};
+  const int64_t sizes[] = {6 * 4 * 5, N * 6};
+  trio_agree(&t, xv, N, outs, sizes, 2, 1e-5);
+  trio_free(&t);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* A concat of values an elementwise kernel computes, over that kernel's
  * domain, is stored by it piece by piece (ROLE_PIECES, fuse_movement.c)
  * when the producers cannot move into the concat's kernel instead (they
@@ -1265,6 +1307,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
   tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
   tcase_add_test(tc, movement_reads_fuse_their_producers);
+  tcase_add_test(tc, index_arithmetic_fuses_into_its_gather);
   tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);
   tcase_add_test(tc, plan_check_catches_corruption);

@@ -42,6 +42,13 @@ static gc_program *compile(gc_graph *g, int no_fuse, int no_plan) {
   return p;
 }
 
+/* The first node of op in p's graph, or -1. */
+static int32_t find_node_op(const gc_program *p, ir_op op) {
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == op) return i;
+  return -1;
+}
+
 /* Schedule + fuse directly on a builder graph (for small fusion tests). */
 typedef struct fused {
   int32_t *order;
@@ -427,6 +434,46 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   ck_assert_int_gt(nonzero, NX / 8);
   ck_assert_int_gt(nonzero3, NX / 8);
   gc_session_free(s);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* passes/postdom.c: TVM's rule over the post-dominator tree of the
+ * kernels counts what fusion kept apart. An elementwise chain fuses whole
+ * (none); batch norm in inference computes its per-channel scale,
+ * gamma / sqrt(var + eps), in a kernel of its own (recomputing the sqrt
+ * per element is the costlier choice), which the rule would fuse into
+ * the elementwise kernel it feeds (one). */
+START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
+  gc_output(g, gc_sigmoid(g, gc_add(g, gc_mul(g, x, x), gc_scalar(g, 1.0f))), "y");
+  gc_program *p = compile(g, 0, 0);
+  ck_assert_int_eq(p->stats.postdom_misses, 0);
+  gc_program_free(p);
+  gc_graph_free(g);
+
+  g = gc_graph_new();
+  gc_init u = {GC_INIT_UNIFORM, 0.5f, 1.5f, 0, 0};
+  x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
+  gc_value gamma = gc_param(g, "gamma", gc_shape3(3, 1, 1), u);
+  gc_value var = gc_param(g, "var", gc_shape3(3, 1, 1), u);
+  gc_value scale = gc_div(g, gamma, gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f))));
+  gc_output(g, gc_add(g, gc_mul(g, x, scale), gc_scalar(g, 0.25f)), "y");
+  p = compile(g, 0, 0);
+  ck_assert_int_eq(p->stats.postdom_misses, 1);
+  int count = 0;
+  int *missed = malloc(sizeof *missed * (size_t)p->fuse.ngroups);
+  ck_assert_int_eq(fuse_postdom_misses(p->g, &p->fuse, &count, missed), GC_OK);
+  ck_assert_int_eq(count, 1);
+  int32_t sq = -1;
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == IR_OP_SQRT) sq = i;
+  ck_assert_int_ge(sq, 0);
+  int gs = p->fuse.group_of[sq];
+  ck_assert_int_eq(missed[gs], p->fuse.group_of[find_node_op(p, IR_OP_MUL)]);
+  free(missed);
   gc_program_free(p);
   gc_graph_free(g);
 }
@@ -941,6 +988,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, simplify_drops_dead_nodes);
   tcase_add_test(tc, simplify_joins_slice_grads_that_tile);
   tcase_add_test(tc, simplify_moves_relu_masks_before_pool_grads);
+  tcase_add_test(tc, postdom_rule_counts_what_fusion_keeps_apart);
   suite_add_tcase(s, tc);
   tc = tcase_create("fuse");
   tcase_add_test(tc, fuse_elementwise_chain);

@@ -541,6 +541,7 @@ static int cmd_compile(int argc, char **argv) {
     printf(",\"arena_bytes\":%zu,\"no_reuse_bytes\":%zu,\"live_lower_bound_bytes\":%zu",
            s.arena_bytes, s.no_reuse_bytes, s.live_lower_bound_bytes);
     printf(",\"persistent_bytes\":%zu,\"arenas\":%d", s.persistent_bytes, s.arenas);
+    printf(",\"postdom_misses\":%d", s.postdom_misses);
     printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
            s.gemm_measured);
     json_num("compile_seconds", s.compile_seconds, "%.6f");
@@ -558,6 +559,7 @@ static int cmd_compile(int argc, char **argv) {
     print_size("no-reuse sum", s.no_reuse_bytes);
     print_size("live-set lower bound", s.live_lower_bound_bytes);
     print_size("persistent", s.persistent_bytes);
+    printf("  %-22s %d\n", "post-dominator misses", s.postdom_misses);
     printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
            s.gemm_own, s.gemm_clblast, s.gemm_measured);
     printf("  %-22s %.3f s%s, again %.3f s%s\n", "compile time", s.compile_seconds,

@@ -47,18 +47,6 @@ static void read_at(cg_ctx *G, strbuf *sb, int32_t node, coord *c) {
   sb_free(&idx);
 }
 
-/* "long g<id> = indices[...]" normalized: negative counts from len. The
- * index tensor's coordinates are domain dims first..first+ndim-1. */
-static void load_index(cg_ctx *G, strbuf *sb, int32_t id, int32_t idx_node, int first,
-                       int64_t len) {
-  coord c[GC_MAX_DIMS];
-  const gc_shape *is = &G->g->nodes[idx_node].shape;
-  for (int d = 0; d < is->ndim; d++) snprintf(c[d], sizeof c[d], "i%d", first + d);
-  sb_appendf(sb, "long g%d = ", id);
-  read_at(G, sb, idx_node, c);
-  sb_appendf(sb, "; if (g%d < 0) g%d += %lld; ", id, id, (long long)len);
-}
-
 /* dest = node's element at coordinates c (in node's shape): a load, or
  * for a producer evaluated at the movement op's coordinates
  * (ROLE_AT_INDEX, passes/fuse_movement.c) its members in a block. */
@@ -72,6 +60,28 @@ static void read_into(cg_ctx *G, strbuf *sb, int32_t node, coord *c, const char 
   sb_appendf(sb, "%s = ", dest);
   read_at(G, sb, node, c);
   sb_append(sb, "; ");
+}
+
+/* "long g<id> = indices[...]" normalized: negative counts from len. The
+ * index tensor's coordinates c; the indices may be a producer evaluated
+ * here (index arithmetic, ROLE_AT_INDEX), as data reads may. */
+static void load_index_at(cg_ctx *G, strbuf *sb, int32_t id, int32_t idx_node, coord *c,
+                          int64_t len) {
+  sb_appendf(sb, "%s q%d; ", cg_ctype(G->g->nodes[idx_node].dtype), id);
+  char q[24];
+  snprintf(q, sizeof q, "q%d", id);
+  read_into(G, sb, idx_node, c, q);
+  sb_appendf(sb, "long g%d = q%d; if (g%d < 0) g%d += %lld; ", id, id, id, id, (long long)len);
+}
+
+/* load_index_at for an index tensor whose coordinates are domain dims
+ * first..first+ndim-1 (gather). */
+static void load_index(cg_ctx *G, strbuf *sb, int32_t id, int32_t idx_node, int first,
+                       int64_t len) {
+  coord c[GC_MAX_DIMS];
+  const gc_shape *is = &G->g->nodes[idx_node].shape;
+  for (int d = 0; d < is->ndim; d++) snprintf(c[d], sizeof c[d], "i%d", first + d);
+  load_index_at(G, sb, id, idx_node, c, len);
 }
 
 /* "T v<id>; ..." of a movement member: the reads are statements, so a
@@ -195,9 +205,7 @@ void cl_emit_injective(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t id) {
       coord ic[GC_MAX_DIMS];
       for (int d = 0, k = 0; d < n->shape.ndim; d++)
         if (d != ax) snprintf(ic[k++], sizeof ic[0], "i%d", d);
-      sb_appendf(sb, "long g%d = ", id);
-      read_at(G, sb, x, ic);
-      sb_appendf(sb, "; if (g%d < 0) g%d += %lld; ", id, id, (long long)n->attr.depth);
+      load_index_at(G, sb, id, x, ic, n->attr.depth);
       sb_appendf(sb, "float v%d = g%d == i%d ? ", id, id, ax);
       cg_float(sb, n->attr.f[1]);
       sb_append(sb, " : ");
