@@ -78,7 +78,13 @@ START_TEST(mlp_training_step_budget) {
    * dA1, dA2, and h1, which dW2 = h1^T dA2 reads afterwards (dW2's
    * update rewrites W2, so it must follow this read of W2). That is the
    * live lower bound, and the plan meets it: the issue's 50% is below
-   * what any plan of this program can reach. */
+   * what any plan of this program can reach. Another program could: with
+   * Adam split into its moments (in the weight-gradient GEMM, which could
+   * then run before dA1, letting dA1 and dA2 write over h1 and h2) and a
+   * later parameter write, and the loss gradient written over the
+   * logits, the peak would be the cross-entropy kernel's h1, h2 and
+   * logits, 100,864 bytes: exactly 50.0%, for one more launch and m and
+   * v read twice per step. */
   ck_assert(s.arena_bytes <= 0.81 * 1.10 * (double)s.no_reuse_bytes);
   gc_program *u = build_compile("mlp", 64, 1, dev, 1);
   gc_program_stats su = stats(u);
