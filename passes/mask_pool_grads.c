@@ -18,17 +18,19 @@
  * - otherwise (dy a reshape of a dense layer's gradient), the gradient's
  *   masked form maxpool2d_grad(idx, dy, y) multiplies each dy as it reads
  *   it, so the mask costs no kernel of its own.
- * In the first form, a sum of the gradient over all its spatial axes (the
- * bias gradient of the conv before the ReLU) becomes the same sum of the
- * masked dy: each window's value lands on exactly one element, so the two
- * sums add the same numbers (in another order) and the pooled one reads a
- * quarter of the bytes for 2x2 windows (the CNN's conv1 bias gradient:
- * 0.33-0.52 ms -> 0.08-0.10 ms).
+ * A sum of the gradient over all its spatial axes (the bias gradient of
+ * the conv before the ReLU) becomes the same sum of the masked dy: each
+ * window's value lands on exactly one element, so the two sums add the
+ * same numbers (in another order) and the pooled one reads a quarter of
+ * the bytes for 2x2 windows (the CNN's conv1 bias gradient: 0.33-0.52 ms
+ * -> 0.08-0.10 ms). In the second form the masked dy is then a node read
+ * only by the sums, which compute it in their loops.
  * The graph stays in creation order by reusing the nodes: the gradient
- * and the mask are read only by the product; in the first form the
- * earlier of them becomes step(y) and the later mul(dy, step(y)), in the
- * second both die in dead-code elimination; the product becomes the
- * pooling gradient. Runs in simplify, after CSE has merged equal masks. */
+ * and the mask are read only by the product; the earlier of them becomes
+ * step(y) and the later mul(dy, step(y)) (in the second form only where
+ * a sum reads it; else both die in dead-code elimination); the product
+ * becomes the pooling gradient. Runs in simplify, after CSE has merged
+ * equal masks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,14 +93,17 @@ static void rewrite(ir_graph *g, const int *uses, int32_t m) {
     const int32_t y = find_pooling(g, x, &in->attr.win, first);
     if (y < 0) continue;
     const ir_attr grad_attr = gn->attr;
+    const bool masked_form = !extensible(&g->nodes[dy]);
+    bool summed = false;
+    for (int32_t j = m + 1; j < g->n && !summed; j++) summed = spatial_sum(g, &g->nodes[j], m);
     mn->op = IR_OP_MAXPOOL2D_GRAD;
     mn->attr = grad_attr;
     mn->in[0] = idx;
-    if (!extensible(&g->nodes[dy])) {
+    if (masked_form) {
       mn->nin = 3;
       mn->in[1] = dy;
       mn->in[2] = y;
-      return;
+      if (!summed) return; /* else the nodes below feed only the sums */
     }
     const gc_shape ys = g->nodes[y].shape;
     ir_node *a = &g->nodes[first], *b = &g->nodes[second];
@@ -115,8 +120,10 @@ static void rewrite(ir_graph *g, const int *uses, int32_t m) {
     memset(&b->attr, 0, sizeof b->attr);
     b->shape = ys;
     b->dtype = GC_F32;
-    mn->nin = 2;
-    mn->in[1] = second;
+    if (!masked_form) {
+      mn->nin = 2;
+      mn->in[1] = second;
+    }
     /* every window's masked dy lands on one element: a sum over all the
      * spatial axes (a conv's bias gradient) is the sum of the pooled
      * values, a quarter of the reads for 2x2 windows */

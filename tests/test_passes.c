@@ -362,7 +362,8 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   gc_pool2d_opts o3 = {{3, 3}, {2, 2}, {1, 1, 1, 1}, {0, 0}, 0, 0};
   gc_value bias = gc_param(g, "b", gc_shape4(1, C, 1, 1), u); /* its gradient sums dx */
   gc_value y2 = gc_maxpool2d(g, gc_relu(g, gc_add(g, x, bias)), &o2);
-  gc_value y3 = gc_maxpool2d(g, gc_relu(g, x3), &o3);
+  gc_value bias3 = gc_param(g, "b3", gc_shape4(1, C, 1, 1), u);
+  gc_value y3 = gc_maxpool2d(g, gc_relu(g, gc_add(g, x3, bias3)), &o3);
   enum { N2 = N * C * 3 * 4, F3 = C * 4 * 4, K = 5 };
   float r1[N2], w3[F3 * K], r3[N * K];
   for (int i = 0; i < N2; i++) r1[i] = (float)((i * 7) % 11) - 5.0f;
@@ -379,18 +380,27 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   gc_output(g, gc_grad(g, x), "dx");
   gc_output(g, gc_grad(g, x3), "dx3");
   gc_output(g, gc_grad(g, bias), "db");
-  float xv[NX], xv3[NX], bv[C];
+  gc_output(g, gc_grad(g, bias3), "db3");
+  float xv[NX], xv3[NX], bv[C], bv3[C];
   memcpy(xv, g->nodes[x.id].data, sizeof xv);
   memcpy(bv, g->nodes[bias.id].data, sizeof bv);
-  for (int i = 0; i < NX; i++) xv[i] += bv[i / (H * W) % C]; /* the pooling's input, x + b */
   memcpy(xv3, g->nodes[x3.id].data, sizeof xv3);
+  memcpy(bv3, g->nodes[bias3.id].data, sizeof bv3);
+  for (int i = 0; i < NX; i++) { /* the poolings' inputs, x + b */
+    xv[i] += bv[i / (H * W) % C];
+    xv3[i] += bv3[i / (H * W) % C];
+  }
   gc_program *p = compile(g, 0, 0);
   int masked_form = 0, mask_node = 0, pooled_sums = 0;
   for (int i = 0; i < p->g->n; i++) {
     const ir_node *n = &p->g->nodes[i];
-    /* the bias gradient sums the masked pooled gradient, not dx */
-    for (int j = 0; n->op == IR_OP_SUM && j < p->g->n; j++)
-      pooled_sums += p->g->nodes[j].op == IR_OP_MAXPOOL2D_GRAD && p->g->nodes[j].in[1] == n->in[0];
+    /* the bias gradients sum the masked pooled gradient (read by the
+     * 2x2 gradient, or a product of dy and step(y) of its own), not dx */
+    const ir_node *sx = &p->g->nodes[n->in[0]];
+    if (n->op == IR_OP_SUM && sx->op == IR_OP_MUL) {
+      const ir_node *mask = &p->g->nodes[sx->in[1]];
+      pooled_sums += mask->op == IR_OP_STEP && p->g->nodes[mask->in[0]].op == IR_OP_MAXPOOL2D;
+    }
     if (n->op == IR_OP_STEP) ck_assert_int_ne(p->g->nodes[n->in[0]].op, IR_OP_RELU);
     if (n->op != IR_OP_MAXPOOL2D_GRAD) continue;
     masked_form += n->nin == 3;
@@ -398,7 +408,7 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   }
   ck_assert_int_eq(masked_form, 1);
   ck_assert_int_eq(mask_node, 1);
-  ck_assert_int_eq(pooled_sums, 1);
+  ck_assert_int_eq(pooled_sums, 2);
   float want[NX] = {0}, want3[NX] = {0}, dy3[N * F3];
   relu_pool_grad(xv, r1, N * C, H, W, 2, 2, 0, want);
   for (int n = 0; n < N; n++) /* dy3 = r3 w3^T */
@@ -411,15 +421,18 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
   gc_session *s = NULL;
   ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
   ck_assert_int_eq(gc_session_run(s), GC_OK);
-  float got[NX], got3[NX], db[C];
+  float got[NX], got3[NX], db[C], db3[C];
   ck_assert_int_eq(gc_session_get_output(s, "dx", got, sizeof got), GC_OK);
   ck_assert_int_eq(gc_session_get_output(s, "db", db, sizeof db), GC_OK);
+  ck_assert_int_eq(gc_session_get_output(s, "db3", db3, sizeof db3), GC_OK);
   for (int c = 0; c < C; c++) {
-    double want_db = 0;
+    double want_db = 0, want_db3 = 0;
     for (int i = 0; i < NX; i++)
-      if (i / (H * W) % C == c) want_db += want[i];
+      if (i / (H * W) % C == c) want_db += want[i], want_db3 += want3[i];
     ck_assert_msg(fabs(db[c] - want_db) <= 1e-5 * (1 + fabs(want_db)), "db[%d]: got %g want %g", c,
                   db[c], want_db);
+    ck_assert_msg(fabs(db3[c] - want_db3) <= 1e-5 * (1 + fabs(want_db3)), "db3[%d]: got %g want %g",
+                  c, db3[c], want_db3);
   }
   ck_assert_int_eq(gc_session_get_output(s, "dx3", got3, sizeof got3), GC_OK);
   int nonzero = 0, nonzero3 = 0;
