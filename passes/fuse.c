@@ -151,6 +151,11 @@ bool fb_is_elementwise(const ir_node *n) {
   return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
 }
 
+static bool pooling(const ir_node *n) {
+  return n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_AVGPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD ||
+         n->op == IR_OP_AVGPOOL2D_GRAD;
+}
+
 /* Try to put an elementwise node into one of its inputs' groups. */
 static int pick_group(builder *b, int32_t id) {
   const ir_node *n = &b->g->nodes[id];
@@ -167,7 +172,10 @@ static int pick_group(builder *b, int32_t id) {
     }
     if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_COMPLEX) continue;
     if (!ir_shape_eq(gr->domain, n->shape)) continue;
-    if (gr->kind == FUSE_COMPLEX && n->dtype != GC_F32) continue;
+    /* the GEMM epilogues compute in float (their float8 stores too); a
+     * pooling's store macro runs each member at its own type */
+    if (gr->kind == FUSE_COMPLEX && n->dtype != GC_F32 && !pooling(&b->g->nodes[gr->root]))
+      continue;
     if (fb_can_join(b, id, gi)) return gi;
   }
   return -1;

@@ -385,6 +385,14 @@ static void case_maxpool(harness *h) {
   gc_value yn = gc_maxpool2d(h->g, xn, &o1);
   out(h, gc_where(h->g, gc_greater_equal(h->g, yn, yn), yn, gc_scalar(h->g, -5.0f)), TOL);
   pool_grad_nodes(h, xn, &o1);
+  /* an integer epilogue (an ONNX uint8 pooling casts back), in the vector
+   * form and a scalar one */
+  add_out(h,
+          gc_cast(h->g, gc_mul(h->g, gc_maxpool2d(h->g, x2, &o1), gc_scalar(h->g, 20.0f)), GC_I32),
+          0, "pool_i32_vector");
+  add_out(h,
+          gc_cast(h->g, gc_mul(h->g, gc_maxpool2d(h->g, x, &o2), gc_scalar(h->g, 20.0f)), GC_I32),
+          0, "pool_i32_scalar");
   finish(h, TOL);
 }
 
