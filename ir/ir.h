@@ -134,6 +134,13 @@ static inline gc_value ir_value(int32_t id) { return (gc_value){id}; }
 /* An optimizer-style update (assign_add, SGD, Adam): an in-place writer of a
  * parameter or state from a gradient or delta (input 1). Its result has no
  * value to read. (OPT_TICK is in place too, but only advances a counter.) */
+/* An elementwise or broadcast op: each element of its result comes from
+ * the inputs' elements at the same (broadcast) index. */
+static inline bool ir_is_elementwise(const ir_node *n) {
+  ir_fusion f = ir_ops[n->op].fusion;
+  return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
+}
+
 static inline bool ir_is_update(const ir_node *n) {
   return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
 }

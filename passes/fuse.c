@@ -146,11 +146,6 @@ bool fb_can_join(builder *b, int32_t node, int gi) {
   return true;
 }
 
-bool fb_is_elementwise(const ir_node *n) {
-  ir_fusion f = ir_ops[n->op].fusion;
-  return f == IR_FUSE_ELEMWISE || f == IR_FUSE_BROADCAST;
-}
-
 static bool pooling(const ir_node *n) {
   return n->op == IR_OP_MAXPOOL2D || n->op == IR_OP_AVGPOOL2D || n->op == IR_OP_MAXPOOL2D_GRAD ||
          n->op == IR_OP_AVGPOOL2D_GRAD;
@@ -481,7 +476,7 @@ bool fb_is_cheap(const ir_node *n) {
 static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
-  if (!fb_is_elementwise(nd) || !fb_is_cheap(nd) || !f->materialized[e] ||
+  if (!ir_is_elementwise(nd) || !fb_is_cheap(nd) || !f->materialized[e] ||
       (nd->flags & (IR_F_OUTPUT | IR_F_LOSS)) || b->nusers[e] == 0)
     return false;
   int gi = b->group_of[e];
@@ -496,10 +491,10 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
       return false;
     }
     bool as_expression =
-        (ug->kind == FUSE_ELEMWISE && fb_is_elementwise(&g->nodes[user])) ||
-        (ug->kind == FUSE_COMPLEX && user != ug->root && fb_is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_ELEMWISE && ir_is_elementwise(&g->nodes[user])) ||
+        (ug->kind == FUSE_COMPLEX && user != ug->root && ir_is_elementwise(&g->nodes[user])) ||
         (ug->kind == FUSE_REDUCE && (ir_ops[g->nodes[user].op].fusion == IR_FUSE_REDUCE ||
-                                     fb_is_elementwise(&g->nodes[user])));
+                                     ir_is_elementwise(&g->nodes[user])));
     if (!as_expression) return false;
   }
   for (int k = 0; k < nd->nin; k++) {
@@ -605,7 +600,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
     int gi = -1;
     if (info->props & (IR_P_LEAF | IR_P_VIEW)) {
       gi = group_new(&b, FUSE_NONE, id, nd->shape);
-    } else if (fb_is_elementwise(nd)) {
+    } else if (ir_is_elementwise(nd)) {
       if (!no_fuse) gi = pick_group(&b, id);
       if (gi < 0)
         gi = group_new(&b, FUSE_ELEMWISE, id, nd->shape);

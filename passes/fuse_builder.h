@@ -33,8 +33,6 @@ enum { FB_ROOTS_CAP = 48 + IR_MAX_INPUTS + 2 };
 /* The group whose kernel computes x: a view's is its source's (views
  * launch nothing and hold no value of their own). */
 int fb_value_group(const builder *b, int32_t x);
-/* An elementwise or broadcast op. */
-bool fb_is_elementwise(const ir_node *n);
 /* May node join group gi: within the kernel argument budget, and no other
  * input of node depends on gi through another group (a cycle)? */
 bool fb_can_join(builder *b, int32_t node, int gi);
@@ -43,6 +41,8 @@ bool fb_fits_pair(builder *b, int ga, int gb);
 /* Does a movement member of gi read a value of gi or gj (which it would
  * read from memory the same kernel writes)? */
 bool fb_movement_reads(builder *b, int gi, int gj);
+/* Does a member of group gj read a value of group gi (through views)? */
+bool fb_reads_group(const builder *b, int gj, int gi);
 /* Does group from reach group target through a third group? */
 bool fb_reaches_through_other(builder *b, int from, int target);
 /* Moves every member of group gb into ga, keeping schedule order (pos:

@@ -68,7 +68,7 @@ static bool read_ok(const builder *b, int gi, int32_t reader, fuse_role rr, int3
 
 bool fb_row_member(builder *b, int gi, int32_t id) {
   const ir_node *n = &b->g->nodes[id];
-  if (!fb_is_elementwise(n) || gc_shape_numel(n->shape) != fb_reduce_rows(b, gi)) return false;
+  if (!ir_is_elementwise(n) || gc_shape_numel(n->shape) != fb_reduce_rows(b, gi)) return false;
   for (int k = 0; k < n->nin; k++) {
     int32_t s = ir_view_source(b->g, n->in[k]);
     if (b->group_of[s] == gi && !read_ok(b, gi, id, ROLE_ROW, n->in[k], b->role[s])) return false;
@@ -99,7 +99,7 @@ static bool update_conflict(const builder *b, int ga, int gb) {
 }
 
 /* Does a member of group gj read a value of group gi (through views)? */
-static bool reads_group(const builder *b, int gj, int gi) {
+bool fb_reads_group(const builder *b, int gj, int gi) {
   const fuse_group *H = &b->groups[gj];
   for (int k = 0; k < H->nnodes; k++) {
     const ir_node *m = &b->g->nodes[H->nodes[k]];
@@ -136,10 +136,10 @@ static bool merge_ok(builder *b, int gi, int gj, fuse_role as) {
     for (int k = 0; k < H->nnodes; k++) {
       const ir_node *m = &g->nodes[H->nodes[k]];
       if (as == ROLE_ROW &&
-          (!fb_is_elementwise(m) || gc_shape_numel(m->shape) != fb_reduce_rows(b, gi)))
+          (!ir_is_elementwise(m) || gc_shape_numel(m->shape) != fb_reduce_rows(b, gi)))
         return false;
     }
-    if (as == ROLE_LOOP && !reads_group(b, gj, gi) && !private_to(b, gj, gi)) return false;
+    if (as == ROLE_LOOP && !fb_reads_group(b, gj, gi) && !private_to(b, gj, gi)) return false;
     if (as == ROLE_LOOP && (!ir_shape_eq(G->domain, H->domain) ||
                             (fb_reduce_rows(b, gi) < ROW_KERNEL_MIN_ROWS &&
                              gc_shape_numel(G->domain) > ROW_KERNEL_SMALL_DOMAIN)))

@@ -36,19 +36,6 @@ static int pooling_group(const builder *b, const ir_node *ix) {
   return -1;
 }
 
-/* Does a member of group gi read node v (through views)? The kernel
- * stores the sibling after its epilogue has run, so such a read would see
- * memory not yet written. */
-static bool group_reads(const builder *b, int gi, int32_t v) {
-  const fuse_group *gr = &b->groups[gi];
-  for (int k = 0; k < gr->nnodes; k++) {
-    const ir_node *m = &b->g->nodes[gr->nodes[k]];
-    for (int i = 0; i < m->nin; i++)
-      if (ir_view_source(b->g, m->in[i]) == v) return true;
-  }
-  return false;
-}
-
 bool fb_pool_siblings(builder *b, const int *pos) {
   for (int gs = 0; gs < b->ngroups; gs++) {
     const fuse_group *S = &b->groups[gs];
@@ -56,7 +43,9 @@ bool fb_pool_siblings(builder *b, const int *pos) {
     const ir_node *ix = &b->g->nodes[S->root];
     if (ix->op != IR_OP_MAXPOOL2D_INDICES) continue;
     int gp = pooling_group(b, ix);
-    if (gp < 0 || group_reads(b, gp, S->root) || !fb_fits_pair(b, gp, gs) ||
+    /* a member of the pooling kernel reading the indices would see memory
+     * not yet written: the kernel stores them after its epilogue */
+    if (gp < 0 || fb_reads_group(b, gp, gs) || !fb_fits_pair(b, gp, gs) ||
         fb_reaches_through_other(b, gp, gs) || fb_reaches_through_other(b, gs, gp))
       continue;
     b->role[S->root] = ROLE_SIBLING;

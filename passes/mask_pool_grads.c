@@ -52,8 +52,7 @@ static bool extensible(const ir_node *dy) {
     case IR_OP_MATMUL:
       return true;
     default:
-      return ir_ops[dy->op].fusion == IR_FUSE_ELEMWISE ||
-             ir_ops[dy->op].fusion == IR_FUSE_BROADCAST;
+      return ir_is_elementwise(dy);
   }
 }
 

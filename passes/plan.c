@@ -72,11 +72,6 @@ static int by_def_then_size(const void *a, const void *b) {
   return x->node < y->node ? -1 : x->node > y->node;
 }
 
-static bool elementwise(const ir_node *n) {
-  ir_fusion k = ir_ops[n->op].fusion;
-  return k == IR_FUSE_ELEMWISE || k == IR_FUSE_BROADCAST;
-}
-
 /* Does node v of kernel gi's work (a member, or a value it recomputes)
  * read x only at the element the kernel writes, and nothing in storage r
  * at a movement op's coordinates (at_index: v is evaluated there)? */
@@ -86,7 +81,7 @@ static bool reads_at_element(const ir_graph *g, const fuse_plan *f, const mem_pl
   const ir_node *n = &g->nodes[v];
   for (int j = 0; j < n->nin; j++) {
     int32_t u = n->in[j];
-    if ((u == x && !(elementwise(n) && ir_shape_eq(n->shape, gr->domain))) ||
+    if ((u == x && !(ir_is_elementwise(n) && ir_shape_eq(n->shape, gr->domain))) ||
         (at_index && m->root[u] == r))
       return false;
     /* a value recomputed here: its reads are this kernel's (recomputed
@@ -159,7 +154,7 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
           int32_t x = reader->in[k];
           if (f->inlined && f->inlined[x]) {
             const ir_node *v = &g->nodes[x];
-            if (!elementwise(v) || !ir_shape_eq(v->shape, gr->domain)) continue;
+            if (!ir_is_elementwise(v) || !ir_shape_eq(v->shape, gr->domain)) continue;
             for (int j = 0; j < v->nin && m->root[out] == out; j++)
               merged += takes_storage(g, f, m, t, idx, gi, out, v->in[j]);
           } else {

@@ -242,6 +242,16 @@ START_TEST(test_pooling_hand) {
   ck_assert_int_lt(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 2, bad, &a), 0);
   ck_assert_msg(strstr(gc_graph_errmsg(g), "indices must be i32"), "%s", gc_graph_errmsg(g));
   gc_graph_free(g);
+  /* pooled values of another shape than dy's for the masked form: a clear
+   * error too */
+  g = gc_graph_new();
+  xv = cf(g, gc_shape4(1, 1, 4, 4), x);
+  int32_t masked[3] = {gc_maxpool2d_indices(g, xv, &p, 0).id, cf(g, gc_shape4(1, 1, 2, 2), dy).id,
+                       xv.id};
+  ck_assert_int_lt(ir_add(g, IR_OP_MAXPOOL2D_GRAD, 3, masked, &a), 0);
+  ck_assert_msg(strstr(gc_graph_errmsg(g), "pooled values must be f32 of dy's shape"), "%s",
+                gc_graph_errmsg(g));
+  gc_graph_free(g);
 }
 END_TEST
 
