@@ -144,6 +144,10 @@ static int run_openblas(void *p, int launches) {
 }
 #endif
 
+/* The device's GEMM form (kernels/gemm.cl or gemm_gpu.cl), as a compile
+ * for it would pick. */
+static int gpu_form;
+
 static cl_gemm_spec spec_of(const shape *s, int index, char *name, char *store) {
   sprintf(name, "bench_gemm_%d", index);
   sprintf(store, "C[(i) * %lld + (j)] = (v)", (long long)s->n);
@@ -160,7 +164,8 @@ static cl_gemm_spec spec_of(const shape *s, int index, char *name, char *store) 
                             "__global float *C",
                         .a_expr = "A",
                         .b_expr = "B",
-                        .store = store};
+                        .store = store,
+                        .gpu = gpu_form};
 }
 
 static void print_figure(double seconds, const shape *s) {
@@ -178,7 +183,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_gemm: %s\n", gc_last_error());
     return 1;
   }
-  printf("device: %s\n", d->info.name);
+  gpu_form = !cl_dev_cpu_forms(d);
+  printf("device: %s (GEMM form: %s)\n", d->info.name, gpu_form ? "gpu" : "cpu");
 
   /* Every instance in one program, as the graph compiler emits them. */
   char names[NSHAPES][32], stores[NSHAPES][64];

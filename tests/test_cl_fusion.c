@@ -225,6 +225,10 @@ START_TEST(matmul_bias_relu_is_one_kernel) {
   fill(xv, NX, 2, -1, 1);
   gc_compile_options nf = {0};
   nf.no_fuse = 1;
+  /* graphc's own GEMM: under the auto policy a plain product may go to
+   * CLBlast, which the kernel count leaves out (it does, for the GPU form
+   * on PoCL, where that form is slow) */
+  nf.gemm = GC_GEMM_OWN;
   gc_program *pf = compile(g, cl, NULL), *pu = compile(g, cl, &nf), *pr = compile(g, ref, NULL);
   ck_assert_int_eq(kernels_of(pf), 1);
   ck_assert_int_eq(kernels_of(pu), 3);
@@ -1289,6 +1293,168 @@ START_TEST(profiling_reports_every_kernel) {
 }
 END_TEST
 
+/* ------------------------------------- (k) long rows, GPU reduce form */
+
+/* Whether the program compiled into dir (then emptied and removed) holds
+ * the text needle. */
+static bool emitted_has(const char *dir, const char *needle) {
+  char path[320];
+  snprintf(path, sizeof path, "%s/program.cl", dir);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END); /* slurp reads what lies before the position */
+  char *text = slurp(f);
+  fclose(f);
+  bool found = strstr(text, needle) != NULL;
+  free(text);
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+  return found;
+}
+
+/* g compiled in the CPU and then the GPU kernel forms (GRAPHC_KERNEL_FORM,
+ * restored after): the program holds needle in the GPU form only, and in
+ * both forms the fused and unfused programs agree with the reference on
+ * input x (n floats) for the outputs listed. */
+static void both_forms_agree(gc_graph *g, const float *x, int64_t n, const char *const *outs,
+                             const int64_t *sizes, int nout, const char *needle) {
+  const char *was = getenv("GRAPHC_KERNEL_FORM");
+  char *saved = was ? strdup(was) : NULL;
+  for (int gpu = 0; gpu < 2; gpu++) {
+    ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", gpu ? "gpu" : "cpu", 1), 0);
+    char dir[] = "/tmp/graphc_forms_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    gc_compile_options o = {0};
+    o.emit_cl_dir = dir;
+    o.gemm = GC_GEMM_OWN;
+    gc_device *cl = open_cl();
+    gc_program *p = compile(g, cl, &o);
+    ck_assert_msg(emitted_has(dir, needle) == (gpu == 1), "%s form: \"%s\" %s", gpu ? "GPU" : "CPU",
+                  needle, gpu ? "missing" : "unexpected");
+    gc_program_free(p);
+    gc_device_free(cl);
+    trio t = trio_compile(g);
+    trio_agree(&t, x, n, outs, sizes, nout, 1e-5);
+    trio_free(&t);
+  }
+  if (saved) {
+    setenv("GRAPHC_KERNEL_FORM", saved, 1);
+    free(saved);
+  } else {
+    unsetenv("GRAPHC_KERNEL_FORM");
+  }
+}
+
+/* Rows of 2,000 reduced elements: sum, mean, max, min and prod, and a
+ * two-pass normalization that stores its centred values, in both kernel
+ * forms: the GPU form reduces each row with a work-group (a tree in local
+ * memory), the CPU form with one work-item. Both agree with the reference
+ * and with the unfused program. */
+START_TEST(long_rows_reduce_by_work_group) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(3, 40, 50));
+  const int ax[] = {1, 2};
+  gc_value m = gc_mean(g, x, ax, 2, 1);
+  gc_value d = gc_output(g, gc_sub(g, x, m), "d");
+  gc_value var = gc_mean(g, gc_mul(g, d, d), ax, 2, 1);
+  gc_output(g, gc_div(g, d, gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f)))), "y");
+  gc_output(g, gc_sum(g, x, ax, 2, 0), "s");
+  gc_output(g, gc_max(g, x, ax, 2, 0), "mx");
+  gc_output(g, gc_min(g, x, ax, 2, 0), "mn");
+  gc_output(g,
+            gc_prod(g, gc_add(g, gc_mul(g, x, gc_scalar(g, 1e-3f)), gc_scalar(g, 1.0f)), ax, 2, 0),
+            "pr");
+  enum { N = 3 * 40 * 50 };
+  float *xv = malloc(sizeof *xv * N);
+  ck_assert_ptr_nonnull(xv);
+  fill(xv, N, 21, -1, 1);
+  const char *outs[] = {"d", "y", "s", "mx", "mn", "pr"};
+  const int64_t sizes[] = {N, N, 3, 3, 3, 3};
+  /* a row kernel in the work-group form (cl_codegen.c, reduce_by_group) */
+  both_forms_agree(g, xv, N, outs, sizes, 6, "get_group_id(0), lid = get_local_id(0)");
+  free(xv);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* Two products of x^T with a long K (1,000) and few results, as a conv's
+ * weight gradient has: 288 x 32 with a bias and ReLU epilogue (36 tiles)
+ * and 288 x 64 (72 tiles). The GPU form splits K over work-groups that
+ * meet in the program's one scratch buffer (kernels/gemm_gpu.cl), the CPU
+ * form does not. Both agree with the reference and the unfused program;
+ * and in the GPU form two runs of one session on different inputs each
+ * agree with the reference: the kernels share the scratch, and one's
+ * partials once lay over the other's tile counters (the 72-tile
+ * product's then started a second step non-zero and left tiles stale,
+ * which fused vs unfused CNN training on an H100 caught). */
+START_TEST(small_products_split_k_in_the_gpu_form) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(1000, 288));
+  /* positive operands: sums of 1,000 products without cancellation, so
+   * that the orders of summation agree within 1e-5 */
+  const gc_init pos = {GC_INIT_UNIFORM, 0, 1, 0, 0};
+  gc_value y = gc_param(g, "y", gc_shape2(1000, 32), pos);
+  gc_value b = gc_param(g, "b", gc_shape1(32), (gc_init){GC_INIT_UNIFORM, -1, 1, 0, 0});
+  gc_value y2 = gc_param(g, "y2", gc_shape2(1000, 64), pos);
+  const int perm[] = {1, 0};
+  gc_value xt = gc_transpose(g, x, perm);
+  gc_output(g, gc_relu(g, gc_add(g, gc_matmul(g, xt, y), b)), "out");
+  gc_output(g, gc_matmul(g, xt, y2), "out2");
+  enum { N = 1000 * 288 };
+  float *xv = malloc(sizeof *xv * N * 2);
+  ck_assert_ptr_nonnull(xv);
+  fill(xv, N, 8, 0, 1);
+  fill(xv + N, N, 9, 0, 1);
+  const char *outs[] = {"out", "out2"};
+  const int64_t sizes[] = {288 * 32, 288 * 64};
+  both_forms_agree(g, xv, N, outs, sizes, 2, "#define GEMM_KSPLIT 3");
+  /* two runs of one session in the GPU form, on two inputs */
+  const char *was = getenv("GRAPHC_KERNEL_FORM");
+  char *saved = was ? strdup(was) : NULL;
+  ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", "gpu", 1), 0);
+  gc_compile_options o = {0};
+  o.gemm = GC_GEMM_OWN;
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_program *p = compile(g, cl, &o), *pr = compile(g, ref, NULL);
+  gc_session *s = NULL;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  float *got = malloc(sizeof *got * 288 * 64), *want = malloc(sizeof *want * 288 * 64);
+  ck_assert(got && want);
+  for (int r = 0; r < 2; r++) {
+    ck_assert_int_eq(gc_session_set_input(s, "x", xv + r * N, sizeof *xv * N), GC_OK);
+    ck_assert_int_eq(gc_session_run(s), GC_OK);
+    for (int k = 0; k < 2; k++) {
+      ck_assert_int_eq(gc_session_get_output(s, outs[k], got, sizeof *got * (size_t)sizes[k]),
+                       GC_OK);
+      run1(pr, "x", xv + r * N, N, outs[k], want, sizes[k]);
+      near(got, want, sizes[k], 1e-5, r ? "second run" : "first run");
+    }
+  }
+  free(got);
+  free(want);
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_program_free(pr);
+  gc_device_free(cl);
+  gc_device_free(ref);
+  if (saved) {
+    setenv("GRAPHC_KERNEL_FORM", saved, 1);
+    free(saved);
+  } else {
+    unsetenv("GRAPHC_KERNEL_FORM");
+  }
+  free(xv);
+  gc_graph_free(g);
+}
+END_TEST
+
 static Suite *cl_fusion_suite(void) {
   Suite *s = suite_create("cl_fusion");
   TCase *tc = tcase_create("fusion");
@@ -1314,6 +1480,8 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, reads_see_the_value_before_the_update);
   tcase_add_test(tc, dump_after_fuse_lists_kernels);
   tcase_add_test(tc, emit_cl_writes_kernel_files);
+  tcase_add_test(tc, long_rows_reduce_by_work_group);
+  tcase_add_test(tc, small_products_split_k_in_the_gpu_form);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -30,6 +30,8 @@ typedef struct gemm_case {
   int bias_relu;
   int64_t batch;        /* 0 or 1: one product */
   int a_bcast, b_bcast; /* batch stride 0 for that operand */
+  int wm, wn;           /* the GPU form's tile override (0: chosen) */
+  int ksplit;           /* the GPU form's K splits (0: chosen) */
   /* filled by case_prepare */
   int64_t lda, ldb, ldc, c_off, a_bstride, b_bstride, c_bstride;
   size_t a_len, b_len, c_len;
@@ -84,8 +86,11 @@ static void case_free(gemm_case *c) {
   free(c->c);
 }
 
-static cl_gemm_spec case_spec(const gemm_case *c) {
+static cl_gemm_spec case_spec(const gemm_case *c, int gpu) {
   return (cl_gemm_spec){.name = c->name,
+                        .gpu = gpu,
+                        .wm = c->wm,
+                        .wn = c->wn,
                         .m = c->m,
                         .n = c->n,
                         .k = c->k,
@@ -95,7 +100,9 @@ static cl_gemm_spec case_spec(const gemm_case *c) {
                         .ldb = c->ldb,
                         .params =
                             "__global const float *A, __global const float *B, "
-                            "__global const float *bias, __global float *C",
+                            "__global const float *bias, __global float *C, __global float *S",
+                        .scratch = gpu ? "S" : NULL,
+                        .ksplit = c->ksplit,
                         .a_expr = c->a_expr,
                         .b_expr = c->b_expr,
                         .store = c->store,
@@ -150,15 +157,16 @@ static cl_mem make_buffer(cl_dev *d, size_t n, float *host) {
   return m;
 }
 
-/* Pastes every case into ONE program, runs each instance, checks each. */
-static void run_cases(gemm_case *cases, int count) {
+/* Pastes every case into ONE program of one form (kernels/gemm.cl or
+ * kernels/gemm_gpu.cl), runs each instance, checks each. */
+static void run_cases_form(gemm_case *cases, int count, int gpu) {
   cl_dev *d = NULL;
   ck_assert_msg(cl_dev_open(NULL, &d) == GC_OK, "cl_dev_open: %s", gc_last_error());
   strbuf src;
   sb_init(&src);
   for (int i = 0; i < count; i++) {
     case_prepare(&cases[i], i);
-    const cl_gemm_spec spec = case_spec(&cases[i]);
+    const cl_gemm_spec spec = case_spec(&cases[i], gpu);
     char *one = NULL;
     ck_assert_msg(cl_gemm_source(&spec, &one) == GC_OK, "cl_gemm_source: %s", gc_last_error());
     sb_append(&src, one);
@@ -171,29 +179,61 @@ static void run_cases(gemm_case *cases, int count) {
   free(text);
   for (int i = 0; i < count; i++) {
     gemm_case *c = &cases[i];
-    const cl_gemm_spec spec = case_spec(c);
+    const cl_gemm_spec spec = case_spec(c, gpu);
     cl_int err;
     cl_kernel k = clCreateKernel(prog, c->name, &err);
     ck_assert_msg(err == CL_SUCCESS, "clCreateKernel %s: %s", c->name, cl_error_name(err));
-    cl_mem bufs[4] = {make_buffer(d, c->a_len, c->a), make_buffer(d, c->b_len, c->b),
-                      make_buffer(d, (size_t)c->n, c->bias), make_buffer(d, c->c_len, c->c)};
-    for (cl_uint a = 0; a < 4; a++)
+    /* the scratch of a split K: zeros (its counters) before the first launch */
+    const size_t scratch = cl_gemm_scratch_bytes(&spec) / sizeof(float);
+    float *zeros = calloc(scratch + 1, sizeof(float));
+    ck_assert_ptr_nonnull(zeros);
+    if (gpu && c->ksplit > 1) ck_assert_msg(scratch > 0, "%s: no split", c->name);
+    float *sentinels = malloc(c->c_len * sizeof(float));
+    ck_assert_ptr_nonnull(sentinels);
+    memcpy(sentinels, c->c, c->c_len * sizeof(float));
+    cl_mem bufs[5] = {make_buffer(d, c->a_len, c->a), make_buffer(d, c->b_len, c->b),
+                      make_buffer(d, (size_t)c->n, c->bias), make_buffer(d, c->c_len, c->c),
+                      make_buffer(d, scratch + 1, zeros)};
+    for (cl_uint a = 0; a < 5; a++)
       ck_assert_int_eq(clSetKernelArg(k, a, sizeof(cl_mem), &bufs[a]), CL_SUCCESS);
     cl_uint dim;
     size_t global[3], local[3];
     cl_gemm_geometry(&spec, &dim, global, local);
-    err = clEnqueueNDRangeKernel(d->queue, k, dim, NULL, global, local, 0, NULL, NULL);
-    ck_assert_msg(err == CL_SUCCESS, "clEnqueueNDRangeKernel: %s", cl_error_name(err));
-    err = clEnqueueReadBuffer(d->queue, bufs[3], CL_TRUE, 0, c->c_len * sizeof(float), c->c, 0,
-                              NULL, NULL);
-    ck_assert_msg(err == CL_SUCCESS, "clEnqueueReadBuffer: %s", cl_error_name(err));
-    case_check(c);
-    for (int a = 0; a < 4; a++) clReleaseMemObject(bufs[a]);
+    /* twice, C refilled with sentinels in between: a split K must leave
+     * its counters ready for the next launch */
+    for (int run = 0; run < 2; run++) {
+      if (run)
+        ck_assert_int_eq(clEnqueueWriteBuffer(d->queue, bufs[3], CL_TRUE, 0,
+                                              c->c_len * sizeof(float), sentinels, 0, NULL, NULL),
+                         CL_SUCCESS);
+      err = clEnqueueNDRangeKernel(d->queue, k, dim, NULL, global, local, 0, NULL, NULL);
+      ck_assert_msg(err == CL_SUCCESS, "clEnqueueNDRangeKernel: %s", cl_error_name(err));
+      err = clEnqueueReadBuffer(d->queue, bufs[3], CL_TRUE, 0, c->c_len * sizeof(float), c->c, 0,
+                                NULL, NULL);
+      ck_assert_msg(err == CL_SUCCESS, "clEnqueueReadBuffer: %s", cl_error_name(err));
+      case_check(c);
+    }
+    free(zeros);
+    free(sentinels);
+    for (int a = 0; a < 5; a++) clReleaseMemObject(bufs[a]);
     clReleaseKernel(k);
     case_free(c);
   }
   clReleaseProgram(prog);
   cl_dev_close(d);
+}
+
+/* Both forms run on any device (PoCL runs the GPU form's work-groups as
+ * loops), so both are checked wherever the tests run. */
+static void run_cases(gemm_case *cases, int count) {
+  run_cases_form(cases, count, 0);
+  run_cases_form(cases, count, 1);
+}
+
+/* GRAPHC_KERNEL_FORM=gpu: the long-labelled run (tests/CMakeLists.txt). */
+static int gpu_forms_run(void) {
+  const char *e = getenv("GRAPHC_KERNEL_FORM");
+  return e && !strcmp(e, "gpu");
 }
 
 /* The odd shapes of one transpose combination, each with padded pitches,
@@ -214,7 +254,13 @@ static void run_transpose(int ta, int tb) {
                            .a_off = 11 * i + 1,
                            .b_off = 13 * i + 2,
                            .bias_relu = i % 2};
-  run_cases(cases, N);
+  /* PoCL takes about a minute to compile these 28 instances of the GPU
+   * form, so the default suite checks that form on the other tests'
+   * shapes (every transpose is among them) and the long one on these. */
+  if (gpu_forms_run())
+    run_cases_form(cases, N, 1);
+  else
+    run_cases_form(cases, N, 0);
 }
 
 START_TEST(test_nn) { run_transpose(0, 0); }
@@ -378,6 +424,70 @@ START_TEST(test_spec_errors_and_geometry) {
   /* 63 row blocks of 192 x 750 strips of 16 */
   ck_assert_uint_ge(total, (size_t)63 * 750);
   ck_assert_uint_lt(total, (size_t)63 * 750 + global[1]);
+
+  /* the GPU form: 16 x 16 work-groups, one per tile of C; a large C takes
+   * 64 x 64 tiles, a small one smaller tiles, so that it still makes 256
+   * work-groups where it can; overrides outside 1, 2, 4 are refused */
+  s.gpu = 1;
+  cl_gemm_geometry(&s, &dim, global, local);
+  ck_assert_uint_eq(dim, 2);
+  ck_assert_uint_eq(local[0], 16);
+  ck_assert_uint_eq(local[1], 16);
+  ck_assert_uint_eq(global[1], 16);
+  ck_assert_uint_eq(global[0], (size_t)188 * 188 * 16); /* ceil(12000 / 64)^2 */
+  s.m = 64;
+  s.n = 256;
+  s.k = 784;
+  s.lda = 784;
+  s.ldb = 256;
+  cl_gemm_geometry(&s, &dim, global, local);
+  ck_assert_uint_eq(global[0], (size_t)4 * 16 * 16); /* 16 x 16 tiles: 64 groups */
+  s.m = 784;
+  cl_gemm_geometry(&s, &dim, global, local);
+  /* 64 x 64 would make 52 groups, 64 x 32 104, 32 x 32 200: 32 x 16, 400 */
+  ck_assert_uint_eq(global[0], (size_t)25 * 16 * 16);
+  source_has(&s, "#define GEMM_WM 2\n#define GEMM_WN 1\n", "#undef GEMM_WN");
+  s.wm = 3;
+  ck_assert_int_eq(cl_gemm_source(&s, &src), GC_ERR_INVALID);
+  s.wm = 4;
+  s.wn = 1;
+  source_has(&s, "#define GEMM_WM 4\n#define GEMM_WN 1\n", "gemm_gpu.cl: a required");
+  cl_gemm_geometry(&s, &dim, global, local);
+  ck_assert_uint_eq(global[0], (size_t)13 * 16 * 16);
+}
+END_TEST
+
+/* The GPU form with every register tile it can take, on edges in both
+ * directions and a K tail (the CPU form runs them too). */
+START_TEST(test_gpu_tiles) {
+  static const int w[] = {1, 2, 4};
+  gemm_case cases[9];
+  for (int i = 0; i < 9; i++)
+    cases[i] = (gemm_case){.m = 70 + i,
+                           .n = 37 + 5 * i,
+                           .k = 45 - i,
+                           .ta = i % 2,
+                           .tb = i / 4 % 2,
+                           .a_off = i,
+                           .bias_relu = i % 3 == 0,
+                           .wm = w[i % 3],
+                           .wn = w[i / 3]};
+  run_cases(cases, 9);
+}
+END_TEST
+
+/* The GPU form splitting K: chosen (a conv weight gradient's 9 x 32 C over
+ * a K of 5,000; a batch of small products), forced (3 and 7 splits, so
+ * the last split is short or empty; both transposes), with the epilogue
+ * run once by the group that adds the partials up. */
+START_TEST(test_gpu_split_k) {
+  gemm_case cases[] = {
+      {.m = 9, .n = 32, .k = 5000, .bias_relu = 1},
+      {.m = 20, .n = 7, .k = 900, .batch = 3, .tb = 1},
+      {.m = 33, .n = 17, .k = 100, .ksplit = 3, .ta = 1, .bias_relu = 1},
+      {.m = 40, .n = 50, .k = 70, .ksplit = 7, .ta = 1, .tb = 1, .wm = 2},
+  };
+  run_cases(cases, 4);
 }
 END_TEST
 
@@ -394,6 +504,8 @@ static Suite *gemm_suite(void) {
   tcase_add_test(tc, test_two_instances);
   tcase_add_test(tc, test_large);
   tcase_add_test(tc, test_batch);
+  tcase_add_test(tc, test_gpu_tiles);
+  tcase_add_test(tc, test_gpu_split_k);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -165,7 +165,9 @@ static gc_status cl_session_new_impl(gc_session *s) {
   cl_int err;
   for (int b = 0; b < nb && !st; b++) {
     int32_t node = cp->cg.buffer_node[b];
-    size_t bytes = node < 0 ? p->mem.arena_sizes[-1 - node] : ir_node_bytes(&p->g->nodes[node]);
+    size_t bytes = node == CL_SCRATCH_NODE ? cp->cg.scratch_bytes
+                   : node < 0              ? p->mem.arena_sizes[-1 - node]
+                                           : ir_node_bytes(&p->g->nodes[node]);
     if (bytes == 0) bytes = 4; /* OpenCL rejects empty buffers; keep one slot */
     cs->bytes[b] = bytes;
     size_t extra = cs->sentinels ? CL_SENTINEL_BYTES : 0;
@@ -177,6 +179,13 @@ static gc_status cl_session_new_impl(gc_session *s) {
       st = cl_check(
           clEnqueueWriteBuffer(d->queue, cs->mem[b], CL_TRUE, bytes, extra, pat, 0, NULL, NULL),
           "clEnqueueWriteBuffer");
+      if (st) break;
+    }
+    if (node == CL_SCRATCH_NODE) { /* the split GEMMs' tile counters start at 0 */
+      const cl_int zero = 0;
+      st = cl_check(
+          clEnqueueFillBuffer(d->queue, cs->mem[b], &zero, sizeof zero, 0, bytes, 0, NULL, NULL),
+          "clEnqueueFillBuffer");
       if (st) break;
     }
     const void *init = node >= 0 ? p->g->nodes[node].data : NULL;
@@ -422,8 +431,10 @@ gc_status cl_session_check_sentinels(gc_session *s) {
                      "sentinel overwritten: %zu of the %d bytes after the end of buffer %d (%s, "
                      "%zu bytes) changed, the first at +%zu (now 0x%02x)",
                      changed, CL_SENTINEL_BYTES, b,
-                     node < 0 ? "an arena" : ir_node_label(s->p->g, node), cs->bytes[b], first,
-                     pat[first]);
+                     node == CL_SCRATCH_NODE ? "the GEMM scratch"
+                     : node < 0              ? "an arena"
+                                             : ir_node_label(s->p->g, node),
+                     cs->bytes[b], first, pat[first]);
     }
   }
   return GC_OK;

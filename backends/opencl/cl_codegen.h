@@ -9,6 +9,8 @@
 #ifndef GC_CL_CODEGEN_H
 #define GC_CL_CODEGEN_H
 
+#include <stdint.h>
+
 #include "backends/backend.h"
 #include "backends/opencl/cl_device.h"
 
@@ -34,7 +36,16 @@ typedef struct cl_codegen {
   int nbuffers;         /* arenas + persistent roots */
   int32_t *buffer_node; /* buffer index -> root node (-1 - a for arena a) */
   int32_t *buffer_of;   /* node -> buffer index (-1 if not stored) */
+  /* The GEMMs' scratch (a split K: kernels/gemm_gpu.cl), shared by the
+   * kernels that need one (they run one at a time, in order): its buffer
+   * index (marked CL_SCRATCH_NODE in buffer_node), or -1; its size, whose
+   * contents must start as zeros. */
+  int scratch_buffer;
+  size_t scratch_bytes;
 } cl_codegen;
+
+/* buffer_node's mark of the scratch buffer. */
+#define CL_SCRATCH_NODE INT32_MIN
 
 /* use_clblast (may be NULL): per fuse group, nonzero to run that group
  * (a cl_blas_candidate) as a CLBlast call instead of a kernel. */

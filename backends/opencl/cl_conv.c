@@ -93,9 +93,12 @@ static int tiles_per_item(const cl_gemm_spec *s) {
  * sets L's geometry. */
 static gc_status emit_instance(cg_ctx *G, cl_gemm_spec *s, cl_launch *L, strbuf *text) {
   strbuf params = {0};
+  s->group = tiles_per_item(s);
+  s->gpu = !G->cpu;
+  char scratch[16];
+  cg_gemm_scratch(G, s, scratch);
   for (int i = 0; i < G->nused; i++) sb_appendf(&params, "%s__global float *a%d", i ? ", " : "", i);
   s->params = sb_str(&params);
-  s->group = tiles_per_item(s);
   char *src = NULL;
   gc_status st = params.oom    ? gc_fail(GC_ERR_NOMEM, "codegen: out of memory")
                  : G->overflow ? gc_fail(GC_ERR_UNSUPPORTED, "codegen: too many buffers")

@@ -377,3 +377,10 @@ void cl_dev_close(cl_dev *d) {
   if (d->ctx) (void)clReleaseContext(d->ctx);
   free(d);
 }
+
+bool cl_dev_cpu_forms(const cl_dev *d) {
+  const char *env = getenv("GRAPHC_KERNEL_FORM");
+  if (env && !strcmp(env, "gpu")) return false;
+  if (env && !strcmp(env, "cpu")) return true;
+  return d && d->info.is_cpu;
+}

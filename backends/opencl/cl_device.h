@@ -11,6 +11,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
 #include <CL/cl.h>
+#include <stdbool.h>
 
 #include "graphc.h"
 #include "ir/strbuf.h"
@@ -71,6 +72,14 @@ int cl_cache_dir(strbuf *sb);
 uint64_t cl_cache_hash(uint64_t h, const char *s);
 uint64_t cl_cache_hash_bytes(uint64_t h, const void *p, size_t n);
 uint64_t cl_cache_device_hash(const cl_dev *d, uint64_t h);
+
+/* Whether programs for d take the kernel forms for CPU devices (work-items
+ * walking rows: elementwise chunks, pooling rows, vector 2x2 max pooling,
+ * the GEMM of kernels/gemm.cl) or those for GPUs (a work-item per element,
+ * kernels/gemm_gpu.cl): d's device type, unless GRAPHC_KERNEL_FORM=gpu or
+ * cpu, read at each call, overrides it, so that the GPU forms can be
+ * tested on PoCL, where every test here runs. */
+bool cl_dev_cpu_forms(const cl_dev *d);
 
 /* Looks up an embedded kernels/NAME.cl source ("gemm"); NULL if absent. */
 const char *cl_embedded_source(const char *name);

@@ -7,6 +7,7 @@
 #define GC_CL_EMIT_H
 
 #include "backends/opencl/cl_codegen.h"
+#include "backends/opencl/cl_gemm.h"
 #include "ir/strbuf.h"
 
 /* Local size of every 1-D kernel: fixed, so PoCL compiles each kernel's
@@ -35,6 +36,14 @@ const char *cg_ctype(gc_dtype t);
 void cg_float(strbuf *sb, double v);
 /* Kernel parameter index of the buffer holding node's storage. */
 int cg_param(cg_ctx *G, int32_t node);
+/* Kernel parameter index of the GEMMs' scratch buffer, which grows to
+ * bytes if smaller (cl_codegen.h). */
+int cg_scratch_param(cg_ctx *G, size_t bytes);
+/* A GEMM of the GPU form that splits K (kernels/gemm_gpu.cl) gets the
+ * scratch buffer as a parameter: spec->scratch becomes its name, written
+ * into name; otherwise spec->scratch stays NULL. Call before listing the
+ * kernel's parameters. */
+void cg_gemm_scratch(cg_ctx *G, cl_gemm_spec *spec, char name[16]);
 /* Element offset of node in its buffer (arena offset / element size). */
 int64_t cg_elem_offset(const cg_ctx *G, int32_t node);
 /* Appends an lvalue: element (idx) of node's storage, in its dtype. */

@@ -49,6 +49,73 @@ static gemm_tile gemm_pick_tile(const cl_gemm_spec *s) {
   return t;
 }
 
+/* The GPU form's register tile (kernels/gemm_gpu.cl): the largest of 4x4,
+ * 4x2 / 2x4, 2x2, 2x1 / 1x2, 1x1 results per work-item that still gives
+ * GPU_GROUPS_WANTED work-groups, so that a small product (the MLP's 64 x
+ * 256 outputs) spreads over the device's compute units instead of
+ * queueing on a few; large ones take the 64x64 tile, 16 FMAs per two
+ * local loads. The wider side of C takes the wider tile. */
+#define GPU_GROUPS_WANTED 256
+static void gemm_gpu_tile(const cl_gemm_spec *s, int *wm, int *wn) {
+  static const int cand[][2] = {{4, 4}, {4, 2}, {2, 2}, {2, 1}, {1, 1}};
+  const int ncand = (int)(sizeof cand / sizeof cand[0]);
+  const int64_t batch = s->batch > 0 ? s->batch : 1;
+  const bool wide = s->n > s->m;
+  int pick = ncand - 1;
+  for (int c = 0; c < ncand; c++) {
+    const int64_t tm = 16 * (wide ? cand[c][1] : cand[c][0]);
+    const int64_t tn = 16 * (wide ? cand[c][0] : cand[c][1]);
+    if ((s->m + tm - 1) / tm * ((s->n + tn - 1) / tn) * batch >= GPU_GROUPS_WANTED) {
+      pick = c;
+      break;
+    }
+  }
+  *wm = wide ? cand[pick][1] : cand[pick][0];
+  *wn = wide ? cand[pick][0] : cand[pick][1];
+  if (s->wm > 0) *wm = s->wm;
+  if (s->wn > 0) *wn = s->wn;
+}
+
+static int64_t gemm_gpu_groups(const cl_gemm_spec *s) {
+  int wm, wn;
+  gemm_gpu_tile(s, &wm, &wn);
+  const int64_t batch = s->batch > 0 ? s->batch : 1;
+  return (s->m + 16 * wm - 1) / (16 * wm) * ((s->n + 16 * wn - 1) / (16 * wn)) * batch;
+}
+
+/* The tile counters' slots (ints) at the start of the scratch: the same
+ * for every instance, since the kernels of a program share the scratch
+ * (one instance's partials must never lie over another's counters, which
+ * are zeros between launches), and so a bound on the tiles of a split. */
+#define GEMM_GPU_COUNTERS 128
+/* Splits of K in the GPU form: a C of fewer than GPU_GROUPS_WANTED / 2
+ * tiles (fewer work-groups than an H100 has compute units) is shared by
+ * enough groups per tile to make GPU_GROUPS_WANTED, while each split keeps
+ * 16 steps (256 of K) or more, and at most 64 splits; 1 where it does not
+ * pay, or without scratch; never for more tiles than the scratch has
+ * counters (GEMM_GPU_COUNTERS, also with an explicit ksplit). */
+static int gemm_gpu_split(const cl_gemm_spec *s) {
+  if (!s->gpu || !s->scratch) return 1;
+  const int64_t groups = gemm_gpu_groups(s);
+  if (groups > GEMM_GPU_COUNTERS) return 1;
+  if (s->ksplit > 0) return s->ksplit;
+  const int64_t kseg = s->kseg > 0 ? s->kseg : 1, steps = kseg * ((s->k + 15) / 16);
+  if (groups >= GPU_GROUPS_WANTED / 2) return 1;
+  int64_t split = GPU_GROUPS_WANTED / groups;
+  if (split > steps / 16) split = steps / 16;
+  if (split > 64) split = 64;
+  return split >= 2 ? (int)split : 1;
+}
+
+size_t cl_gemm_scratch_bytes(const cl_gemm_spec *spec) {
+  const int split = gemm_gpu_split(spec);
+  if (split < 2) return 0;
+  int wm, wn;
+  gemm_gpu_tile(spec, &wm, &wn);
+  const int64_t floats = GEMM_GPU_COUNTERS + gemm_gpu_groups(spec) * split * (16 * wm) * (16 * wn);
+  return (size_t)floats * sizeof(float);
+}
+
 static int64_t gemm_tiles(const cl_gemm_spec *s, const gemm_tile *t) {
   const int64_t batch = s->batch > 0 ? s->batch : 1;
   return ((t->rows + t->mc - 1) / t->mc) * ((t->cols + t->nr - 1) / t->nr) * batch;
@@ -77,7 +144,8 @@ static gc_status gemm_check(const cl_gemm_spec *s) {
   if (s->a_batch_stride < 0 || s->b_batch_stride < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: negative batch stride", s->name);
   if (s->mr < 0 || s->nr < 0 || s->band < 0 || s->mc < 0 || s->kc < 0 || s->group < 0 ||
-      (s->nr && s->nr != 4 && s->nr != 8 && s->nr != 16))
+      (s->nr && s->nr != 4 && s->nr != 8 && s->nr != 16) || s->wm < 0 || s->wm > 4 || s->wm == 3 ||
+      s->wn < 0 || s->wn > 4 || s->wn == 3 || s->ksplit < 0)
     return gc_fail(GC_ERR_INVALID, "cl_gemm %s: bad tile override", s->name);
   /* The kernel indexes with 32-bit ints. */
   const int64_t lim = INT32_MAX, batch = s->batch > 0 ? s->batch : 1;
@@ -92,7 +160,9 @@ static gc_status gemm_check(const cl_gemm_spec *s) {
                             : (s->trans_b ? s->n : s->k) * s->ldb +
                                   (batch - 1) * s->b_batch_stride + (kseg - 1) * s->b_seg_stride;
   const gemm_tile t = gemm_pick_tile(s);
-  if (s->m > lim / s->n || a_ext > lim || b_ext > lim || gemm_tiles(s, &t) > lim / 2)
+  if (s->m > lim / s->n || a_ext > lim || b_ext > lim || gemm_tiles(s, &t) > lim / 2 ||
+      (s->gpu &&
+       (gemm_gpu_groups(s) > lim / 256 / 64 || (int64_t)cl_gemm_scratch_bytes(s) / 4 > lim)))
     return gc_fail(GC_ERR_UNSUPPORTED, "cl_gemm %s: sizes beyond 32-bit indexing", s->name);
   return GC_OK;
 }
@@ -132,15 +202,22 @@ static const char *const gemm_macros[] = {"GEMM_NAME",
                                           "GEMM_A_KOFF",
                                           "GEMM_C_PTR",
                                           "GEMM_STORE8",
-                                          "GEMM_GROUP"};
+                                          "GEMM_GROUP",
+                                          "GEMM_WM",
+                                          "GEMM_WN",
+                                          "GEMM_KSPLIT",
+                                          "GEMM_SCRATCH",
+                                          "GEMM_COUNTERS"};
 
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
   if (!out_src) return gc_fail(GC_ERR_INVALID, "cl_gemm_source: out_src is NULL");
   *out_src = NULL;
   gc_status st = gemm_check(spec);
   if (st) return st;
-  const char *tmpl = cl_embedded_source("gemm");
-  if (!tmpl) return gc_fail(GC_ERR_NOT_FOUND, "cl_gemm_source: kernels/gemm.cl is not embedded");
+  const char *tmpl = cl_embedded_source(spec->gpu ? "gemm_gpu" : "gemm");
+  if (!tmpl)
+    return gc_fail(GC_ERR_NOT_FOUND, "cl_gemm_source: kernels/%s.cl is not embedded",
+                   spec->gpu ? "gemm_gpu" : "gemm");
   const gemm_tile t = gemm_pick_tile(spec);
   strbuf b;
   sb_init(&b);
@@ -190,6 +267,16 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
              "#define GEMM_KC %d\n#define GEMM_PACK %d\n",
              t.mr, t.nr, t.mc, t.kc, t.pack);
   sb_appendf(&b, "#define GEMM_BAND %d\n", t.band);
+  if (spec->gpu) {
+    int wm, wn;
+    gemm_gpu_tile(spec, &wm, &wn);
+    sb_appendf(&b, "#define GEMM_WM %d\n#define GEMM_WN %d\n", wm, wn);
+    const int split = gemm_gpu_split(spec);
+    if (split > 1)
+      sb_appendf(&b,
+                 "#define GEMM_KSPLIT %d\n#define GEMM_SCRATCH (%s)\n#define GEMM_COUNTERS %lld\n",
+                 split, spec->scratch, (long long)GEMM_GPU_COUNTERS);
+  }
   sb_appendf(&b, "%s\n", tmpl);
   for (size_t i = 0; i < sizeof gemm_macros / sizeof gemm_macros[0]; ++i)
     sb_appendf(&b, "#undef %s\n", gemm_macros[i]);
@@ -200,6 +287,13 @@ gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src) {
 
 void cl_gemm_geometry(const cl_gemm_spec *spec, cl_uint *work_dim, size_t global[3],
                       size_t local[3]) {
+  if (spec->gpu) {
+    global[0] = (size_t)(gemm_gpu_groups(spec) * gemm_gpu_split(spec)) * 16;
+    global[1] = local[0] = local[1] = 16;
+    global[2] = local[2] = 1;
+    *work_dim = 2;
+    return;
+  }
   const gemm_tile t = gemm_pick_tile(spec);
   const int64_t group = spec->group > 1 ? spec->group : 1;
   const int64_t tiles = (gemm_tiles(spec, &t) + group - 1) / group;

@@ -74,6 +74,21 @@ typedef struct cl_gemm_spec {
   /* Optional: tiles per work-item (0 or 1: one), for tiles too small to
    * pay for a work-group of their own. */
   int group;
+  /* The form: 0 the CPU template (kernels/gemm.cl, local size 1), 1 the GPU
+   * one (kernels/gemm_gpu.cl, 16x16 work-groups; cl_dev_cpu_forms says
+   * which a device takes). wm, wn (1, 2 or 4; 0 = chosen from the shape):
+   * the GPU form's results per work-item, a 16 wm x 16 wn tile of C per
+   * work-group. The CPU blocking fields above are ignored by the GPU form
+   * and wm, wn by the CPU one. */
+  int gpu, wm, wn;
+  /* GPU form, optional: scratch, a `__global float *` expression for the
+   * scratch memory of a split K (kernels/gemm_gpu.cl; its first
+   * cl_gemm_scratch_bytes must hold zeros before the first launch, and
+   * the kernel leaves them so). NULL: K is never split. ksplit: the number
+   * of splits (0 = chosen from the shape, 1 = none; a C of more than 128
+   * tiles is never split). */
+  const char *scratch;
+  int ksplit;
 } cl_gemm_spec;
 
 /* Writes the instantiated kernel source (the #defines, the template text
@@ -84,9 +99,15 @@ typedef struct cl_gemm_spec {
  * GC_ERR_NOT_FOUND if the template is not embedded, GC_ERR_NOMEM. */
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src);
 
-/* The NDRange of that instance: local size is always 1 (one register tile
- * per work-group, so PoCL never re-compiles for another local size); global
- * sizes stay below 65535 per dimension. The global offset must be zero. */
+/* The scratch bytes spec's instance needs (0 when it does not split K):
+ * its tile counters, then its partial tiles. */
+size_t cl_gemm_scratch_bytes(const cl_gemm_spec *spec);
+
+/* The NDRange of that instance. CPU form: local size is always 1 (one
+ * register tile per work-group, so PoCL never re-compiles for another
+ * local size); global sizes stay below 65535 per dimension. GPU form: local
+ * size 16 x 16, one work-group per tile of C along dimension 0. The global
+ * offset must be zero. */
 void cl_gemm_geometry(const cl_gemm_spec *spec, cl_uint *work_dim, size_t global[3],
                       size_t local[3]);
 

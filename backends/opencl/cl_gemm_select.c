@@ -44,11 +44,11 @@ static double now_seconds(void) {
 }
 
 /* graphc's kernel for g as emit_matmul (cl_codegen.c) instantiates it for
- * a group with no epilogue: the same spec, the store a plain one. */
-static gc_status probe_source(const cl_blas_gemm *g, char **src) {
-  char store[128];
-  snprintf(store, sizeof store, "C[gemm_b * %lld + (i) * %lld + (j)] = (v)",
-           (long long)(g->m * g->n), (long long)g->n);
+ * a group with no epilogue on d: the same spec and form, the store a plain
+ * one. */
+static cl_gemm_spec probe_spec(const cl_dev *d, const cl_blas_gemm *g, char *store, size_t n) {
+  snprintf(store, n, "C[gemm_b * %lld + (i) * %lld + (j)] = (v)", (long long)(g->m * g->n),
+           (long long)g->n);
   cl_gemm_spec s = {0};
   s.name = "gc_gemm_probe";
   s.m = g->m;
@@ -61,10 +61,21 @@ static gc_status probe_source(const cl_blas_gemm *g, char **src) {
   s.batch = g->batch;
   s.a_batch_stride = g->a_stride;
   s.b_batch_stride = g->b_stride;
-  s.params = "__global const float *A, __global const float *B, __global float *C";
+  /* S: the scratch of a split K in the GPU form (unused otherwise) */
+  s.params =
+      "__global const float *A, __global const float *B, __global float *C, "
+      "__global float *S";
   s.a_expr = "A";
   s.b_expr = "B";
   s.store = store;
+  s.gpu = !cl_dev_cpu_forms(d);
+  s.scratch = "S";
+  return s;
+}
+
+static gc_status probe_source(const cl_dev *d, const cl_blas_gemm *g, char **src) {
+  char store[128];
+  const cl_gemm_spec s = probe_spec(d, g, store, sizeof store);
   return cl_gemm_source(&s, src);
 }
 
@@ -75,7 +86,7 @@ typedef struct probe {
   cl_dev *d;
   const cl_blas_gemm *g;
   cl_command_queue q;
-  cl_mem a, b, c, temp;
+  cl_mem a, b, c, temp, scratch;
   cl_program program;
   cl_kernel kernel;
   cl_uint dim;
@@ -86,8 +97,8 @@ typedef struct probe {
 static void probe_release(probe *pr) {
   if (pr->kernel) clReleaseKernel(pr->kernel);
   if (pr->program) clReleaseProgram(pr->program);
-  cl_mem m[] = {pr->a, pr->b, pr->c, pr->temp};
-  for (int i = 0; i < 4; i++)
+  cl_mem m[] = {pr->a, pr->b, pr->c, pr->temp, pr->scratch};
+  for (int i = 0; i < 5; i++)
     if (m[i]) clReleaseMemObject(m[i]);
   if (pr->q) clReleaseCommandQueue(pr->q);
 }
@@ -126,19 +137,15 @@ static gc_status probe_open(probe *pr, cl_dev *d, const cl_blas_gemm *g, const c
     pr->kernel = clCreateKernel(pr->program, "gc_gemm_probe", &err);
     st = cl_check(err, "clCreateKernel");
   }
-  cl_mem args[] = {pr->a, pr->b, pr->c};
-  for (cl_uint i = 0; i < 3 && !st; i++)
+  char store[128];
+  const cl_gemm_spec s = probe_spec(d, g, store, sizeof store);
+  /* zeros: a split K's tile counters (one float when there is none) */
+  const int64_t scratch = (int64_t)(cl_gemm_scratch_bytes(&s) / sizeof(float));
+  if (!st) st = probe_buffer(pr, scratch > 0 ? scratch : 1, 0.0f, &pr->scratch);
+  cl_mem args[] = {pr->a, pr->b, pr->c, pr->scratch};
+  for (cl_uint i = 0; i < 4 && !st; i++)
     st = cl_check(clSetKernelArg(pr->kernel, i, sizeof(cl_mem), &args[i]), "clSetKernelArg");
-  if (!st) {
-    cl_gemm_spec s = {0};
-    s.m = g->m;
-    s.n = g->n;
-    s.k = g->k;
-    s.trans_a = g->trans_a;
-    s.trans_b = g->trans_b;
-    s.batch = g->batch;
-    cl_gemm_geometry(&s, &pr->dim, pr->global, pr->local);
-  }
+  if (!st) cl_gemm_geometry(&s, &pr->dim, pr->global, pr->local);
   return st;
 }
 
@@ -181,7 +188,7 @@ gc_status cl_gemm_measure(cl_dev *d, const cl_blas_gemm *g, cl_gemm_choice *out)
   memset(out, 0, sizeof *out);
   out->clblast_seconds = -1;
   char *src = NULL;
-  gc_status st = probe_source(g, &src);
+  gc_status st = probe_source(d, g, &src);
   if (st) return st;
   probe pr;
   st = probe_open(&pr, d, g, src);
@@ -225,7 +232,7 @@ gc_status cl_gemm_measure(cl_dev *d, const cl_blas_gemm *g, cl_gemm_choice *out)
 gc_status cl_gemm_decide(cl_dev *d, const cl_blas_gemm *g, cl_gemm_choice *out, int *measured) {
   *measured = 0;
   char *src = NULL;
-  gc_status st = probe_source(g, &src);
+  gc_status st = probe_source(d, g, &src);
   if (st) return st;
   const uint64_t key = cl_gemm_choice_key(d, g, src);
   free(src);
