@@ -572,6 +572,10 @@ typedef struct gc_program_stats {
    * the cache directory or the policy measured nothing). A CLBlast call is
    * one launch of launches_per_run but no kernel of kernels. */
   int gemm_own, gemm_clblast, gemm_measured;
+  /* Device memory a session takes besides the arenas and the persistent
+   * tensors: the scratch of the GEMMs that split K in the GPU form (their
+   * partial tiles; 0 in the CPU forms and on the reference device). */
+  size_t scratch_bytes;
 } gc_program_stats;
 
 gc_status gc_program_stats_get(const gc_program *p, gc_program_stats *out);

@@ -1336,6 +1336,11 @@ static void both_forms_agree(gc_graph *g, const float *x, int64_t n, const char 
     o.gemm = GC_GEMM_OWN;
     gc_device *cl = open_cl();
     gc_program *p = compile(g, cl, &o);
+    gc_program_stats st;
+    ck_assert_int_eq(gc_program_stats_get(p, &st), GC_OK);
+    /* a split K takes a scratch buffer, and says so */
+    const bool split = strstr(needle, "GEMM_KSPLIT") != NULL;
+    ck_assert_msg((st.scratch_bytes > 0) == (split && gpu), "scratch %zu bytes", st.scratch_bytes);
     ck_assert_msg(emitted_has(dir, needle) == (gpu == 1), "%s form: \"%s\" %s", gpu ? "GPU" : "CPU",
                   needle, gpu ? "missing" : "unexpected");
     gc_program_free(p);

@@ -544,6 +544,7 @@ static int cmd_compile(int argc, char **argv) {
     printf(",\"postdom_misses\":%d", s.postdom_misses);
     printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
            s.gemm_measured);
+    printf(",\"scratch_bytes\":%zu", s.scratch_bytes);
     json_num("compile_seconds", s.compile_seconds, "%.6f");
     printf(",\"cache_hit\":%s", s.cache_hit ? "true" : "false");
     json_num("compile_cached_seconds", again.compile_seconds, "%.6f");
@@ -559,6 +560,7 @@ static int cmd_compile(int argc, char **argv) {
     print_size("no-reuse sum", s.no_reuse_bytes);
     print_size("live-set lower bound", s.live_lower_bound_bytes);
     print_size("persistent", s.persistent_bytes);
+    if (s.scratch_bytes) print_size("GEMM scratch (split K)", s.scratch_bytes);
     printf("  %-22s %d\n", "post-dominator misses", s.postdom_misses);
     printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
            s.gemm_own, s.gemm_clblast, s.gemm_measured);

@@ -91,6 +91,7 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
   p->stats.gemm_own = sel.own;
   p->stats.gemm_clblast = sel.clblast;
   p->stats.gemm_measured = sel.measured;
+  p->stats.scratch_bytes = cp->cg.scratch_bytes;
   cl_gemm_selection_free(&sel);
   if (st) return st;
   if (opt && opt->emit_cl_dir && (st = emit_sources(cp, opt->emit_cl_dir))) return st;
