@@ -1319,16 +1319,33 @@ static bool emitted_has(const char *dir, const char *needle) {
   return found;
 }
 
+/* GRAPHC_KERNEL_FORM set to form ("cpu" or "gpu"); returns what it was
+ * (NULL: unset) for kernel_form_restore. */
+static char *kernel_form_set(const char *form) {
+  const char *was = getenv("GRAPHC_KERNEL_FORM");
+  char *saved = was ? strdup(was) : NULL;
+  ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", form, 1), 0);
+  return saved;
+}
+
+static void kernel_form_restore(char *saved) {
+  if (saved) {
+    setenv("GRAPHC_KERNEL_FORM", saved, 1);
+    free(saved);
+  } else {
+    unsetenv("GRAPHC_KERNEL_FORM");
+  }
+}
+
 /* g compiled in the CPU and then the GPU kernel forms (GRAPHC_KERNEL_FORM,
  * restored after): the program holds needle in the GPU form only, and in
  * both forms the fused and unfused programs agree with the reference on
  * input x (n floats) for the outputs listed. */
 static void both_forms_agree(gc_graph *g, const float *x, int64_t n, const char *const *outs,
                              const int64_t *sizes, int nout, const char *needle) {
-  const char *was = getenv("GRAPHC_KERNEL_FORM");
-  char *saved = was ? strdup(was) : NULL;
+  char *saved = kernel_form_set("cpu");
   for (int gpu = 0; gpu < 2; gpu++) {
-    ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", gpu ? "gpu" : "cpu", 1), 0);
+    if (gpu) ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", "gpu", 1), 0);
     char dir[] = "/tmp/graphc_forms_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     gc_compile_options o = {0};
@@ -1349,12 +1366,7 @@ static void both_forms_agree(gc_graph *g, const float *x, int64_t n, const char 
     trio_agree(&t, x, n, outs, sizes, nout, 1e-5);
     trio_free(&t);
   }
-  if (saved) {
-    setenv("GRAPHC_KERNEL_FORM", saved, 1);
-    free(saved);
-  } else {
-    unsetenv("GRAPHC_KERNEL_FORM");
-  }
+  kernel_form_restore(saved);
 }
 
 /* Rows of 2,000 reduced elements: sum, mean, max, min and prod, and a
@@ -1421,9 +1433,7 @@ START_TEST(small_products_split_k_in_the_gpu_form) {
   const int64_t sizes[] = {288 * 32, 288 * 64};
   both_forms_agree(g, xv, N, outs, sizes, 2, "#define GEMM_KSPLIT 3");
   /* two runs of one session in the GPU form, on two inputs */
-  const char *was = getenv("GRAPHC_KERNEL_FORM");
-  char *saved = was ? strdup(was) : NULL;
-  ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", "gpu", 1), 0);
+  char *saved = kernel_form_set("gpu");
   gc_compile_options o = {0};
   o.gemm = GC_GEMM_OWN;
   gc_device *cl = open_cl(), *ref = open_ref();
@@ -1449,12 +1459,7 @@ START_TEST(small_products_split_k_in_the_gpu_form) {
   gc_program_free(pr);
   gc_device_free(cl);
   gc_device_free(ref);
-  if (saved) {
-    setenv("GRAPHC_KERNEL_FORM", saved, 1);
-    free(saved);
-  } else {
-    unsetenv("GRAPHC_KERNEL_FORM");
-  }
+  kernel_form_restore(saved);
   free(xv);
   gc_graph_free(g);
 }

@@ -88,10 +88,7 @@ int cg_scratch_param(cg_ctx *G, size_t bytes) {
 
 void cg_gemm_scratch(cg_ctx *G, cl_gemm_spec *spec, char name[16]) {
   spec->scratch = NULL;
-  if (!spec->gpu) return;
-  spec->scratch = "0"; /* ask how much a split would take */
   const size_t bytes = cl_gemm_scratch_bytes(spec);
-  spec->scratch = NULL;
   if (!bytes) return;
   snprintf(name, 16, "a%d", cg_scratch_param(G, bytes));
   spec->scratch = name;
@@ -788,10 +785,8 @@ static void emit_reduce(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
         int32_t id = gr->nodes[k];
         const ir_node *n = &G->g->nodes[id];
         if (ir_ops[n->op].fusion != IR_FUSE_REDUCE || level[k] != p) continue;
-        char a[48], b[48], comb[120];
-        snprintf(a, sizeof a, "red_[lid]");
-        snprintf(b, sizeof b, "red_[lid + s_]");
-        snprintf(comb, sizeof comb, reduce_combine(n->op), a, b);
+        char comb[64];
+        snprintf(comb, sizeof comb, reduce_combine(n->op), "red_[lid]", "red_[lid + s_]");
         sb_appendf(body,
                    "  red_[lid] = acc%d;\n  barrier(CLK_LOCAL_MEM_FENCE);\n"
                    "  for (int s_ = %d; s_ > 0; s_ >>= 1) {\n"

@@ -88,14 +88,15 @@ static int64_t gemm_gpu_groups(const cl_gemm_spec *s) {
  * (one instance's partials must never lie over another's counters, which
  * are zeros between launches), and so a bound on the tiles of a split. */
 #define GEMM_GPU_COUNTERS 128
-/* Splits of K in the GPU form: a C of fewer than GPU_GROUPS_WANTED / 2
- * tiles (fewer work-groups than an H100 has compute units) is shared by
- * enough groups per tile to make GPU_GROUPS_WANTED, while each split keeps
- * 16 steps (256 of K) or more, and at most 64 splits; 1 where it does not
- * pay, or without scratch; never for more tiles than the scratch has
- * counters (GEMM_GPU_COUNTERS, also with an explicit ksplit). */
-static int gemm_gpu_split(const cl_gemm_spec *s) {
-  if (!s->gpu || !s->scratch) return 1;
+/* Splits of K in the GPU form, were a scratch given: a C of fewer than
+ * GPU_GROUPS_WANTED / 2 tiles (fewer work-groups than an H100 has compute
+ * units) is shared by enough groups per tile to make GPU_GROUPS_WANTED,
+ * while each split keeps 16 steps (256 of K) or more, and at most 64
+ * splits; 1 where it does not pay; never for more tiles than the scratch
+ * has counters (GEMM_GPU_COUNTERS, also with an explicit ksplit). Without
+ * a scratch (gemm_gpu_split), none. */
+static int gemm_gpu_split_given_scratch(const cl_gemm_spec *s) {
+  if (!s->gpu) return 1;
   const int64_t groups = gemm_gpu_groups(s);
   if (groups > GEMM_GPU_COUNTERS) return 1;
   if (s->ksplit > 0) return s->ksplit;
@@ -107,8 +108,12 @@ static int gemm_gpu_split(const cl_gemm_spec *s) {
   return split >= 2 ? (int)split : 1;
 }
 
+static int gemm_gpu_split(const cl_gemm_spec *s) {
+  return s->scratch ? gemm_gpu_split_given_scratch(s) : 1;
+}
+
 size_t cl_gemm_scratch_bytes(const cl_gemm_spec *spec) {
-  const int split = gemm_gpu_split(spec);
+  const int split = gemm_gpu_split_given_scratch(spec);
   if (split < 2) return 0;
   int wm, wn;
   gemm_gpu_tile(spec, &wm, &wn);

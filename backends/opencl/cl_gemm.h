@@ -99,8 +99,9 @@ typedef struct cl_gemm_spec {
  * GC_ERR_NOT_FOUND if the template is not embedded, GC_ERR_NOMEM. */
 gc_status cl_gemm_source(const cl_gemm_spec *spec, char **out_src);
 
-/* The scratch bytes spec's instance needs (0 when it does not split K):
- * its tile counters, then its partial tiles. */
+/* The scratch bytes spec's instance needs when given one (spec->scratch
+ * itself is not read; 0 when it would not split K): its tile counters,
+ * then its partial tiles. */
 size_t cl_gemm_scratch_bytes(const cl_gemm_spec *spec);
 
 /* The NDRange of that instance. CPU form: local size is always 1 (one
