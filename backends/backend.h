@@ -2,8 +2,8 @@
  * program and session objects the public API hands out.
  *
  * gc_compile (backends/program.c) clones the graph, runs the pass pipeline
- * (shapes, simplify, schedule, fuse, plan) and then the backend's
- * program_build. A session owns the run-time storage. Storage addressed
+ * (shapes, simplify, split_updates, schedule, fuse, plan) and then the
+ * backend's program_build. A session owns the run-time storage. Storage addressed
  * by write/read is the persistent storage of a node: inputs, params,
  * constants, optimizer state and outputs (mem_plan kind STORE_PERSIST). */
 #ifndef GC_BACKEND_H

@@ -1,7 +1,8 @@
 /* program.c — the public device, compile and session API over the
  * backends: opens a device ("ref" or OpenCL), runs the pass pipeline on a
- * copy of the graph (verify, shapes, simplify, schedule, fuse, plan), hands
- * the result to the backend, and routes session calls by name. */
+ * copy of the graph (verify, shapes, simplify, split_updates, schedule,
+ * fuse, plan), hands the result to the backend, and routes session calls
+ * by name. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,8 +53,8 @@ int gc_device_is_reference(const gc_device *d) { return d && d->be == &gc_backen
 
 /* ---- the pipeline ---- */
 
-static const char *const pass_names[] = {"verify", "shapes", "simplify", "schedule",
-                                         "fuse",   "plan",   NULL};
+static const char *const pass_names[] = {"verify",   "shapes", "simplify", "split_updates",
+                                         "schedule", "fuse",   "plan",     NULL};
 
 const char *const *gc_pass_names(void) { return pass_names; }
 
@@ -126,6 +127,8 @@ static void maybe_dump(const gc_compile_options *o, const gc_program *p, const c
   }
 }
 
+static gc_status lower(gc_program *p, const gc_compile_options *o, bool dump);
+
 static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
   gc_status st;
   if (o && o->dump_after && strcmp(o->dump_after, "all")) {
@@ -134,7 +137,7 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
     if (!known)
       return gc_fail(GC_ERR_INVALID,
                      "unknown pass \"%s\" for dump-after (passes: verify, shapes, simplify, "
-                     "schedule, fuse, plan, all)",
+                     "split_updates, schedule, fuse, plan, all)",
                      o->dump_after);
   }
   if ((st = ir_verify(p->g))) return st;
@@ -143,17 +146,73 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
   maybe_dump(o, p, "shapes");
   if ((st = pass_simplify(p->g))) return st;
   maybe_dump(o, p, "simplify");
+  /* Split Adam updates (passes/split_updates.c) serve the memory plan
+   * alone: both variants are scheduled, fused and planned, and the split
+   * one is kept only where its arena is at least 10% smaller (it costs a
+   * launch per multi-tensor kernel of parameter steps, and m and v read
+   * twice: in a 400-layer MLP all 400 updates are candidates and would
+   * save 256 of 409,984 bytes). Off with --no-fuse (nothing to split
+   * from) and --no-plan. */
+  ir_graph *whole = NULL;
+  if (!(o && (o->no_fuse || o->no_plan))) {
+    int candidates = pass_split_candidates(p->g);
+    if (candidates < 0) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
+    if (candidates > 0) {
+      if (!(whole = ir_graph_clone(p->g))) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
+      if ((st = pass_split_updates(p->g))) {
+        gc_graph_free(whole);
+        return st;
+      }
+    }
+  }
+  if (!whole) {
+    maybe_dump(o, p, "split_updates");
+    return lower(p, o, true);
+  }
+  gc_program alt = {.be = p->be, .dev = p->dev, .g = whole};
+  st = lower(p, o, false);
+  if (!st) st = lower(&alt, o, false);
+  if (!st) {
+    p->stats.updates_split = p->g->n - whole->n;
+    p->stats.arena_bytes_unsplit = alt.mem.arena_bytes;
+    /* the split's launches (one per multi-tensor kernel of applies) buy
+     * at least a tenth of the arena, or the updates stay whole */
+    if (10 * p->mem.arena_bytes > 9 * alt.mem.arena_bytes) {
+      gc_program split = *p;
+      p->g = alt.g;
+      p->order = alt.order;
+      p->fuse = alt.fuse;
+      p->mem = alt.mem;
+      alt = split;
+      p->stats.updates_split = 0;
+    }
+    maybe_dump(o, p, "split_updates");
+    maybe_dump(o, p, "schedule");
+    maybe_dump(o, p, "fuse");
+    maybe_dump(o, p, "plan");
+  }
+  fuse_plan_free(&alt.fuse);
+  mem_plan_free(&alt.mem);
+  free(alt.order);
+  gc_graph_free(alt.g);
+  return st;
+}
+
+/* Schedules, fuses and plans p->g into p->order, p->fuse and p->mem;
+ * dump: print each pass's result as o asks. */
+static gc_status lower(gc_program *p, const gc_compile_options *o, bool dump) {
+  gc_status st;
   p->order = malloc(sizeof *p->order * (size_t)(p->g->n ? p->g->n : 1));
   if (!p->order) return gc_fail(GC_ERR_NOMEM, "compile: out of memory");
   if ((st = pass_schedule(p->g, p->order))) return st;
-  maybe_dump(o, p, "schedule");
+  if (dump) maybe_dump(o, p, "schedule");
   int max_buffers = 0; /* the fusion pass's default */
   if (p->dev->impl) {  /* kernel arguments are buffer handles */
     const cl_dev *cd = p->dev->impl;
     max_buffers = (int)(cd->info.max_parameter_bytes / sizeof(cl_mem));
   }
   if ((st = pass_fuse(p->g, p->order, o && o->no_fuse, max_buffers, &p->fuse))) return st;
-  maybe_dump(o, p, "fuse");
+  if (dump) maybe_dump(o, p, "fuse");
   size_t align = 64;
   if (p->dev->impl) {
     const cl_dev *cd = p->dev->impl;
@@ -166,7 +225,7 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
       max_arena = (size_t)cd->info.max_alloc_bytes;
   }
   if ((st = pass_plan(p->g, &p->fuse, o && o->no_plan, align, max_arena, &p->mem))) return st;
-  maybe_dump(o, p, "plan");
+  if (dump) maybe_dump(o, p, "plan");
   return GC_OK;
 }
 

@@ -60,7 +60,11 @@ static void time_compile(const char *what, gc_graph *g, gc_device *ref, int reps
     gc_program_stats_get(p, &st);
     gc_program_free(p);
   }
-  printf("%-34s %7d nodes: %.3f s (best of %d)\n", what, st.nodes_before, best, reps);
+  printf("%-34s %7d nodes: %.3f s (best of %d)", what, st.nodes_before, best, reps);
+  if (st.arena_bytes_unsplit) /* two memory plans were made: with and without the split */
+    printf("; %d Adam updates split, arena %zu bytes (%zu whole)", st.updates_split, st.arena_bytes,
+           st.arena_bytes_unsplit);
+  printf("\n");
 }
 
 int main(int argc, char **argv) {

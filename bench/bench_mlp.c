@@ -6,7 +6,9 @@
  * host work (batch gathering + input upload), enqueueing, and device time
  * (steps replayed on fixed inputs); then the same with fusion off, as a
  * ratio measured in this one process; and the per-kernel device time of
- * the fused step (OpenCL profiling events).
+ * the fused step (OpenCL profiling events). Where the compile split Adam
+ * updates to shrink the arena, also the step with them whole (--no-plan),
+ * to show what the split costs.
  *
  *   bench_mlp [--model NAME] [--device D] [--data DIR] [--batch B] [--steps N]
  *             [--limit SAMPLES]
@@ -29,7 +31,7 @@ typedef struct run_result {
 
 static const char *model_name = "mlp";
 
-static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no_fuse,
+static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no_fuse, int no_plan,
                       int replay_steps, int print_profile) {
   run_result r = {0};
   const gc_model *m = gc_model_find(model_name);
@@ -39,6 +41,7 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
   if (m->build(g, batch, 1, &opt) || gc_graph_status(g)) die("build");
   gc_compile_options co = {0};
   co.no_fuse = no_fuse;
+  co.no_plan = no_plan;
   gc_program *p;
   if (gc_compile(g, dev, &co, &p)) die("compile");
   gc_program_stats_get(p, &r.stats);
@@ -106,6 +109,64 @@ static run_result run(gc_device *dev, const gc_dataset *train, int batch, int no
   return r;
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Device-only steps of n compiles of the model (opts[i]) on one batch,
+ * timed in alternating blocks of `steps` runs, the order rotating each
+ * round, so that the machine's drift (other jobs, clocks) lands on all of
+ * them alike: median[i] gets each one's median seconds per step. One
+ * after the other, the later runs of this bench read up to 1.3x apart
+ * on this 2-core machine for programs within 5% of each other. */
+static void alternate(gc_device *dev, const gc_dataset *train, int batch,
+                      const gc_compile_options *opts, int n, int rounds, int steps,
+                      double *median) {
+  const gc_model *m = gc_model_find(model_name);
+  gc_program *p[4];
+  gc_session *s[4];
+  double *t = malloc(sizeof *t * (size_t)(n * rounds));
+  int64_t feat = gc_dataset_sample_numel(train);
+  float *x = malloc(sizeof *x * (size_t)(batch * feat));
+  int32_t *y = malloc(sizeof *y * (size_t)batch);
+  int64_t *first = malloc(sizeof *first * (size_t)batch);
+  if (!t || !x || !y || !first || n > 4) die("alternate: out of memory");
+  for (int i = 0; i < batch; i++) first[i] = i;
+  gc_dataset_gather(train, first, batch, x, y);
+  for (int k = 0; k < n; k++) {
+    gc_train_options opt = {0};
+    gc_graph *g = gc_graph_new();
+    gc_graph_set_seed(g, 0);
+    if (m->build(g, batch, 1, &opt) || gc_graph_status(g)) die("build");
+    if (gc_compile(g, dev, &opts[k], &p[k]) || gc_session_new(p[k], &s[k])) die("compile");
+    gc_graph_free(g);
+    if (gc_session_set_input(s[k], "x", x, sizeof *x * (size_t)(batch * feat)) ||
+        gc_session_set_input(s[k], "y", y, sizeof *y * (size_t)batch) || gc_session_run(s[k]) ||
+        gc_session_finish(s[k]))
+      die("warm-up");
+  }
+  for (int r = 0; r < rounds; r++)
+    for (int j = 0; j < n; j++) {
+      int k = (j + r) % n;
+      double t0 = now();
+      for (int i = 0; i < steps; i++)
+        if (gc_session_run(s[k])) die("run");
+      gc_session_finish(s[k]);
+      t[k * rounds + r] = (now() - t0) / steps;
+    }
+  for (int k = 0; k < n; k++) {
+    qsort(t + k * rounds, (size_t)rounds, sizeof *t, by_value);
+    median[k] = t[k * rounds + rounds / 2];
+    gc_session_free(s[k]);
+    gc_program_free(p[k]);
+  }
+  free(t);
+  free(x);
+  free(y);
+  free(first);
+}
+
 int main(int argc, char **argv) {
   const char *device = "pocl", *data = NULL;
   int batch = 64, replay = 200;
@@ -152,8 +213,12 @@ int main(int argc, char **argv) {
     train = sub;
   }
   printf("device: %s\n", gc_device_name(dev));
-  run_result f = run(dev, train, batch, 0, replay, 1);
-  run_result u = run(dev, train, batch, 1, replay, 1);
+  run_result f = run(dev, train, batch, 0, 0, replay, 1);
+  run_result u = run(dev, train, batch, 1, 0, replay, 1);
+  /* --no-plan also keeps every Adam update whole (backends/program.c):
+   * what splitting some of them for memory costs in time */
+  run_result w = {0};
+  if (f.stats.updates_split) w = run(dev, train, batch, 0, 1, replay, 0);
   int64_t steps = gc_dataset_size(train) / batch;
   double sps = (double)(steps * batch) / f.epoch_s;
   printf("%s epoch (batch %d, %lld steps): %.2f s, %.0f samples/s, final loss %.4f\n", model_name,
@@ -173,6 +238,25 @@ int main(int argc, char **argv) {
       "(epoch), %.2fx (device step)\n",
       u.stats.launches_per_run, u.epoch_s, 1e6 * u.device_step_s, u.epoch_s / f.epoch_s,
       u.device_step_s / f.device_step_s);
+  if (f.stats.updates_split)
+    printf(
+        "Adam updates whole (--no-plan): %d launches, arena %zu bytes, epoch %.2f s, device "
+        "step %.1f us; %d split for an arena of %zu bytes cost %.2fx (device step)\n",
+        w.stats.launches_per_run, w.stats.arena_bytes, w.epoch_s, 1e6 * w.device_step_s,
+        f.stats.updates_split, f.stats.arena_bytes, f.device_step_s / w.device_step_s);
+  /* the ratios to quote: alternating blocks */
+  gc_compile_options opts[3] = {{0}, {0}, {0}};
+  opts[1].no_fuse = 1;
+  opts[2].no_plan = 1;
+  int nv = f.stats.updates_split ? 3 : 2, rounds = 15, block = replay / 4 > 0 ? replay / 4 : 1;
+  double med[3];
+  alternate(dev, train, batch, opts, nv, rounds, block, med);
+  printf(
+      "alternating blocks (%d rounds of %d steps, medians): fused %.1f us, no-fuse %.1f us: "
+      "fusion speed-up %.2fx (device step)",
+      rounds, block, 1e6 * med[0], 1e6 * med[1], med[1] / med[0]);
+  if (nv == 3) printf("; Adam whole %.1f us: the split costs %.2fx", 1e6 * med[2], med[0] / med[2]);
+  printf("\n");
   gc_dataset_free(train);
   gc_device_free(dev);
   return 0;

@@ -142,7 +142,21 @@ static inline bool ir_is_elementwise(const ir_node *n) {
 }
 
 static inline bool ir_is_update(const ir_node *n) {
-  return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE;
+  return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE ||
+         n->op == IR_OP_ADAM_MOMENTS || n->op == IR_OP_ADAM_APPLY;
+}
+/* Does update n write its input k (its target, input 0, and the optimizer
+ * state it owns)? */
+static inline bool ir_update_writes_input(const ir_node *n, int k) {
+  switch (n->op) {
+    case IR_OP_SGD_UPDATE:
+    case IR_OP_ADAM_MOMENTS:
+      return k == 0 || k == 2;
+    case IR_OP_ADAM_UPDATE:
+      return k == 0 || k == 2 || k == 3;
+    default:
+      return k == 0;
+  }
 }
 
 /* --- graph (ir/graph.c) --- */

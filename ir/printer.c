@@ -25,6 +25,8 @@ static void print_attrs(const ir_node *n, FILE *out) {
       for (int i = 0; i < n->shape.ndim; i++) fprintf(out, "%s%d", i ? "," : "", n->attr.perm[i]);
       break;
     case IR_OP_ADAM_UPDATE:
+    case IR_OP_ADAM_MOMENTS:
+    case IR_OP_ADAM_APPLY:
     case IR_OP_SGD_UPDATE:
     case IR_OP_OPT_TICK:
       fprintf(out, " hyper=%g,%g,%g,%g", n->attr.f[0], n->attr.f[1], n->attr.f[2], n->attr.f[3]);

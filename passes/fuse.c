@@ -234,7 +234,8 @@ static bool takes_epilogue(const ir_graph *g, const ir_node *n) {
 int fb_update_epilogue(builder *b, int32_t id) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[id];
-  if (!ir_is_update(nd)) return -1;
+  /* adam_apply's input 1 is the moments, not a gradient */
+  if (!ir_is_update(nd) || nd->op == IR_OP_ADAM_APPLY) return -1;
   int32_t x = ir_view_source(g, nd->in[1]);
   int gi = b->group_of[x];
   if (gi < 0) return -1;
@@ -284,9 +285,8 @@ int fb_update_epilogue(builder *b, int32_t id) {
 /* Does update u write storage root (its target or optimizer state)? */
 bool fb_update_writes(const ir_graph *g, int32_t u, int32_t root) {
   const ir_node *n = &g->nodes[u];
-  int nwritten = n->op == IR_OP_ADAM_UPDATE ? 4 : n->op == IR_OP_SGD_UPDATE ? 3 : 1;
-  for (int k = 0; k < nwritten; k++)
-    if (k != 1 && ir_storage_root(g, n->in[k]) == root) return true;
+  for (int k = 0; k < n->nin; k++)
+    if (ir_update_writes_input(n, k) && ir_storage_root(g, n->in[k]) == root) return true;
   return false;
 }
 
@@ -308,8 +308,10 @@ static bool independent_updates(const ir_graph *g, const fuse_group *lead, int32
 /* The updates left standalone (their gradient was not a matmul or
  * reduction root) of one kind — same op, same hyper-parameter input and
  * constants — become ONE multi-tensor kernel, within the argument budget
- * and only when they touch disjoint storage. Nothing reads an update, so
- * merging their groups cannot create a cycle. */
+ * and only when they touch disjoint storage. Nothing reads an update but
+ * an adam_apply its adam_moments (passes/split_updates.c), and nothing
+ * reads an adam_apply: a merged group of applies is a sink and a merged
+ * group of moments feeds only applies, so merging cannot create a cycle. */
 static bool merge_updates(builder *b) {
   const ir_graph *g = b->g;
   for (int gi = 0; gi < b->ngroups; gi++) {

@@ -23,6 +23,13 @@ gc_status pass_join_slice_grads(ir_graph *g);
  * gradient masked by step(y) of the pooled values, so x need not live
  * until the backward. */
 gc_status pass_mask_pool_grads(ir_graph *g);
+/* After simplify, with fusion on (split_updates.c): an Adam update fused
+ * into its gradient's product that would make the product wait for
+ * another reader of the parameter becomes adam_moments (in the product)
+ * and adam_apply (later, appended). */
+gc_status pass_split_updates(ir_graph *g);
+/* How many updates pass_split_updates would split (-1: out of memory). */
+int pass_split_candidates(const ir_graph *g);
 
 /* Internal builders used by autodiff and optimizers. */
 int32_t ir_matmul_t(ir_graph *g, int32_t a, int32_t b, int trans_a, int trans_b);

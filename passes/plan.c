@@ -3,7 +3,8 @@
  * largest allocation: liveness runs over the kernel (group) order, and
  * each tensor goes into the smallest free gap that holds it (best fit),
  * placing tensors in birth order or largest first, whichever needs less.
- * Elementwise kernels and GEMM epilogues may write in place over an input
+ * Elementwise kernels, GEMM epilogues and row-owning single kernels
+ * (softmax, cross-entropy's gradient) may write in place over an input
  * dying there; otherwise a kernel's outputs never share memory with its
  * inputs. Leaves, outputs and optimizer state are persistent (never
  * planned over); views and in-place writers use their root's storage.
@@ -93,28 +94,24 @@ static bool reads_at_element(const ir_graph *g, const fuse_plan *f, const mem_pl
   return true;
 }
 
-/* May output out of kernel gi take the storage of x (in_place)? If so,
- * records it and returns 1. */
-static int takes_storage(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
-                         const int32_t *idx, int gi, int32_t out, int32_t x) {
-  const fuse_group *gr = &f->groups[gi];
+/* Is x, read by kernel gi, a stored intermediate of out's size and dtype
+ * whose own tensor (from the liveness before any merge) dies at gi? x may
+ * itself continue an earlier tensor (a chain in place). */
+static bool dies_here(const ir_graph *g, const fuse_plan *f, const mem_plan *m, const tensor *t,
+                      const int32_t *idx, int gi, int32_t out, int32_t x) {
   int32_t r = m->root[x];
-  /* x's own tensor (from the liveness before any merge) dies here; x may
-   * itself continue an earlier tensor (a chain in place) */
-  if (f->group_of[x] == gi || (f->inlined && f->inlined[x]) || m->kind[r] != STORE_ARENA ||
-      idx[x] < 0 || t[idx[x]].last != gi || (r != x && ir_ops[g->nodes[x].op].props & IR_P_VIEW) ||
-      g->nodes[x].dtype != g->nodes[out].dtype || !ir_shape_eq(g->nodes[x].shape, gr->domain) ||
-      ir_node_bytes(&g->nodes[x]) != ir_node_bytes(&g->nodes[out]))
-    return 0;
-  /* every read of x here must be by an elementwise op at the domain index
-   * (not one evaluated at a movement op's coordinates) */
-  for (int c = 0; c < gr->nnodes; c++) {
-    int32_t v = gr->nodes[c];
-    bool at_index = f->role && f->role[v] == ROLE_AT_INDEX;
-    if (!reads_at_element(g, f, m, gr, v, x, r, at_index, 4)) return 0;
-  }
-  /* everything already in r's storage is dead after this kernel, and no
-   * other output of this kernel took it */
+  return f->group_of[x] != gi && !(f->inlined && f->inlined[x]) && m->kind[r] == STORE_ARENA &&
+         idx[x] >= 0 && t[idx[x]].last == gi &&
+         !(r != x && ir_ops[g->nodes[x].op].props & IR_P_VIEW) &&
+         g->nodes[x].dtype == g->nodes[out].dtype &&
+         ir_node_bytes(&g->nodes[x]) == ir_node_bytes(&g->nodes[out]);
+}
+
+/* out takes x's storage r, if everything already in r is dead after
+ * kernel gi and no other output of gi took it. Returns 1 if so. */
+static int adopt_storage(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
+                         const int32_t *idx, int gi, int32_t out, int32_t x) {
+  int32_t r = m->root[x];
   for (int o = 0; o < g->n; o++)
     if (m->root[o] == r && o != x && (f->group_of[o] == gi || idx[o] < 0 || t[idx[o]].last > gi))
       return 0;
@@ -124,6 +121,54 @@ static int takes_storage(const ir_graph *g, const fuse_plan *f, mem_plan *m, con
   for (int o = 0; o < g->n; o++)
     if (m->root[o] == out) m->root[o] = r;
   return 1;
+}
+
+/* May output out of kernel gi take the storage of x (in_place)? If so,
+ * records it and returns 1. */
+static int takes_storage(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
+                         const int32_t *idx, int gi, int32_t out, int32_t x) {
+  const fuse_group *gr = &f->groups[gi];
+  if (!dies_here(g, f, m, t, idx, gi, out, x) || !ir_shape_eq(g->nodes[x].shape, gr->domain))
+    return 0;
+  /* every read of x here must be by an elementwise op at the domain index
+   * (not one evaluated at a movement op's coordinates) */
+  for (int c = 0; c < gr->nnodes; c++) {
+    int32_t v = gr->nodes[c];
+    bool at_index = f->role && f->role[v] == ROLE_AT_INDEX;
+    if (!reads_at_element(g, f, m, gr, v, x, m->root[x], at_index, 4)) return 0;
+  }
+  return adopt_storage(g, f, m, t, idx, gi, out, x);
+}
+
+/* Kernels of their own that own whole rows: softmax and log-softmax, and
+ * cross-entropy's gradient, alone or with the loss (backends/opencl/
+ * cl_single.c). One work-item reads a row of input 0 and writes the same
+ * row of the result, each element only after its last read of that
+ * element, so the result may take input 0's storage where it dies there:
+ * the gradient of the logits over the logits in a training step. Returns
+ * how many outputs were merged (0 or 1). */
+static int row_in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const tensor *t,
+                        const int32_t *idx, int gi) {
+  const fuse_group *gr = &f->groups[gi];
+  for (int a = 0; a < gr->nnodes; a++) {
+    int32_t out = gr->nodes[a];
+    const ir_node *n = &g->nodes[out];
+    if (n->op != IR_OP_SOFTMAX && n->op != IR_OP_LOG_SOFTMAX && n->op != IR_OP_CROSS_ENTROPY_GRAD)
+      continue;
+    if (m->kind[out] != STORE_ARENA || m->root[out] != out || !f->materialized[out]) continue;
+    int32_t x = n->in[0];
+    if (!ir_shape_eq(g->nodes[x].shape, n->shape) || !dies_here(g, f, m, t, idx, gi, out, x))
+      continue;
+    /* no other member reads x's storage through another node */
+    bool only_row_reads = true;
+    for (int c = 0; c < gr->nnodes && only_row_reads; c++) {
+      const ir_node *v = &g->nodes[gr->nodes[c]];
+      for (int k = 0; k < v->nin; k++)
+        if (m->root[v->in[k]] == m->root[x] && v->in[k] != x) only_row_reads = false;
+    }
+    if (only_row_reads) return adopt_storage(g, f, m, t, idx, gi, out, x);
+  }
+  return 0;
 }
 
 /* Elementwise kernels and the epilogues of complex ops (matmul, conv,
@@ -141,6 +186,7 @@ static int in_place(const ir_graph *g, const fuse_plan *f, mem_plan *m, const te
   int merged = 0;
   for (int gi = 0; gi < f->ngroups; gi++) {
     const fuse_group *gr = &f->groups[gi];
+    if (gr->kind == FUSE_SINGLE) merged += row_in_place(g, f, m, t, idx, gi);
     if (gr->kind != FUSE_ELEMWISE && gr->kind != FUSE_COMPLEX) continue;
     for (int a = 0; a < gr->nnodes; a++) {
       int32_t out = gr->nodes[a];

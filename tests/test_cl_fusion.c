@@ -704,7 +704,8 @@ END_TEST
 
 static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
 
-static gc_graph *mlp_graph(void) {
+/* The MLP step; grad_outputs: its six gradients are outputs too. */
+static gc_graph *mlp_graph_with(bool grad_outputs) {
   gc_graph *g = gc_graph_new();
   gc_graph_set_seed(g, 42);
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
@@ -715,7 +716,7 @@ static gc_graph *mlp_graph(void) {
   gc_set_loss(g, gc_cross_entropy(g, logits, y));
   gc_adam adam = {.lr = 1e-3f};
   ck_assert_msg(gc_optimize_adam(g, &adam) == GC_OK, "%s", gc_last_error());
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 6 && grad_outputs; i++) {
     char name[64];
     snprintf(name, sizeof name, "grad.%s", mlp_params[i]);
     gc_value gr = gc_grad(g, gc_find(g, mlp_params[i]));
@@ -725,6 +726,8 @@ static gc_graph *mlp_graph(void) {
   ck_assert_msg(gc_graph_status(g) == GC_OK, "%s", gc_graph_errmsg(g));
   return g;
 }
+
+static gc_graph *mlp_graph(void) { return mlp_graph_with(true); }
 
 /* Kernel count of this step (fused, the six gradients marked as outputs;
  * the test prints it): 20 kernels = 20 launches per run when written —
@@ -789,6 +792,67 @@ START_TEST(mlp_step_matches_reference) {
     gc_program_free(p[d]);
   }
   free(x);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
+/* Adam split in two (passes/split_updates.c) in the MLP step without
+ * gradient outputs: fc2.w's and fc3.w's moments run in their weight
+ * gradients' GEMMs and one kernel steps both parameters. Three steps give
+ * the reference's parameters and moments, and the same bits as the
+ * program with the updates whole (--no-plan, which does not split): the
+ * same float arithmetic, in two kernels. The loss, whose kernel now
+ * writes the logits' gradient over the logits, matches too. */
+START_TEST(split_adam_matches_whole_adam) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = mlp_graph_with(false);
+  enum { B = 64 };
+  float *xv = malloc(sizeof *xv * B * 784);
+  int32_t yv[B];
+  fill(xv, B * 784, 5, 0, 1);
+  for (int i = 0; i < B; i++) yv[i] = (i * 3 + 1) % 10;
+  gc_compile_options whole = {0};
+  whole.no_plan = 1;
+  gc_program *p[3] = {compile(g, cl, NULL), compile(g, cl, &whole), compile(g, ref, NULL)};
+  gc_program_stats st[2];
+  for (int d = 0; d < 2; d++) gc_program_stats_get(p[d], &st[d]);
+  ck_assert_int_eq(st[0].updates_split, 2);
+  ck_assert_int_eq(st[1].updates_split, 0);
+  ck_assert_int_eq(st[0].launches_per_run, st[1].launches_per_run + 1);
+  /* fc2.w, fc3.w and their moments, after three steps, per program */
+  const char *names[6] = {"fc2.w",        "fc3.w",        "fc2.w.adam_m",
+                          "fc3.w.adam_m", "fc2.w.adam_v", "fc3.w.adam_v"};
+  const int64_t count[6] = {256 * 128, 128 * 10, 256 * 128, 128 * 10, 256 * 128, 128 * 10};
+  float *got[3][6], loss[3];
+  for (int d = 0; d < 3; d++) {
+    gc_session *s;
+    ck_assert_int_eq(gc_session_new(p[d], &s), GC_OK);
+    for (int step = 0; step < 3; step++) {
+      ck_assert_int_eq(gc_session_set_input(s, "x", xv, sizeof *xv * B * 784), GC_OK);
+      ck_assert_int_eq(gc_session_set_input(s, "y", yv, sizeof yv), GC_OK);
+      ck_assert_int_eq(gc_session_run(s), GC_OK);
+    }
+    ck_assert_int_eq(gc_session_get_output(s, "loss", &loss[d], sizeof(float)), GC_OK);
+    for (int i = 0; i < 6; i++) {
+      got[d][i] = malloc(sizeof(float) * (size_t)count[i]);
+      int32_t node = ir_find_name(p[d]->g, names[i]);
+      ck_assert_int_ge(node, 0);
+      ck_assert_int_eq(p[d]->be->read(s, node, got[d][i], sizeof(float) * (size_t)count[i]), GC_OK);
+    }
+    gc_session_free(s);
+  }
+  for (int i = 0; i < 6; i++) {
+    ck_assert_msg(!memcmp(got[0][i], got[1][i], sizeof(float) * (size_t)count[i]),
+                  "%s: split and whole Adam differ", names[i]);
+    near(got[0][i], got[2][i], count[i], 1e-4, names[i]);
+    for (int d = 0; d < 3; d++) free(got[d][i]);
+  }
+  ck_assert(loss[0] == loss[1]);
+  near(&loss[0], &loss[2], 1, 1e-4, "loss after two steps");
+  for (int d = 0; d < 3; d++) gc_program_free(p[d]);
+  free(xv);
   gc_graph_free(g);
   gc_device_free(cl);
   gc_device_free(ref);
@@ -1486,6 +1550,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, index_arithmetic_fuses_into_its_gather);
   tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);
+  tcase_add_test(tc, split_adam_matches_whole_adam);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);
   tcase_add_test(tc, dump_after_fuse_lists_kernels);

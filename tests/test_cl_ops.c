@@ -513,10 +513,13 @@ static void softmax_case(harness *h, ir_op op) {
   out(h, fn(h->g, in_f(h, gc_shape2(3, 13), -10, 10, 0), 0), TOL_RED);
   out(h, fn(h->g, in_f(h, gc_shape2(1, 13), -10, 10, 0), 1), TOL_RED);
   out(h, fn(h->g, in_f(h, gc_shape1(13), -10, 10, 0), 0), TOL_RED);
-  /* computed input and a consumer */
+  /* computed input and a consumer: the result is written over the input
+   * (passes/plan.c, row_in_place), along the last axis and a middle one */
   chains(h);
   x = in_f(h, gc_shape3(5, 7, 11), -10, 10, 0);
   gc_value y = fn(h->g, bin(h, IR_OP_MUL, x, sc(h, 2.0f)), 2);
+  out(h, bin(h, IR_OP_MUL, y, sc(h, 3.0f)), TOL_RED);
+  y = fn(h->g, bin(h, IR_OP_MUL, x, sc(h, -1.5f)), 1);
   out(h, bin(h, IR_OP_MUL, y, sc(h, 3.0f)), TOL_RED);
 }
 
@@ -665,6 +668,39 @@ static void case_adam_update(harness *h) {
   for (int i = 0; i < 10; i++) watch(h, w[i], TOL_EW);
 }
 
+/* Adam in two steps (passes/split_updates.c): moments, then the
+ * parameter from them; AdamW on the second tensor. */
+static void case_adam_split(harness *h) {
+  h->runs = 3;
+  const float hy[4] = {0.01f, 1, 1, 0};
+  gc_value hyper = state(h, "hyper", gc_shape1(4), hy);
+  ir_attr a = {0};
+  a.f[0] = 0.9f;
+  a.f[1] = 0.999f;
+  gc_value tick = ir_value(ir_add(h->g, IR_OP_OPT_TICK, 1, &hyper.id, &a));
+  a.f[2] = 1e-8f;
+  const gc_shape shapes[2] = {gc_shape3(5, 7, 11), gc_shape0()};
+  for (int t = 0; t < 2; t++) {
+    char pn[8], mn[8], vn[8];
+    snprintf(pn, sizeof pn, "p%d", t);
+    snprintf(mn, sizeof mn, "m%d", t);
+    snprintf(vn, sizeof vn, "v%d", t);
+    gc_value p = param(h, pn, shapes[t], -1, 1), m = state(h, mn, shapes[t], NULL),
+             v = state(h, vn, shapes[t], NULL);
+    gc_value gr = in_f(h, shapes[t], -1, 1, 0);
+    a.f[3] = t ? 0.01f : 0.0f;
+    int32_t in_m[4] = {m.id, gr.id, v.id, tick.id};
+    int32_t mo = ir_add(h->g, IR_OP_ADAM_MOMENTS, 4, in_m, &a);
+    ck_assert_int_ge(mo, 0);
+    int32_t in_p[4] = {p.id, mo, v.id, tick.id};
+    ck_assert_int_ge(ir_add(h->g, IR_OP_ADAM_APPLY, 4, in_p, &a), 0);
+    watch(h, pn, TOL_EW);
+    watch(h, mn, TOL_EW);
+    watch(h, vn, TOL_EW);
+  }
+  watch(h, "hyper", TOL_EW);
+}
+
 typedef void (*case_fn)(harness *h);
 
 /* THE table: one case per op; leaves (NULL) are covered by the others. */
@@ -698,6 +734,8 @@ static const case_fn cases[IR_OP_COUNT] = {
     [IR_OP_OPT_TICK] = case_opt_tick,
     [IR_OP_SGD_UPDATE] = case_sgd_update,
     [IR_OP_ADAM_UPDATE] = case_adam_update,
+    [IR_OP_ADAM_MOMENTS] = case_adam_split,
+    [IR_OP_ADAM_APPLY] = case_adam_split,
 };
 
 /* The elementwise, movement and reduction extensions have their own suite

@@ -647,6 +647,47 @@ START_TEST(plan_gemm_epilogue_in_place) {
 }
 END_TEST
 
+/* Row-owning single kernels write in place (plan.c, row_in_place): a
+ * softmax over a computed input along a middle axis, and cross-entropy's
+ * gradient (with its loss, one kernel) over computed logits, each dying
+ * there; a softmax whose input is read again later may not. */
+START_TEST(plan_row_kernels_in_place) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape3(5, 7, 11));
+  gc_value e = gc_exp(g, x);
+  gc_value s = gc_softmax(g, e, 1);
+  gc_output(g, gc_tanh(g, s), "a");
+  gc_value e2 = gc_neg(g, x);
+  gc_value s2 = gc_log_softmax(g, e2, 2), s3 = gc_softmax(g, e2, 0); /* two readers of e2 */
+  gc_output(g, gc_add(g, s2, s3), "b");
+  gc_value w = gc_param(g, "w", gc_shape2(11, 10), GC_HE);
+  gc_value logits = gc_matmul(g, gc_reshape(g, x, gc_shape2(35, 11)), w);
+  gc_set_loss(g, gc_cross_entropy(g, logits, gc_input(g, "y", GC_I32, gc_shape1(35))));
+  gc_sgd sgd = {.lr = 0.1f};
+  ck_assert_int_eq(gc_optimize_sgd(g, &sgd), GC_OK);
+  gc_program *p = compile(g, 0, 0);
+  ck_assert_int_eq(p->fuse.groups[p->fuse.group_of[find_node_op(p, IR_OP_SOFTMAX)]].kind,
+                   FUSE_SINGLE);
+  int32_t sm = find_node_op(p, IR_OP_SOFTMAX), lsm = find_node_op(p, IR_OP_LOG_SOFTMAX);
+  int32_t ceg = find_node_op(p, IR_OP_CROSS_ENTROPY_GRAD);
+  ck_assert_int_ge(ceg, 0);
+  ck_assert_int_eq(p->mem.root[sm], p->g->nodes[sm].in[0]);
+  /* e2 dies at the later of its two readers, which alone may take it */
+  int32_t neg = p->g->nodes[lsm].in[0], s3n = -1;
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == IR_OP_SOFTMAX && p->g->nodes[i].in[0] == neg) s3n = i;
+  ck_assert_int_ge(s3n, 0);
+  int later = p->fuse.group_of[lsm] > p->fuse.group_of[s3n] ? lsm : s3n;
+  int earlier = later == lsm ? s3n : lsm;
+  ck_assert_int_eq(p->mem.root[later], neg);
+  ck_assert_int_eq(p->mem.root[earlier], earlier);
+  ck_assert_int_eq(p->mem.root[ceg], p->g->nodes[ceg].in[0]);
+  ck_assert_int_eq(p->g->nodes[p->g->nodes[ceg].in[0]].op, IR_OP_MATMUL);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* CSE: the same op on the same inputs, and equal constants, become one
  * node; outputs keep their own nodes; the results do not change. */
 START_TEST(simplify_merges_common_subexpressions) {
@@ -991,6 +1032,185 @@ START_TEST(plan_check_on_training_step) {
 }
 END_TEST
 
+/* ------------------------------------------------------- split updates */
+
+/* The registry's MLP (logits not an output). */
+static gc_graph *training_mlp(void) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
+  gc_value h = gc_relu(g, gc_linear(g, x, 256, GC_HE, "fc1"));
+  h = gc_relu(g, gc_linear(g, h, 128, GC_HE, "fc2"));
+  gc_value logits = gc_linear(g, h, 10, GC_GLOROT, "fc3");
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(64));
+  gc_set_loss(g, gc_cross_entropy(g, logits, y));
+  gc_adam adam = {.lr = 1e-3f};
+  ck_assert_int_eq(gc_optimize_adam(g, &adam), GC_OK);
+  return g;
+}
+
+static int count_op(const gc_program *p, ir_op op) {
+  int c = 0;
+  for (int i = 0; i < p->g->n; i++) c += p->g->nodes[i].op == op;
+  return c;
+}
+
+/* Runs two training steps of g on the reference device and returns the
+ * bytes of every parameter and optimizer state, in node order. */
+static float *two_ref_steps(gc_graph *g, int no_plan, size_t *count) {
+  gc_device *d = ref_device();
+  gc_compile_options o = {0};
+  o.no_plan = no_plan;
+  gc_program *p = NULL;
+  ck_assert_msg(gc_compile(g, d, &o, &p) == GC_OK, "%s", gc_last_error());
+  gc_session *s = NULL;
+  ck_assert_int_eq(gc_session_new(p, &s), GC_OK);
+  float *x = malloc(sizeof *x * 64 * 784);
+  int32_t y[64];
+  for (int i = 0; i < 64 * 784; i++) x[i] = (float)((i * 37) % 101) / 101.0f;
+  for (int i = 0; i < 64; i++) y[i] = (i * 7 + 3) % 10;
+  for (int step = 0; step < 2; step++) {
+    ck_assert_int_eq(gc_session_set_input(s, "x", x, sizeof *x * 64 * 784), GC_OK);
+    ck_assert_int_eq(gc_session_set_input(s, "y", y, sizeof y), GC_OK);
+    ck_assert_int_eq(gc_session_run(s), GC_OK);
+  }
+  size_t total = 0;
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == IR_OP_PARAM || p->g->nodes[i].op == IR_OP_STATE)
+      total += ir_node_bytes(&p->g->nodes[i]);
+  float *out = malloc(total);
+  size_t at = 0;
+  for (int i = 0; i < p->g->n; i++) {
+    const ir_node *n = &p->g->nodes[i];
+    if (n->op != IR_OP_PARAM && n->op != IR_OP_STATE) continue;
+    ck_assert_int_eq(p->be->read(s, i, (char *)out + at, ir_node_bytes(n)), GC_OK);
+    at += ir_node_bytes(n);
+  }
+  *count = total / sizeof(float);
+  free(x);
+  gc_session_free(s);
+  gc_program_free(p);
+  gc_device_free(d);
+  return out;
+}
+
+/* passes/split_updates.c on the training MLP: the Adam updates of fc2.w
+ * and fc3.w (their input-gradient products read the weights beside their
+ * weight-gradient products) become adam_moments, the products' epilogues,
+ * and adam_apply, one multi-tensor kernel; fc1.w's and the biases' stay
+ * whole. The compile keeps the split, since the arena shrinks: 163,840 ->
+ * 100,864 bytes, half the no-reuse sum, with the logits' gradient written
+ * over the logits (plan.c, row_in_place). --no-plan and --no-fuse do not
+ * split. The parameters and moments after two steps are the same bits. */
+START_TEST(split_updates_where_the_arena_shrinks) {
+  gc_graph *g = training_mlp();
+  gc_program *p = compile(g, 0, 0);
+  printf("training MLP: arena %zu (%zu with the updates whole), no reuse %zu, %d split\n",
+         p->mem.arena_bytes, p->stats.arena_bytes_unsplit, p->mem.no_reuse_bytes,
+         p->stats.updates_split);
+  ck_assert_int_eq(p->stats.updates_split, 2);
+  ck_assert_uint_eq(p->stats.arena_bytes_unsplit, 163840);
+  ck_assert_uint_eq(p->mem.arena_bytes, 100864);
+  ck_assert_uint_eq(2 * p->mem.arena_bytes, p->mem.no_reuse_bytes);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_MOMENTS), 2);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_APPLY), 2);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_UPDATE), 4);
+  int apply_group = -1;
+  for (int i = 0; i < p->g->n; i++) {
+    const ir_node *n = &p->g->nodes[i];
+    const fuse_group *gr = &p->fuse.groups[p->fuse.group_of[i]];
+    const char *target = p->g->nodes[n->in[0]].name;
+    if (n->op == IR_OP_ADAM_MOMENTS) { /* in the weight gradient's product */
+      ck_assert_int_eq(gr->kind, FUSE_COMPLEX);
+      ck_assert_int_eq(gr->root, n->in[1]);
+    } else if (n->op == IR_OP_ADAM_APPLY) {
+      ck_assert(!strcmp(target, "fc2.w") || !strcmp(target, "fc3.w"));
+      ck_assert_int_eq(p->g->nodes[n->in[1]].op, IR_OP_ADAM_MOMENTS);
+      if (apply_group < 0) apply_group = p->fuse.group_of[i];
+      ck_assert_int_eq(p->fuse.group_of[i], apply_group); /* one kernel */
+    } else if (n->op == IR_OP_ADAM_UPDATE) {
+      ck_assert(strcmp(target, "fc2.w") && strcmp(target, "fc3.w"));
+    } else if (n->op == IR_OP_CROSS_ENTROPY_GRAD) {
+      ck_assert_int_eq(p->mem.root[i], n->in[0]); /* over the logits */
+    }
+  }
+  gc_program_free(p);
+  for (int off = 0; off < 2; off++) {
+    p = compile(g, off == 0, off == 1);
+    ck_assert_int_eq(p->stats.updates_split, 0);
+    ck_assert_uint_eq(p->stats.arena_bytes_unsplit, 0);
+    ck_assert_int_eq(count_op(p, IR_OP_ADAM_MOMENTS), 0);
+    gc_program_free(p);
+  }
+  size_t n_split, n_whole;
+  float *split = two_ref_steps(g, 0, &n_split), *whole = two_ref_steps(g, 1, &n_whole);
+  ck_assert_uint_eq(n_split, n_whole);
+  ck_assert_int_eq(memcmp(split, whole, n_split * sizeof *split), 0);
+  free(split);
+  free(whole);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* A split that would not shrink the arena is not kept: in the CNN the
+ * dense layers' updates are candidates, but the peak is the first
+ * pooling's, in the forward and its gradient, where no split changes
+ * what is live. */
+START_TEST(split_updates_dropped_without_gain) {
+  const gc_model *m = gc_model_find("cnn");
+  ck_assert_ptr_nonnull(m);
+  gc_graph *g = gc_graph_new();
+  gc_train_options o = {0};
+  ck_assert_int_eq(m->build(g, 64, 1, &o), GC_OK);
+  gc_program *p = compile(g, 0, 0);
+  printf("cnn training step: arena %zu, the same with the dense updates split\n",
+         p->mem.arena_bytes);
+  ck_assert_uint_eq(p->stats.arena_bytes_unsplit, p->mem.arena_bytes);
+  ck_assert_int_eq(p->stats.updates_split, 0);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_MOMENTS), 0);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_APPLY), 0);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
+/* A split that saves less than a tenth of the arena is not kept either:
+ * in a deep narrow MLP the forward's activations, all live at the loss,
+ * are the peak, and splitting every update would save a few hundred
+ * bytes for a launch per multi-tensor kernel of parameter steps. */
+START_TEST(split_updates_dropped_below_a_tenth) {
+  gc_graph *g = gc_graph_new();
+  gc_value h = gc_input(g, "x", GC_F32, gc_shape2(8, 16));
+  for (int i = 0; i < 40; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "l%d", i);
+    h = gc_tanh(g, gc_linear(g, h, 16, GC_GLOROT, name));
+  }
+  gc_value y = gc_input(g, "y", GC_I32, gc_shape1(8));
+  gc_set_loss(g, gc_cross_entropy(g, gc_linear(g, h, 4, GC_GLOROT, "out"), y));
+  gc_adam adam = {.lr = 1e-3f};
+  ck_assert_int_eq(gc_optimize_adam(g, &adam), GC_OK);
+  /* the split program's plan, made by hand */
+  ir_graph *c = ir_graph_clone(g);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(pass_simplify(c), GC_OK);
+  ck_assert_int_eq(pass_split_candidates(c), 40);
+  ck_assert_int_eq(pass_split_updates(c), GC_OK);
+  fused f;
+  fuse_graph(c, false, &f);
+  gc_program *p = compile(g, 0, 0);
+  printf("40-layer MLP step: arena %zu, split %zu\n", p->mem.arena_bytes, f.m.arena_bytes);
+  ck_assert_uint_lt(f.m.arena_bytes, p->mem.arena_bytes);          /* it would save some */
+  ck_assert_uint_gt(10 * f.m.arena_bytes, 9 * p->mem.arena_bytes); /* under a tenth */
+  ck_assert_uint_eq(p->stats.arena_bytes_unsplit, p->mem.arena_bytes);
+  ck_assert_int_eq(p->stats.updates_split, 0);
+  ck_assert_int_eq(count_op(p, IR_OP_ADAM_APPLY), 0);
+  fused_free(&f);
+  gc_graph_free(c);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 static Suite *passes_suite(void) {
   Suite *s = suite_create("passes");
   TCase *tc = tcase_create("schedule");
@@ -1014,6 +1234,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, simplify_merges_common_subexpressions);
   tcase_add_test(tc, plan_works_in_place);
   tcase_add_test(tc, plan_gemm_epilogue_in_place);
+  tcase_add_test(tc, plan_row_kernels_in_place);
   tcase_add_test(tc, plan_view_of_in_place_value);
   tcase_add_test(tc, fuse_movement_and_single_ops);
   tcase_add_test(tc, fuse_in_place_updates);
@@ -1024,6 +1245,9 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, kernel_order_defers_results_read_late);
   tcase_add_test(tc, plan_inference_mlp_near_lower_bound);
   tcase_add_test(tc, plan_check_on_training_step);
+  tcase_add_test(tc, split_updates_where_the_arena_shrinks);
+  tcase_add_test(tc, split_updates_dropped_without_gain);
+  tcase_add_test(tc, split_updates_dropped_below_a_tenth);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -507,8 +507,10 @@ static void case_sgd(void) {
 
 /* Two Adam steps (lr 0.1, betas 0.9/0.999, eps 1e-8) from p = (1, -2) with
  * gradients (0.5, -1) then (0.1, 2); expected values follow torch.optim.Adam
- * (denominator sqrt(v) / sqrt(1 - b2^t) + eps, step lr / (1 - b1^t)). */
-static void adam_two_steps(float wd, const float *want1, const float *want2) {
+ * (denominator sqrt(v) / sqrt(1 - b2^t) + eps, step lr / (1 - b1^t)).
+ * split: as adam_moments then adam_apply (passes/split_updates.c), which
+ * must give the same values. */
+static void adam_two_steps(float wd, bool split, const float *want1, const float *want2) {
   gc_graph *g = gc_graph_new();
   gc_value p = gc_param(g, "p", gc_shape1(2), GC_ZEROS);
   gc_value gr = cf(g, gc_shape1(2), (float[]){0, 0});
@@ -523,33 +525,43 @@ static void adam_two_steps(float wd, const float *want1, const float *want2) {
   a.f[1] = 0.999f;
   a.f[2] = 1e-8f;
   a.f[3] = wd;
-  int32_t in5[5] = {p.id, gr.id, m, v, tick};
-  int32_t u = ir_add(g, IR_OP_ADAM_UPDATE, 5, in5, &a);
-  ck_assert_msg(u >= 0, "%s", gc_graph_errmsg(g));
+  int32_t in5[5] = {p.id, gr.id, m, v, tick}, in_m[4] = {m, gr.id, v, tick};
+  int32_t u =
+      split ? ir_add(g, IR_OP_ADAM_MOMENTS, 4, in_m, &a) : ir_add(g, IR_OP_ADAM_UPDATE, 5, in5, &a);
+  int32_t in_p[4] = {p.id, u, v, tick};
+  int32_t ap = split ? ir_add(g, IR_OP_ADAM_APPLY, 4, in_p, &a) : 0;
+  ck_assert_msg(u >= 0 && ap >= 0, "%s", gc_graph_errmsg(g));
   float pv[2] = {1, -2}, gv[2] = {0.5f, -1}, mv[2] = {0}, vv[2] = {0}, hv[4] = {0.1f, 1, 1, 0};
   void *tin[1] = {hv}, *in[5] = {pv, gv, mv, vv, hv};
-  ref_eval(g, tick, tin, hv);
-  ref_eval(g, u, in, pv);
-  near(pv, want1, 2, TOL);
-  near(mv, (float[]){0.05f, -0.1f}, 2, TOL);
-  near(vv, (float[]){0.00025f, 0.001f}, 2, TOL);
-  gv[0] = 0.1f;
-  gv[1] = 2;
-  ref_eval(g, tick, tin, hv);
-  ref_eval(g, u, in, pv);
-  near(pv, want2, 2, TOL);
-  near(mv, (float[]){0.055f, 0.11f}, 2, TOL);
-  near(vv, (float[]){0.00025975f, 0.004999f}, 2, TOL);
+  void *min[4] = {mv, gv, vv, hv}, *pin[4] = {pv, mv, vv, hv};
+  for (int step = 0; step < 2; step++) {
+    if (step) {
+      gv[0] = 0.1f;
+      gv[1] = 2;
+    }
+    ref_eval(g, tick, tin, hv);
+    if (split) {
+      ref_eval(g, u, min, mv);
+      ref_eval(g, ap, pin, pv);
+    } else {
+      ref_eval(g, u, in, pv);
+    }
+    near(pv, step ? want2 : want1, 2, TOL);
+    near(mv, step ? (float[]){0.055f, 0.11f} : (float[]){0.05f, -0.1f}, 2, TOL);
+    near(vv, step ? (float[]){0.00025975f, 0.004999f} : (float[]){0.00025f, 0.001f}, 2, TOL);
+  }
   gc_graph_free(g);
 }
 
 static void case_adam(void) {
-  adam_two_steps(0, (float[]){0.900000002f, -1.900000001f}, (float[]){0.819695906f, -1.936610353f});
-  /* AdamW: p *= 1 - lr wd before each step */
-  adam_two_steps(0.01f, (float[]){0.899000002f, -1.898000001f},
-                 (float[]){0.817796906f, -1.932712353f});
+  for (int split = 0; split < 2; split++) {
+    adam_two_steps(0, split, (float[]){0.900000002f, -1.900000001f},
+                   (float[]){0.819695906f, -1.936610353f});
+    /* AdamW: p *= 1 - lr wd before each step */
+    adam_two_steps(0.01f, split, (float[]){0.899000002f, -1.898000001f},
+                   (float[]){0.817796906f, -1.932712353f});
+  }
 }
-
 /* ---------------------------------------------------------- case table */
 
 typedef struct op_case {
@@ -586,7 +598,8 @@ static const op_case cases[] = {
     {"assign_add", case_assign_add, COVERS(IR_OP_ASSIGN_ADD)},
     {"opt_tick", case_opt_tick, COVERS(IR_OP_OPT_TICK)},
     {"sgd", case_sgd, COVERS(IR_OP_SGD_UPDATE)},
-    {"adam", case_adam, COVERS(IR_OP_ADAM_UPDATE, IR_OP_OPT_TICK)},
+    {"adam", case_adam,
+     COVERS(IR_OP_ADAM_UPDATE, IR_OP_OPT_TICK, IR_OP_ADAM_MOMENTS, IR_OP_ADAM_APPLY)},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -545,6 +545,8 @@ static int cmd_compile(int argc, char **argv) {
     printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
            s.gemm_measured);
     printf(",\"scratch_bytes\":%zu", s.scratch_bytes);
+    printf(",\"updates_split\":%d,\"arena_bytes_unsplit\":%zu", s.updates_split,
+           s.arena_bytes_unsplit);
     json_num("compile_seconds", s.compile_seconds, "%.6f");
     printf(",\"cache_hit\":%s", s.cache_hit ? "true" : "false");
     json_num("compile_cached_seconds", again.compile_seconds, "%.6f");
@@ -561,6 +563,11 @@ static int cmd_compile(int argc, char **argv) {
     print_size("live-set lower bound", s.live_lower_bound_bytes);
     print_size("persistent", s.persistent_bytes);
     if (s.scratch_bytes) print_size("GEMM scratch (split K)", s.scratch_bytes);
+    if (s.updates_split)
+      printf("  %-22s %d (arena %zu bytes with them whole)\n", "Adam updates split",
+             s.updates_split, s.arena_bytes_unsplit);
+    else if (s.arena_bytes_unsplit)
+      printf("  %-22s 0 (splitting would not shrink the arena by 10%%)\n", "Adam updates split");
     printf("  %-22s %d\n", "post-dominator misses", s.postdom_misses);
     printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
            s.gemm_own, s.gemm_clblast, s.gemm_measured);

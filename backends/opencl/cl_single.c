@@ -34,14 +34,14 @@ static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
   cg_geometry_1d(L, outer * inner);
 }
 
-/* Row loss = logsumexp(row) - row[label]; labels outside [0, C) add 0 (as
- * the reference does). */
 /* Cross-entropy over rows: the loss (one work-item sums the rows), the
  * gradient (one work-item per row), or both in one kernel (loss_id and
  * grad_id >= 0: the fused forward and backward of a training step, one
  * work-item; passes/fuse.c pairs them only for small batches). Row loss =
  * logsumexp(row) - row[label]; labels outside [0, C) add no loss and get
- * no gradient, as in the reference. */
+ * no gradient, as in the reference. Each row's logits are all read before
+ * (or, element k, just before) the row's gradient is written, so the
+ * gradient may be written over the logits; softmax likewise. */
 static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int32_t grad_id,
                                cl_launch *L, strbuf *body) {
   const ir_node *x = &G->g->nodes[n->in[0]];
@@ -66,6 +66,12 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
              "  for (int k = 0; k < COLS; k++) m = fmax(m, %s);\n"
              "  for (int k = 0; k < COLS; k++) s += exp(%s - m);\n",
              sb_str(&yv), sb_str(&xv), sb_str(&xv));
+  /* the label's logit before the gradient is written: the gradient may
+   * take the logits' storage (passes/plan.c, row_in_place) */
+  if (loss_id >= 0)
+    sb_appendf(
+        body, "  float at_label = 0.0f;\n  if (in_range) { const int k = label; at_label = %s; }\n",
+        sb_str(&xv));
   if (grad_id >= 0) {
     const ir_node *gn = &G->g->nodes[grad_id];
     strbuf ov = {0};
@@ -83,8 +89,7 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
     sb_free(&ov);
   }
   if (loss_id >= 0) {
-    sb_appendf(body, "  if (in_range) { const int k = label; total += m + log(s) - %s; }\n  }\n  ",
-               sb_str(&xv));
+    sb_append(body, "  if (in_range) total += m + log(s) - at_label;\n  }\n  ");
     cg_access(G, body, loss_id, "0");
     sb_append(body, " = total * ");
     cg_float(body, 1.0 / (double)rows);
@@ -130,7 +135,21 @@ static void upd_decl(cg_ctx *G, strbuf *sb, const char *name, int32_t node, cons
   sb_append(sb, ";\n");
 }
 
-/* The update (assign_add, SGD, Adam) of element idx — or of the eight
+/* Adam's moments from the gradient u_g: m (the local named m) and u_v. */
+static void adam_moments(strbuf *body, const ir_node *n, const char *m) {
+  float b1 = n->attr.f[0], b2 = n->attr.f[1];
+  sb_appendf(body, "    %s = %s * ", m, m);
+  cg_float(body, b1);
+  sb_append(body, " + u_g * ");
+  cg_float(body, 1.0 - (double)b1);
+  sb_append(body, ";\n    u_v = u_v * ");
+  cg_float(body, b2);
+  sb_append(body, " + u_g * u_g * ");
+  cg_float(body, 1.0 - (double)b2);
+  sb_append(body, ";\n");
+}
+
+/* The update (assign_add, SGD, Adam, Adam's two halves) of element idx — or of the eight
  * elements from idx when width is 8 — of an in-place writer, given the
  * gradient or delta: the expression gval (width 1), or NULL to load it
  * from the node's input 1. Shared by the standalone update kernels and by
@@ -161,35 +180,41 @@ void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, con
     cg_float(body, n->attr.f[0]);
     sb_append(body, " + u_g;\n    u_p -= u_lr * u_v;\n");
     upd_store(G, body, n->in[2], idx, width, "u_v");
-  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW */
-    float b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
+  } else if (n->op == IR_OP_ADAM_MOMENTS) { /* u_p is m here */
+    upd_decl(G, body, "u_v", n->in[2], idx, width);
+    adam_moments(body, n, "u_p");
+    upd_store(G, body, n->in[2], idx, width, "u_v");
+  } else { /* ADAM_UPDATE, as PyTorch's Adam / AdamW, or ADAM_APPLY */
+    bool apply = n->op == IR_OP_ADAM_APPLY;
+    int32_t hyper = n->in[n->nin - 1];
+    float eps = n->attr.f[2], wd = n->attr.f[3];
     sb_append(body, "    const float u_lr = ");
-    cg_access(G, body, n->in[4], "0");
+    cg_access(G, body, hyper, "0");
     sb_append(body, ", u_bc1 = 1.0f - ");
-    cg_access(G, body, n->in[4], "1");
+    cg_access(G, body, hyper, "1");
     sb_append(body, ", u_bc2 = 1.0f - ");
-    cg_access(G, body, n->in[4], "2");
+    cg_access(G, body, hyper, "2");
     sb_append(body, ";\n");
-    upd_decl(G, body, "u_m", n->in[2], idx, width);
-    upd_decl(G, body, "u_v", n->in[3], idx, width);
+    if (apply) { /* input 1, loaded as u_g, is m */
+      sb_appendf(body, "    const %s u_m = u_g;\n", T);
+      upd_decl(G, body, "u_v", n->in[2], idx, width);
+    } else {
+      upd_decl(G, body, "u_m", n->in[2], idx, width);
+      upd_decl(G, body, "u_v", n->in[3], idx, width);
+    }
     if (wd > 0) {
       sb_append(body, "    u_p *= 1.0f - u_lr * ");
       cg_float(body, wd);
       sb_append(body, ";\n");
     }
-    sb_append(body, "    u_m = u_m * ");
-    cg_float(body, b1);
-    sb_append(body, " + u_g * ");
-    cg_float(body, 1.0 - (double)b1);
-    sb_append(body, ";\n    u_v = u_v * ");
-    cg_float(body, b2);
-    sb_append(body, " + u_g * u_g * ");
-    cg_float(body, 1.0 - (double)b2);
-    sb_append(body, ";\n    u_p -= u_lr * (u_m / u_bc1) / (sqrt(u_v / u_bc2) + ");
+    if (!apply) adam_moments(body, n, "u_m");
+    sb_append(body, "    u_p -= u_lr * (u_m / u_bc1) / (sqrt(u_v / u_bc2) + ");
     cg_float(body, eps);
     sb_append(body, ");\n");
-    upd_store(G, body, n->in[2], idx, width, "u_m");
-    upd_store(G, body, n->in[3], idx, width, "u_v");
+    if (!apply) {
+      upd_store(G, body, n->in[2], idx, width, "u_m");
+      upd_store(G, body, n->in[3], idx, width, "u_v");
+    }
   }
   upd_store(G, body, n->in[0], idx, width, "u_p");
   sb_append(body, "  }\n");
@@ -254,6 +279,8 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
     case IR_OP_OPT_TICK:
     case IR_OP_SGD_UPDATE:
     case IR_OP_ADAM_UPDATE:
+    case IR_OP_ADAM_MOMENTS:
+    case IR_OP_ADAM_APPLY:
       emit_update(G, n, id, L, body);
       return GC_OK;
     case IR_OP_CONV2D:

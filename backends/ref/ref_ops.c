@@ -468,22 +468,44 @@ void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in, void *
 /* Adam as torch.optim.Adam, or AdamW (decoupled decay) when wd > 0. The
  * hyper input has already been ticked this step, so hyper[1] = beta1^t and
  * hyper[2] = beta2^t. m in[2] and v in[3] are owned state, updated in place. */
-void ref_adam_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
-  int64_t count = gc_shape_numel(n->shape);
-  const float *p = in[0], *gr = in[1], *h = in[4];
-  float *m = in[2], *v = in[3], *po = out;
-  double b1 = n->attr.f[0], b2 = n->attr.f[1], eps = n->attr.f[2], wd = n->attr.f[3];
+static void adam_moments(const ir_node *n, int64_t count, const float *gr, float *m, float *v) {
+  double b1 = n->attr.f[0], b2 = n->attr.f[1];
+  for (int64_t i = 0; i < count; i++) {
+    double gv = gr[i];
+    m[i] = (float)(b1 * (double)m[i] + (1.0 - b1) * gv);
+    v[i] = (float)(b2 * (double)v[i] + (1.0 - b2) * gv * gv);
+  }
+}
+
+static void adam_step(const ir_node *n, int64_t count, const float *p, const float *m,
+                      const float *v, const float *h, float *po) {
+  double eps = n->attr.f[2], wd = n->attr.f[3];
   double lr = h[0], bias1 = 1.0 - (double)h[1], bias2 = 1.0 - (double)h[2];
   for (int64_t i = 0; i < count; i++) {
-    double pv = p[i], gv = gr[i];
+    double pv = p[i];
     if (wd > 0) pv *= 1.0 - lr * wd;
-    float mn = (float)(b1 * (double)m[i] + (1.0 - b1) * gv);
-    float vn = (float)(b2 * (double)v[i] + (1.0 - b2) * gv * gv);
-    m[i] = mn;
-    v[i] = vn;
-    pv -= lr * ((double)mn / bias1) / (sqrt((double)vn / bias2) + eps);
+    pv -= lr * ((double)m[i] / bias1) / (sqrt((double)v[i] / bias2) + eps);
     po[i] = (float)pv;
   }
+}
+
+void ref_adam_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+  int64_t count = gc_shape_numel(n->shape);
+  adam_moments(n, count, in[1], in[2], in[3]);
+  adam_step(n, count, in[0], in[2], in[3], in[4], out);
+  (void)g;
+}
+
+/* The two halves of adam_update (passes/split_updates.c): m in[0] and v
+ * in[2] updated in place from the gradient in[1]; then the parameter in[0]
+ * from m (in[1], the moments node's storage) and v in[2]. */
+void ref_adam_moments(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+  adam_moments(n, gc_shape_numel(n->shape), in[1], out, in[2]);
+  (void)g;
+}
+
+void ref_adam_apply(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+  adam_step(n, gc_shape_numel(n->shape), in[0], in[1], in[2], in[3], out);
   (void)g;
 }
 
