@@ -23,8 +23,11 @@
  *   other group is evaluated inside them, at the coordinates they read
  *   (fuse_movement.c: TVM's fusion into the post-dominator along
  *   injective paths);
- * - last, a concat of values of an elementwise group's domain shape is
- *   stored by that group's kernel, piece by piece (fuse_movement.c).
+ * - then, a concat of values of an elementwise group's domain shape is
+ *   stored by that group's kernel, piece by piece (fuse_movement.c);
+ * - last, a small elementwise group read only by one larger elementwise
+ *   group through broadcasting, constant along its last dim (batch norm's
+ *   per-channel scale in inference), joins it (fuse_broadcast.c).
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -648,7 +651,7 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
      * elementwise chains, then reductions again over the merged chains */
     ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
          fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos) &&
-         fb_store_concats(&b, pos) && fb_pool_siblings(&b, pos);
+         fb_store_concats(&b, pos) && fb_pool_siblings(&b, pos) && fb_fuse_broadcasts(&b, pos);
     free(pos);
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");

@@ -73,6 +73,13 @@ bool fb_fuse_into_movement(builder *b, const int *pos);
  * member its work-items store piece by piece. False when out of memory. */
 bool fb_store_concats(builder *b, const int *pos);
 
+/* ---- broadcast producers (fuse_broadcast.c) ---- */
+
+/* Moves each elementwise group read only by one larger elementwise group,
+ * through broadcasting, with extent 1 along its last dim, into it. False
+ * when out of memory. */
+bool fb_fuse_broadcasts(builder *b, const int *pos);
+
 /* ---- second results of a kernel (fuse_siblings.c) ---- */
 
 /* Moves each maxpool2d_indices kernel into the kernel of the maxpool2d of

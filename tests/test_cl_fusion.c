@@ -1465,6 +1465,44 @@ START_TEST(long_rows_reduce_by_work_group) {
 }
 END_TEST
 
+/* Batch norm in inference over [4, 8, 9, 11]: its per-channel scale
+ * gamma / sqrt(var + eps) joins the kernel over x (passes/
+ * fuse_broadcast.c), one kernel in all. The CPU form evaluates the scale
+ * once per row of 99 elements, before the row's loop (rows cross the
+ * work-items' chunks of 64); the GPU form per element. Both agree with
+ * the reference and the unfused program. */
+START_TEST(broadcast_producer_once_per_row) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape4(4, 8, 9, 11));
+  const gc_shape c = gc_shape3(8, 1, 1);
+  gc_init any = {GC_INIT_UNIFORM, -1, 1, 0, 0}, pos = {GC_INIT_UNIFORM, 0.1f, 2, 0, 0};
+  gc_value mean = gc_param(g, "mean", c, any), var = gc_param(g, "var", c, pos);
+  gc_value gamma = gc_param(g, "gamma", c, any), beta = gc_param(g, "beta", c, any);
+  gc_value scale = gc_div(g, gamma, gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f))));
+  gc_output(g, gc_add(g, gc_mul(g, gc_sub(g, x, mean), scale), beta), "y");
+  enum { N = 4 * 8 * 9 * 11 };
+  float xv[N];
+  fill(xv, N, 31, -2, 2);
+  char *saved = kernel_form_set("cpu");
+  char dir[] = "/tmp/graphc_bcast_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  gc_compile_options o = {0};
+  o.emit_cl_dir = dir;
+  gc_device *cl = open_cl();
+  gc_program *p = compile(g, cl, &o);
+  ck_assert_int_eq(kernels_of(p), 1);
+  ck_assert(emitted_has(dir, "/* once per row */ float"));
+  gc_program_free(p);
+  gc_device_free(cl);
+  kernel_form_restore(saved);
+  const char *outs[] = {"y"};
+  const int64_t sizes[] = {N};
+  /* the GPU form's elementwise kernel: a work-item per element */
+  both_forms_agree(g, xv, N, outs, sizes, 1, "if (gid >= 3168) return;");
+  gc_graph_free(g);
+}
+END_TEST
+
 /* Two products of x^T with a long K (1,000) and few results, as a conv's
  * weight gradient has: 288 x 32 with a bias and ReLU epilogue (36 tiles)
  * and 288 x 64 (72 tiles). The GPU form splits K over work-groups that
@@ -1556,6 +1594,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, dump_after_fuse_lists_kernels);
   tcase_add_test(tc, emit_cl_writes_kernel_files);
   tcase_add_test(tc, long_rows_reduce_by_work_group);
+  tcase_add_test(tc, broadcast_producer_once_per_row);
   tcase_add_test(tc, small_products_split_k_in_the_gpu_form);
   suite_add_tcase(s, tc);
   return s;

@@ -452,12 +452,22 @@ START_TEST(simplify_moves_relu_masks_before_pool_grads) {
 }
 END_TEST
 
+/* The per-channel (or per-feature) scale gamma / sqrt(var + eps) of a
+ * batch norm in inference, read by the elementwise kernel over x. */
+static gc_value scale_of_shape(gc_graph *g, gc_shape s) {
+  gc_init u = {GC_INIT_UNIFORM, 0.5f, 1.5f, 0, 0};
+  gc_value gamma = gc_param(g, "gamma", s, u);
+  gc_value var = gc_param(g, "var", s, u);
+  return gc_div(g, gamma, gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f))));
+}
+
 /* passes/postdom.c: TVM's rule over the post-dominator tree of the
  * kernels counts what fusion kept apart. An elementwise chain fuses whole
- * (none); batch norm in inference computes its per-channel scale,
- * gamma / sqrt(var + eps), in a kernel of its own (recomputing the sqrt
- * per element is the costlier choice), which the rule would fuse into
- * the elementwise kernel it feeds (one). */
+ * (none); so does batch norm in inference, whose per-channel scale
+ * [3, 1, 1] joins the kernel over x [2, 3, 4, 5] (passes/fuse_broadcast.c:
+ * constant along the last dim, it costs the CPU loop once per row). A
+ * scale per last-dim feature [5] would cost a sqrt and a divide per
+ * element there: fusion keeps it apart and the rule counts it (one). */
 START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
@@ -467,28 +477,47 @@ START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
   gc_program_free(p);
   gc_graph_free(g);
 
-  g = gc_graph_new();
-  gc_init u = {GC_INIT_UNIFORM, 0.5f, 1.5f, 0, 0};
-  x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
-  gc_value gamma = gc_param(g, "gamma", gc_shape3(3, 1, 1), u);
-  gc_value var = gc_param(g, "var", gc_shape3(3, 1, 1), u);
-  gc_value scale = gc_div(g, gamma, gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f))));
-  gc_output(g, gc_add(g, gc_mul(g, x, scale), gc_scalar(g, 0.25f)), "y");
-  p = compile(g, 0, 0);
-  ck_assert_int_eq(p->stats.postdom_misses, 1);
-  int count = 0;
-  int *missed = malloc(sizeof *missed * (size_t)p->fuse.ngroups);
-  ck_assert_int_eq(fuse_postdom_misses(p->g, &p->fuse, &count, missed), GC_OK);
-  ck_assert_int_eq(count, 1);
-  int32_t sq = -1;
-  for (int i = 0; i < p->g->n; i++)
-    if (p->g->nodes[i].op == IR_OP_SQRT) sq = i;
-  ck_assert_int_ge(sq, 0);
-  int gs = p->fuse.group_of[sq];
-  ck_assert_int_eq(missed[gs], p->fuse.group_of[find_node_op(p, IR_OP_MUL)]);
-  free(missed);
-  gc_program_free(p);
-  gc_graph_free(g);
+  for (int per_feature = 0; per_feature < 2; per_feature++) {
+    g = gc_graph_new();
+    x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
+    gc_value scale = scale_of_shape(g, per_feature ? gc_shape1(5) : gc_shape3(3, 1, 1));
+    gc_output(g, gc_add(g, gc_mul(g, x, scale), gc_scalar(g, 0.25f)), "y");
+    p = compile(g, 0, 0);
+    int32_t sq = find_node_op(p, IR_OP_SQRT), mul = find_node_op(p, IR_OP_MUL);
+    ck_assert_int_eq(p->stats.postdom_misses, per_feature);
+    ck_assert_int_eq(p->fuse.group_of[sq] == p->fuse.group_of[mul], !per_feature);
+    int count = 0;
+    int *missed = malloc(sizeof *missed * (size_t)p->fuse.ngroups);
+    ck_assert_int_eq(fuse_postdom_misses(p->g, &p->fuse, &count, missed), GC_OK);
+    ck_assert_int_eq(count, per_feature);
+    if (per_feature) ck_assert_int_eq(missed[p->fuse.group_of[sq]], p->fuse.group_of[mul]);
+    free(missed);
+    gc_program_free(p);
+    gc_graph_free(g);
+  }
+}
+END_TEST
+
+/* passes/fuse_broadcast.c: a broadcast producer joins its one consumer
+ * kernel only when nothing else reads it: read also by a second kernel
+ * (here a reduction) or stored as an output, it keeps its own. */
+START_TEST(fuse_broadcast_producer_only_with_one_reader) {
+  for (int other = 0; other < 2; other++) {
+    gc_graph *g = gc_graph_new();
+    gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
+    gc_value scale = scale_of_shape(g, gc_shape3(3, 1, 1));
+    gc_output(g, gc_mul(g, x, scale), "y");
+    int ax[2] = {0, 1};
+    if (other)
+      gc_output(g, scale, "scale");
+    else
+      gc_output(g, gc_sum(g, gc_exp(g, scale), ax, 2, 0), "s");
+    gc_program *p = compile(g, 0, 0);
+    ck_assert_int_ne(p->fuse.group_of[find_node_op(p, IR_OP_SQRT)],
+                     p->fuse.group_of[find_node_op(p, IR_OP_MUL)]);
+    gc_program_free(p);
+    gc_graph_free(g);
+  }
 }
 END_TEST
 
@@ -1222,6 +1251,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, simplify_joins_slice_grads_that_tile);
   tcase_add_test(tc, simplify_moves_relu_masks_before_pool_grads);
   tcase_add_test(tc, postdom_rule_counts_what_fusion_keeps_apart);
+  tcase_add_test(tc, fuse_broadcast_producer_only_with_one_reader);
   suite_add_tcase(s, tc);
   tc = tcase_create("fuse");
   tcase_add_test(tc, fuse_elementwise_chain);

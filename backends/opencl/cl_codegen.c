@@ -297,13 +297,49 @@ static void store_pieces(cg_ctx *G, int gi, strbuf *body, int32_t id) {
   }
 }
 
+static int member_index(const fuse_group *gr, int32_t id);
+
+/* Which members of elementwise group gi (hoist[k] for member k) are
+ * constant along the domain dims from `from` on, where the domain is
+ * longer than 1: broadcast producers (passes/fuse_broadcast.c), whose
+ * shapes, right-aligned, have extent 1 there. The CPU loop evaluates them
+ * once per row, before the row's loop — if what they read of the group
+ * is hoisted too (broadcasting makes every input of such a member
+ * constant there; a stored member stays in the loop, and so do its
+ * readers). Returns whether any is. */
+static bool row_invariants(const cg_ctx *G, int gi, int from, bool *hoist) {
+  const fuse_group *gr = &G->p->fuse.groups[gi];
+  const gc_shape dom = gr->domain;
+  bool row_longer = false, any = false;
+  for (int d = from; d < dom.ndim; d++) row_longer = row_longer || dom.dim[d] > 1;
+  for (int k = 0; k < gr->nnodes; k++) {
+    int32_t id = gr->nodes[k];
+    const ir_node *n = &G->g->nodes[id];
+    hoist[k] = row_longer && ir_is_elementwise(n) && G->p->fuse.role[id] == ROLE_PLAIN &&
+               !G->p->fuse.materialized[id] && n->shape.ndim <= dom.ndim;
+    for (int d = from; d < dom.ndim && hoist[k]; d++) {
+      int j = d - (dom.ndim - n->shape.ndim);
+      hoist[k] = j < 0 || n->shape.dim[j] == 1;
+    }
+    for (int i = 0; i < n->nin && hoist[k]; i++) {
+      int m = member_index(gr, ir_view_source(G->g, n->in[i]));
+      hoist[k] = m < 0 || !in_group(G, gi, gr->nodes[m]) || (m < k && hoist[m]);
+    }
+    any = any || hoist[k];
+  }
+  return any;
+}
+
 /* The members of an elementwise group at the domain index, and the stores
- * of the materialized ones at linear index at. */
-static void elementwise_element(cg_ctx *G, int gi, strbuf *body, const char *at) {
+ * of the materialized ones at linear index at; those with hoisted[k] set
+ * are left out (the row's prologue has them). */
+static void elementwise_element(cg_ctx *G, int gi, strbuf *body, const char *at,
+                                const bool *hoisted) {
   const fuse_group *gr = &G->p->fuse.groups[gi];
   const uint8_t *role = G->p->fuse.role;
   for (int k = 0; k < gr->nnodes; k++)
-    if (!at_index(G, gi, gr->nodes[k]) && role[gr->nodes[k]] != ROLE_PIECES)
+    if (!at_index(G, gi, gr->nodes[k]) && role[gr->nodes[k]] != ROLE_PIECES &&
+        !(hoisted && hoisted[k]))
       member(G, body, gi, gr->domain, gr->nodes[k]);
   sb_append(body, "\n");
   for (int k = 0; k < gr->nnodes; k++) {
@@ -327,7 +363,7 @@ static void emit_elementwise(cg_ctx *G, int gi, cl_launch *L, strbuf *body) {
              (long long)numel);
   decompose(body, dom, "gid", NULL);
   sb_append(body, "  ");
-  elementwise_element(G, gi, body, "gid");
+  elementwise_element(G, gi, body, "gid", NULL);
   cg_geometry_1d(L, numel);
 }
 
@@ -416,10 +452,18 @@ static void emit_elementwise_loop(cg_ctx *G, int gi, cl_launch *L, strbuf *body)
     sb_appendf(body, "  const int r0_ = e / %lld;\n", (long long)inner);
     decompose(body, outer, "r0_", NULL);
   }
+  G->inner_from = s;
+  bool *hoist = calloc((size_t)(gr->nnodes ? gr->nnodes : 1), sizeof *hoist);
+  if (hoist && row_invariants(G, gi, s, hoist)) {
+    sb_append(body, "  /* once per row */ ");
+    for (int k = 0; k < gr->nnodes; k++)
+      if (hoist[k]) member(G, body, gi, dom, gr->nodes[k]);
+    sb_append(body, "\n");
+  }
   sb_append(body, "  for (int t = t0; t < t1; t++) {\n  ");
   if (s == nd - 1) sb_appendf(body, "const int i%d = t; ", nd - 1);
-  G->inner_from = s;
-  elementwise_element(G, gi, body, "row + t");
+  elementwise_element(G, gi, body, "row + t", hoist);
+  free(hoist);
   G->inner_from = GC_MAX_DIMS;
   sb_append(body, "  }\n  e = row + t1;\n  }\n");
   L->work_dim = 1;
