@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/opencl/cl_codegen.h"
 #include "passes/passes.h"
 
 static const char *test_device(void) {
@@ -1503,6 +1504,57 @@ START_TEST(broadcast_producer_once_per_row) {
 }
 END_TEST
 
+/* A device whose limits the GPU forms pass (work-groups under 256, as
+ * OpenCL allows) takes the CPU forms even when GRAPHC_KERNEL_FORM asks
+ * for the GPU's, and the CPU forms' 1-D work-groups shrink to what it
+ * allows: here 16, on PoCL with its reported limit lowered. The program
+ * (elementwise chunks, row reductions, softmax, a product) then runs and
+ * matches the reference. */
+START_TEST(small_work_groups_take_the_cpu_forms) {
+  char *saved = kernel_form_set("gpu");
+  gc_device *cl = open_cl(), *ref = open_ref();
+  cl_dev *d = cl->impl;
+  ck_assert(!cl_dev_cpu_forms(d));
+  d->info.max_work_group_size = 16;
+  ck_assert(cl_dev_cpu_forms(d));
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(300, 37));
+  int ax = 1;
+  gc_value y = gc_relu(g, gc_add(g, gc_mul(g, x, gc_scalar(g, 2.0f)), gc_scalar(g, 1.0f)));
+  gc_value w = gc_param(g, "w", gc_shape2(37, 20), (gc_init){GC_INIT_UNIFORM, -1, 1, 0, 0});
+  gc_value z = gc_add(g, gc_softmax(g, gc_matmul(g, y, w), 1), gc_sum(g, y, &ax, 1, 1));
+  gc_output(g, z, "z");
+  gc_program *p[2] = {compile(g, cl, NULL), compile(g, ref, NULL)};
+  cl_codegen cg;
+  ck_assert_int_eq(cl_codegen_run(p[0], d, NULL, &cg), GC_OK);
+  ck_assert_int_ge(cg.nlaunches, 3);
+  size_t widest = 0; /* what the launches asked before shrinking: 32 and 64 */
+  for (int i = 0; i < cg.nlaunches; i++)
+    for (int k = 0; k < (int)cg.launches[i].work_dim; k++)
+      ck_assert_uint_le(cg.launches[i].local[k], 16);
+  ck_assert_ptr_null(strstr(cg.source, "reqd_work_group_size(16, 16"));
+  cl_codegen_free(&cg);
+  d->info.max_work_group_size = 4096; /* the CPU forms as PoCL takes them */
+  ck_assert_int_eq(setenv("GRAPHC_KERNEL_FORM", "cpu", 1), 0);
+  ck_assert_int_eq(cl_codegen_run(p[0], d, NULL, &cg), GC_OK);
+  for (int i = 0; i < cg.nlaunches; i++)
+    widest = cg.launches[i].local[0] > widest ? cg.launches[i].local[0] : widest;
+  ck_assert_uint_gt(widest, 16);
+  cl_codegen_free(&cg);
+  enum { N = 300 * 37, M = 300 * 20 };
+  float xv[N], got[M], want[M];
+  fill(xv, N, 3, -1, 1);
+  run1(p[0], "x", xv, N, "z", got, M);
+  run1(p[1], "x", xv, N, "z", want, M);
+  near(got, want, M, 1e-5, "z");
+  for (int k = 0; k < 2; k++) gc_program_free(p[k]);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+  kernel_form_restore(saved);
+}
+END_TEST
+
 /* Two products of x^T with a long K (1,000) and few results, as a conv's
  * weight gradient has: 288 x 32 with a bias and ReLU epilogue (36 tiles)
  * and 288 x 64 (72 tiles). The GPU form splits K over work-groups that
@@ -1595,6 +1647,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, emit_cl_writes_kernel_files);
   tcase_add_test(tc, long_rows_reduce_by_work_group);
   tcase_add_test(tc, broadcast_producer_once_per_row);
+  tcase_add_test(tc, small_work_groups_take_the_cpu_forms);
   tcase_add_test(tc, small_products_split_k_in_the_gpu_form);
   suite_add_tcase(s, tc);
   return s;

@@ -1413,6 +1413,15 @@ gc_status cl_codegen_run(const gc_program *p, const cl_dev *d, const uint8_t *us
     }
     sb_free(&text);
   }
+  /* A device allowing smaller work-groups than the CPU forms' 1-D kernels
+   * ask (64; OpenCL only promises 1): those take no local memory and no
+   * barriers, so their work-groups halve until they fit, and the global
+   * size, a multiple of the old local size, stays one of the new. */
+  for (int i = 0; i < out->nlaunches && G.cpu && d; i++) {
+    cl_launch *L = &out->launches[i];
+    while (L->work_dim == 1 && L->local[0] > 1 && L->local[0] > d->info.max_work_group_size)
+      L->local[0] /= 2;
+  }
   if (!st) {
     out->source = sb_take(&all);
     if (!out->source) st = gc_fail(GC_ERR_NOMEM, "codegen: out of memory");

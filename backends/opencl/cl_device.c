@@ -378,7 +378,13 @@ void cl_dev_close(cl_dev *d) {
   free(d);
 }
 
+bool cl_dev_gpu_forms_fit(const cl_dev *d) {
+  return d->info.max_work_group_size >= CL_GPU_FORMS_WORK_GROUP &&
+         d->info.local_mem_bytes >= CL_GPU_FORMS_LOCAL_BYTES;
+}
+
 bool cl_dev_cpu_forms(const cl_dev *d) {
+  if (d && !cl_dev_gpu_forms_fit(d)) return true;
   const char *env = getenv("GRAPHC_KERNEL_FORM");
   if (env && !strcmp(env, "gpu")) return false;
   if (env && !strcmp(env, "cpu")) return true;

@@ -73,12 +73,24 @@ uint64_t cl_cache_hash(uint64_t h, const char *s);
 uint64_t cl_cache_hash_bytes(uint64_t h, const void *p, size_t n);
 uint64_t cl_cache_device_hash(const cl_dev *d, uint64_t h);
 
+/* What the GPU forms take of a device: work-groups of 256 (the 16 x 16
+ * GEMM of kernels/gemm_gpu.cl, the row reductions of cl_codegen.c's
+ * reduce_by_group) and local memory for the GEMM's two K-step panels of
+ * 16 x (64 + 1) floats, its split-K flag and the reductions' 256 floats. */
+#define CL_GPU_FORMS_WORK_GROUP 256
+#define CL_GPU_FORMS_LOCAL_BYTES (2 * 16 * 65 * 4 + 256 * 4 + 16)
+/* Does d allow the GPU forms' work-groups and local memory? */
+bool cl_dev_gpu_forms_fit(const cl_dev *d);
+
 /* Whether programs for d take the kernel forms for CPU devices (work-items
  * walking rows: elementwise chunks, pooling rows, vector 2x2 max pooling,
  * the GEMM of kernels/gemm.cl) or those for GPUs (a work-item per element,
  * kernels/gemm_gpu.cl): d's device type, unless GRAPHC_KERNEL_FORM=gpu or
  * cpu, read at each call, overrides it, so that the GPU forms can be
- * tested on PoCL, where every test here runs. */
+ * tested on PoCL, where every test here runs. A device whose limits the
+ * GPU forms pass (cl_dev_gpu_forms_fit) takes the CPU forms whatever is
+ * asked: they need no local memory, and their work-groups shrink to what
+ * the device allows (cl_codegen.c). */
 bool cl_dev_cpu_forms(const cl_dev *d);
 
 /* Looks up an embedded kernels/NAME.cl source ("gemm"); NULL if absent. */
