@@ -504,8 +504,13 @@ static Suite *gemm_suite(void) {
   tcase_add_test(tc, test_two_instances);
   tcase_add_test(tc, test_large);
   tcase_add_test(tc, test_batch);
-  tcase_add_test(tc, test_gpu_tiles);
-  tcase_add_test(tc, test_gpu_split_k);
+  /* PoCL compiles these GPU-form instances cold in about 40 s: the long
+   * run (GRAPHC_KERNEL_FORM=gpu) has them; the default suite checks the
+   * GPU form on the shapes above and split K through test_cl_fusion */
+  if (gpu_forms_run()) {
+    tcase_add_test(tc, test_gpu_tiles);
+    tcase_add_test(tc, test_gpu_split_k);
+  }
   suite_add_tcase(s, tc);
   return s;
 }
