@@ -146,7 +146,7 @@ static gc_status run_passes(gc_program *p, const gc_compile_options *o) {
   maybe_dump(o, p, "shapes");
   if ((st = pass_simplify(p->g))) return st;
   maybe_dump(o, p, "simplify");
-  /* Split Adam updates (passes/split_updates.c) serve the memory plan
+  /* Split optimizer updates (passes/split_updates.c) serve the memory plan
    * alone: both variants are scheduled, fused and planned, and the split
    * one is kept only where its arena is at least 10% smaller (it costs a
    * launch per multi-tensor kernel of parameter steps, and m and v read

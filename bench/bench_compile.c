@@ -62,8 +62,8 @@ static void time_compile(const char *what, gc_graph *g, gc_device *ref, int reps
   }
   printf("%-34s %7d nodes: %.3f s (best of %d)", what, st.nodes_before, best, reps);
   if (st.arena_bytes_unsplit) /* two memory plans were made: with and without the split */
-    printf("; %d Adam updates split, arena %zu bytes (%zu whole)", st.updates_split, st.arena_bytes,
-           st.arena_bytes_unsplit);
+    printf("; %d optimizer updates split, arena %zu bytes (%zu whole)", st.updates_split,
+           st.arena_bytes, st.arena_bytes_unsplit);
   printf("\n");
 }
 

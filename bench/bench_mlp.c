@@ -240,7 +240,7 @@ int main(int argc, char **argv) {
       u.device_step_s / f.device_step_s);
   if (f.stats.updates_split)
     printf(
-        "Adam updates whole (--no-plan): %d launches, arena %zu bytes, epoch %.2f s, device "
+        "updates whole (--no-plan): %d launches, arena %zu bytes, epoch %.2f s, device "
         "step %.1f us; %d split for an arena of %zu bytes cost %.2fx (device step)\n",
         w.stats.launches_per_run, w.stats.arena_bytes, w.epoch_s, 1e6 * w.device_step_s,
         f.stats.updates_split, f.stats.arena_bytes, f.device_step_s / w.device_step_s);
@@ -255,7 +255,8 @@ int main(int argc, char **argv) {
       "alternating blocks (%d rounds of %d steps, medians): fused %.1f us, no-fuse %.1f us: "
       "fusion speed-up %.2fx (device step)",
       rounds, block, 1e6 * med[0], 1e6 * med[1], med[1] / med[0]);
-  if (nv == 3) printf("; Adam whole %.1f us: the split costs %.2fx", 1e6 * med[2], med[0] / med[2]);
+  if (nv == 3)
+    printf("; updates whole %.1f us: the split costs %.2fx", 1e6 * med[2], med[0] / med[2]);
   printf("\n");
   gc_dataset_free(train);
   gc_device_free(dev);

@@ -576,8 +576,9 @@ typedef struct gc_program_stats {
    * tensors: the scratch of the GEMMs that split K in the GPU form (their
    * partial tiles; 0 in the CPU forms and on the reference device). */
   size_t scratch_bytes;
-  /* Adam updates split into moments (in the gradient's product) and a
-   * later parameter step, so that activations die sooner; compile keeps
+  /* Optimizer updates (Adam, SGD) split into their state's update (in
+   * the gradient's product: Adam's moments, SGD's velocity) and a later
+   * parameter step, so that activations die sooner; compile keeps
    * the split only where the arena shrinks by at least 10%: the arena
    * with every update whole is arena_bytes_unsplit (0 when no update was
    * a candidate). */

@@ -143,7 +143,14 @@ static inline bool ir_is_elementwise(const ir_node *n) {
 
 static inline bool ir_is_update(const ir_node *n) {
   return n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_ADAM_UPDATE ||
-         n->op == IR_OP_ADAM_MOMENTS || n->op == IR_OP_ADAM_APPLY;
+         n->op == IR_OP_ADAM_MOMENTS || n->op == IR_OP_ADAM_APPLY || n->op == IR_OP_SGD_VELOCITY ||
+         n->op == IR_OP_SGD_APPLY;
+}
+/* The second half of a split update (passes/split_updates.c): its input
+ * 1 is the first half's node (the optimizer state it left), not a
+ * gradient. */
+static inline bool ir_is_update_apply(const ir_node *n) {
+  return n->op == IR_OP_ADAM_APPLY || n->op == IR_OP_SGD_APPLY;
 }
 /* Does update n write its input k (its target, input 0, and the optimizer
  * state it owns)? */

@@ -28,6 +28,8 @@ static void print_attrs(const ir_node *n, FILE *out) {
     case IR_OP_ADAM_MOMENTS:
     case IR_OP_ADAM_APPLY:
     case IR_OP_SGD_UPDATE:
+    case IR_OP_SGD_VELOCITY:
+    case IR_OP_SGD_APPLY:
     case IR_OP_OPT_TICK:
       fprintf(out, " hyper=%g,%g,%g,%g", n->attr.f[0], n->attr.f[1], n->attr.f[2], n->attr.f[3]);
       break;

@@ -231,7 +231,9 @@ gc_status shape_assign(const ir_graph *g, ir_node *n) {
   if (!(ir_ops[p->op].props & IR_P_LEAF) || p->op == IR_OP_CONST || p->op == IR_OP_INPUT)
     return gc_fail(GC_ERR_INVALID, "can only update a parameter or state in place, not %s",
                    ir_ops[p->op].name);
-  int same = n->op == IR_OP_ADAM_UPDATE ? 4 : n->op == IR_OP_ASSIGN_ADD ? 2 : 3;
+  int same = n->op == IR_OP_ADAM_UPDATE                              ? 4
+             : n->op == IR_OP_ASSIGN_ADD || n->op == IR_OP_SGD_APPLY ? 2
+                                                                     : 3;
   for (int k = 1; k < same; k++)
     if (!ir_shape_eq(IN(k)->shape, p->shape) || IN(k)->dtype != p->dtype)
       return gc_fail(GC_ERR_SHAPE, "input %d %s %s does not match the updated tensor %s %s", k,
@@ -254,9 +256,11 @@ static_assert(sizeof rules / sizeof rules[0] == IR_OP_COUNT, "one shape rule per
 gc_status ir_infer_shape(ir_graph *g, ir_node *node) {
   for (int k = 0; k < node->nin; k++) {
     const ir_node *in = &g->nodes[node->in[k]];
-    /* adam_apply reads the m its adam_moments wrote (input 1) */
+    /* adam_apply reads the m its adam_moments wrote (input 1), sgd_apply
+     * the velocity of its sgd_velocity */
     if (ir_is_update(in) &&
-        !(node->op == IR_OP_ADAM_APPLY && k == 1 && in->op == IR_OP_ADAM_MOMENTS))
+        !(k == 1 && ((node->op == IR_OP_ADAM_APPLY && in->op == IR_OP_ADAM_MOMENTS) ||
+                     (node->op == IR_OP_SGD_APPLY && in->op == IR_OP_SGD_VELOCITY))))
       return gc_fail(GC_ERR_INVALID, "input %d is an update (%s), which has no value to read", k,
                      ir_ops[in->op].name);
   }

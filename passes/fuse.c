@@ -237,8 +237,8 @@ static bool takes_epilogue(const ir_graph *g, const ir_node *n) {
 int fb_update_epilogue(builder *b, int32_t id) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[id];
-  /* adam_apply's input 1 is the moments, not a gradient */
-  if (!ir_is_update(nd) || nd->op == IR_OP_ADAM_APPLY) return -1;
+  /* an apply's input 1 is optimizer state, not a gradient */
+  if (!ir_is_update(nd) || ir_is_update_apply(nd)) return -1;
   int32_t x = ir_view_source(g, nd->in[1]);
   int gi = b->group_of[x];
   if (gi < 0) return -1;

@@ -1,5 +1,5 @@
-/* split_updates.c — Adam's update in two steps where one would hold
- * activations in memory.
+/* split_updates.c — an optimizer's update (Adam, or SGD with its
+ * velocity) in two steps where one would hold activations in memory.
  *
  * Fusion puts a parameter's Adam update into the epilogue of the product
  * computing its gradient (passes/fuse.c), so the gradient never reaches
@@ -21,15 +21,18 @@
  * forward's h1 + h2 + logits, 50% of the no-reuse sum). The applies of all
  * split parameters become one multi-tensor kernel (fuse.c): one launch
  * more per step and a second read of m and v for the split parameters.
+ * SGD splits the same way: sgd_velocity(v, grad, param) in the product,
+ * sgd_apply(param, velocity) later.
  *
- * The rule, stated: split the Adam update of parameter p when (1) its
- * gradient is a matmul that it is the only reader of (what fusion puts it
- * into), and (2) some other reader of p is not an ancestor of that
- * matmul (it can run beside the gradient's product, and the update would
- * make the product wait for it). A gradient the user reads (an output) is
- * stored anyway and the update is not fused: no split. A first layer's weights, read only by
- * the forward, stay whole. Runs after simplify, with fusion only: unfused
- * the update is a kernel of its own anyway. */
+ * The rule, stated: split the Adam or SGD update of parameter p when
+ * (1) its gradient is a matmul that it is the only reader of (what fusion
+ * puts it into), and (2) some other reader of p is not an ancestor of
+ * that matmul (it can run beside the gradient's product, and the update
+ * would make the product wait for it). A gradient the user reads (an
+ * output) is stored anyway and the update is not fused: no split. A first
+ * layer's weights, read only by the forward, stay whole. Runs after
+ * simplify, with fusion only: unfused the update is a kernel of its own
+ * anyway. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +63,7 @@ static bool read_beside(const ir_graph *g, int32_t p, int32_t x, int32_t u, bool
   return false;
 }
 
-/* Marks (split[u]) the Adam updates the rule splits; returns how many, or
+/* Marks (split[u]) the updates the rule splits; returns how many, or
  * -1 when out of memory. */
 static int mark(const ir_graph *g, bool *split) {
   int n = g->n, count = 0;
@@ -76,7 +79,7 @@ static int mark(const ir_graph *g, bool *split) {
   for (int32_t u = 0; u < n; u++) {
     const ir_node *nd = &g->nodes[u];
     split[u] = false;
-    if (nd->op != IR_OP_ADAM_UPDATE) continue;
+    if (nd->op != IR_OP_ADAM_UPDATE && nd->op != IR_OP_SGD_UPDATE) continue;
     int32_t x = ir_view_source(g, nd->in[1]);
     split[u] = g->nodes[x].op == IR_OP_MATMUL && !(g->nodes[x].flags & (IR_F_OUTPUT | IR_F_LOSS)) &&
                only_reader(g, uses, x, u) && read_beside(g, nd->in[0], x, u, anc);
@@ -103,20 +106,25 @@ gc_status pass_split_updates(ir_graph *g) {
   }
   for (int32_t u = 0; u < n && !g->status; u++) {
     if (!split[u]) continue;
-    /* u becomes the moments (its id stays before the apply that reads
-     * it); the apply is appended */
-    const ir_node *nd = &g->nodes[u];
-    int32_t p = nd->in[0], grad = nd->in[1], m = nd->in[2], v = nd->in[3], hyper = nd->in[4];
-    ir_attr a = nd->attr;
-    ir_node *mo = &g->nodes[u];
-    mo->op = IR_OP_ADAM_MOMENTS;
-    mo->nin = 4;
-    mo->in[0] = m;
-    mo->in[1] = grad;
-    mo->in[2] = v;
-    mo->in[3] = hyper;
-    int32_t in[4] = {p, u, v, hyper};
-    ir_add(g, IR_OP_ADAM_APPLY, 4, in, &a);
+    /* u becomes the state's half (its id stays before the apply that
+     * reads it); the apply is appended */
+    ir_node *nd = &g->nodes[u];
+    const ir_attr a = nd->attr;
+    const int32_t p = nd->in[0], grad = nd->in[1];
+    if (nd->op == IR_OP_ADAM_UPDATE) { /* (p, g, m, v, hyper) */
+      const int32_t m = nd->in[2], v = nd->in[3], hyper = nd->in[4];
+      const int32_t half[4] = {m, grad, v, hyper}, in[4] = {p, u, v, hyper};
+      nd->op = IR_OP_ADAM_MOMENTS;
+      nd->nin = 4;
+      memcpy(nd->in, half, sizeof half);
+      ir_add(g, IR_OP_ADAM_APPLY, 4, in, &a);
+    } else { /* (p, g, velocity, hyper) */
+      const int32_t vel = nd->in[2], hyper = nd->in[3];
+      const int32_t half[4] = {vel, grad, p, hyper}, in[3] = {p, u, hyper};
+      nd->op = IR_OP_SGD_VELOCITY;
+      memcpy(nd->in, half, sizeof half);
+      ir_add(g, IR_OP_SGD_APPLY, 3, in, &a);
+    }
   }
   free(split);
   return g->status ? gc_fail(g->status, "split updates: %s", g->err) : GC_OK;

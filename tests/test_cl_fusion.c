@@ -705,8 +705,9 @@ END_TEST
 
 static const char *const mlp_params[6] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b", "fc3.w", "fc3.b"};
 
-/* The MLP step; grad_outputs: its six gradients are outputs too. */
-static gc_graph *mlp_graph_with(bool grad_outputs) {
+/* The MLP step, with Adam or SGD (momentum, weight decay); grad_outputs:
+ * its six gradients are outputs too. */
+static gc_graph *mlp_graph_opt(bool grad_outputs, bool sgd) {
   gc_graph *g = gc_graph_new();
   gc_graph_set_seed(g, 42);
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
@@ -716,7 +717,9 @@ static gc_graph *mlp_graph_with(bool grad_outputs) {
   gc_value logits = gc_linear(g, h, 10, GC_GLOROT, "fc3");
   gc_set_loss(g, gc_cross_entropy(g, logits, y));
   gc_adam adam = {.lr = 1e-3f};
-  ck_assert_msg(gc_optimize_adam(g, &adam) == GC_OK, "%s", gc_last_error());
+  gc_sgd sgd_opt = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f};
+  ck_assert_msg((sgd ? gc_optimize_sgd(g, &sgd_opt) : gc_optimize_adam(g, &adam)) == GC_OK, "%s",
+                gc_last_error());
   for (int i = 0; i < 6 && grad_outputs; i++) {
     char name[64];
     snprintf(name, sizeof name, "grad.%s", mlp_params[i]);
@@ -728,7 +731,7 @@ static gc_graph *mlp_graph_with(bool grad_outputs) {
   return g;
 }
 
-static gc_graph *mlp_graph(void) { return mlp_graph_with(true); }
+static gc_graph *mlp_graph(void) { return mlp_graph_opt(true, false); }
 
 /* Kernel count of this step (fused, the six gradients marked as outputs;
  * the test prints it): 20 kernels = 20 launches per run when written —
@@ -805,10 +808,12 @@ END_TEST
  * the reference's parameters and moments, and the same bits as the
  * program with the updates whole (--no-plan, which does not split): the
  * same float arithmetic, in two kernels. The loss, whose kernel now
- * writes the logits' gradient over the logits, matches too. */
-START_TEST(split_adam_matches_whole_adam) {
+ * writes the logits' gradient over the logits, matches too. Loop index 1:
+ * SGD (momentum, weight decay), its velocity in the GEMMs. */
+START_TEST(split_updates_match_whole_updates) {
+  const bool sgd = _i == 1;
   gc_device *cl = open_cl(), *ref = open_ref();
-  gc_graph *g = mlp_graph_with(false);
+  gc_graph *g = mlp_graph_opt(false, sgd);
   enum { B = 64 };
   float *xv = malloc(sizeof *xv * B * 784);
   int32_t yv[B];
@@ -822,10 +827,12 @@ START_TEST(split_adam_matches_whole_adam) {
   ck_assert_int_eq(st[0].updates_split, 2);
   ck_assert_int_eq(st[1].updates_split, 0);
   ck_assert_int_eq(st[0].launches_per_run, st[1].launches_per_run + 1);
-  /* fc2.w, fc3.w and their moments, after three steps, per program */
-  const char *names[6] = {"fc2.w",        "fc3.w",        "fc2.w.adam_m",
-                          "fc3.w.adam_m", "fc2.w.adam_v", "fc3.w.adam_v"};
-  const int64_t count[6] = {256 * 128, 128 * 10, 256 * 128, 128 * 10, 256 * 128, 128 * 10};
+  /* fc2.w, fc3.w and their optimizer state, after three steps */
+  const char *names[2][6] = {
+      {"fc2.w", "fc3.w", "fc2.w.adam_m", "fc3.w.adam_m", "fc2.w.adam_v", "fc3.w.adam_v"},
+      {"fc2.w", "fc3.w", "fc2.w.velocity", "fc3.w.velocity", "fc2.b", "fc3.b"}};
+  const int64_t count[6] = {
+      256 * 128, 128 * 10, 256 * 128, 128 * 10, sgd ? 128 : 256 * 128, sgd ? 10 : 128 * 10};
   float *got[3][6], loss[3];
   for (int d = 0; d < 3; d++) {
     gc_session *s;
@@ -838,7 +845,7 @@ START_TEST(split_adam_matches_whole_adam) {
     ck_assert_int_eq(gc_session_get_output(s, "loss", &loss[d], sizeof(float)), GC_OK);
     for (int i = 0; i < 6; i++) {
       got[d][i] = malloc(sizeof(float) * (size_t)count[i]);
-      int32_t node = ir_find_name(p[d]->g, names[i]);
+      int32_t node = ir_find_name(p[d]->g, names[sgd][i]);
       ck_assert_int_ge(node, 0);
       ck_assert_int_eq(p[d]->be->read(s, node, got[d][i], sizeof(float) * (size_t)count[i]), GC_OK);
     }
@@ -846,8 +853,8 @@ START_TEST(split_adam_matches_whole_adam) {
   }
   for (int i = 0; i < 6; i++) {
     ck_assert_msg(!memcmp(got[0][i], got[1][i], sizeof(float) * (size_t)count[i]),
-                  "%s: split and whole Adam differ", names[i]);
-    near(got[0][i], got[2][i], count[i], 1e-4, names[i]);
+                  "%s: split and whole updates differ", names[sgd][i]);
+    near(got[0][i], got[2][i], count[i], 1e-4, names[sgd][i]);
     for (int d = 0; d < 3; d++) free(got[d][i]);
   }
   ck_assert(loss[0] == loss[1]);
@@ -1640,7 +1647,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, index_arithmetic_fuses_into_its_gather);
   tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);
-  tcase_add_test(tc, split_adam_matches_whole_adam);
+  tcase_add_loop_test(tc, split_updates_match_whole_updates, 0, 2);
   tcase_add_test(tc, plan_check_catches_corruption);
   tcase_add_test(tc, reads_see_the_value_before_the_update);
   tcase_add_test(tc, dump_after_fuse_lists_kernels);

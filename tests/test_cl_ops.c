@@ -701,6 +701,31 @@ static void case_adam_split(harness *h) {
   watch(h, "hyper", TOL_EW);
 }
 
+/* SGD in two steps (passes/split_updates.c): the velocity (with weight
+ * decay on the second tensor), then the parameter from it. */
+static void case_sgd_split(harness *h) {
+  h->runs = 3;
+  const float hy[4] = {0.1f, 1, 1, 0};
+  gc_value hyper = state(h, "hyper", gc_shape1(4), hy);
+  const gc_shape shapes[2] = {gc_shape3(5, 7, 11), gc_shape1(13)};
+  for (int t = 0; t < 2; t++) {
+    char pn[8], vn[8];
+    snprintf(pn, sizeof pn, "p%d", t);
+    snprintf(vn, sizeof vn, "v%d", t);
+    gc_value p = param(h, pn, shapes[t], -1, 1), v = state(h, vn, shapes[t], NULL);
+    ir_attr a = {0};
+    a.f[0] = 0.9f;
+    a.f[1] = t ? 0.01f : 0.0f;
+    int32_t in_v[4] = {v.id, in_f(h, shapes[t], -1, 1, 0).id, p.id, hyper.id};
+    int32_t ve = ir_add(h->g, IR_OP_SGD_VELOCITY, 4, in_v, &a);
+    ck_assert_int_ge(ve, 0);
+    int32_t in_p[3] = {p.id, ve, hyper.id};
+    ck_assert_int_ge(ir_add(h->g, IR_OP_SGD_APPLY, 3, in_p, &a), 0);
+    watch(h, pn, TOL_EW);
+    watch(h, vn, TOL_EW);
+  }
+}
+
 typedef void (*case_fn)(harness *h);
 
 /* THE table: one case per op; leaves (NULL) are covered by the others. */
@@ -736,6 +761,8 @@ static const case_fn cases[IR_OP_COUNT] = {
     [IR_OP_ADAM_UPDATE] = case_adam_update,
     [IR_OP_ADAM_MOMENTS] = case_adam_split,
     [IR_OP_ADAM_APPLY] = case_adam_split,
+    [IR_OP_SGD_VELOCITY] = case_sgd_split,
+    [IR_OP_SGD_APPLY] = case_sgd_split,
 };
 
 /* The elementwise, movement and reduction extensions have their own suite

@@ -1064,7 +1064,7 @@ END_TEST
 /* ------------------------------------------------------- split updates */
 
 /* The registry's MLP (logits not an output). */
-static gc_graph *training_mlp(void) {
+static gc_graph *training_mlp(bool sgd) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape2(64, 784));
   gc_value h = gc_relu(g, gc_linear(g, x, 256, GC_HE, "fc1"));
@@ -1073,7 +1073,8 @@ static gc_graph *training_mlp(void) {
   gc_value y = gc_input(g, "y", GC_I32, gc_shape1(64));
   gc_set_loss(g, gc_cross_entropy(g, logits, y));
   gc_adam adam = {.lr = 1e-3f};
-  ck_assert_int_eq(gc_optimize_adam(g, &adam), GC_OK);
+  gc_sgd sgd_opt = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f};
+  ck_assert_int_eq(sgd ? gc_optimize_sgd(g, &sgd_opt) : gc_optimize_adam(g, &adam), GC_OK);
   return g;
 }
 
@@ -1129,34 +1130,40 @@ static float *two_ref_steps(gc_graph *g, int no_plan, size_t *count) {
  * whole. The compile keeps the split, since the arena shrinks: 163,840 ->
  * 100,864 bytes, half the no-reuse sum, with the logits' gradient written
  * over the logits (plan.c, row_in_place). --no-plan and --no-fuse do not
- * split. The parameters and moments after two steps are the same bits. */
+ * split. The parameters and optimizer state after two steps are the same
+ * bits. SGD with momentum and weight decay splits the same way, into
+ * sgd_velocity and sgd_apply (loop index 1). */
 START_TEST(split_updates_where_the_arena_shrinks) {
-  gc_graph *g = training_mlp();
+  const bool sgd = _i == 1;
+  const ir_op whole_op = sgd ? IR_OP_SGD_UPDATE : IR_OP_ADAM_UPDATE;
+  const ir_op half_op = sgd ? IR_OP_SGD_VELOCITY : IR_OP_ADAM_MOMENTS;
+  const ir_op apply_op = sgd ? IR_OP_SGD_APPLY : IR_OP_ADAM_APPLY;
+  gc_graph *g = training_mlp(sgd);
   gc_program *p = compile(g, 0, 0);
-  printf("training MLP: arena %zu (%zu with the updates whole), no reuse %zu, %d split\n",
-         p->mem.arena_bytes, p->stats.arena_bytes_unsplit, p->mem.no_reuse_bytes,
-         p->stats.updates_split);
+  printf("training MLP (%s): arena %zu (%zu with the updates whole), no reuse %zu, %d split\n",
+         sgd ? "SGD" : "Adam", p->mem.arena_bytes, p->stats.arena_bytes_unsplit,
+         p->mem.no_reuse_bytes, p->stats.updates_split);
   ck_assert_int_eq(p->stats.updates_split, 2);
   ck_assert_uint_eq(p->stats.arena_bytes_unsplit, 163840);
   ck_assert_uint_eq(p->mem.arena_bytes, 100864);
   ck_assert_uint_eq(2 * p->mem.arena_bytes, p->mem.no_reuse_bytes);
-  ck_assert_int_eq(count_op(p, IR_OP_ADAM_MOMENTS), 2);
-  ck_assert_int_eq(count_op(p, IR_OP_ADAM_APPLY), 2);
-  ck_assert_int_eq(count_op(p, IR_OP_ADAM_UPDATE), 4);
+  ck_assert_int_eq(count_op(p, half_op), 2);
+  ck_assert_int_eq(count_op(p, apply_op), 2);
+  ck_assert_int_eq(count_op(p, whole_op), 4);
   int apply_group = -1;
   for (int i = 0; i < p->g->n; i++) {
     const ir_node *n = &p->g->nodes[i];
     const fuse_group *gr = &p->fuse.groups[p->fuse.group_of[i]];
     const char *target = p->g->nodes[n->in[0]].name;
-    if (n->op == IR_OP_ADAM_MOMENTS) { /* in the weight gradient's product */
+    if (n->op == half_op) { /* in the weight gradient's product */
       ck_assert_int_eq(gr->kind, FUSE_COMPLEX);
       ck_assert_int_eq(gr->root, n->in[1]);
-    } else if (n->op == IR_OP_ADAM_APPLY) {
+    } else if (n->op == apply_op) {
       ck_assert(!strcmp(target, "fc2.w") || !strcmp(target, "fc3.w"));
-      ck_assert_int_eq(p->g->nodes[n->in[1]].op, IR_OP_ADAM_MOMENTS);
+      ck_assert_int_eq(p->g->nodes[n->in[1]].op, half_op);
       if (apply_group < 0) apply_group = p->fuse.group_of[i];
       ck_assert_int_eq(p->fuse.group_of[i], apply_group); /* one kernel */
-    } else if (n->op == IR_OP_ADAM_UPDATE) {
+    } else if (n->op == whole_op) {
       ck_assert(strcmp(target, "fc2.w") && strcmp(target, "fc3.w"));
     } else if (n->op == IR_OP_CROSS_ENTROPY_GRAD) {
       ck_assert_int_eq(p->mem.root[i], n->in[0]); /* over the logits */
@@ -1167,7 +1174,7 @@ START_TEST(split_updates_where_the_arena_shrinks) {
     p = compile(g, off == 0, off == 1);
     ck_assert_int_eq(p->stats.updates_split, 0);
     ck_assert_uint_eq(p->stats.arena_bytes_unsplit, 0);
-    ck_assert_int_eq(count_op(p, IR_OP_ADAM_MOMENTS), 0);
+    ck_assert_int_eq(count_op(p, half_op), 0);
     gc_program_free(p);
   }
   size_t n_split, n_whole;
@@ -1275,7 +1282,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, kernel_order_defers_results_read_late);
   tcase_add_test(tc, plan_inference_mlp_near_lower_bound);
   tcase_add_test(tc, plan_check_on_training_step);
-  tcase_add_test(tc, split_updates_where_the_arena_shrinks);
+  tcase_add_loop_test(tc, split_updates_where_the_arena_shrinks, 0, 2);
   tcase_add_test(tc, split_updates_dropped_without_gain);
   tcase_add_test(tc, split_updates_dropped_below_a_tenth);
   suite_add_tcase(s, tc);

@@ -476,7 +476,9 @@ static void case_opt_tick(void) {
 
 /* Two SGD steps with a constant gradient, by hand:
  * momentum 0.9, lr 0.1, p = (1, -2), g = (0.5, 1). */
-static void sgd_two_steps(float wd, const float *want1, const float *want2) {
+/* split: as sgd_velocity then sgd_apply (passes/split_updates.c), which
+ * must give the same values. */
+static void sgd_two_steps(float wd, bool split, const float *want1, const float *want2) {
   gc_graph *g = gc_graph_new();
   gc_value p = gc_param(g, "p", gc_shape1(2), GC_ZEROS);
   gc_value gr = cf(g, gc_shape1(2), (float[]){0.5f, 1});
@@ -485,24 +487,35 @@ static void sgd_two_steps(float wd, const float *want1, const float *want2) {
   ir_attr a = {0};
   a.f[0] = 0.9f;
   a.f[1] = wd;
-  int32_t in4[4] = {p.id, gr.id, vel, hy};
-  int32_t u = ir_add(g, IR_OP_SGD_UPDATE, 4, in4, &a);
-  ck_assert_msg(u >= 0, "%s", gc_graph_errmsg(g));
+  int32_t in4[4] = {p.id, gr.id, vel, hy}, in_v[4] = {vel, gr.id, p.id, hy};
+  int32_t u =
+      split ? ir_add(g, IR_OP_SGD_VELOCITY, 4, in_v, &a) : ir_add(g, IR_OP_SGD_UPDATE, 4, in4, &a);
+  int32_t in_p[3] = {p.id, u, hy};
+  int32_t ap = split ? ir_add(g, IR_OP_SGD_APPLY, 3, in_p, &a) : 0;
+  ck_assert_msg(u >= 0 && ap >= 0, "%s", gc_graph_errmsg(g));
   float pv[2] = {1, -2}, vv[2] = {0, 0}, hv[4] = {0.1f, 1, 1, 0};
   void *in[4] = {pv, g->nodes[gr.id].data, vv, hv};
-  ref_eval(g, u, in, pv);
-  near(pv, want1, 2, TOL);
-  ref_eval(g, u, in, pv);
-  near(pv, want2, 2, TOL);
+  void *vin[4] = {vv, g->nodes[gr.id].data, pv, hv}, *pin[3] = {pv, vv, hv};
+  for (int step = 0; step < 2; step++) {
+    if (split) {
+      ref_eval(g, u, vin, vv);
+      ref_eval(g, ap, pin, pv);
+    } else {
+      ref_eval(g, u, in, pv);
+    }
+    near(pv, step ? want2 : want1, 2, TOL);
+  }
   gc_graph_free(g);
 }
 
 static void case_sgd(void) {
-  /* v1 = g; p1 = p - 0.1 g.  v2 = 0.9 g + g; p2 = p1 - 0.1 v2 */
-  sgd_two_steps(0, (float[]){0.95f, -2.1f}, (float[]){0.855f, -2.29f});
-  /* g' = g + 0.01 p: v1 = (0.51, 0.98), p1 = (0.949, -2.098);
-   * v2 = 0.9 v1 + g + 0.01 p1 = (0.96849, 1.86102), p2 = (0.852151, -2.284102) */
-  sgd_two_steps(0.01f, (float[]){0.949f, -2.098f}, (float[]){0.852151f, -2.284102f});
+  for (int split = 0; split < 2; split++) {
+    /* v1 = g; p1 = p - 0.1 g.  v2 = 0.9 g + g; p2 = p1 - 0.1 v2 */
+    sgd_two_steps(0, split, (float[]){0.95f, -2.1f}, (float[]){0.855f, -2.29f});
+    /* g' = g + 0.01 p: v1 = (0.51, 0.98), p1 = (0.949, -2.098);
+     * v2 = 0.9 v1 + g + 0.01 p1 = (0.96849, 1.86102), p2 = (0.852151, -2.284102) */
+    sgd_two_steps(0.01f, split, (float[]){0.949f, -2.098f}, (float[]){0.852151f, -2.284102f});
+  }
 }
 
 /* Two Adam steps (lr 0.1, betas 0.9/0.999, eps 1e-8) from p = (1, -2) with
@@ -597,7 +610,7 @@ static const op_case cases[] = {
     {"cross_entropy_grad", case_cross_entropy_grad, COVERS(IR_OP_CROSS_ENTROPY_GRAD)},
     {"assign_add", case_assign_add, COVERS(IR_OP_ASSIGN_ADD)},
     {"opt_tick", case_opt_tick, COVERS(IR_OP_OPT_TICK)},
-    {"sgd", case_sgd, COVERS(IR_OP_SGD_UPDATE)},
+    {"sgd", case_sgd, COVERS(IR_OP_SGD_UPDATE, IR_OP_SGD_VELOCITY, IR_OP_SGD_APPLY)},
     {"adam", case_adam,
      COVERS(IR_OP_ADAM_UPDATE, IR_OP_OPT_TICK, IR_OP_ADAM_MOMENTS, IR_OP_ADAM_APPLY)},
 };

@@ -564,10 +564,10 @@ static int cmd_compile(int argc, char **argv) {
     print_size("persistent", s.persistent_bytes);
     if (s.scratch_bytes) print_size("GEMM scratch (split K)", s.scratch_bytes);
     if (s.updates_split)
-      printf("  %-22s %d (arena %zu bytes with them whole)\n", "Adam updates split",
-             s.updates_split, s.arena_bytes_unsplit);
+      printf("  %-22s %d (arena %zu bytes with them whole)\n", "updates split", s.updates_split,
+             s.arena_bytes_unsplit);
     else if (s.arena_bytes_unsplit)
-      printf("  %-22s 0 (splitting would not shrink the arena by 10%%)\n", "Adam updates split");
+      printf("  %-22s 0 (splitting would not shrink the arena by 10%%)\n", "updates split");
     printf("  %-22s %d\n", "post-dominator misses", s.postdom_misses);
     printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
            s.gemm_own, s.gemm_clblast, s.gemm_measured);

@@ -135,6 +135,16 @@ static void upd_decl(cg_ctx *G, strbuf *sb, const char *name, int32_t node, cons
   sb_append(sb, ";\n");
 }
 
+/* SGD's velocity (the local named v) from the gradient u_g and the
+ * parameter (the local named p), with weight decay. */
+static void sgd_velocity(strbuf *body, const ir_node *n, const char *p, const char *v) {
+  sb_appendf(body, "    u_g += %s * ", p);
+  cg_float(body, n->attr.f[1]);
+  sb_appendf(body, ";\n    %s = %s * ", v, v);
+  cg_float(body, n->attr.f[0]);
+  sb_append(body, " + u_g;\n");
+}
+
 /* Adam's moments from the gradient u_g: m (the local named m) and u_v. */
 static void adam_moments(strbuf *body, const ir_node *n, const char *m) {
   float b1 = n->attr.f[0], b2 = n->attr.f[1];
@@ -149,7 +159,8 @@ static void adam_moments(strbuf *body, const ir_node *n, const char *m) {
   sb_append(body, ";\n");
 }
 
-/* The update (assign_add, SGD, Adam, Adam's two halves) of element idx — or of the eight
+/* The update (assign_add, SGD, Adam, and the two halves of each of those
+ * two) of element idx — or of the eight
  * elements from idx when width is 8 — of an in-place writer, given the
  * gradient or delta: the expression gval (width 1), or NULL to load it
  * from the node's input 1. Shared by the standalone update kernels and by
@@ -174,12 +185,16 @@ void cg_update_element(cg_ctx *G, strbuf *body, int32_t id, const char *idx, con
     cg_access(G, body, n->in[3], "0");
     sb_append(body, ";\n");
     upd_decl(G, body, "u_v", n->in[2], idx, width);
-    sb_appendf(body, "    u_g += u_p * ");
-    cg_float(body, n->attr.f[1]);
-    sb_append(body, ";\n    u_v = u_v * ");
-    cg_float(body, n->attr.f[0]);
-    sb_append(body, " + u_g;\n    u_p -= u_lr * u_v;\n");
+    sgd_velocity(body, n, "u_p", "u_v");
+    sb_append(body, "    u_p -= u_lr * u_v;\n");
     upd_store(G, body, n->in[2], idx, width, "u_v");
+  } else if (n->op == IR_OP_SGD_VELOCITY) { /* u_p is the velocity, input 2 the parameter */
+    upd_decl(G, body, "u_w", n->in[2], idx, width);
+    sgd_velocity(body, n, "u_w", "u_p");
+  } else if (n->op == IR_OP_SGD_APPLY) { /* input 1, loaded as u_g, is the velocity */
+    sb_append(body, "    const float u_lr = ");
+    cg_access(G, body, n->in[2], "0");
+    sb_append(body, ";\n    u_p -= u_lr * u_g;\n");
   } else if (n->op == IR_OP_ADAM_MOMENTS) { /* u_p is m here */
     upd_decl(G, body, "u_v", n->in[2], idx, width);
     adam_moments(body, n, "u_p");
@@ -281,6 +296,8 @@ gc_status cl_emit_single(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
     case IR_OP_ADAM_UPDATE:
     case IR_OP_ADAM_MOMENTS:
     case IR_OP_ADAM_APPLY:
+    case IR_OP_SGD_VELOCITY:
+    case IR_OP_SGD_APPLY:
       emit_update(G, n, id, L, body);
       return GC_OK;
     case IR_OP_CONV2D:

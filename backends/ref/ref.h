@@ -5,7 +5,8 @@
  * A kernel reads its inputs and writes its output as dense row-major host
  * arrays of the nodes' dtypes. In-place ops (IR_P_INPLACE) get out ==
  * in[0] and may also write the optimizer state inputs they own (SGD's
- * velocity in[2], Adam's m in[2] and v in[3], adam_moments' v in[2]). */
+ * velocity in[2], Adam's m in[2] and v in[3], adam_moments' v in[2];
+ * sgd_velocity's and adam_moments' target, in[0], is the state itself). */
 #ifndef GC_REF_H
 #define GC_REF_H
 

@@ -450,18 +450,36 @@ void ref_opt_tick(const ir_graph *g, const ir_node *n, void *const *in, void *ou
 /* SGD with momentum and (coupled) weight decay, as torch.optim.SGD with
  * dampening 0: g' = g + wd p; v = momentum v + g'; p -= lr v. The velocity
  * in[2] is state this node owns and updates in place. */
+static void sgd_velocity(const ir_node *n, int64_t count, const float *gr, const float *p,
+                         float *v) {
+  double mom = n->attr.f[0], wd = n->attr.f[1];
+  for (int64_t i = 0; i < count; i++)
+    v[i] = (float)(mom * (double)v[i] + ((double)gr[i] + wd * (double)p[i]));
+}
+
+static void sgd_step(int64_t count, const float *p, const float *v, const float *h, float *po) {
+  double lr = h[0];
+  for (int64_t i = 0; i < count; i++) po[i] = (float)((double)p[i] - lr * (double)v[i]);
+}
+
 void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
-  const float *p = in[0], *gr = in[1], *h = in[3];
-  float *v = in[2], *po = out;
-  double lr = h[0], mom = n->attr.f[0], wd = n->attr.f[1];
-  for (int64_t i = 0; i < count; i++) {
-    double pv = p[i];
-    double gv = (double)gr[i] + wd * pv;
-    float vn = (float)(mom * (double)v[i] + gv);
-    v[i] = vn;
-    po[i] = (float)(pv - lr * (double)vn);
-  }
+  sgd_velocity(n, count, in[1], in[0], in[2]);
+  sgd_step(count, in[0], in[2], in[3], out);
+  (void)g;
+}
+
+/* The two halves of sgd_update (passes/split_updates.c): the velocity
+ * in[0] from the gradient in[1] and the parameter in[2], in place; then
+ * the parameter in[0] from the velocity in[1] (the velocity node's
+ * storage). */
+void ref_sgd_velocity(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+  sgd_velocity(n, gc_shape_numel(n->shape), in[1], in[2], out);
+  (void)g;
+}
+
+void ref_sgd_apply(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
+  sgd_step(gc_shape_numel(n->shape), in[0], in[1], in[2], out);
   (void)g;
 }
 
