@@ -17,7 +17,8 @@
  *
  * Conditions: both groups elementwise; the producer's members all plain
  * elementwise ops (no movement), none an output or read outside the two
- * groups or through a view; its domain smaller than the consumer's,
+ * groups, through a view or by a member the consumer evaluates at other
+ * coordinates; its domain smaller than the consumer's,
  * broadcasting into it with extent 1 in the last dim; no movement member
  * of the consumer reads it; the argument budget holds; and no path
  * between the two runs through a third kernel (that would be a cycle). */
@@ -35,7 +36,10 @@ static bool row_constant_broadcast(gc_shape s, gc_shape dom) {
 }
 
 /* The one group other than ga reading ga's members, if every reader
- * outside ga is a direct (not view) reader in that group; else -1. */
+ * outside ga is a direct (not view) reader in that group evaluated at the
+ * domain index (not one evaluated at a movement member's coordinates,
+ * fuse_movement.c, which would then read the producer's register, computed
+ * at the domain index); else -1. */
 static int only_reader_group(const builder *b, int ga) {
   const fuse_group *A = &b->groups[ga];
   int gb = -1;
@@ -45,7 +49,8 @@ static int only_reader_group(const builder *b, int ga) {
       int32_t user = b->users[v][u];
       int h = b->group_of[user];
       if (h == ga) continue;
-      if (ir_ops[b->g->nodes[user].op].props & IR_P_VIEW) return -1;
+      if ((ir_ops[b->g->nodes[user].op].props & IR_P_VIEW) || b->role[user] != ROLE_PLAIN)
+        return -1;
       if (gb >= 0 && h != gb) return -1;
       gb = h;
     }

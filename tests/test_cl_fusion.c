@@ -1511,6 +1511,34 @@ START_TEST(broadcast_producer_once_per_row) {
 }
 END_TEST
 
+/* A broadcast producer read by a member that a movement op evaluates at
+ * its own coordinates (x * scale, evaluated inside a transpose that swaps
+ * batch and channel) keeps its kernel (passes/fuse_broadcast.c): joined,
+ * the member would read the scale computed at the transpose's index, the
+ * wrong channel. The result matches the reference. */
+START_TEST(broadcast_producer_not_read_at_other_coordinates) {
+  gc_device *cl = open_cl(), *ref = open_ref();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape4(3, 3, 4, 5));
+  gc_value var = gc_param(g, "var", gc_shape3(3, 1, 1), (gc_init){GC_INIT_UNIFORM, 0.5f, 4, 0, 0});
+  gc_value scale = gc_sqrt(g, gc_add(g, var, gc_scalar(g, 1e-5f)));
+  const int perm[4] = {1, 0, 2, 3};
+  gc_output(g, gc_transpose(g, gc_mul(g, x, scale), perm), "y");
+  gc_program *p[2] = {compile(g, cl, NULL), compile(g, ref, NULL)};
+  ck_assert_int_eq(kernels_of(p[0]), 2);
+  enum { N = 3 * 3 * 4 * 5 };
+  float xv[N], got[N], want[N];
+  fill(xv, N, 13, -1, 1);
+  run1(p[0], "x", xv, N, "y", got, N);
+  run1(p[1], "x", xv, N, "y", want, N);
+  near(got, want, N, 1e-5, "y");
+  for (int k = 0; k < 2; k++) gc_program_free(p[k]);
+  gc_graph_free(g);
+  gc_device_free(cl);
+  gc_device_free(ref);
+}
+END_TEST
+
 /* A device whose limits the GPU forms pass (work-groups under 256, as
  * OpenCL allows) takes the CPU forms even when GRAPHC_KERNEL_FORM asks
  * for the GPU's, and the CPU forms' 1-D work-groups shrink to what it
@@ -1655,6 +1683,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, long_rows_reduce_by_work_group);
   tcase_add_test(tc, broadcast_producer_once_per_row);
   tcase_add_test(tc, small_work_groups_take_the_cpu_forms);
+  tcase_add_test(tc, broadcast_producer_not_read_at_other_coordinates);
   tcase_add_test(tc, small_products_split_k_in_the_gpu_form);
   suite_add_tcase(s, tc);
   return s;
