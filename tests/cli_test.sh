@@ -121,9 +121,12 @@ import json, sys
 r = json.load(sys.stdin)
 for k in ("nodes_before", "nodes_after", "kernels", "launches_per_step", "arena_bytes",
           "no_reuse_bytes", "live_lower_bound_bytes", "compile_seconds", "cache_hit",
-          "gemm_own", "gemm_clblast", "gemm_measured"):
+          "gemm_own", "gemm_clblast", "gemm_measured", "updates_split", "arena_bytes_unsplit"):
     assert k in r, "missing key " + k
 assert r["nodes_before"] > 0 and r["nodes_after"] > 0
+# the MLP step splits two Adam updates, which halves its arena (passes/split_updates.c)
+assert r["updates_split"] == 2 and 2 * r["arena_bytes"] <= r["no_reuse_bytes"], r
+assert r["arena_bytes_unsplit"] > r["arena_bytes"], r
 assert r["kernels"] > 0 or "ref" in r["device"]  # the interpreter runs nodes, not kernels
 # 3 forward and 5 backward matrix products, whichever GEMM runs them
 assert r["gemm_own"] + r["gemm_clblast"] == 8 or "ref" in r["device"]
