@@ -312,9 +312,10 @@ static bool independent_updates(const ir_graph *g, const fuse_group *lead, int32
  * reduction root) of one kind — same op, same hyper-parameter input and
  * constants — become ONE multi-tensor kernel, within the argument budget
  * and only when they touch disjoint storage. Nothing reads an update but
- * an adam_apply its adam_moments (passes/split_updates.c), and nothing
- * reads an adam_apply: a merged group of applies is a sink and a merged
- * group of moments feeds only applies, so merging cannot create a cycle. */
+ * an apply its first half (adam_moments, sgd_velocity:
+ * passes/split_updates.c), and nothing reads an apply: a merged group of
+ * applies is a sink and a merged group of first halves feeds only
+ * applies, so merging cannot create a cycle. */
 static bool merge_updates(builder *b) {
   const ir_graph *g = b->g;
   for (int gi = 0; gi < b->ngroups; gi++) {

@@ -23,10 +23,11 @@ gc_status pass_join_slice_grads(ir_graph *g);
  * gradient masked by step(y) of the pooled values, so x need not live
  * until the backward. */
 gc_status pass_mask_pool_grads(ir_graph *g);
-/* After simplify, with fusion on (split_updates.c): an Adam update fused
- * into its gradient's product that would make the product wait for
- * another reader of the parameter becomes adam_moments (in the product)
- * and adam_apply (later, appended). */
+/* After simplify, with fusion on (split_updates.c): an Adam or SGD update
+ * fused into its gradient's product that would make the product wait for
+ * another reader of the parameter becomes its state's half (adam_moments,
+ * sgd_velocity: in the product) and the parameter step (adam_apply,
+ * sgd_apply: later, appended). */
 gc_status pass_split_updates(ir_graph *g);
 /* How many updates pass_split_updates would split (-1: out of memory). */
 int pass_split_candidates(const ir_graph *g);

@@ -323,7 +323,7 @@ static bool row_invariants(const cg_ctx *G, int gi, int from, bool *hoist) {
     }
     for (int i = 0; i < n->nin && hoist[k]; i++) {
       int m = member_index(gr, ir_view_source(G->g, n->in[i]));
-      hoist[k] = m < 0 || !in_group(G, gi, gr->nodes[m]) || (m < k && hoist[m]);
+      hoist[k] = m < 0 || (m < k && hoist[m]);
     }
     any = any || hoist[k];
   }

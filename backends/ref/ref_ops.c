@@ -447,9 +447,6 @@ void ref_opt_tick(const ir_graph *g, const ir_node *n, void *const *in, void *ou
   (void)g;
 }
 
-/* SGD with momentum and (coupled) weight decay, as torch.optim.SGD with
- * dampening 0: g' = g + wd p; v = momentum v + g'; p -= lr v. The velocity
- * in[2] is state this node owns and updates in place. */
 static void sgd_velocity(const ir_node *n, int64_t count, const float *gr, const float *p,
                          float *v) {
   double mom = n->attr.f[0], wd = n->attr.f[1];
@@ -462,6 +459,9 @@ static void sgd_step(int64_t count, const float *p, const float *v, const float 
   for (int64_t i = 0; i < count; i++) po[i] = (float)((double)p[i] - lr * (double)v[i]);
 }
 
+/* SGD with momentum and (coupled) weight decay, as torch.optim.SGD with
+ * dampening 0: g' = g + wd p; v = momentum v + g'; p -= lr v. The velocity
+ * in[2] is state this node owns and updates in place. */
 void ref_sgd_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
   sgd_velocity(n, count, in[1], in[0], in[2]);
@@ -483,9 +483,6 @@ void ref_sgd_apply(const ir_graph *g, const ir_node *n, void *const *in, void *o
   (void)g;
 }
 
-/* Adam as torch.optim.Adam, or AdamW (decoupled decay) when wd > 0. The
- * hyper input has already been ticked this step, so hyper[1] = beta1^t and
- * hyper[2] = beta2^t. m in[2] and v in[3] are owned state, updated in place. */
 static void adam_moments(const ir_node *n, int64_t count, const float *gr, float *m, float *v) {
   double b1 = n->attr.f[0], b2 = n->attr.f[1];
   for (int64_t i = 0; i < count; i++) {
@@ -507,6 +504,9 @@ static void adam_step(const ir_node *n, int64_t count, const float *p, const flo
   }
 }
 
+/* Adam as torch.optim.Adam, or AdamW (decoupled decay) when wd > 0. The
+ * hyper input has already been ticked this step, so hyper[1] = beta1^t and
+ * hyper[2] = beta2^t. m in[2] and v in[3] are owned state, updated in place. */
 void ref_adam_update(const ir_graph *g, const ir_node *n, void *const *in, void *out) {
   int64_t count = gc_shape_numel(n->shape);
   adam_moments(n, count, in[1], in[2], in[3]);
