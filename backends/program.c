@@ -249,6 +249,7 @@ gc_status gc_compile(gc_graph *g, gc_device *dev, const gc_compile_options *opt,
     p->stats.no_reuse_bytes = p->mem.no_reuse_bytes;
     p->stats.live_lower_bound_bytes = p->mem.live_lower_bound_bytes;
     p->stats.persistent_bytes = p->mem.persistent_bytes;
+    p->stats.postdom_joins = p->fuse.postdom_joins;
     st = fuse_postdom_misses(p->g, &p->fuse, &p->stats.postdom_misses, NULL);
     if (!st) st = p->be->program_build(p, opt);
   }

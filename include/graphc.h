@@ -539,6 +539,11 @@ typedef struct gc_compile_options {
    * split over several arenas. 0: the device's largest allocation (no
    * limit on "ref"). */
   size_t max_arena_bytes;
+  /* Build the OpenCL program as if no cache had it: past graphc's binary
+   * cache (storing nothing) and the driver's (PoCL's is keyed by the
+   * preprocessed source, which gets a last line of its own), so compile_seconds is
+   * what a compile costs on a fresh machine (graphc compile --stats). */
+  int cold;
 } gc_compile_options;
 
 /* Runs the pass pipeline on a copy of g and builds it for dev. The program
@@ -562,8 +567,8 @@ typedef struct gc_program_stats {
   size_t persistent_bytes;       /* params, optimizer state, inputs, outputs */
   int postdom_misses;            /* kernels TVM's rule (fuse an elementwise or complex
                                     kernel into its immediate post-dominator through
-                                    elementwise kernels) would still fuse: what the
-                                    fusion pass's rules miss (passes/postdom.c) */
+                                    elementwise kernels) would still fuse: what no
+                                    kernel form could hold (passes/postdom.c) */
   double compile_seconds;        /* passes + OpenCL build */
   int cache_hit;                 /* the OpenCL binary came from the cache */
   /* Matrix products (matmul ops; convolutions are not counted) by the
@@ -584,6 +589,11 @@ typedef struct gc_program_stats {
    * a candidate). */
   int updates_split;
   size_t arena_bytes_unsplit;
+  /* Groups the fusion pass joined to their immediate post-dominator by
+   * TVM's rule (passes/fuse_postdom.c), after its walk and merges over
+   * direct readers: producers evaluated inside movement ops or per row of
+   * a broadcast. */
+  int postdom_joins;
 } gc_program_stats;
 
 gc_status gc_program_stats_get(const gc_program *p, gc_program_stats *out);

@@ -19,15 +19,18 @@
  * - afterwards, elementwise groups over one domain where one reads the
  *   other merge (a slice read in place joins the chain it starts), unless
  *   that closes a cycle or a movement op would read its own kernel's value;
- * - then, an elementwise group read only by the movement members of one
- *   other group is evaluated inside them, at the coordinates they read
- *   (fuse_movement.c: TVM's fusion into the post-dominator along
- *   injective paths);
- * - then, a concat of values of an elementwise group's domain shape is
- *   stored by that group's kernel, piece by piece (fuse_movement.c);
- * - last, a small elementwise group read only by one larger elementwise
- *   group through broadcasting, constant along its last dim (batch norm's
- *   per-channel scale in inference), joins it (fuse_broadcast.c).
+ * - then, along the post-dominator tree of the groups (fuse_postdom.c):
+ *   a group joins its immediate post-dominator where TVM's rule allows
+ *   (every kernel between them elementwise) and a kernel form holds the
+ *   pair: a producer read only by movement members of the post-dominator
+ *   is evaluated inside them, at the coordinates they read
+ *   (fuse_movement.c); a small producer read through broadcasting,
+ *   constant along the last dim (batch norm's per-channel scale in
+ *   inference), per row of the larger domain (fuse_broadcast.c); a chain
+ *   over one domain, or a reduction's prologue, as above;
+ * - last, a concat of values of an elementwise group's domain shape is
+ *   stored by that group's kernel, piece by piece (fuse_movement.c), and
+ *   a max pooling's indices by the pooling's kernel (fuse_siblings.c).
  * A join is refused when another input of the joining node depends on the
  * group (that would be a cycle between kernels). Groups are then ordered
  * topologically, honouring the in-place ordering edges of schedule.c. A
@@ -410,6 +413,19 @@ bool fb_merge_groups(builder *b, int ga, int gb, const int *pos) {
  * merged group itself is refused, and so is one that closes a cycle
  * through a third group. pos gives each node's place in the schedule, to
  * keep members in order. */
+static bool chain_joinable(builder *b, int ga, int gb) {
+  const fuse_group *A = &b->groups[ga], *B = &b->groups[gb];
+  return ga != gb && A->kind == FUSE_ELEMWISE && B->kind == FUSE_ELEMWISE && A->nnodes > 0 &&
+         B->nnodes > 0 && ir_shape_eq(A->domain, B->domain) && !fb_movement_reads(b, gb, ga) &&
+         !fb_movement_reads(b, ga, gb) && fb_fits_pair(b, ga, gb) &&
+         !fb_reaches_through_other(b, gb, ga) && !fb_reaches_through_other(b, ga, gb);
+}
+
+int fb_chain_join(builder *b, int ga, int gb, const int *pos) {
+  if (!chain_joinable(b, ga, gb)) return 0;
+  return fb_merge_groups(b, ga, gb, pos) ? 1 : -1;
+}
+
 static bool merge_elementwise(builder *b, const int *pos) {
   for (bool changed = true; changed;) {
     changed = false;
@@ -420,12 +436,7 @@ static bool merge_elementwise(builder *b, const int *pos) {
         int32_t v = B->nodes[i];
         for (int e = b->deps.start[v]; e < b->deps.start[v + 1] && ga < 0; e++) {
           int h = b->group_of[b->deps.list[e]];
-          const fuse_group *A = &b->groups[h < 0 ? gb : h];
-          if (h >= 0 && h != gb && A->kind == FUSE_ELEMWISE && A->nnodes > 0 &&
-              ir_shape_eq(A->domain, B->domain) && !fb_movement_reads(b, gb, h) &&
-              !fb_movement_reads(b, h, gb) && fb_fits_pair(b, h, gb) &&
-              !fb_reaches_through_other(b, gb, h) && !fb_reaches_through_other(b, h, gb))
-            ga = h;
+          if (h >= 0 && chain_joinable(b, h, gb)) ga = h;
         }
       }
       if (ga < 0) continue;
@@ -645,15 +656,18 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
   }
   if (!no_fuse) {
     int *pos = malloc(sizeof *pos * (size_t)(n ? n : 1));
+    int postdom_joins = 0;
     bool ok = pos != NULL;
     for (int oi = 0; ok && oi < n; oi++) pos[order[oi]] = oi;
     /* reductions first (layer norm's mean, var and output become one
      * kernel before its elementwise parts could merge elsewhere), then
      * elementwise chains, then reductions again over the merged chains */
     ok = ok && fb_merge_reductions(&b, pos) && merge_elementwise(&b, pos) &&
-         fb_merge_reductions(&b, pos) && merge_updates(&b) && fb_fuse_into_movement(&b, pos) &&
-         fb_store_concats(&b, pos) && fb_pool_siblings(&b, pos) && fb_fuse_broadcasts(&b, pos);
+         fb_merge_reductions(&b, pos) && merge_updates(&b) &&
+         fb_fuse_postdom(&b, pos, &postdom_joins) && fb_store_concats(&b, pos) &&
+         fb_pool_siblings(&b, pos);
     free(pos);
+    out->postdom_joins = postdom_joins;
     if (!ok) {
       st = gc_fail(GC_ERR_NOMEM, "fuse: out of memory");
       goto done;

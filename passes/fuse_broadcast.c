@@ -1,6 +1,8 @@
 /* fuse_broadcast.c — a small elementwise kernel read only by one larger
  * elementwise kernel, through broadcasting, joins it: TVM's rule fuses a
- * broadcast producer into the elementwise op that post-dominates it.
+ * broadcast producer into the elementwise op that post-dominates it, and
+ * fuse_postdom.c offers each group to its post-dominator; this is the
+ * kernel form for a producer read through broadcasting.
  *
  * Batch norm in inference is the case: scale = gamma / sqrt(var + eps) is
  * computed per channel, [C, 1, 1], and read by (x - mean) * scale + beta
@@ -70,19 +72,14 @@ static bool joinable_producer(const builder *b, int ga) {
   return true;
 }
 
-bool fb_fuse_broadcasts(builder *b, const int *pos) {
-  for (int ga = 0; ga < b->ngroups; ga++) {
-    if (!joinable_producer(b, ga)) continue;
-    int gb = only_reader_group(b, ga);
-    if (gb < 0) continue;
-    const fuse_group *A = &b->groups[ga], *B = &b->groups[gb];
-    if (B->kind != FUSE_ELEMWISE || gc_shape_numel(A->domain) >= gc_shape_numel(B->domain) ||
-        !row_constant_broadcast(A->domain, B->domain) || fb_movement_reads(b, gb, ga) ||
-        !fb_fits_pair(b, ga, gb) || fb_reaches_through_other(b, gb, ga) ||
-        fb_reaches_through_other(b, ga, gb))
-      continue;
-    /* the consumer keeps its domain: merge the producer into it */
-    if (!fb_merge_groups(b, gb, ga, pos)) return false;
-  }
-  return true;
+int fb_broadcast_join(builder *b, int ga, int gb, const int *pos) {
+  if (!joinable_producer(b, ga) || only_reader_group(b, ga) != gb) return 0;
+  const fuse_group *A = &b->groups[ga], *B = &b->groups[gb];
+  if (B->kind != FUSE_ELEMWISE || gc_shape_numel(A->domain) >= gc_shape_numel(B->domain) ||
+      !row_constant_broadcast(A->domain, B->domain) || fb_movement_reads(b, gb, ga) ||
+      !fb_fits_pair(b, ga, gb) || fb_reaches_through_other(b, gb, ga) ||
+      fb_reaches_through_other(b, ga, gb))
+    return 0;
+  /* the consumer keeps its domain: merge the producer into it */
+  return fb_merge_groups(b, gb, ga, pos) ? 1 : -1;
 }

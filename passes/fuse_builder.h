@@ -61,13 +61,48 @@ bool fb_storage_rewritten(const builder *b, int32_t root, int32_t except);
  * store and load. */
 bool fb_is_cheap(const ir_node *n);
 
+/* Joins elementwise group gb to group ga where one reads the other and
+ * the two can be one kernel (same domain, no movement member reading the
+ * pair's values, within the argument budget, no cycle): 1 if joined (gb
+ * then empty), 0 if not, -1 when out of memory. */
+int fb_chain_join(builder *b, int ga, int gb, const int *pos);
+
+/* ---- the post-dominator tree (postdom.c) ---- */
+
+typedef struct pd_tree {
+  int n;              /* groups */
+  int *rd, *rd_start; /* the distinct groups reading each group, CSR */
+  int *order, *rank;  /* the groups in a topological order; each one's place */
+  int *ipdom, *depth; /* immediate post-dominator (-1: the exit); tree depth */
+  int *mark;          /* scratch of pd_rule_fuses */
+} pd_tree;
+
+/* Builds the post-dominator tree of groups[0..ngroups) (group_of: node ->
+ * group; inlined, or NULL: nodes their readers recompute, whose inputs'
+ * groups they read instead). */
+gc_status pd_tree_build(const ir_graph *g, const fuse_group *groups, int ngroups,
+                        const int32_t *group_of, const bool *inlined, pd_tree *t);
+void pd_tree_free(pd_tree *t);
+/* Does TVM's rule fuse group gi into its immediate post-dominator: gi
+ * elementwise and it elementwise or a reduction, or gi complex and it
+ * elementwise, and every group on a path between them elementwise? */
+bool pd_rule_fuses(pd_tree *t, const fuse_group *groups, int gi);
+
+/* ---- fusion along the post-dominator tree (fuse_postdom.c) ---- */
+
+/* Joins each group to its immediate post-dominator where TVM's rule says
+ * so and a kernel form holds the pair, consumers first, rebuilding the
+ * tree until nothing joins; *joins counts the joins. False when out of
+ * memory. */
+bool fb_fuse_postdom(builder *b, const int *pos, int *joins);
+
 /* ---- movement reads (fuse_movement.c) ---- */
 
-/* Moves each elementwise group read only by movement members of one
- * other elementwise group into it, as ROLE_AT_INDEX members evaluated at
- * the coordinates those members read (consumers first, until nothing
- * moves). False when out of memory. */
-bool fb_fuse_into_movement(builder *b, const int *pos);
+/* Moves elementwise group gi into group p when every read of gi's values
+ * from outside it is a data read of a movement member of p, as
+ * ROLE_AT_INDEX members evaluated at the coordinates those members read:
+ * 1 if moved, 0 if not, -1 when out of memory. */
+int fb_movement_join(builder *b, int gi, int p, const int *pos);
 /* Moves each concat kernel whose inputs all have the shape of the
  * elementwise group computing them into that group, as a ROLE_PIECES
  * member its work-items store piece by piece. False when out of memory. */
@@ -75,10 +110,10 @@ bool fb_store_concats(builder *b, const int *pos);
 
 /* ---- broadcast producers (fuse_broadcast.c) ---- */
 
-/* Moves each elementwise group read only by one larger elementwise group,
- * through broadcasting, with extent 1 along its last dim, into it. False
- * when out of memory. */
-bool fb_fuse_broadcasts(builder *b, const int *pos);
+/* Moves elementwise group ga into group gb when gb, a larger elementwise
+ * group, is its only reader, through broadcasting, with extent 1 along
+ * its last dim: 1 if moved, 0 if not, -1 when out of memory. */
+int fb_broadcast_join(builder *b, int ga, int gb, const int *pos);
 
 /* ---- second results of a kernel (fuse_siblings.c) ---- */
 
@@ -94,6 +129,11 @@ int64_t fb_reduce_rows(const builder *b, int gi);
 /* May elementwise node id run once per row of reduce group gi, after the
  * reductions it reads? */
 bool fb_row_member(builder *b, int gi, int32_t id);
+/* Merges group gj into reduce group gi when allowed: an elementwise group
+ * as loop members (over the domain) or row members (over the results), a
+ * reduce group over the same domain and axes: 1 if merged, 0 if not, -1
+ * when out of memory. */
+int fb_reduce_join(builder *b, int gi, int gj, const int *pos);
 /* Merges groups into reduce groups until nothing changes: elementwise
  * groups over the domain (in the loops) or over the results (per row),
  * reductions over the same domain and axes, updates of per-row values. */

@@ -9,15 +9,15 @@
  * loaded them again, and a chain of movement ops launched once per op.
  *
  * Here an elementwise group G whose every value read elsewhere is read
- * only by movement members of one other elementwise group P — so P's
- * kernel post-dominates G's, with nothing but movement reads between
- * them — moves into P, its members marked ROLE_AT_INDEX: the code
+ * only by movement members of one other elementwise group P — P's kernel
+ * is G's immediate post-dominator, with nothing but movement reads
+ * between them — moves into P, its members marked ROLE_AT_INDEX: the code
  * generator evaluates them inside each movement read, at the coordinates
  * the movement op computes, and G's kernel and stored values disappear.
- * Groups are visited consumers first and the rule is repeated until
- * nothing moves, so a chain of movement ops (slice of a pad of an
- * elementwise result) collapses into the last kernel, as TVM's repeated
- * post-dominator fusion does.
+ * fuse_postdom.c offers each group to its post-dominator, consumers
+ * first, until nothing moves, so a chain of movement ops (slice of a pad
+ * of an elementwise result) collapses into the last kernel, as TVM's
+ * repeated post-dominator fusion does.
  *
  * Cost: a movement op may read an element of its input several times
  * (tile, gather, reflect and edge padding) or read it from several
@@ -127,46 +127,19 @@ static bool reads_rewritten_storage(const builder *b, int gi) {
   return false;
 }
 
-bool fb_fuse_into_movement(builder *b, const int *pos) {
-  /* the visiting order: groups by their last member's place in the
-   * schedule, latest (the consumers) first */
-  int *last = malloc(sizeof *last * (size_t)(b->ngroups ? b->ngroups : 1));
-  if (!last) return false;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (int gi = 0; gi < b->ngroups; gi++) {
-      last[gi] = -1;
-      for (int k = 0; k < b->groups[gi].nnodes; k++)
-        if (pos[b->groups[gi].nodes[k]] > last[gi]) last[gi] = pos[b->groups[gi].nodes[k]];
-    }
-    for (int at = -1;;) {
-      /* the next group, going down from the previous one's place */
-      int gi = -1;
-      for (int h = 0; h < b->ngroups; h++)
-        if (b->groups[h].kind == FUSE_ELEMWISE && b->groups[h].nnodes > 0 &&
-            (at < 0 || last[h] < at) && (gi < 0 || last[h] > last[gi]))
-          gi = h;
-      if (gi < 0) break;
-      at = last[gi];
-      int reads;
-      bool once;
-      int p = post_dominating_reader(b, gi, &reads, &once);
-      if (p < 0 || reads == 0) continue;
-      if (!group_cheap(b, gi) && !(reads == 1 && once)) continue;
-      if (!fb_fits_pair(b, p, gi) || fb_reaches_through_other(b, p, gi) ||
-          reads_rewritten_storage(b, gi))
-        continue;
-      const fuse_group *G = &b->groups[gi];
-      for (int k = 0; k < G->nnodes; k++) b->role[G->nodes[k]] = ROLE_AT_INDEX;
-      if (!fb_merge_groups(b, p, gi, pos)) {
-        free(last);
-        return false;
-      }
-      changed = true;
-    }
-  }
-  free(last);
-  return true;
+int fb_movement_join(builder *b, int gi, int p, const int *pos) {
+  int reads;
+  bool once;
+  if (b->groups[gi].kind != FUSE_ELEMWISE || b->groups[gi].nnodes == 0 ||
+      post_dominating_reader(b, gi, &reads, &once) != p || reads == 0)
+    return 0;
+  if (!group_cheap(b, gi) && !(reads == 1 && once)) return 0;
+  if (!fb_fits_pair(b, p, gi) || fb_reaches_through_other(b, p, gi) ||
+      reads_rewritten_storage(b, gi))
+    return 0;
+  const fuse_group *G = &b->groups[gi];
+  for (int k = 0; k < G->nnodes; k++) b->role[G->nodes[k]] = ROLE_AT_INDEX;
+  return fb_merge_groups(b, p, gi, pos) ? 1 : -1;
 }
 
 /* The reverse direction, for a concat: where every input has the shape of

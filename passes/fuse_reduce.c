@@ -168,9 +168,7 @@ static bool merge_ok(builder *b, int gi, int gj, fuse_role as) {
          !fb_reaches_through_other(b, gi, gj) && !fb_reaches_through_other(b, gj, gi);
 }
 
-/* Merges gj into gi when allowed: an elementwise group as loop members
- * (over the domain) or row members (over the results). */
-static int try_merge(builder *b, int gi, int gj, const int *pos) {
+int fb_reduce_join(builder *b, int gi, int gj, const int *pos) {
   fuse_group *H = &b->groups[gj];
   if (gj == gi || H->nnodes == 0) return 0;
   fuse_role as = ROLE_PLAIN;
@@ -242,7 +240,7 @@ bool fb_merge_reductions(builder *b, const int *pos) {
               !fb_reaches_through_other(b, gj, gi))
             r = fb_merge_groups(b, gi, gj, pos) ? 1 : -1;
         } else {
-          r = try_merge(b, gi, gj, pos);
+          r = fb_reduce_join(b, gi, gj, pos);
         }
         if (r < 0) return false;
         if (r > 0) {

@@ -119,6 +119,7 @@ typedef struct fuse_plan {
   bool *inlined;      /* not stored: readers in other kernels recompute it
                          from its inputs (which are stored) */
   uint8_t *role;      /* node -> fuse_role */
+  int postdom_joins;  /* groups joined to their post-dominator (fuse_postdom.c) */
 } fuse_plan;
 
 /* Groups the scheduled nodes; no_fuse puts every node in its own group.

@@ -121,9 +121,12 @@ import json, sys
 r = json.load(sys.stdin)
 for k in ("nodes_before", "nodes_after", "kernels", "launches_per_step", "arena_bytes",
           "no_reuse_bytes", "live_lower_bound_bytes", "compile_seconds", "cache_hit",
-          "gemm_own", "gemm_clblast", "gemm_measured", "updates_split", "arena_bytes_unsplit"):
+          "gemm_own", "gemm_clblast", "gemm_measured", "updates_split", "arena_bytes_unsplit",
+          "compile_cold_seconds", "compile_cached_seconds", "postdom_joins", "postdom_misses"):
     assert k in r, "missing key " + k
 assert r["nodes_before"] > 0 and r["nodes_after"] > 0
+assert r["compile_cold_seconds"] > 0 and r["compile_cached_seconds"] > 0, r
+assert r["postdom_misses"] == 0, r
 # the MLP step splits two Adam updates, which halves its arena (passes/split_updates.c)
 assert r["updates_split"] == 2 and 2 * r["arena_bytes"] <= r["no_reuse_bytes"], r
 assert r["arena_bytes_unsplit"] > r["arena_bytes"], r
@@ -164,6 +167,9 @@ for k in ("model", "train", "batch", "device", "nodes_before", "nodes_after", "k
     assert k in r, "missing key " + k
 assert r["model"].endswith("model.onnx") and r["train"] is False
 assert r["nodes_before"] > 0 and r["nodes_after"] > 0
+# the producers of the cell gates join the movement ops that read them, along
+# the post-dominator tree (passes/fuse_postdom.c); none is left
+assert r["postdom_joins"] > 0 and r["postdom_misses"] == 0, r
 ' <"$TMP/out" || fail "compile model.onnx --json: $(cat "$TMP/out")"
   expect_error 2 compile "$LSTM" --train
   expect_error 1 compile "$TMP/missing.onnx"

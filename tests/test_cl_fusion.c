@@ -512,6 +512,48 @@ START_TEST(elementwise_rows_of_broadcasts_and_views) {
 }
 END_TEST
 
+/* passes/fuse_postdom.c joins a group to its immediate post-dominator
+ * when every group on a path between them is elementwise, visiting
+ * consumers first. Here r = relu(x) [4, 6] is read by two kernels:
+ * h = transpose(r) + 1 [6, 4], and y = slice(r) * transpose(slice(h))
+ * [4, 4], whose kernel post-dominates both. Neither the walk nor the
+ * merges join r: its readers are movement ops in two kernels. The tree
+ * does it in order: slice(h), a kernel of its own (y's transpose reads it
+ * at other coordinates), joins y; then h, whose one reader is now that
+ * slice in y; then r, every read of it now a movement member of y. One
+ * kernel, three joins; r, h and the slice evaluated at the coordinates
+ * their readers compute. */
+START_TEST(postdom_joins_through_a_kernel_between) {
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(4, 6));
+  gc_value r = gc_relu(g, x);
+  int perm[2] = {1, 0};
+  gc_value h = gc_add(g, gc_transpose(g, r, perm), gc_scalar(g, 1.0f));
+  int64_t starts[2] = {0, 1}, ends[2] = {4, 5};
+  gc_value sr = gc_slice(g, r, starts, ends, NULL, NULL, 2);
+  int64_t starts_h[2] = {2, 0}, ends_h[2] = {6, 4};
+  gc_value th = gc_transpose(g, gc_slice(g, h, starts_h, ends_h, NULL, NULL, 2), perm);
+  gc_output(g, gc_mul(g, sr, th), "y");
+  enum { N = 4 * 6 };
+  float xv[N];
+  fill(xv, N, 31, -2, 2);
+  trio t = trio_compile(g);
+  gc_program_stats s;
+  ck_assert_int_eq(gc_program_stats_get(t.fused, &s), GC_OK);
+  ck_assert_int_eq(kernels_of(t.fused), 1);
+  ck_assert_int_eq(s.postdom_joins, 3);
+  ck_assert_int_eq(s.postdom_misses, 0);
+  ck_assert_int_eq(t.fused->fuse.role[find_op(t.fused, IR_OP_RELU)], ROLE_AT_INDEX);
+  ck_assert_int_eq(t.fused->fuse.role[find_op(t.fused, IR_OP_ADD)], ROLE_AT_INDEX);
+  ck_assert_int_eq(kernels_of(t.unfused), 7);
+  const char *outs[] = {"y"};
+  const int64_t sizes[] = {4 * 4};
+  trio_agree(&t, xv, N, outs, sizes, 1, 1e-6);
+  trio_free(&t);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* Movement ops read their inputs at other indices than their own
  * element; an elementwise producer read only by them is evaluated at
  * those coordinates inside their kernel (passes/fuse_movement.c) instead
@@ -1670,6 +1712,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, row_kernel_stores_after_its_last_pass);
   tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
   tcase_add_test(tc, movement_reads_fuse_their_producers);
+  tcase_add_test(tc, postdom_joins_through_a_kernel_between);
   tcase_add_test(tc, index_arithmetic_fuses_into_its_gather);
   tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);

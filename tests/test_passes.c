@@ -464,10 +464,11 @@ static gc_value scale_of_shape(gc_graph *g, gc_shape s) {
 /* passes/postdom.c: TVM's rule over the post-dominator tree of the
  * kernels counts what fusion kept apart. An elementwise chain fuses whole
  * (none); so does batch norm in inference, whose per-channel scale
- * [3, 1, 1] joins the kernel over x [2, 3, 4, 5] (passes/fuse_broadcast.c:
- * constant along the last dim, it costs the CPU loop once per row). A
- * scale per last-dim feature [5] would cost a sqrt and a divide per
- * element there: fusion keeps it apart and the rule counts it (one). */
+ * [3, 1, 1] joins the kernel over x [2, 3, 4, 5], its post-dominator
+ * (passes/fuse_postdom.c, in fuse_broadcast.c's form: constant along the
+ * last dim, it costs the CPU loop once per row). A scale per last-dim
+ * feature [5] would cost a sqrt and a divide per element there: no form
+ * takes it, it stays apart, and the rule counts it (one). */
 START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
   gc_graph *g = gc_graph_new();
   gc_value x = gc_input(g, "x", GC_F32, gc_shape4(2, 3, 4, 5));
@@ -485,6 +486,7 @@ START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
     p = compile(g, 0, 0);
     int32_t sq = find_node_op(p, IR_OP_SQRT), mul = find_node_op(p, IR_OP_MUL);
     ck_assert_int_eq(p->stats.postdom_misses, per_feature);
+    ck_assert_int_eq(p->stats.postdom_joins, !per_feature);
     ck_assert_int_eq(p->fuse.group_of[sq] == p->fuse.group_of[mul], !per_feature);
     int count = 0;
     int *missed = malloc(sizeof *missed * (size_t)p->fuse.ngroups);

@@ -516,18 +516,21 @@ static int cmd_compile(int argc, char **argv) {
     st = gc_compile(g, dev, &co, &p);
     if (st) rc = fail(EXIT_RUNTIME, "compiling %s: %s", name, lib_error(st));
   }
-  gc_program_stats s = {0}, again = {0};
+  gc_program_stats s = {0}, again = {0}, cold = {0};
   if (!st && (st = gc_program_stats_get(p, &s)))
     rc = fail(EXIT_RUNTIME, "compile stats: %s", lib_error(st));
-  /* The stats show the compile time both as it came (cold unless the
-   * binary cache had it) and again, which the cache serves. */
-  if (!st && (a.stats || a.json)) {
+  /* The stats show the compile time cold (the compile above, unless a
+   * cache had its program: then once more, built as no cache had it) and
+   * cached (again, which the binary cache serves). */
+  cold = s;
+  for (int k = s.cache_hit ? 0 : 1; !st && (a.stats || a.json) && k < 2; k++) {
     gc_compile_options co = {0};
     co.no_fuse = a.no_fuse;
     co.no_plan = a.no_plan;
+    co.cold = k == 0;
     gc_program *p2 = NULL;
     st = gc_compile(g, dev, &co, &p2);
-    if (!st) st = gc_program_stats_get(p2, &again);
+    if (!st) st = gc_program_stats_get(p2, k == 0 ? &cold : &again);
     if (st) rc = fail(EXIT_RUNTIME, "compiling %s again: %s", name, lib_error(st));
     gc_program_free(p2);
   }
@@ -541,7 +544,7 @@ static int cmd_compile(int argc, char **argv) {
     printf(",\"arena_bytes\":%zu,\"no_reuse_bytes\":%zu,\"live_lower_bound_bytes\":%zu",
            s.arena_bytes, s.no_reuse_bytes, s.live_lower_bound_bytes);
     printf(",\"persistent_bytes\":%zu,\"arenas\":%d", s.persistent_bytes, s.arenas);
-    printf(",\"postdom_misses\":%d", s.postdom_misses);
+    printf(",\"postdom_joins\":%d,\"postdom_misses\":%d", s.postdom_joins, s.postdom_misses);
     printf(",\"gemm_own\":%d,\"gemm_clblast\":%d,\"gemm_measured\":%d", s.gemm_own, s.gemm_clblast,
            s.gemm_measured);
     printf(",\"scratch_bytes\":%zu", s.scratch_bytes);
@@ -550,6 +553,7 @@ static int cmd_compile(int argc, char **argv) {
     json_num("compile_seconds", s.compile_seconds, "%.6f");
     printf(",\"cache_hit\":%s", s.cache_hit ? "true" : "false");
     json_num("compile_cached_seconds", again.compile_seconds, "%.6f");
+    json_num("compile_cold_seconds", cold.compile_seconds, "%.6f");
     printf("}\n");
   } else if (!st && a.stats) {
     printf("%s (%s graph, batch %d) on %s\n", name, a.train ? "training" : "inference", batch,
@@ -568,12 +572,12 @@ static int cmd_compile(int argc, char **argv) {
              s.arena_bytes_unsplit);
     else if (s.arena_bytes_unsplit)
       printf("  %-22s 0 (splitting would not shrink the arena by 10%%)\n", "updates split");
-    printf("  %-22s %d\n", "post-dominator misses", s.postdom_misses);
+    printf("  %-22s %d joined, %d missed\n", "post-dominator rule", s.postdom_joins,
+           s.postdom_misses);
     printf("  %-22s %d own kernel, %d CLBlast (%d shape(s) timed by this compile)\n", "GEMMs",
            s.gemm_own, s.gemm_clblast, s.gemm_measured);
-    printf("  %-22s %.3f s%s, again %.3f s%s\n", "compile time", s.compile_seconds,
-           s.cache_hit ? " (cache hit)" : " (cold)", again.compile_seconds,
-           again.cache_hit ? " (cache hit)" : "");
+    printf("  %-22s %.3f s cold, %.3f s %s\n", "compile time", cold.compile_seconds,
+           again.compile_seconds, again.cache_hit ? "from the binary cache" : "again (no cache)");
   } else if (!st) {
     printf(
         "%s (%s, batch %d): %d nodes -> %d, %d kernels, %d launches/step, arena %zu bytes, "

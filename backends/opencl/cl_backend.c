@@ -101,7 +101,9 @@ static gc_status cl_program_build_impl(gc_program *p, const gc_compile_options *
     /* -w: PoCL prints "N warnings generated." on stderr for the GEMM's
      * float16 vectors on AVX2 (an ABI note, not a problem); errors and
      * the build log on failure are unaffected. */
-    st = cl_build_program(d, cp->cg.source, "-cl-std=CL1.2 -w", &cp->program, &hit);
+    static const char build_options[] = "-cl-std=CL1.2 -w";
+    st = opt && opt->cold ? cl_build_program_cold(d, cp->cg.source, build_options, &cp->program)
+                          : cl_build_program(d, cp->cg.source, build_options, &cp->program, &hit);
     if (st) return gc_fail_context(st, "compile");
   }
   p->stats.cache_hit = hit;

@@ -59,6 +59,11 @@ void cl_dev_close(cl_dev *d);
  * *cache_hit (may be NULL) tells whether the binary came from the cache. */
 gc_status cl_build_program(cl_dev *d, const char *src, const char *options, cl_program *out,
                            int *cache_hit);
+/* Builds src from source as no build before: past the binary cache (and
+ * storing nothing there), with a last line of its own so that the
+ * driver's cache, keyed by the (preprocessed) source, misses too. What a compile costs
+ * where no cache has the program (gc_compile_options.cold). */
+gc_status cl_build_program_cold(cl_dev *d, const char *src, const char *options, cl_program *out);
 
 /* For other entries of the same cache directory (cl_gemm_choice.c): sb
  * gets the directory, created if missing; -1 (sb left empty) when caching
