@@ -4,8 +4,10 @@
  * interpreter, on odd shapes (5x7x11, 3x13, batch 1, scalars) with
  * broadcasting, alone and inside fused chains; plus the gradients of a
  * small model built from them. The harness is test_cl_ops.c's (ref vs
- * OpenCL fused and planned, no_fuse vs fused, NaN/Inf checks,
- * plan_check, sentinels after every buffer), extended to i64 and bool. */
+ * OpenCL fused and planned, no_fuse vs fused with GRAPHC_TEST_UNFUSED=1
+ * (the long run test_cl_elem_ops_unfused: tests/variants.h), NaN/Inf
+ * checks, plan_check, sentinels after every buffer), extended to i64 and
+ * bool. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <math.h>
@@ -17,6 +19,7 @@
 #include "backends/backend.h"
 #include "backends/opencl/cl_debug.h"
 #include "passes/passes.h"
+#include "variants.h"
 
 static const char *test_device(void) {
   const char *d = getenv("GRAPHC_DEVICE");
@@ -240,8 +243,10 @@ static void check_case(harness *h, gc_device *ref, gc_device *cl) {
   run_on(h, ref, NULL, &r_ref, "ref");
   run_on(h, cl, NULL, &r_cl, "opencl");
   compare(h, &r_cl, &r_ref, -1, "opencl vs ref");
-  run_on(h, cl, &nofuse, &r_nofuse, "opencl no_fuse");
-  compare(h, &r_nofuse, &r_cl, TOL_FUSE, "no_fuse vs fused");
+  if (test_unfused_variants()) {
+    run_on(h, cl, &nofuse, &r_nofuse, "opencl no_fuse");
+    compare(h, &r_nofuse, &r_cl, TOL_FUSE, "no_fuse vs fused");
+  }
   results_free(h, &r_ref);
   results_free(h, &r_cl);
   results_free(h, &r_nofuse);

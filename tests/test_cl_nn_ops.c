@@ -10,10 +10,12 @@
  * Each case builds one graph whose inputs are parameters, so that the
  * gradients of loss = sum_k sum(out_k * R_k) (R_k fixed random) with
  * respect to every parameter are outputs too: the backward kernels are
- * checked along with the forward ones. Each graph is compiled three times:
- * on "ref" (the oracle), on OpenCL fused and with no_fuse. Checks: OpenCL
- * vs ref within |got - want| <= tol (1 + |want|) (1e-4 unless a case says
- * otherwise), no_fuse vs fused within 1e-5, all values finite, plan_check,
+ * checked along with the forward ones. Each graph is compiled on "ref"
+ * (the oracle) and on OpenCL, and with GRAPHC_TEST_UNFUSED=1 (the long
+ * run test_cl_nn_ops_unfused: tests/variants.h) on OpenCL with no_fuse
+ * too. Checks: OpenCL vs ref within |got - want| <= tol (1 + |want|)
+ * (1e-4 unless a case says otherwise), no_fuse vs fused within 1e-5 (in
+ * the long run), all values finite, plan_check,
  * and the sentinels after every buffer (GRAPHC_DEBUG_SENTINELS=1). A
  * coverage test fails when an op of tests/nn_ops.h is used by no case. */
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include "backends/backend.h"
 #include "backends/opencl/cl_debug.h"
 #include "nn_ops.h"
+#include "variants.h"
 #include "passes/passes.h"
 
 static const char *test_device(void) {
@@ -201,9 +204,11 @@ static void check_case(harness *h, gc_device *ref, gc_device *cl) {
   run_on(h, cl, NULL, &r_cl, "opencl");
   compare_set(h->out, h->nout, r_cl.out, r_ref.out, -1, "opencl vs ref");
   compare_set(h->watch, h->nwatch, r_cl.watch, r_ref.watch, -1, "opencl vs ref");
-  run_on(h, cl, &nofuse, &r_nofuse, "opencl no_fuse");
-  compare_set(h->out, h->nout, r_nofuse.out, r_cl.out, TOL_FUSE, "no_fuse vs fused");
-  compare_set(h->watch, h->nwatch, r_nofuse.watch, r_cl.watch, TOL_FUSE, "no_fuse vs fused");
+  if (test_unfused_variants()) {
+    run_on(h, cl, &nofuse, &r_nofuse, "opencl no_fuse");
+    compare_set(h->out, h->nout, r_nofuse.out, r_cl.out, TOL_FUSE, "no_fuse vs fused");
+    compare_set(h->watch, h->nwatch, r_nofuse.watch, r_cl.watch, TOL_FUSE, "no_fuse vs fused");
+  }
   results_free(h, &r_ref);
   results_free(h, &r_cl);
   results_free(h, &r_nofuse);

@@ -5,12 +5,14 @@
  *
  * One loop test walks the whole op table: an op without a case fails the
  * suite (leaves are covered by the cases that use them). Each case is one
- * graph, compiled four times: on "ref" (the oracle), and on OpenCL fused and
- * planned, with no_fuse, and with no_plan. Checks per case:
+ * graph, compiled on "ref" (the oracle) and on OpenCL fused and planned,
+ * and with GRAPHC_TEST_UNFUSED=1 (the long run test_cl_ops_unfused:
+ * tests/variants.h) with no_fuse and with no_plan too. Checks per case:
  * - OpenCL (fused, planned) vs ref with the op's tolerance, measured as
  *   |got - want| <= tol * (1 + |want|): 1e-5 for elementwise ops, 1e-4 for
  *   matmul, reductions, softmax and the losses;
- * - no_fuse and no_plan results vs the fused, planned ones (1e-5);
+ * - no_fuse and no_plan results vs the fused, planned ones (1e-5), in the
+ *   long run;
  * - every output finite (NaN/Inf checks) on both backends;
  * - plan_check on every compiled program;
  * - sentinels: the suite sets GRAPHC_DEBUG_SENTINELS=1, so every OpenCL
@@ -32,6 +34,7 @@
 #include "backends/backend.h"
 #include "backends/opencl/cl_debug.h"
 #include "passes/passes.h"
+#include "variants.h"
 #include "nn_ops.h"
 
 static const char *test_device(void) {
@@ -275,10 +278,12 @@ static void check_part(const part *h, int runs, gc_device *ref, gc_device *cl, c
   run_on(h, runs, ref, NULL, &r_ref, what[0]);
   run_on(h, runs, cl, NULL, &r_cl, what[1]);
   compare(h, &r_cl, &r_ref, -1, what[1]);
-  run_on(h, runs, cl, &nofuse, &r_nofuse, what[2]);
-  compare(h, &r_nofuse, &r_cl, TOL_FUSE, what[2]);
-  run_on(h, runs, cl, &noplan, &r_noplan, what[3]);
-  compare(h, &r_noplan, &r_cl, TOL_FUSE, what[3]);
+  if (test_unfused_variants()) {
+    run_on(h, runs, cl, &nofuse, &r_nofuse, what[2]);
+    compare(h, &r_nofuse, &r_cl, TOL_FUSE, what[2]);
+    run_on(h, runs, cl, &noplan, &r_noplan, what[3]);
+    compare(h, &r_noplan, &r_cl, TOL_FUSE, what[3]);
+  }
   results_free(h, &r_ref);
   results_free(h, &r_cl);
   results_free(h, &r_nofuse);
