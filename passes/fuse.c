@@ -541,12 +541,13 @@ bool fb_storage_rewritten(const builder *b, int32_t root, int32_t except) {
 }
 
 /* The gradient of a cross-entropy joins the loss's kernel, which then
- * computes both in one pass over the logits — for small problems only,
- * since that kernel is one work-item. Returns the group or -1. */
+ * computes both in one pass over the logits (one work-group: the loss's
+ * mean is summed there, backends/opencl/cl_single.c). Returns the group
+ * or -1. */
 static int cross_entropy_pair(builder *b, int32_t id) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[id];
-  if (nd->op != IR_OP_CROSS_ENTROPY_GRAD || gc_shape_numel(nd->shape) > 16384) return -1;
+  if (nd->op != IR_OP_CROSS_ENTROPY_GRAD) return -1;
   for (int gi = 0; gi < b->ngroups; gi++) {
     const fuse_group *gr = &b->groups[gi];
     if (gr->kind != FUSE_SINGLE || gr->nnodes != 1) continue;

@@ -152,6 +152,26 @@ static void build_pad_concat(gc_graph *g, int backward, outputs *o) {
   finish(g, o, backward, ys, 1, ps, pn, 3);
 }
 
+/* Softmax cross-entropy over logits [300, 70] (mean over the rows; labels
+ * cycle through the classes, every 50th is -1: no loss, no gradient);
+ * backward, the logits' gradient. Forward and backward are one kernel
+ * (passes/fuse.c, cross_entropy_pair): one work-group, each work-item
+ * summing the loss of its rows and writing their gradient
+ * (backends/opencl/cl_single.c). 300 rows, not a multiple of the 64
+ * work-items; 21,000 logits, more than the 16,384 the pair once took. */
+static void build_softmax_ce(gc_graph *g, int backward, outputs *o) {
+  enum { R = 300, C = 70 };
+  gc_value logits = gc_mul(g, uparam(g, "logits", gc_shape2(R, C)), gc_scalar(g, 4.0f));
+  int32_t labels[R];
+  for (int i = 0; i < R; i++) labels[i] = i % 50 == 49 ? -1 : (i * 7 + 3) % C;
+  gc_value loss = gc_cross_entropy(g, logits, gc_constant(g, GC_I32, gc_shape1(R), labels));
+  add_out(g, o, loss, "loss");
+  if (!backward) return;
+  gc_set_loss(g, loss);
+  ck_assert_int_eq(gc_differentiate(g), GC_OK);
+  add_out(g, o, gc_grad(g, gc_find(g, "logits")), "dlogits");
+}
+
 typedef void (*builder)(gc_graph *, int, outputs *);
 
 /* Compiles the pattern on dev (fused or not), runs it once, reads every
@@ -268,6 +288,12 @@ START_TEST(pad_concat_forward) { check_pattern("pad_concat", build_pad_concat, 0
 END_TEST
 START_TEST(pad_concat_backward) { check_pattern("pad_concat", build_pad_concat, 1, 11); }
 END_TEST
+/* the loss alone; with its gradient (and the scaling of the logits and of
+ * their gradient, elementwise kernels of their own) */
+START_TEST(softmax_ce_forward) { check_pattern("softmax_ce", build_softmax_ce, 0, 2); }
+END_TEST
+START_TEST(softmax_ce_backward) { check_pattern("softmax_ce", build_softmax_ce, 1, 3); }
+END_TEST
 
 int main(void) {
   Suite *s = suite_create("patterns");
@@ -283,6 +309,8 @@ int main(void) {
   tcase_add_test(tc, batch_norm_backward);
   tcase_add_test(tc, pad_concat_forward);
   tcase_add_test(tc, pad_concat_backward);
+  tcase_add_test(tc, softmax_ce_forward);
+  tcase_add_test(tc, softmax_ce_backward);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

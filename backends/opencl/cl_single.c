@@ -34,14 +34,18 @@ static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
   cg_geometry_1d(L, outer * inner);
 }
 
-/* Cross-entropy over rows: the loss (one work-item sums the rows), the
- * gradient (one work-item per row), or both in one kernel (loss_id and
- * grad_id >= 0: the fused forward and backward of a training step, one
- * work-item; passes/fuse.c pairs them only for small batches). Row loss =
+/* Cross-entropy over rows: the loss (one work-group of CE_GROUP work-items
+ * sums the rows), the gradient (one work-item per row), or both in one
+ * kernel (loss_id and grad_id >= 0: the fused forward and backward of a
+ * training step, one work-group, each work-item writing the gradient of
+ * the rows it sums). One work-group, so that the mean is one kernel with
+ * no atomics and a fixed order of additions. Row loss =
  * logsumexp(row) - row[label]; labels outside [0, C) add no loss and get
  * no gradient, as in the reference. Each row's logits are all read before
  * (or, element k, just before) the row's gradient is written, so the
  * gradient may be written over the logits; softmax likewise. */
+enum { CE_GROUP = 64 };
+
 static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int32_t grad_id,
                                cl_launch *L, strbuf *body) {
   const ir_node *x = &G->g->nodes[n->in[0]];
@@ -54,11 +58,13 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
   if (per_row)
     sb_appendf(body, "  const int row = get_global_id(0);\n  if (row >= %lld) return;\n",
                (long long)rows);
-  else
+  else /* one work-group; each work-item owns the rows lid, lid + nl, ... */
     sb_appendf(body,
-               "  if (get_global_id(0) != 0) return;\n  float total = 0.0f;\n"
-               "  for (int row = 0; row < %lld; row++) {\n",
-               (long long)rows);
+               "  __local float part_[%d];\n"
+               "  const int lid = get_local_id(0), nl = get_local_size(0);\n"
+               "  float total = 0.0f;\n"
+               "  for (int row = lid; row < %lld; row += nl) {\n",
+               CE_GROUP, (long long)rows);
   sb_appendf(body,
              "  const int label = %s;\n"
              "  const bool in_range = label >= 0 && label < COLS; /* else no loss: no grad */\n"
@@ -89,13 +95,22 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
     sb_free(&ov);
   }
   if (loss_id >= 0) {
-    sb_append(body, "  if (in_range) total += m + log(s) - at_label;\n  }\n  ");
+    /* the work-items' partial sums, added as a tree in local memory: a
+     * fixed order for a given work-group size (a power of two: the CPU
+     * forms halve it to fit the device, cl_codegen_run) */
+    sb_append(body,
+              "  if (in_range) total += m + log(s) - at_label;\n  }\n"
+              "  part_[lid] = total;\n  barrier(CLK_LOCAL_MEM_FENCE);\n"
+              "  for (int h = nl / 2; h > 0; h /= 2) {\n"
+              "    if (lid < h) part_[lid] += part_[lid + h];\n"
+              "    barrier(CLK_LOCAL_MEM_FENCE);\n  }\n"
+              "  if (lid == 0) ");
     cg_access(G, body, loss_id, "0");
-    sb_append(body, " = total * ");
+    sb_append(body, " = part_[0] * ");
     cg_float(body, 1.0 / (double)rows);
     sb_append(body, ";\n");
     L->work_dim = 1;
-    L->global[0] = L->local[0] = 1;
+    L->global[0] = L->local[0] = CE_GROUP;
   } else {
     cg_geometry_1d(L, rows);
   }
