@@ -75,6 +75,9 @@ typedef struct pd_tree {
   int *order, *rank;  /* the groups in a topological order; each one's place */
   int *ipdom, *depth; /* immediate post-dominator (-1: the exit); tree depth */
   int *mark;          /* scratch of pd_rule_fuses */
+  const ir_graph *g;  /* what the tree was built from */
+  const int32_t *group_of;
+  const bool *inlined;
 } pd_tree;
 
 /* Builds the post-dominator tree of groups[0..ngroups) (group_of: node ->
@@ -83,9 +86,11 @@ typedef struct pd_tree {
 gc_status pd_tree_build(const ir_graph *g, const fuse_group *groups, int ngroups,
                         const int32_t *group_of, const bool *inlined, pd_tree *t);
 void pd_tree_free(pd_tree *t);
-/* Does TVM's rule fuse group gi into its immediate post-dominator: gi
- * elementwise and it elementwise or a reduction, or gi complex and it
- * elementwise, and every group on a path between them elementwise? */
+/* Does TVM's rule fuse group gi into its immediate post-dominator P: gi
+ * elementwise and P elementwise or a reduction, or an epilogue (P complex,
+ * every read of gi and of the groups between them by P's elementwise
+ * members, not its complex op), or gi complex and P elementwise; and
+ * every group on a path between them elementwise? */
 bool pd_rule_fuses(pd_tree *t, const fuse_group *groups, int gi);
 
 /* ---- fusion along the post-dominator tree (fuse_postdom.c) ---- */

@@ -21,10 +21,14 @@
  * the next round, on a new tree, sees the groups as they are. The rounds
  * end when one joins nothing.
  *
- * What the rule would fuse but no form holds (a complex op into an
+ * What the rule would fuse but no form holds stays apart and is counted
+ * by fuse_postdom_misses on the final plan: a complex op into an
  * elementwise post-dominator reached through other kernels; a producer
- * read both through movement and directly) stays apart and is counted by
- * fuse_postdom_misses on the final plan. */
+ * read both through movement and directly; a producer read by a complex
+ * op's epilogue, such as a bias summed from two slices of a tensor
+ * (ONNX's RNNs with an initial bias; where such a producer is cheap and
+ * reads stored tensors only, its readers recompute it instead, fuse.c,
+ * and it has no kernel). */
 #include "passes/fuse_builder.h"
 
 /* Joins group gi to p by the first kernel form that holds the pair: 1 if

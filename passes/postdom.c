@@ -8,8 +8,9 @@
  * complex-out-fusable op (matmul, conv, pooling) into the elementwise ops
  * that post-dominate it (its epilogue). Here the rule is applied to
  * groups: group G may join its immediate post-dominator P when G is
- * elementwise (or complex), P elementwise (or a reduction, for an
- * elementwise G), and every group on a path between them elementwise.
+ * elementwise and P elementwise, a reduction, or a complex op's group
+ * whose epilogue (not the complex op) reads G; or when G is complex and P
+ * elementwise; and every group on a path between them is elementwise.
  *
  * Two users: fuse_postdom.c, the fusion phase that joins each group to
  * its post-dominator where the rule allows and a kernel form can hold the
@@ -132,6 +133,9 @@ gc_status pd_tree_build(const ir_graph *g, const fuse_group *groups, int ngroups
                         const int32_t *group_of, const bool *inlined, pd_tree *t) {
   *t = (pd_tree){0};
   t->n = ngroups;
+  t->g = g;
+  t->group_of = group_of;
+  t->inlined = inlined;
   size_t sz = sizeof(int) * (size_t)(ngroups ? ngroups : 1);
   t->order = malloc(sz);
   t->rank = malloc(sz);
@@ -166,11 +170,36 @@ void pd_tree_free(pd_tree *t) {
   *t = (pd_tree){0};
 }
 
+/* Does x (through views, and through the inputs of a value its reader
+ * recomputes) carry a value of a group marked stamp? */
+static bool reads_marked(const pd_tree *t, int32_t x, int stamp, int depth) {
+  x = ir_view_source(t->g, x);
+  if (t->inlined && t->inlined[x] && depth < 8) {
+    for (int k = 0; k < t->g->nodes[x].nin; k++)
+      if (reads_marked(t, t->g->nodes[x].in[k], stamp, depth + 1)) return true;
+    return false;
+  }
+  int h = t->group_of[x];
+  return h >= 0 && t->mark[h] == stamp;
+}
+
+/* Is every member of complex group p that reads a group marked stamp an
+ * elementwise member of its epilogue (not the complex op itself)? */
+static bool read_by_epilogue(const pd_tree *t, const fuse_group *P, int stamp) {
+  for (int k = 0; k < P->nnodes; k++) {
+    const ir_node *nd = &t->g->nodes[P->nodes[k]];
+    if (P->nodes[k] != P->root && ir_is_elementwise(nd)) continue;
+    for (int i = 0; i < nd->nin; i++)
+      if (reads_marked(t, nd->in[i], stamp, 0)) return false;
+  }
+  return true;
+}
+
 bool pd_rule_fuses(pd_tree *t, const fuse_group *groups, int gi) {
   int p = t->ipdom[gi];
   if (p < 0 || groups[gi].nnodes == 0 || groups[p].nnodes == 0) return false;
   const fuse_kind gk = groups[gi].kind, pk = groups[p].kind;
-  if (!((gk == FUSE_ELEMWISE && (pk == FUSE_ELEMWISE || pk == FUSE_REDUCE)) ||
+  if (!((gk == FUSE_ELEMWISE && (pk == FUSE_ELEMWISE || pk == FUSE_REDUCE || pk == FUSE_COMPLEX)) ||
         (gk == FUSE_COMPLEX && pk == FUSE_ELEMWISE)))
     return false;
   int from = t->rank[gi], to = t->rank[p];
@@ -188,7 +217,8 @@ bool pd_rule_fuses(pd_tree *t, const fuse_group *groups, int gi) {
       t->mark[u] = gi;
     }
   }
-  return true;
+  /* into a complex op's group only as its epilogue's operand */
+  return pk != FUSE_COMPLEX || read_by_epilogue(t, &groups[p], gi);
 }
 
 gc_status fuse_postdom_misses(const ir_graph *g, const fuse_plan *f, int *count, int *missed) {

@@ -500,6 +500,44 @@ START_TEST(postdom_rule_counts_what_fusion_keeps_apart) {
 }
 END_TEST
 
+/* TVM's rule takes an elementwise producer into a complex op's group when
+ * that group's epilogue reads it (it would be evaluated there), not when
+ * the complex op itself does (a matmul's operand). A bias summed from two
+ * slices of one tensor, as ONNX's RNNs with an initial bias have it, is
+ * read by the product's epilogue: no kernel form evaluates slices there
+ * (a cheap producer over stored tensors is recomputed by its readers
+ * instead, and then no kernel of its own remains), so it stays apart and
+ * the rule counts it. relu(W), the product's operand, is not counted. */
+START_TEST(postdom_rule_counts_epilogue_operands_only) {
+  gc_graph *g = gc_graph_new();
+  gc_init u = {GC_INIT_UNIFORM, -1.0f, 1.0f, 0, 0};
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 4));
+  gc_value w = gc_relu(g, gc_param(g, "W", gc_shape2(4, 5), u));
+  gc_value b = gc_param(g, "B", gc_shape2(1, 10), u);
+  int64_t s0 = 0, e0 = 5, s1 = 5, e1 = 10;
+  int ax = 1;
+  gc_value bias =
+      gc_add(g, gc_slice(g, b, &s0, &e0, &ax, NULL, 1), gc_slice(g, b, &s1, &e1, &ax, NULL, 1));
+  gc_output(g, gc_add(g, gc_matmul(g, x, w), bias), "y");
+  gc_program *p = compile(g, 0, 0);
+  int32_t relu = find_node_op(p, IR_OP_RELU), add = -1, mm = find_node_op(p, IR_OP_MATMUL);
+  for (int i = 0; i < p->g->n; i++)
+    if (p->g->nodes[i].op == IR_OP_ADD && p->fuse.group_of[i] != p->fuse.group_of[mm] && add < 0)
+      add = i;
+  ck_assert_int_ge(add, 0);
+  ck_assert_int_ne(p->fuse.group_of[relu], p->fuse.group_of[mm]);
+  int count = 0;
+  int *missed = malloc(sizeof *missed * (size_t)p->fuse.ngroups);
+  ck_assert_int_eq(fuse_postdom_misses(p->g, &p->fuse, &count, missed), GC_OK);
+  ck_assert_int_eq(count, 1);
+  ck_assert_int_eq(missed[p->fuse.group_of[add]], p->fuse.group_of[mm]);
+  ck_assert_int_eq(missed[p->fuse.group_of[relu]], -1);
+  free(missed);
+  gc_program_free(p);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* passes/fuse_broadcast.c: a broadcast producer joins its one consumer
  * kernel only when nothing else reads it: read also by a second kernel
  * (here a reduction) or stored as an output, it keeps its own. */
@@ -1260,6 +1298,7 @@ static Suite *passes_suite(void) {
   tcase_add_test(tc, simplify_joins_slice_grads_that_tile);
   tcase_add_test(tc, simplify_moves_relu_masks_before_pool_grads);
   tcase_add_test(tc, postdom_rule_counts_what_fusion_keeps_apart);
+  tcase_add_test(tc, postdom_rule_counts_epilogue_operands_only);
   tcase_add_test(tc, fuse_broadcast_producer_only_with_one_reader);
   suite_add_tcase(s, tc);
   tc = tcase_create("fuse");
