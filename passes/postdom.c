@@ -118,9 +118,10 @@ static void topological_order(pd_tree *t) {
 }
 
 /* The nearest common ancestor of a and b in the tree; -1 is the virtual
- * exit. */
+ * exit. (The steps are bounded: a cycle between groups, which fusion
+ * never makes, must not hang the compile.) */
 static int common(const pd_tree *t, int a, int b) {
-  while (a != b && a >= 0 && b >= 0) {
+  for (int steps = 0; a != b && a >= 0 && b >= 0 && steps < 2 * t->n; steps++) {
     if (t->depth[a] >= t->depth[b])
       a = t->ipdom[a];
     else
@@ -148,13 +149,17 @@ gc_status pd_tree_build(const ir_graph *g, const fuse_group *groups, int ngroups
     return gc_fail(GC_ERR_NOMEM, "post-dominators: out of memory");
   }
   topological_order(t);
+  for (int h = 0; h < ngroups; h++) {
+    t->ipdom[h] = -1;
+    t->depth[h] = 1;
+    t->mark[h] = -1;
+  }
   for (int q = ngroups - 1; q >= 0; q--) {
     int gi = t->order[q], d = -2; /* no reader yet */
     for (int e = t->rd_start[gi]; e < t->rd_start[gi + 1]; e++)
       d = d == -2 ? t->rd[e] : common(t, d, t->rd[e]);
     t->ipdom[gi] = d == -2 ? -1 : d;
     t->depth[gi] = t->ipdom[gi] < 0 ? 1 : t->depth[t->ipdom[gi]] + 1;
-    t->mark[gi] = -1;
   }
   return GC_OK;
 }
