@@ -394,8 +394,8 @@ gc_status cl_build_program_cold(cl_dev *d, const char *src, const char *options,
   strbuf s;
   sb_init(&s);
   sb_append(&s, src);
-  sb_appendf(&s, "\n__constant long gc_cold_build[] = {%ldL, %ldL, %dL, %uL};\n", (long)ts.tv_sec,
-             ts.tv_nsec, (int)getpid(), atomic_fetch_add(&serial, 1u));
+  sb_appendf(&s, "\n__constant uint gc_cold_build[] = {%uu, %uu, %uu, %uu};\n", (unsigned)ts.tv_sec,
+             (unsigned)ts.tv_nsec, (unsigned)getpid(), atomic_fetch_add(&serial, 1u));
   gc_status st = s.oom ? gc_fail(GC_ERR_NOMEM, "compile: out of memory")
                        : build_source(d, sb_str(&s), options ? options : "", out);
   sb_free(&s);
