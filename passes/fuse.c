@@ -490,6 +490,21 @@ bool fb_is_cheap(const ir_node *n) {
  * step(relu(x)) of a training step is the typical case: relu(x) is kept
  * for the weight gradient anyway.) The node stays in its group, so kernel
  * dependencies are unchanged; it is just no longer stored there. */
+/* Is x a slice of a persistent tensor (a leaf, or a view of one) in e's
+ * group, read by e alone? e's readers then read the leaf at the slice's
+ * coordinates, an affine read (backends/opencl/cl_codegen.c), so the
+ * slice is recomputed with e: ONNX's RNNs sum their bias from two slices
+ * of B, which the gate product's epilogue reads. */
+static bool slice_of_leaf(const builder *b, int32_t x, int32_t e) {
+  const ir_graph *g = b->g;
+  const ir_node *xn = &g->nodes[x];
+  if (xn->op != IR_OP_SLICE || b->group_of[x] != b->group_of[e] || b->nusers[x] != 1 ||
+      b->users[x][0] != e || (xn->flags & (IR_F_OUTPUT | IR_F_LOSS)))
+    return false;
+  int32_t root = ir_storage_root(g, xn->in[0]);
+  return (ir_ops[g->nodes[root].op].props & IR_P_LEAF) && !fb_storage_rewritten(b, root, e);
+}
+
 static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
@@ -516,6 +531,7 @@ static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   }
   for (int k = 0; k < nd->nin; k++) {
     int32_t x = nd->in[k];
+    if (slice_of_leaf(b, x, e)) continue; /* recomputed along */
     /* x must stay stored without e reading it. In the second round an x
      * of another kernel that is stored anyway qualifies too (mean, read
      * only by d = x - mean): its readers then read it where e was read,
@@ -689,8 +705,14 @@ gc_status pass_fuse(const ir_graph *g, const int32_t *order, bool no_fuse, int m
   for (int round = 0; !no_fuse && round < 2; round++)
     for (int oi = 0; oi < n; oi++)
       if (!out->inlined[order[oi]] && recompute(&b, order[oi], out, round > 0)) {
-        out->inlined[order[oi]] = true;
-        out->materialized[order[oi]] = false;
+        int32_t e = order[oi];
+        out->inlined[e] = true;
+        out->materialized[e] = false;
+        for (int k = 0; k < g->nodes[e].nin; k++)
+          if (slice_of_leaf(&b, g->nodes[e].in[k], e)) {
+            out->inlined[g->nodes[e].in[k]] = true;
+            out->materialized[g->nodes[e].in[k]] = false;
+          }
       }
   /* an elementwise group whose every member is recomputed by its readers
    * has nothing left to compute: no kernel */

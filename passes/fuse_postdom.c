@@ -25,10 +25,10 @@
  * by fuse_postdom_misses on the final plan: a complex op into an
  * elementwise post-dominator reached through other kernels; a producer
  * read both through movement and directly; a producer read by a complex
- * op's epilogue, such as a bias summed from two slices of a tensor
- * (ONNX's RNNs with an initial bias; where such a producer is cheap and
- * reads stored tensors only, its readers recompute it instead, fuse.c,
- * and it has no kernel). */
+ * op's epilogue that its readers do not recompute (fuse.c recomputes a
+ * cheap one over stored tensors or slices of a parameter, such as the
+ * bias that ONNX's RNNs sum from two slices of B: then it has no kernel;
+ * exp(b) stays one). */
 #include "passes/fuse_builder.h"
 
 /* Joins group gi to p by the first kernel form that holds the pair: 1 if

@@ -554,6 +554,45 @@ START_TEST(postdom_joins_through_a_kernel_between) {
 }
 END_TEST
 
+/* A bias summed from slices of a parameter (ONNX's RNNs with an initial
+ * bias) is recomputed by the product's epilogue, which reads the
+ * parameter at the slices' coordinates (passes/fuse.c, slice_of_leaf;
+ * backends/opencl/cl_codegen.c, affine_read): no kernel of its own. y1's
+ * slices are contiguous (the float8 epilogue loads them as vectors); y2's
+ * first slice steps by 2 (the scalar epilogue). Both against the
+ * reference and unfused. */
+START_TEST(slices_of_a_parameter_recomputed_in_an_epilogue) {
+  gc_graph *g = gc_graph_new();
+  gc_graph_set_seed(g, 5);
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(3, 7));
+  gc_value w1 = gc_param(g, "w1", gc_shape2(7, 16), GC_GLOROT);
+  gc_value w2 = gc_param(g, "w2", gc_shape2(7, 16), GC_GLOROT);
+  gc_init u = {GC_INIT_UNIFORM, -1.0f, 1.0f, 0, 0};
+  gc_value b1 = gc_param(g, "b1", gc_shape2(1, 40), u), b2 = gc_param(g, "b2", gc_shape1(40), u);
+  int ax1 = 1, ax0 = 0;
+  int64_t s0 = 0, e16 = 16, s16 = 16, e32 = 32, s1 = 1, e33 = 33, step2 = 2, s20 = 20, e36 = 36;
+  gc_value bias1 = gc_add(g, gc_slice(g, b1, &s0, &e16, &ax1, NULL, 1),
+                          gc_slice(g, b1, &s16, &e32, &ax1, NULL, 1));
+  gc_value bias2 = gc_mul(g, gc_slice(g, b2, &s1, &e33, &ax0, &step2, 1),
+                          gc_slice(g, b2, &s20, &e36, &ax0, NULL, 1));
+  gc_output(g, gc_add(g, gc_matmul(g, x, w1), bias1), "y1");
+  gc_output(g, gc_relu(g, gc_add(g, gc_matmul(g, x, w2), bias2)), "y2");
+  enum { N = 3 * 7 };
+  float xv[N];
+  fill(xv, N, 41, -2, 2);
+  trio t = trio_compile(g);
+  ck_assert_int_eq(kernels_of(t.fused), 2); /* the two products, with their epilogues */
+  gc_program_stats s;
+  ck_assert_int_eq(gc_program_stats_get(t.fused, &s), GC_OK);
+  ck_assert_int_eq(s.postdom_misses, 0);
+  const char *outs[] = {"y1", "y2"};
+  const int64_t sizes[] = {3 * 16, 3 * 16};
+  trio_agree(&t, xv, N, outs, sizes, 2, 1e-5);
+  trio_free(&t);
+  gc_graph_free(g);
+}
+END_TEST
+
 /* Movement ops read their inputs at other indices than their own
  * element; an elementwise producer read only by them is evaluated at
  * those coordinates inside their kernel (passes/fuse_movement.c) instead
@@ -1713,6 +1752,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, elementwise_rows_of_broadcasts_and_views);
   tcase_add_test(tc, movement_reads_fuse_their_producers);
   tcase_add_test(tc, postdom_joins_through_a_kernel_between);
+  tcase_add_test(tc, slices_of_a_parameter_recomputed_in_an_epilogue);
   tcase_add_test(tc, index_arithmetic_fuses_into_its_gather);
   tcase_add_test(tc, concat_stored_by_its_producers);
   tcase_add_test(tc, mlp_step_matches_reference);

@@ -186,11 +186,56 @@ static bool at_index(const cg_ctx *G, int gi, int32_t node) {
 /* The value of input x of a member as seen at the domain index. */
 static void expression(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t id);
 
+/* Is x a slice its readers recompute (passes/fuse.c: of a persistent
+ * tensor), which they read as its source at the slice's coordinates? */
+static bool recomputed_slice(const cg_ctx *G, int32_t x) {
+  return G->p->fuse.inlined[x] && G->g->nodes[x].op == IR_OP_SLICE;
+}
+
+/* x read at the domain index, as an affine map into the tensor it
+ * returns: element *base + sum_d coef[d] i<d>. A recomputed slice reads
+ * its source at start + i * step; anything else is x read by
+ * broadcasting. */
+static int32_t affine_read(const cg_ctx *G, gc_shape dom, int32_t x, int64_t *base, int64_t *coef) {
+  const ir_node *n = &G->g->nodes[x];
+  *base = 0;
+  if (!recomputed_slice(G, x)) {
+    index_coefs(dom, n->shape, NULL, coef);
+    return x;
+  }
+  int64_t st[GC_MAX_DIMS];
+  cg_strides(G->g->nodes[n->in[0]].shape, st);
+  for (int d = 0; d < dom.ndim; d++) coef[d] = 0;
+  for (int j = 0; j < n->shape.ndim; j++) {
+    *base += n->attr.starts[j] * st[j];
+    int d = j + dom.ndim - n->shape.ndim;
+    if (d >= 0 && n->shape.dim[j] != 1) coef[d] = n->attr.steps[j] * st[j];
+  }
+  return n->in[0];
+}
+
+/* Appends the element of a recomputed slice x at the domain index (dims
+ * from G->inner_from on walked as t). */
+static void slice_operand(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t x, int inner_from) {
+  int64_t base, coef[GC_MAX_DIMS];
+  int32_t src = affine_read(G, dom, x, &base, coef);
+  strbuf idx = {0};
+  sb_appendf(&idx, "%lld + ", (long long)base);
+  index_terms(&idx, dom, coef, inner_from);
+  cg_access(G, sb, src, sb_str(&idx));
+  sb->oom |= idx.oom;
+  sb_free(&idx);
+}
+
 static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
   /* a member's value, also through a view: the fusion pass lets a member
    * read one only where the view's element is the work-item's own */
   if (in_group(G, gi, ir_view_source(G->g, x))) {
     sb_appendf(sb, "v%d", ir_view_source(G->g, x));
+    return;
+  }
+  if (recomputed_slice(G, x)) { /* its source, read at the slice's coordinates */
+    slice_operand(G, sb, dom, x, G->inner_from);
     return;
   }
   if (G->p->fuse.inlined[x]) { /* recomputed here rather than stored */
@@ -373,15 +418,15 @@ static int operand_inner_from(const cg_ctx *G, int gi, gc_shape dom, int32_t x) 
   if (in_group(G, gi, ir_view_source(G->g, x))) return 0; /* a register */
   const ir_node *n = &G->g->nodes[x];
   int s = 0;
-  if (G->p->fuse.inlined[x]) {
+  if (G->p->fuse.inlined[x] && !recomputed_slice(G, x)) {
     for (int k = 0; k < n->nin; k++) {
       int f = operand_inner_from(G, gi, dom, n->in[k]);
       s = f > s ? f : s;
     }
     return s;
   }
-  int64_t coef[GC_MAX_DIMS];
-  index_coefs(dom, n->shape, NULL, coef);
+  int64_t base, coef[GC_MAX_DIMS];
+  affine_read(G, dom, x, &base, coef);
   return one_stride_from(dom, coef);
 }
 
@@ -986,7 +1031,7 @@ static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) 
     return true;
   }
   const ir_node *xn = &G->g->nodes[x];
-  if (G->p->fuse.inlined[x]) {
+  if (G->p->fuse.inlined[x] && !recomputed_slice(G, x)) {
     /* over stored tensors only: the members computed here are those the
      * members need directly (vector_epilogue) */
     for (int k = 0; k < xn->nin; k++)
@@ -997,18 +1042,22 @@ static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) 
     return ok;
   }
   if (xn->dtype != GC_F32) return false;
-  int64_t coef[GC_MAX_DIMS];
-  index_coefs(dom, xn->shape, NULL, coef);
+  int64_t base, coef[GC_MAX_DIMS];
+  affine_read(G, dom, x, &base, coef);
   bool invariant = true;
   for (int d = jfrom; d < dom.ndim; d++) invariant = invariant && coef[d] == 0;
   bool contiguous = coef[dom.ndim - 1] == 1 && one_stride_from(dom, coef) <= jfrom;
   if (!invariant && !contiguous) return false;
-  strbuf idx = {0};
-  cg_index_expr(&idx, dom, xn->shape, NULL);
   if (!invariant) sb_append(sb, "vload8(0, &");
-  cg_access(G, sb, x, sb_str(&idx));
+  if (recomputed_slice(G, x)) {
+    slice_operand(G, sb, dom, x, dom.ndim);
+  } else {
+    strbuf idx = {0};
+    cg_index_expr(&idx, dom, xn->shape, NULL);
+    cg_access(G, sb, x, sb_str(&idx));
+    sb_free(&idx);
+  }
   if (!invariant) sb_append(sb, ")");
-  sb_free(&idx);
   return true;
 }
 
