@@ -482,14 +482,6 @@ bool fb_is_cheap(const ir_node *n) {
   return true;
 }
 
-/* Cheap producers are recomputed rather than stored: an elementwise node
- * whose every reader is in other kernels that evaluate operands as
- * expressions (elementwise members, epilogues, reduction inputs), and
- * whose own inputs are stored anyway, costs a few flops per reader but
- * saves a tensor's memory and its write and read. (The ReLU mask
- * step(relu(x)) of a training step is the typical case: relu(x) is kept
- * for the weight gradient anyway.) The node stays in its group, so kernel
- * dependencies are unchanged; it is just no longer stored there. */
 /* Is x a slice of a persistent tensor (a leaf, or a view of one) in e's
  * group, read by e alone? e's readers then read the leaf at the slice's
  * coordinates, an affine read (backends/opencl/cl_codegen.c), so the
@@ -505,6 +497,15 @@ static bool slice_of_leaf(const builder *b, int32_t x, int32_t e) {
   return (ir_ops[g->nodes[root].op].props & IR_P_LEAF) && !fb_storage_rewritten(b, root, e);
 }
 
+/* Cheap producers are recomputed rather than stored: an elementwise node
+ * whose every reader is in other kernels that evaluate operands as
+ * expressions (elementwise members, epilogues, reduction inputs), and
+ * whose own inputs are stored anyway (or are slices of a parameter or an
+ * input, which go with it: slice_of_leaf), costs a few flops per reader but
+ * saves a tensor's memory and its write and read. (The ReLU mask
+ * step(relu(x)) of a training step is the typical case: relu(x) is kept
+ * for the weight gradient anyway.) The node stays in its group, so kernel
+ * dependencies are unchanged; it is just no longer stored there. */
 static bool recompute(builder *b, int32_t e, const fuse_plan *f, bool second) {
   const ir_graph *g = b->g;
   const ir_node *nd = &g->nodes[e];
