@@ -1130,6 +1130,37 @@ END_TEST
 
 /* -------------------------------------------------- (j) emit-cl */
 
+/* gc_compile_options.cold builds past graphc's binary cache and PoCL's
+ * (its source gets a last line of its own): no cache hit where a plain
+ * compile of the same graph has one, and the program computes the same
+ * values as the cached one. */
+START_TEST(cold_compile_builds_past_the_caches) {
+  gc_device *cl = open_cl();
+  gc_graph *g = gc_graph_new();
+  gc_value x = gc_input(g, "x", GC_F32, gc_shape2(5, 9));
+  gc_output(g, gc_softmax(g, gc_relu(g, gc_linear(g, x, 11, GC_GLOROT, "fc")), 1), "p");
+  gc_compile_options cold = {0};
+  cold.cold = 1;
+  gc_program *warm = compile(g, cl, NULL), *again = compile(g, cl, NULL);
+  gc_program *fresh = compile(g, cl, &cold);
+  gc_program_stats s[3];
+  gc_program *ps[3] = {warm, again, fresh};
+  for (int k = 0; k < 3; k++) ck_assert_int_eq(gc_program_stats_get(ps[k], &s[k]), GC_OK);
+  const char *cache = getenv("GRAPHC_CACHE_DIR");
+  if (!(cache && !strcmp(cache, "off"))) ck_assert_int_eq(s[1].cache_hit, 1);
+  ck_assert_int_eq(s[2].cache_hit, 0);
+  enum { N = 5 * 9, M = 5 * 11 };
+  float xv[N], a[M], b[M];
+  fill(xv, N, 51, -2, 2);
+  run1(again, "x", xv, N, "p", a, M);
+  run1(fresh, "x", xv, N, "p", b, M);
+  for (int i = 0; i < M; i++) ck_assert_float_eq(a[i], b[i]);
+  for (int k = 0; k < 3; k++) gc_program_free(ps[k]);
+  gc_graph_free(g);
+  gc_device_free(cl);
+}
+END_TEST
+
 START_TEST(emit_cl_writes_kernel_files) {
   gc_device *cl = open_cl();
   char dir[] = "/tmp/graphc_emit_XXXXXX";
@@ -1761,6 +1792,7 @@ static Suite *cl_fusion_suite(void) {
   tcase_add_test(tc, reads_see_the_value_before_the_update);
   tcase_add_test(tc, dump_after_fuse_lists_kernels);
   tcase_add_test(tc, emit_cl_writes_kernel_files);
+  tcase_add_test(tc, cold_compile_builds_past_the_caches);
   tcase_add_test(tc, long_rows_reduce_by_work_group);
   tcase_add_test(tc, broadcast_producer_once_per_row);
   tcase_add_test(tc, small_work_groups_take_the_cpu_forms);
