@@ -34,8 +34,9 @@ static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
   cg_geometry_1d(L, outer * inner);
 }
 
-/* Cross-entropy over rows: the loss (one work-group of CE_GROUP work-items
- * sums the rows), the gradient (one work-item per row), or both in one
+/* Cross-entropy over rows: the loss (one work-group sums the rows: 64
+ * work-items in the CPU forms, 256 in the GPU forms, whose devices allow
+ * that many), the gradient (one work-item per row), or both in one
  * kernel (loss_id and grad_id >= 0: the fused forward and backward of a
  * training step, one work-group, each work-item writing the gradient of
  * the rows it sums). One work-group, so that the mean is one kernel with
@@ -44,13 +45,14 @@ static void emit_softmax(cg_ctx *G, const ir_node *n, int32_t id, cl_launch *L, 
  * no gradient, as in the reference. Each row's logits are all read before
  * (or, element k, just before) the row's gradient is written, so the
  * gradient may be written over the logits; softmax likewise. */
-enum { CE_GROUP = 64 };
+enum { CE_CPU_GROUP = 64, CE_GPU_GROUP = CL_GPU_FORMS_WORK_GROUP };
 
 static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int32_t grad_id,
                                cl_launch *L, strbuf *body) {
   const ir_node *x = &G->g->nodes[n->in[0]];
   int64_t rows = x->shape.dim[0], cols = x->shape.dim[1];
   bool per_row = loss_id < 0; /* gradient alone: one work-item per row */
+  const int group = G->cpu ? CE_CPU_GROUP : CE_GPU_GROUP;
   strbuf xv = {0}, yv = {0};
   cg_access(G, &xv, n->in[0], "row * COLS + k");
   cg_access(G, &yv, n->in[1], "row");
@@ -64,7 +66,7 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
                "  const int lid = get_local_id(0), nl = get_local_size(0);\n"
                "  float total = 0.0f;\n"
                "  for (int row = lid; row < %lld; row += nl) {\n",
-               CE_GROUP, (long long)rows);
+               group, (long long)rows);
   sb_appendf(body,
              "  const int label = %s;\n"
              "  const bool in_range = label >= 0 && label < COLS; /* else no loss: no grad */\n"
@@ -110,7 +112,7 @@ static void emit_cross_entropy(cg_ctx *G, const ir_node *n, int32_t loss_id, int
     cg_float(body, 1.0 / (double)rows);
     sb_append(body, ";\n");
     L->work_dim = 1;
-    L->global[0] = L->local[0] = CE_GROUP;
+    L->global[0] = L->local[0] = (size_t)group;
   } else {
     cg_geometry_1d(L, rows);
   }
