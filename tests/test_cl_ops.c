@@ -651,14 +651,20 @@ static void adam(harness *h, gc_value p, gc_value g, gc_value m, gc_value v, gc_
   ck_assert_int_ge(ir_add(h->g, IR_OP_ADAM_UPDATE, 5, in, &a), 0);
 }
 
-static void case_adam_update(harness *h) {
+/* Adam's hyper-parameters (lr 0.01, bias corrections 1) in state
+ * "hyper" and their tick (betas 0.9, 0.999) over three runs. */
+static gc_value adam_tick(harness *h) {
   h->runs = 3;
   const float hy[4] = {0.01f, 1, 1, 0};
   gc_value hyper = state(h, "hyper", gc_shape1(4), hy);
   ir_attr t = {0};
   t.f[0] = 0.9f;
   t.f[1] = 0.999f;
-  gc_value tick = ir_value(ir_add(h->g, IR_OP_OPT_TICK, 1, &hyper.id, &t));
+  return ir_value(ir_add(h->g, IR_OP_OPT_TICK, 1, &hyper.id, &t));
+}
+
+static void case_adam_update(harness *h) {
+  gc_value tick = adam_tick(h);
   gc_value p1 = param(h, "p1", gc_shape3(5, 7, 11), -1, 1);
   adam(h, p1, in_f(h, gc_shape3(5, 7, 11), -1, 1, 0), state(h, "m1", gc_shape3(5, 7, 11), NULL),
        state(h, "v1", gc_shape3(5, 7, 11), NULL), tick, 0.0f);
@@ -676,13 +682,10 @@ static void case_adam_update(harness *h) {
 /* Adam in two steps (passes/split_updates.c): moments, then the
  * parameter from them; AdamW on the second tensor. */
 static void case_adam_split(harness *h) {
-  h->runs = 3;
-  const float hy[4] = {0.01f, 1, 1, 0};
-  gc_value hyper = state(h, "hyper", gc_shape1(4), hy);
+  gc_value tick = adam_tick(h);
   ir_attr a = {0};
   a.f[0] = 0.9f;
   a.f[1] = 0.999f;
-  gc_value tick = ir_value(ir_add(h->g, IR_OP_OPT_TICK, 1, &hyper.id, &a));
   a.f[2] = 1e-8f;
   const gc_shape shapes[2] = {gc_shape3(5, 7, 11), gc_shape0()};
   for (int t = 0; t < 2; t++) {

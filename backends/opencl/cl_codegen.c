@@ -214,14 +214,14 @@ static int32_t affine_read(const cg_ctx *G, gc_shape dom, int32_t x, int64_t *ba
   return n->in[0];
 }
 
-/* Appends the element of a recomputed slice x at the domain index (dims
- * from G->inner_from on walked as t). */
-static void slice_operand(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t x, int inner_from) {
+/* Appends x's element at the domain index (affine_read; the dims from
+ * `from` on walked as t). */
+static void affine_access(cg_ctx *G, strbuf *sb, gc_shape dom, int32_t x, int from) {
   int64_t base, coef[GC_MAX_DIMS];
   int32_t src = affine_read(G, dom, x, &base, coef);
   strbuf idx = {0};
-  sb_appendf(&idx, "%lld + ", (long long)base);
-  index_terms(&idx, dom, coef, inner_from);
+  if (base) sb_appendf(&idx, "%lld + ", (long long)base);
+  index_terms(&idx, dom, coef, from);
   cg_access(G, sb, src, sb_str(&idx));
   sb->oom |= idx.oom;
   sb_free(&idx);
@@ -234,20 +234,13 @@ static void operand(cg_ctx *G, strbuf *sb, int gi, gc_shape dom, int32_t x) {
     sb_appendf(sb, "v%d", ir_view_source(G->g, x));
     return;
   }
-  if (recomputed_slice(G, x)) { /* its source, read at the slice's coordinates */
-    slice_operand(G, sb, dom, x, G->inner_from);
-    return;
-  }
-  if (G->p->fuse.inlined[x]) { /* recomputed here rather than stored */
+  if (G->p->fuse.inlined[x] && !recomputed_slice(G, x)) { /* recomputed here */
     sb_append(sb, "(");
     expression(G, sb, gi, dom, x);
     sb_append(sb, ")");
     return;
   }
-  strbuf idx = {0};
-  index_expr(G, &idx, dom, G->g->nodes[x].shape, NULL);
-  cg_access(G, sb, x, sb_str(&idx));
-  sb_free(&idx);
+  affine_access(G, sb, dom, x, G->inner_from); /* stored, or a slice's source */
 }
 
 /* "T v<id> = <expr>;" for an elementwise member (or transpose). */
@@ -1049,14 +1042,7 @@ static bool vector_operand(cg_ctx *G, int gi, strbuf *sb, int32_t x, int jfrom) 
   bool contiguous = coef[dom.ndim - 1] == 1 && one_stride_from(dom, coef) <= jfrom;
   if (!invariant && !contiguous) return false;
   if (!invariant) sb_append(sb, "vload8(0, &");
-  if (recomputed_slice(G, x)) {
-    slice_operand(G, sb, dom, x, dom.ndim);
-  } else {
-    strbuf idx = {0};
-    cg_index_expr(&idx, dom, xn->shape, NULL);
-    cg_access(G, sb, x, sb_str(&idx));
-    sb_free(&idx);
-  }
+  affine_access(G, sb, dom, x, dom.ndim);
   if (!invariant) sb_append(sb, ")");
   return true;
 }
